@@ -1,0 +1,1 @@
+"""The three Beam jobs, each runnable alone: curate, train_tokenizer, build."""

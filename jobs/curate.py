@@ -1,0 +1,84 @@
+"""Job 1, curate: read → normalize → filter → exact dedup → ``curated/`` (DESIGN.md §1).
+
+Also writes ``drops/`` (one row per removed document), ``dead_letter/`` and the counts the
+report reconciles.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+import apache_beam as beam
+
+from pipeline import layout
+from pipeline.config import Config
+from pipeline.dedup.exact import ExactDedup
+from pipeline.filters import SourceFilterChains
+from pipeline.io.files import read_json, remove_temp_dirs, reset_dir, write_json
+from pipeline.io.read import ReadCorpus
+from pipeline.io.write import WriteShards, write_curated_shard, write_dead_letter_shard, write_drops_shard
+from pipeline.normalize import normalize_document
+from pipeline.report import CountAndWrite, check_error_budget, check_reconciliation, dead_letter_key, drop_key, kept_key, read_key, summarize_counts
+from pipeline.runner import create_pipeline
+from pipeline.stages import DocumentStage
+
+JOB = "curate"
+OUTPUT_DIRS = ("curated", "drops", "dead_letter")
+
+
+def build_curate_pipeline(p: beam.Pipeline, config: Config) -> None:
+    """Adds the curate graph to ``p``."""
+    read_dead, read_docs = [], []
+    for source in config.sources:
+        read = p | f"Read[{source.name}]" >> ReadCorpus(source)
+        read_docs.append(read.documents)
+        read_dead.append(read.dead_letter)
+    docs = read_docs | "MergeSources" >> beam.Flatten()
+    reading_dead = read_dead | "MergeReadDeadLetters" >> beam.Flatten()
+
+    normalized = docs | "Normalize" >> DocumentStage("normalize", normalize_document)
+    filtered = normalized.documents | "Filter" >> DocumentStage("filter", SourceFilterChains.from_config(config))
+    drops = [normalized.drops, filtered.drops]
+    kept = filtered.documents
+    if config.dedup.exact:
+        deduped = kept | "ExactDedup" >> ExactDedup({s.name: s.priority for s in config.sources})
+        drops.append(deduped.drops)
+        kept = deduped.documents
+    all_drops = drops | "MergeDrops" >> beam.Flatten()
+    all_dead = [reading_dead, normalized.dead_letter, filtered.dead_letter] | "MergeDeadLetters" >> beam.Flatten()
+
+    shards = config.output.curated_shards
+    _ = kept | "WriteCurated" >> WriteShards(
+        layout.out(config, "curated"), "part", ".parquet", shards, lambda d: d.id, lambda d: d.id, write_curated_shard, config.seed
+    )
+    _ = all_drops | "WriteDrops" >> WriteShards(
+        layout.out(config, "drops"), "part", ".parquet", shards, lambda d: d.id, lambda d: (d.id, d.stage), write_drops_shard, config.seed
+    )
+    _ = all_dead | "WriteDeadLetters" >> WriteShards(
+        layout.out(config, "dead_letter"), "part", ".jsonl", 1, lambda d: d.file, lambda d: (d.source, d.file, d.line or 0, d.row or 0, d.stage, d.error), write_dead_letter_shard
+    )
+    count_keys = [
+        docs | "KeyRead" >> beam.Map(read_key),
+        reading_dead | "KeyReadDead" >> beam.Map(read_key),
+        kept | "KeyKept" >> beam.Map(kept_key),
+        all_drops | "KeyDropped" >> beam.Map(drop_key),
+        all_dead | "KeyDeadLetter" >> beam.Map(dead_letter_key),
+    ]
+    _ = count_keys | "MergeCountKeys" >> beam.Flatten() | "Count" >> CountAndWrite(layout.counts_path(config, JOB))
+
+
+def run_curate(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str, Any]:
+    """Runs the job, checks the invariant and error budget, and returns the per-source summary."""
+    for name in OUTPUT_DIRS:
+        reset_dir(layout.out(config, name))
+    started = time.monotonic()
+    with create_pipeline(config.beam, extra_beam_args) as p:
+        build_curate_pipeline(p, config)
+    remove_temp_dirs(*(layout.out(config, name) for name in OUTPUT_DIRS), layout.out(config, "report", "_counts"))
+    summary = summarize_counts(read_json(layout.counts_path(config, JOB)), [s.name for s in config.sources])
+    report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), "config_hash": config.config_hash(), "sources": summary}
+    write_json(layout.out(config, "report", f"{JOB}.json"), report)
+    remove_temp_dirs(layout.report_dir(config))
+    check_reconciliation(summary)
+    check_error_budget(summary, config.max_dead_letter_fraction, layout.out(config, "dead_letter"))
+    return report

@@ -1,0 +1,72 @@
+"""Job 2, train_tokenizer: a bounded deterministic sample of ``curated/`` → ``tokenizer/``.
+
+The sample keeps documents whose ``hash(seed, id)`` falls under ``sample_bytes / total bytes``,
+read in shard order and capped at ``sample_bytes``: the same sample on every machine. HF's BPE
+trainer is single-process, so this job runs on the driver; the sample bound keeps it in memory.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+from pipeline import layout
+from pipeline.config import Config
+from pipeline.documents import stable_fraction
+from pipeline.io.files import list_files, remove_temp_dirs, write_bytes, write_json
+from pipeline.io.read import curated_stats, read_curated_file
+from tokenizer.train import artifact_files, train_tokenizer
+
+JOB = "train_tokenizer"
+
+
+def curated_shards(config: Config) -> list[str]:
+    shards = list_files(layout.out(config, "curated", "part-*.parquet"))
+    if not shards:
+        raise FileNotFoundError(f"no curated shards in {layout.curated_dir(config)}: run `corpusmill curate` first")
+    return shards
+
+
+def sample_texts(config: Config, shards: list[str], stats: dict[str, int]) -> Iterator[str]:
+    """Yields the sample; fills ``stats`` with its document and byte counts as it goes."""
+    _, total_bytes = curated_stats(shards)
+    rate = min(1.0, config.tokenizer.sample_bytes / max(total_bytes, 1))
+    taken = 0
+    for path in shards:
+        for doc in read_curated_file(path):
+            if stable_fraction(config.seed, "tokenizer-sample", doc.id) >= rate:
+                continue
+            size = len(doc.text.encode("utf-8"))
+            if taken + size > config.tokenizer.sample_bytes:
+                return
+            taken += size
+            stats["documents"] = stats.get("documents", 0) + 1
+            stats["bytes"] = taken
+            yield doc.text
+
+
+def run_train_tokenizer(config: Config) -> dict[str, Any]:
+    """Trains and writes the tokenizer; skipped (returns the path) when the config names one."""
+    if config.tokenizer.path:
+        return {"job": JOB, "skipped": True, "tokenizer": config.tokenizer.path}
+    started = time.monotonic()
+    sample: dict[str, int] = {}
+    tok = train_tokenizer(
+        sample_texts(config, curated_shards(config), sample),
+        vocab_size=config.tokenizer.vocab_size,
+        min_frequency=config.tokenizer.min_frequency,
+        max_token_length=config.tokenizer.max_token_length,
+    )
+    directory = layout.tokenizer_dir(config)
+    for name, data in artifact_files(tok, model_max_length=config.pack.seq_len).items():
+        write_bytes(f"{directory}/{name}", data)
+    report = {
+        "job": JOB,
+        "seconds": round(time.monotonic() - started, 2),
+        "tokenizer": directory,
+        "vocab_size": tok.get_vocab_size(),
+        "sample_documents": sample.get("documents", 0),
+        "sample_bytes": sample.get("bytes", 0),
+    }
+    write_json(layout.out(config, "report", f"{JOB}.json"), report)
+    remove_temp_dirs(directory, layout.report_dir(config))
+    return report

@@ -1,0 +1,147 @@
+"""``corpusmill``: run the pipeline's jobs from a YAML config.
+
+Flags the CLI does not know are passed to Beam (``--runner=FlinkRunner``, ``--direct_num_workers=2``, ...).
+The config is validated before Beam is even imported, so a bad config fails in well under a second.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from typing import Any, Callable, Optional, Sequence
+
+from pipeline.config import Config, ConfigError, load_config
+
+DEMO_CONFIG = "configs/demo.yaml"
+EPILOG = """\
+examples:
+  corpusmill run configs/demo.yaml
+  corpusmill run my.yaml --output-dir gs://bucket/run1 --runner=DataflowRunner --project=p --region=r
+  corpusmill curate my.yaml --direct_running_mode=multi_processing --direct_num_workers=2
+
+Unknown --flags are Beam pipeline options; they override the config's `beam:` section.
+"""
+
+
+class _QuietBeamLogs(logging.Filter):
+    """Drops the local runner's echo of its workers' routine start-up warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "semi_persistent_directory" not in record.getMessage()
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:
+        print(message, flush=True)
+
+
+def _run_curate(config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
+    from jobs.curate import run_curate
+
+    _say(args, f"[curate] reading {len(config.sources)} source(s) → {config.output_dir}/curated")
+    report = run_curate(config, beam_args)
+    for name, s in report["sources"].items():
+        dropped = sum(s["dropped"].values())
+        _say(args, f"[curate] {name}: read {s['read']:,}  kept {s['kept']:,}  dropped {dropped:,}  dead-lettered {s['dead_lettered']:,}")
+    _say(args, f"[curate] done in {report['seconds']:.1f}s")
+
+
+def _run_train_tokenizer(config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
+    from jobs.train_tokenizer import run_train_tokenizer
+
+    _say(args, f"[train_tokenizer] sampling up to {config.tokenizer.sample_bytes:,} bytes of curated text")
+    report = run_train_tokenizer(config)
+    if report.get("skipped"):
+        _say(args, f"[train_tokenizer] skipped: using {report['tokenizer']}")
+    else:
+        _say(args, f"[train_tokenizer] vocab {report['vocab_size']:,} from {report['sample_documents']:,} documents "
+                   f"({report['sample_bytes'] / 1e6:.1f} MB) in {report['seconds']:.1f}s → {report['tokenizer']}")
+
+
+def _run_build(config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
+    from jobs.build import run_build
+
+    _say(args, f"[build] tokenizing and packing into seq_len {config.pack.seq_len}")
+    manifest = run_build(config, beam_args)
+    packing = manifest["packing"]
+    _say(args, f"[build] {packing['documents']:,} documents → {manifest['tokens']:,} tokens in {manifest['rows']:,} rows, "
+               f"{len(manifest['shards'])} shards (padding {packing['padding_share']:.2%})")
+
+
+JOBS: dict[str, list[Callable[[Config, Sequence[str], argparse.Namespace], None]]] = {
+    "run": [_run_curate, _run_train_tokenizer, _run_build],
+    "curate": [_run_curate],
+    "train-tokenizer": [_run_train_tokenizer],
+    "build": [_run_build],
+}
+
+
+def _run_jobs(command: str, config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
+    started = time.monotonic()
+    for job in JOBS[command]:
+        job(config, beam_args, args)
+    if command in ("run", "build"):
+        _say(args, f"dataset: {config.output_dir}/dataset   (datasets.load_from_disk)   report: {config.output_dir}/report")
+    _say(args, f"total {time.monotonic() - started:.1f}s")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="corpusmill", description=__doc__.split("\n\n")[0], epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    helps = {
+        "run": "curate, train the tokenizer, then build the dataset",
+        "curate": "read → normalize → filter → dedup → curated/",
+        "train-tokenizer": "train the byte-level BPE tokenizer on a sample of curated/",
+        "build": "tokenize → pack → dataset/ (Arrow shards)",
+        "validate": "check a config and its input paths, run nothing",
+    }
+    for name, text in helps.items():
+        p = sub.add_parser(name, help=text, description=text, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("config", help="YAML config file (see README 'Config reference')")
+        p.add_argument("--output-dir", help="override the config's output_dir (local path or gs:// s3:// hdfs://)")
+        p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    demo = sub.add_parser("demo", help="write the demo corpus (Python's own docs) and run configs/demo.yaml")
+    demo.add_argument("--config", default=DEMO_CONFIG, help=f"demo config (default {DEMO_CONFIG})")
+    demo.add_argument("--output-dir", help="override the config's output_dir")
+    demo.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args, beam_args = _parser().parse_known_args(argv)
+    unknown = [a for a in beam_args if not a.startswith("--")]
+    if unknown:
+        print(f"corpusmill: error: unexpected argument {unknown[0]!r}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_QuietBeamLogs())
+    try:
+        if args.command == "demo":
+            config = load_config(args.config, args.output_dir)
+            from pipeline.demo import write_demo_corpus
+
+            prose = next(p for s in config.sources if s.format == "jsonl" for p in s.paths)
+            _say(args, f"[demo] wrote {write_demo_corpus(prose):,} documents of Python documentation to {prose}")
+            _run_jobs("run", config, beam_args, args)
+            return 0
+        config = load_config(args.config, args.output_dir)
+        if args.command == "validate":
+            from pipeline.io.read import match_source_files
+
+            for s in config.sources:
+                _say(args, f"{s.name}: {len(match_source_files(s)):,} file(s)")
+            _say(args, "config OK")
+            return 0
+        _run_jobs(args.command, config, beam_args, args)
+        return 0
+    except ConfigError as e:
+        print(f"corpusmill: config error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # known failure modes print one line; a bug shows its traceback with --debug-like env
+        if os.environ.get("CORPUSMILL_DEBUG"):
+            raise
+        print(f"corpusmill: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1

@@ -1,0 +1,226 @@
+"""The run configuration (DESIGN.md §7): typed dataclasses loaded from YAML.
+
+Validation is strict and happens before any work: unknown keys and wrong types fail with the
+key path in the message (``sources[1].format: expected one of jsonl, parquet, ...``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sysconfig
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config that cannot be run; the message starts with the offending key path."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    paths: list[str]
+    format: Literal["jsonl", "parquet", "arrow", "hf", "text"] = "jsonl"
+    text_field: str = "text"
+    id_field: Optional[str] = None
+    kind: Literal["text", "code"] = "text"
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class MinLengthConfig:
+    enabled: bool = True
+    min_chars: int = 50
+
+
+@dataclass(frozen=True)
+class FiltersConfig:
+    min_length: MinLengthConfig = field(default_factory=MinLengthConfig)
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    path: Optional[str] = None
+    backend: Literal["hf"] = "hf"
+    vocab_size: int = 128000
+    min_frequency: int = 2
+    max_token_length: Optional[int] = 32
+    sample_bytes: int = 200_000_000
+
+
+@dataclass(frozen=True)
+class PackConfig:
+    seq_len: int = 4096
+    strategy: Literal["concat"] = "concat"
+    group_size: int = 20000
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    shards: int = 8
+    curated_shards: int = 8
+
+
+@dataclass(frozen=True)
+class Config:
+    sources: list[SourceConfig]
+    output_dir: str = "out"
+    seed: int = 1234
+    beam: dict[str, Any] = field(default_factory=dict)
+    filters: FiltersConfig = field(default_factory=FiltersConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    pack: PackConfig = field(default_factory=PackConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    max_dead_letter_fraction: float = 0.01
+
+    def source(self, name: str) -> SourceConfig:
+        return next(s for s in self.sources if s.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def config_hash(self) -> str:
+        """sha256 of the resolved config, minus the Beam options (they never change output)."""
+        data = {k: v for k, v in self.to_dict().items() if k != "beam"}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        return "a list"
+    if origin is dict:
+        return "a mapping"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return _TYPE_NAMES.get(tp, str(tp))
+
+
+def _convert(value: Any, tp: Any, path: str) -> Any:
+    """Checks ``value`` against the annotation ``tp`` and returns it converted."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(value, inner, path)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{path}: expected one of {', '.join(map(str, choices))}, got {value!r}")
+        return value
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        if isinstance(value, str) or not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {value!r}")
+        return [_convert(v, inner, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        _, inner = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {value!r}")
+        return {str(k): _convert(v, inner, f"{path}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path)
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{path}: expected {_type_name(tp)}, got {value!r}")
+
+
+def _build(cls: type, data: Any, path: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    prefix = f"{path}." if path else ""
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key (expected one of {', '.join(fields)})")
+    kwargs = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = _convert(data[name], hints[name], f"{prefix}{name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{prefix}{name}: required key is missing")
+    return cls(**kwargs)
+
+
+def _expand_placeholders(path: str, output_dir: str) -> str:
+    """``{stdlib}`` is this interpreter's standard library (so the demo runs anywhere); ``{output_dir}`` the run's."""
+    return path.replace("{stdlib}", sysconfig.get_paths()["stdlib"]).replace("{output_dir}", output_dir.rstrip("/"))
+
+
+def _check_semantics(config: Config) -> None:
+    names = [s.name for s in config.sources]
+    if not names:
+        raise ConfigError("sources: at least one source is required")
+    for i, s in enumerate(config.sources):
+        if not s.name or "/" in s.name:
+            raise ConfigError(f"sources[{i}].name: must be non-empty and contain no '/', got {s.name!r}")
+        if names.count(s.name) > 1:
+            raise ConfigError(f"sources[{i}].name: duplicate source name {s.name!r}")
+        if not s.paths:
+            raise ConfigError(f"sources[{i}].paths: at least one path is required")
+    positive = {
+        "tokenizer.vocab_size": config.tokenizer.vocab_size,
+        "tokenizer.sample_bytes": config.tokenizer.sample_bytes,
+        "pack.seq_len": config.pack.seq_len,
+        "pack.group_size": config.pack.group_size,
+        "output.shards": config.output.shards,
+        "output.curated_shards": config.output.curated_shards,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key}: must be positive, got {value}")
+    if config.tokenizer.vocab_size < 512:
+        raise ConfigError(f"tokenizer.vocab_size: must be at least 512 (256 bytes + merges), got {config.tokenizer.vocab_size}")
+    if not 0.0 <= config.max_dead_letter_fraction <= 1.0:
+        raise ConfigError(f"max_dead_letter_fraction: must be within [0, 1], got {config.max_dead_letter_fraction}")
+
+
+def config_from_dict(data: Any, output_dir: Optional[str] = None) -> Config:
+    """A validated config; ``output_dir`` (e.g. from the command line) overrides the file's."""
+    config = _build(Config, data, "")
+    if output_dir is not None:
+        config = dataclasses.replace(config, output_dir=output_dir)
+    sources = [dataclasses.replace(s, paths=[_expand_placeholders(p, config.output_dir) for p in s.paths]) for s in config.sources]
+    config = dataclasses.replace(config, sources=sources)
+    _check_semantics(config)
+    return config
+
+
+def load_config(path: str, output_dir: Optional[str] = None) -> Config:
+    """Reads and validates a YAML config file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config: {e.strerror}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from e
+    try:
+        return config_from_dict(data, output_dir)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from e

@@ -1,0 +1,1 @@
+"""Global deduplication across all sources: exact, then near (MinHash LSH)."""

@@ -1,0 +1,126 @@
+"""Small file helpers over Beam ``FileSystems``: atomic writes, JSON, directory reset."""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+TMP_DIR = "_tmp"
+
+
+class HashingWriter:
+    """A write-only file object that counts bytes and computes sha256 as it forwards them."""
+
+    def __init__(self, raw: Any, temp_path: str = ""):
+        self._raw = raw
+        self.temp_path = temp_path
+        self._sha = hashlib.sha256()
+        self.size = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self._sha.update(view)
+        self.size += len(view)
+        self._raw.write(view.tobytes())
+        return len(view)
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    def tell(self) -> int:
+        return self.size
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+            self.closed = True
+
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+
+def ensure_dir(directory: str) -> None:
+    """Creates ``directory``; safe when another worker creates it at the same moment."""
+    try:
+        FileSystems.mkdirs(directory)
+    except IOError:
+        if not FileSystems.exists(directory):
+            raise
+
+
+def create_atomic(path: str) -> HashingWriter:
+    """Opens a uniquely named temp file beside ``path``; ``commit`` moves it into place once complete.
+
+    A retried or duplicated worker writes its own temp file, so two attempts never interleave.
+    """
+    directory, name = FileSystems.split(path)
+    temp_dir = FileSystems.join(directory, TMP_DIR)
+    ensure_dir(temp_dir)
+    temp = FileSystems.join(temp_dir, f"{uuid.uuid4().hex}-{name}")
+    raw = FileSystems.create(temp, mime_type="application/octet-stream", compression_type=CompressionTypes.UNCOMPRESSED)
+    return HashingWriter(raw, temp)
+
+
+def commit(writer: HashingWriter, path: str) -> None:
+    writer.close()
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([writer.temp_path], [path])
+
+
+def write_bytes(path: str, data: bytes) -> str:
+    """Writes ``data`` atomically; returns its sha256."""
+    writer = create_atomic(path)
+    writer.write(data)
+    commit(writer, path)
+    return writer.sha256()
+
+
+def write_json(path: str, obj: Any) -> None:
+    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def read_bytes(path: str) -> bytes:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return f.read()
+
+
+def read_json(path: str) -> Any:
+    return json.loads(read_bytes(path))
+
+
+def reset_dir(directory: str) -> None:
+    """Empties ``directory`` (so a rerun with fewer shards leaves no stale ones) and creates it."""
+    if FileSystems.exists(directory):
+        matched = FileSystems.match([FileSystems.join(directory, "**")])[0].metadata_list
+        if matched:
+            FileSystems.delete([m.path for m in matched])
+        if FileSystems.exists(directory):
+            FileSystems.delete([directory])
+    FileSystems.mkdirs(directory)
+
+
+def list_files(pattern: str) -> list[str]:
+    return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+
+
+def remove_temp_dirs(*directories: str) -> None:
+    """Removes the temp folders the atomic writes used, with any leftovers of failed attempts."""
+    for directory in directories:
+        temp = FileSystems.join(directory, TMP_DIR)
+        if FileSystems.exists(temp):
+            FileSystems.delete([temp])

@@ -1,0 +1,257 @@
+"""Readers: one generator per input format, and the ``ReadCorpus`` composite transform.
+
+Each reader yields ``Document`` or ``DeadLetter`` records, one per input record, so nothing is
+lost: a bad line, row or file becomes a dead letter naming the file and line and the run goes on.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Iterator, Optional, Union
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.config import SourceConfig
+from pipeline.documents import DeadLetter, Document, make_id, preview
+
+Record = Union[Document, DeadLetter]
+DEAD_LETTER = "dead_letter"
+READ_STAGE = "read"
+_GLOB_CHARS = "*?["
+
+
+class InputNotFoundError(FileNotFoundError):
+    """A source path or glob that matches no file."""
+
+
+def _dead(source: SourceConfig, path: str, line: Optional[int], error: str, raw: Any = "", row: Optional[int] = None) -> DeadLetter:
+    return DeadLetter(source.name, READ_STAGE, path, line, row, error, preview(raw))
+
+
+def _document(source: SourceConfig, text: Any, original_id: Any, meta: dict[str, Any], raw: Any) -> Record:
+    """Validates one record's fields; a missing or non-string text or a bad id is a dead letter.
+
+    ``meta`` holds the record's ``path`` and its ``line`` or ``row``, which the dead letter reuses.
+    """
+    error = None
+    if text is None:
+        error = f"missing text field {source.text_field!r}"
+    elif not isinstance(text, str):
+        error = f"text field {source.text_field!r} is {type(text).__name__}, not a string"
+    elif original_id is not None and (isinstance(original_id, bool) or not isinstance(original_id, (str, int))):
+        error = f"id field {source.id_field!r} is {type(original_id).__name__}, not a string or integer"
+    if error is not None:
+        return _dead(source, meta["path"], meta.get("line"), error, raw, meta.get("row"))
+    oid = None if original_id is None else str(original_id)
+    return Document(make_id(source.name, oid, text), text, source.name, meta)
+
+
+def read_jsonl(source: SourceConfig, path: str) -> Iterator[Record]:
+    """One JSON object per line; .gz/.zst/.bz2 are decompressed by their extension."""
+    line_no = 0
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as f:
+            for raw in iter(f.readline, b""):
+                line_no += 1
+                body = raw.rstrip(b"\r\n")
+                if not body.strip():
+                    continue
+                try:
+                    obj = json.loads(body.decode("utf-8"))
+                except UnicodeDecodeError as e:
+                    yield _dead(source, path, line_no, f"invalid UTF-8 at byte {e.start}", body)
+                    continue
+                except json.JSONDecodeError as e:
+                    yield _dead(source, path, line_no, f"invalid JSON: {e.msg} at column {e.colno}", body)
+                    continue
+                if not isinstance(obj, dict):
+                    yield _dead(source, path, line_no, f"expected a JSON object, got {type(obj).__name__}", body)
+                    continue
+                meta = {"path": path, "line": line_no}
+                if isinstance(obj.get("url"), str):
+                    meta["url"] = obj["url"]
+                yield _document(source, obj.get(source.text_field), obj.get(source.id_field) if source.id_field else None, meta, body)
+    except Exception as e:  # a corrupt or truncated compressed file: the rest of it is unreadable
+        yield _dead(source, path, line_no + 1, f"unreadable after line {line_no}: {type(e).__name__}: {e}")
+
+
+def _read_record_batches(source: SourceConfig, path: str, batches: Iterable[pa.RecordBatch]) -> Iterator[Record]:
+    row = 0
+    for batch in batches:
+        columns = batch.to_pydict()
+        texts = columns.get(source.text_field)
+        ids = columns.get(source.id_field) if source.id_field else None
+        for i in range(batch.num_rows):
+            row += 1
+            text = texts[i] if texts is not None else None
+            oid = ids[i] if ids is not None else None
+            raw = {k: v[i] for k, v in columns.items()}
+            yield _document(source, text, oid, {"path": path, "row": row}, raw)
+
+
+def _columns(source: SourceConfig, schema: pa.Schema, path: str) -> list[str]:
+    """The columns to read; a file without the text column is wholly unreadable."""
+    if source.text_field not in schema.names:
+        raise KeyError(f"no column {source.text_field!r} (columns: {', '.join(schema.names)})")
+    return [c for c in (source.text_field, source.id_field) if c and c in schema.names]
+
+
+def read_parquet(source: SourceConfig, path: str) -> Iterator[Record]:
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            pf = pq.ParquetFile(f)
+            columns = _columns(source, pf.schema_arrow, path)
+            yield from _read_record_batches(source, path, pf.iter_batches(batch_size=1024, columns=columns))
+    except Exception as e:
+        yield _dead(source, path, None, f"unreadable Parquet file: {type(e).__name__}: {e}")
+
+
+def read_arrow(source: SourceConfig, path: str) -> Iterator[Record]:
+    """Arrow IPC, stream or file format (HF ``datasets`` shards are streams)."""
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            data = f.read()
+        try:
+            reader = pa.ipc.open_stream(data)
+            batches: Iterable[pa.RecordBatch] = reader
+        except pa.ArrowInvalid:
+            file_reader = pa.ipc.open_file(data)
+            reader = file_reader
+            batches = (file_reader.get_batch(i) for i in range(file_reader.num_record_batches))
+        columns = _columns(source, reader.schema, path)
+        yield from _read_record_batches(source, path, (b.select(columns) for b in batches))
+    except Exception as e:
+        yield _dead(source, path, None, f"unreadable Arrow file: {type(e).__name__}: {e}")
+
+
+def read_text(source: SourceConfig, path: str, base: str) -> Iterator[Record]:
+    """One file is one document; its id is the path relative to the glob's base directory."""
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as f:
+            data = f.read()
+    except Exception as e:
+        yield _dead(source, path, None, f"unreadable file: {type(e).__name__}: {e}")
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        yield _dead(source, path, 1 + data.count(b"\n", 0, e.start), f"invalid UTF-8 at byte {e.start}", data[max(0, e.start - 64):])
+        return
+    relative = path[len(base):].lstrip("/") if path.startswith(base) else path
+    yield Document(make_id(source.name, relative, text), text, source.name, {"path": path})
+
+
+def _glob_base(pattern: str) -> str:
+    """The directory part of a glob before its first wildcard."""
+    cut = min((pattern.find(c) for c in _GLOB_CHARS if c in pattern), default=len(pattern))
+    return pattern[: pattern.rfind("/", 0, cut) + 1]
+
+
+def _hf_data_files(directory: str) -> list[str]:
+    """The Arrow shards of a ``datasets.save_to_disk`` directory, from its state.json."""
+    state_path = FileSystems.join(directory, "state.json")
+    with FileSystems.open(state_path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        state = json.loads(f.read())
+    return [FileSystems.join(directory, d["filename"]) for d in state["_data_files"]]
+
+
+def match_source_files(source: SourceConfig) -> list[tuple[str, str]]:
+    """``(path, glob base)`` for every file of a source, sorted; fails on a pattern matching nothing."""
+    found: dict[str, str] = {}
+    for pattern in source.paths:
+        if source.format == "hf":
+            if not FileSystems.exists(FileSystems.join(pattern, "state.json")):
+                raise InputNotFoundError(f"source {source.name!r}: {pattern} is not a datasets directory (no state.json)")
+            for p in _hf_data_files(pattern):
+                found.setdefault(p, pattern)
+            continue
+        metadata = FileSystems.match([pattern])[0].metadata_list
+        if not metadata:
+            raise InputNotFoundError(f"source {source.name!r}: no file matches {pattern}")
+        for m in metadata:
+            found.setdefault(m.path, _glob_base(pattern))
+    return sorted(found.items())
+
+
+def read_file(source: SourceConfig, path: str, base: str) -> Iterator[Record]:
+    """Dispatches on the source's format."""
+    if source.format == "jsonl":
+        return read_jsonl(source, path)
+    if source.format == "parquet":
+        return read_parquet(source, path)
+    if source.format in ("arrow", "hf"):
+        return read_arrow(source, path)
+    return read_text(source, path, base)
+
+
+class _ReadFiles(beam.DoFn):
+    def __init__(self, source: SourceConfig):
+        self._source = source
+
+    def process(self, path_and_base: tuple[str, str]) -> Iterator[Any]:
+        for record in read_file(self._source, *path_and_base):
+            if isinstance(record, DeadLetter):
+                yield beam.pvalue.TaggedOutput(DEAD_LETTER, record)
+            else:
+                yield record
+
+
+class ReadCorpus(beam.PTransform):
+    """Reads one source into Documents (main output) and DeadLetters (``dead_letter`` output).
+
+    Files are matched when the pipeline is built, so a missing input fails before any work.
+    """
+
+    def __init__(self, source: SourceConfig):
+        super().__init__()
+        self._source = source
+        self._files = match_source_files(source)
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
+        return (
+            pbegin
+            | "ListFiles" >> beam.Create(self._files)
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "ReadFiles" >> beam.ParDo(_ReadFiles(self._source)).with_outputs(DEAD_LETTER, main="documents")
+        )
+
+
+def read_curated_file(path: str) -> Iterator[Document]:
+    """Documents of one ``curated/`` Parquet shard, in file order."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
+            cols = batch.to_pydict()
+            for doc_id, text, source, meta in zip(cols["id"], cols["text"], cols["source"], cols["meta"]):
+                yield Document(doc_id, text, source, json.loads(meta))
+
+
+def curated_stats(paths: Iterable[str]) -> tuple[int, int]:
+    """(documents, uncompressed text bytes) of curated shards, from Parquet footers alone."""
+    rows = text_bytes = 0
+    for path in paths:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            meta = pq.ParquetFile(f).metadata
+        rows += meta.num_rows
+        for rg in range(meta.num_row_groups):
+            group = meta.row_group(rg)
+            text_bytes += sum(group.column(c).total_uncompressed_size for c in range(group.num_columns) if group.column(c).path_in_schema == "text")
+    return rows, text_bytes
+
+
+class ReadCurated(beam.PTransform):
+    """Reads ``curated/`` shards back into Documents, one shard per work item."""
+
+    def __init__(self, paths: list[str]):
+        super().__init__()
+        self._paths = paths
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
+        return (
+            pbegin
+            | "ListShards" >> beam.Create(self._paths)
+            | "SpreadShards" >> beam.Reshuffle()
+            | "ReadShards" >> beam.FlatMap(read_curated_file)
+        )

@@ -1,0 +1,100 @@
+"""Run accounting: per-source counts, the reconciliation invariant and the error budget.
+
+Counts are computed as data inside the pipeline (not runner metrics, which some runners do not
+return), written to ``report/_counts/<job>.json``, and turned into the report by the driver.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import apache_beam as beam
+
+from pipeline.documents import DeadLetter, Document, Drop
+from pipeline.io.files import write_json
+
+CountKey = tuple[str, str, str, str]  # (kind, source, stage, reason)
+
+
+class ReconciliationError(RuntimeError):
+    """Documents went missing or appeared from nowhere: a bug, never a data problem."""
+
+
+class ErrorBudgetExceeded(RuntimeError):
+    """More records were dead-lettered than ``max_dead_letter_fraction`` allows."""
+
+
+def read_key(doc_or_dead: Document | DeadLetter) -> CountKey:
+    return ("read", doc_or_dead.source, "", "")
+
+
+def kept_key(doc: Document) -> CountKey:
+    return ("kept", doc.source, "", "")
+
+
+def drop_key(drop: Drop) -> CountKey:
+    return ("dropped", drop.source, drop.stage, drop.reason)
+
+
+def dead_letter_key(dead: DeadLetter) -> CountKey:
+    return ("dead_letter", dead.source, dead.stage, "")
+
+
+class _WriteCounts(beam.DoFn):
+    def __init__(self, path: str):
+        self._path = path
+
+    def process(self, counts: list[tuple[CountKey, int]]) -> Iterable[None]:
+        write_json(self._path, sorted([list(k), n] for k, n in counts))
+        return []
+
+
+class CountAndWrite(beam.PTransform):
+    """Counts ``(kind, source, stage, reason)`` keys over all inputs and writes one JSON file."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self._path = path
+
+    def expand(self, keys: beam.PCollection) -> beam.PCollection:
+        return (
+            keys
+            | "CountPerKey" >> beam.combiners.Count.PerElement()
+            | "CollectCounts" >> beam.combiners.ToList()
+            | "WriteCounts" >> beam.ParDo(_WriteCounts(self._path))
+        )
+
+
+def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Per source: read, kept, dead-lettered, dropped per ``stage/reason``, and the invariant check."""
+    summary = {s: {"read": 0, "kept": 0, "dead_lettered": 0, "dropped": {}, "dead_lettered_by_stage": {}} for s in sources}
+    for (kind, source, stage, reason), n in rows:
+        entry = summary.setdefault(source, {"read": 0, "kept": 0, "dead_lettered": 0, "dropped": {}, "dead_lettered_by_stage": {}})
+        if kind == "read":
+            entry["read"] += n
+        elif kind == "kept":
+            entry["kept"] += n
+        elif kind == "dropped":
+            entry["dropped"][f"{stage}/{reason}"] = entry["dropped"].get(f"{stage}/{reason}", 0) + n
+        elif kind == "dead_letter":
+            entry["dead_lettered"] += n
+            entry["dead_lettered_by_stage"][stage] = entry["dead_lettered_by_stage"].get(stage, 0) + n
+    for entry in summary.values():
+        accounted = entry["kept"] + sum(entry["dropped"].values()) + entry["dead_lettered"]
+        entry["reconciles"] = accounted == entry["read"]
+    return summary
+
+
+def check_reconciliation(summary: dict[str, dict[str, Any]]) -> None:
+    bad = [f"{s}: read {e['read']} != kept {e['kept']} + dropped {sum(e['dropped'].values())} + dead-lettered {e['dead_lettered']}" for s, e in summary.items() if not e["reconciles"]]
+    if bad:
+        raise ReconciliationError("counts do not reconcile: " + "; ".join(bad))
+
+
+def check_error_budget(summary: dict[str, dict[str, Any]], max_fraction: float, dead_letter_dir: str) -> None:
+    read = sum(e["read"] for e in summary.values())
+    dead = sum(e["dead_lettered"] for e in summary.values())
+    if read and dead / read > max_fraction:
+        raise ErrorBudgetExceeded(
+            f"{dead} of {read} records ({dead / read:.2%}) were dead-lettered, over max_dead_letter_fraction "
+            f"{max_fraction:.2%}; see {dead_letter_dir}"
+        )

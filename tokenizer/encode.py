@@ -1,0 +1,46 @@
+"""The encoder API the build job uses: batches of texts to int32 id arrays, and back."""
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from tokenizer.special_tokens import DEEPSEEK_V3, SpecialTokens
+
+
+class Encoder:
+    """Wraps a trained ``tokenizers.Tokenizer`` with the special token ids the pipeline needs."""
+
+    def __init__(self, tok: Tokenizer, special_tokens: SpecialTokens = DEEPSEEK_V3):
+        self.tokenizer = tok
+        self.special_tokens = special_tokens
+        ids = {name: tok.token_to_id(token) for name, token in special_tokens.as_dict().items()}
+        missing = [special_tokens.as_dict()[name] for name, i in ids.items() if i is None]
+        if missing:
+            raise ValueError(f"tokenizer lacks special tokens: {', '.join(missing)}")
+        self.special_ids: dict[str, int] = ids  # type: ignore[assignment]
+        self.eos_id = ids["eos"]
+        self.pad_id = ids["pad"]
+        self.vocab_size = tok.get_vocab_size()
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Token ids of each text (no special tokens added), as int32 arrays."""
+        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        return [np.asarray(e.ids, dtype=np.int32) for e in encodings]
+
+    def encode(self, text: str) -> np.ndarray:
+        return self.encode_batch([text])[0]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of ``ids``, special tokens included, so document boundaries stay visible."""
+        return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)
+
+
+def load_tokenizer(tokenizer_json: str, special_tokens: SpecialTokens | None = None, tokenizer_config_json: str | None = None) -> Encoder:
+    """An ``Encoder`` from the text of ``tokenizer.json`` (special token names from the config, if given)."""
+    if special_tokens is None and tokenizer_config_json is not None:
+        names = json.loads(tokenizer_config_json).get("corpusmill_special_tokens")
+        special_tokens = SpecialTokens(**names) if names else None
+    return Encoder(Tokenizer.from_str(tokenizer_json), special_tokens or DEEPSEEK_V3)
