@@ -36,7 +36,7 @@ class _PackGroup(beam.DoFn):
 
     def process(self, keyed: tuple[int, Iterable[TokenizedDocument]]) -> Iterator[Any]:
         group, docs = keyed
-        rows, stats = pack_concat(group, sorted(docs, key=lambda d: d.id), self._seq_len, self._pad_id)
+        rows, stats = pack_concat(group, sorted(docs, key=lambda d: (d.id, d.ids.tobytes())), self._seq_len, self._pad_id)
         yield from rows
         yield beam.pvalue.TaggedOutput("stats", dataclasses.asdict(stats))
 

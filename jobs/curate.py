@@ -13,6 +13,7 @@ import apache_beam as beam
 from pipeline import layout
 from pipeline.config import Config
 from pipeline.dedup.exact import ExactDedup
+from pipeline.documents import document_order
 from pipeline.filters import SourceFilterChains
 from pipeline.io.files import read_json, remove_temp_dirs, reset_dir, write_json
 from pipeline.io.read import ReadCorpus
@@ -49,10 +50,10 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config) -> None:
 
     shards = config.output.curated_shards
     _ = kept | "WriteCurated" >> WriteShards(
-        layout.out(config, "curated"), "part", ".parquet", shards, lambda d: d.id, lambda d: d.id, write_curated_shard, config.seed
+        layout.out(config, "curated"), "part", ".parquet", shards, lambda d: d.id, document_order, write_curated_shard, config.seed
     )
     _ = all_drops | "WriteDrops" >> WriteShards(
-        layout.out(config, "drops"), "part", ".parquet", shards, lambda d: d.id, lambda d: (d.id, d.stage), write_drops_shard, config.seed
+        layout.out(config, "drops"), "part", ".parquet", shards, lambda d: d.id, lambda d: tuple(d), write_drops_shard, config.seed
     )
     _ = all_dead | "WriteDeadLetters" >> WriteShards(
         layout.out(config, "dead_letter"), "part", ".jsonl", 1, lambda d: d.file, lambda d: (d.source, d.file, d.line or 0, d.row or 0, d.stage, d.error), write_dead_letter_shard

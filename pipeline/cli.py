@@ -6,13 +6,13 @@ The config is validated before Beam is even imported, so a bad config fails in w
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import time
 from typing import Any, Callable, Optional, Sequence
 
 from pipeline.config import Config, ConfigError, load_config
+from pipeline.logs import quiet_root_logging
 
 DEMO_CONFIG = "configs/demo.yaml"
 EPILOG = """\
@@ -23,13 +23,6 @@ examples:
 
 Unknown --flags are Beam pipeline options; they override the config's `beam:` section.
 """
-
-
-class _QuietBeamLogs(logging.Filter):
-    """Drops the local runner's echo of its workers' routine start-up warnings."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "semi_persistent_directory" not in record.getMessage()
 
 
 def _say(args: argparse.Namespace, message: str) -> None:
@@ -115,9 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if unknown:
         print(f"corpusmill: error: unexpected argument {unknown[0]!r}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_QuietBeamLogs())
+    quiet_root_logging()
     try:
         if args.command == "demo":
             config = load_config(args.config, args.output_dir)

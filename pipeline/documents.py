@@ -6,6 +6,7 @@ All randomness and partitioning derive from these hashes of ``(seed, id)``: neve
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any, NamedTuple, Optional
 
 import xxhash
@@ -73,3 +74,8 @@ def preview(raw: Any) -> str:
     if isinstance(raw, bytes):
         return raw[:RAW_PREVIEW_BYTES].decode("utf-8", "backslashreplace")
     return str(raw)[:RAW_PREVIEW_BYTES]
+
+
+def document_order(doc: Document) -> tuple[str, str, str]:
+    """A total order on documents (ids can repeat in bad input), for deterministic output."""
+    return (doc.id, doc.text, json.dumps(doc.meta, sort_keys=True, ensure_ascii=False))

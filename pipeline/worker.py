@@ -5,27 +5,14 @@ keeps warnings and errors only, then runs the stock worker.
 """
 from __future__ import annotations
 
-import logging
-
-from apache_beam.runners.worker import sdk_worker_main
-
-NOISE = ("semi_persistent_directory",)
-
-
-class QuietBeamLogs(logging.Filter):
-    """Drops Beam's routine start-up warnings that say nothing to a corpusmill user."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not any(n in record.getMessage() for n in NOISE)
+from pipeline.logs import quiet_root_logging
 
 
 def main() -> None:
-    root = logging.getLogger()
-    if not root.handlers:  # importing Beam usually installs one already
-        root.addHandler(logging.StreamHandler())
-    for handler in root.handlers:
-        handler.setLevel(logging.WARNING)
-        handler.addFilter(QuietBeamLogs())
+    quiet_root_logging()
+    from apache_beam.runners.worker import sdk_worker_main
+
+    quiet_root_logging()  # importing Beam may have added its own handler
     sdk_worker_main.main([])
 
 

@@ -12,9 +12,9 @@ REASON = "exact_duplicate"
 DROPS = "drops"
 
 
-def keeper_key(priorities: dict[str, int], doc: Document) -> tuple[int, str]:
-    """Lower source priority wins, then the smaller id: a total order, so the keeper is stable."""
-    return (priorities.get(doc.source, 0), doc.id)
+def keeper_key(priorities: dict[str, int], doc: Document) -> tuple[int, str, str]:
+    """Lower source priority wins, then the smaller id (the source breaks ties between equal ids)."""
+    return (priorities.get(doc.source, 0), doc.id, doc.source)
 
 
 def split_duplicates(priorities: dict[str, int], docs: Iterable[Document]) -> tuple[Document, list[Drop]]:

@@ -158,22 +158,34 @@ def _hf_data_files(directory: str) -> list[str]:
     return [FileSystems.join(directory, d["filename"]) for d in state["_data_files"]]
 
 
+def _common_base(bases: list[str]) -> str:
+    """The longest directory prefix shared by all ``bases`` (each ends with '/' or is empty)."""
+    common = bases[0]
+    for base in bases[1:]:
+        while not base.startswith(common):
+            common = common[: common.rstrip("/").rfind("/") + 1]
+    return common
+
+
 def match_source_files(source: SourceConfig) -> list[tuple[str, str]]:
-    """``(path, glob base)`` for every file of a source, sorted; fails on a pattern matching nothing."""
-    found: dict[str, str] = {}
+    """``(path, base)`` for every file of a source, sorted; fails on a pattern matching nothing.
+
+    ``base`` is the directory shared by all the source's patterns, so ids of ``text`` documents
+    (paths relative to it) stay unique across patterns: ``asyncio/__init__.py``, ``email/__init__.py``.
+    """
+    found: set[str] = set()
     for pattern in source.paths:
         if source.format == "hf":
             if not FileSystems.exists(FileSystems.join(pattern, "state.json")):
                 raise InputNotFoundError(f"source {source.name!r}: {pattern} is not a datasets directory (no state.json)")
-            for p in _hf_data_files(pattern):
-                found.setdefault(p, pattern)
+            found.update(_hf_data_files(pattern))
             continue
         metadata = FileSystems.match([pattern])[0].metadata_list
         if not metadata:
             raise InputNotFoundError(f"source {source.name!r}: no file matches {pattern}")
-        for m in metadata:
-            found.setdefault(m.path, _glob_base(pattern))
-    return sorted(found.items())
+        found.update(m.path for m in metadata)
+    base = _common_base([_glob_base(p) for p in source.paths])
+    return [(path, base) for path in sorted(found)]
 
 
 def read_file(source: SourceConfig, path: str, base: str) -> Iterator[Record]:
