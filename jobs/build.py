@@ -19,10 +19,10 @@ from pipeline.config import Config
 from pipeline.documents import stable_hash
 from pipeline.io.files import read_bytes, read_json, remove_temp_dirs, reset_dir, write_json
 from pipeline.io.read import ReadCurated, curated_stats
-from pipeline.io.write import WriteShards
+from pipeline.io.write import WriteCollectedJson, WriteShards
 from pipeline.io.write_arrow import write_arrow_shard, write_dataset_metadata
 from pipeline.pack import PackedRow, TokenizedDocument, pack_concat
-from pipeline.report import CountAndWrite
+from pipeline.report import update_run_report
 from pipeline.runner import create_pipeline
 from pipeline.tokenize import TokenizeDocuments, load_encoder
 from jobs.train_tokenizer import curated_shards
@@ -58,11 +58,6 @@ class PackDocuments(beam.PTransform):
         )
 
 
-def _pack_stat_keys(stats: dict[str, Any]) -> Iterator[tuple[tuple[str, str, str, str], int]]:
-    for name in ("documents", "rows", "tokens", "padding", "documents_split"):
-        yield ("pack", "", name, ""), stats[name]
-
-
 def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str], num_groups: int, pad_id: int) -> None:
     docs = p | "ReadCurated" >> ReadCurated(shards_in)
     tokenized = docs | "Tokenize" >> TokenizeDocuments(layout.tokenizer_dir(config))
@@ -70,15 +65,12 @@ def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str],
     shard_stats = packed.rows | "WriteArrowShards" >> WriteShards(
         layout.dataset_dir(config), "data", ".arrow", config.output.shards, lambda r: r.key, lambda r: r.key, write_arrow_shard, config.seed
     )
-    _ = shard_stats | "CollectShardStats" >> beam.combiners.ToList() | "WriteShardStats" >> beam.Map(
-        lambda stats, path: write_json(path, sorted(stats, key=lambda s: s["file"])), layout.counts_path(config, "build_shards")
-    )
+    _ = shard_stats | "WriteShardStats" >> WriteCollectedJson(layout.counts_path(config, "build_shards"))
     _ = (
         packed.stats
-        | "PackStatKeys" >> beam.FlatMap(_pack_stat_keys)
+        | "PackStatItems" >> beam.FlatMap(lambda stats: [(k, v) for k, v in stats.items() if isinstance(v, int)])
         | "SumPackStats" >> beam.CombinePerKey(sum)
-        | "CollectPackStats" >> beam.combiners.ToList()
-        | "WritePackStats" >> beam.Map(lambda rows, path: write_json(path, sorted([list(k), n] for k, n in rows)), layout.counts_path(config, JOB))
+        | "WritePackStats" >> WriteCollectedJson(layout.counts_path(config, JOB))
     )
 
 
@@ -94,13 +86,13 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str, 
     with create_pipeline(config.beam, extra_beam_args) as p:
         build_build_pipeline(p, config, shards_in, num_groups, encoder.pad_id)
     remove_temp_dirs(dataset, layout.out(config, "report", "_counts"))
-    shard_stats = read_json(layout.counts_path(config, "build_shards"))
-    pack_stats = {stage: n for (_, _, stage, _), n in read_json(layout.counts_path(config, JOB))}
+    shard_stats = sorted(read_json(layout.counts_path(config, "build_shards")), key=lambda s: s["file"])
+    pack_stats = dict(read_json(layout.counts_path(config, JOB)))
     write_dataset_metadata(dataset, [s["file"] for s in shard_stats], config.config_hash()[:16])
     manifest = build_manifest(config, encoder, shard_stats, pack_stats, num_docs)
     write_json(f"{dataset}/manifest.json", manifest)
     report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), **{k: manifest[k] for k in ("rows", "tokens", "tokens_per_source", "packing")}}
-    write_json(layout.out(config, "report", f"{JOB}.json"), report)
+    update_run_report(layout.report_dir(config), JOB, report)
     remove_temp_dirs(dataset, layout.report_dir(config))
     return manifest
 

@@ -19,7 +19,7 @@ from pipeline.io.files import read_json, remove_temp_dirs, reset_dir, write_json
 from pipeline.io.read import ReadCorpus
 from pipeline.io.write import WriteShards, write_curated_shard, write_dead_letter_shard, write_drops_shard
 from pipeline.normalize import normalize_document
-from pipeline.report import CountAndWrite, check_error_budget, check_reconciliation, dead_letter_key, drop_key, kept_key, read_key, summarize_counts
+from pipeline.report import CountAndWrite, update_run_report, check_error_budget, check_reconciliation, dead_letter_key, drop_key, kept_key, read_key, summarize_counts
 from pipeline.runner import create_pipeline
 from pipeline.stages import DocumentStage
 
@@ -70,7 +70,7 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config) -> None:
 
 def run_curate(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str, Any]:
     """Runs the job, checks the invariant and error budget, and returns the per-source summary."""
-    for name in OUTPUT_DIRS:
+    for name in (*OUTPUT_DIRS, "report"):  # a new curate starts a new run report
         reset_dir(layout.out(config, name))
     started = time.monotonic()
     with create_pipeline(config.beam, extra_beam_args) as p:
@@ -78,7 +78,7 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str,
     remove_temp_dirs(*(layout.out(config, name) for name in OUTPUT_DIRS), layout.out(config, "report", "_counts"))
     summary = summarize_counts(read_json(layout.counts_path(config, JOB)), [s.name for s in config.sources])
     report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), "config_hash": config.config_hash(), "sources": summary}
-    write_json(layout.out(config, "report", f"{JOB}.json"), report)
+    update_run_report(layout.report_dir(config), JOB, report)
     remove_temp_dirs(layout.report_dir(config))
     check_reconciliation(summary)
     check_error_budget(summary, config.max_dead_letter_fraction, layout.out(config, "dead_letter"))

@@ -14,6 +14,7 @@ from pipeline.config import Config
 from pipeline.documents import stable_fraction
 from pipeline.io.files import list_files, remove_temp_dirs, write_bytes, write_json
 from pipeline.io.read import curated_stats, read_curated_file
+from pipeline.report import update_run_report
 from tokenizer.train import artifact_files, train_tokenizer
 
 JOB = "train_tokenizer"
@@ -67,6 +68,6 @@ def run_train_tokenizer(config: Config) -> dict[str, Any]:
         "sample_documents": sample.get("documents", 0),
         "sample_bytes": sample.get("bytes", 0),
     }
-    write_json(layout.out(config, "report", f"{JOB}.json"), report)
+    update_run_report(layout.report_dir(config), JOB, report)
     remove_temp_dirs(directory, layout.report_dir(config))
     return report

@@ -179,7 +179,7 @@ def _check_semantics(config: Config) -> None:
     for i, s in enumerate(config.sources):
         if not s.name or "/" in s.name:
             raise ConfigError(f"sources[{i}].name: must be non-empty and contain no '/', got {s.name!r}")
-        if names.count(s.name) > 1:
+        if s.name in names[:i]:
             raise ConfigError(f"sources[{i}].name: duplicate source name {s.name!r}")
         if not s.paths:
             raise ConfigError(f"sources[{i}].paths: at least one path is required")

@@ -10,7 +10,10 @@ from typing import Any, Iterable
 import apache_beam as beam
 
 from pipeline.documents import DeadLetter, Document, Drop
-from pipeline.io.files import write_json
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.io.files import read_json, write_json
+from pipeline.io.write import WriteCollectedJson
 
 CountKey = tuple[str, str, str, str]  # (kind, source, stage, reason)
 
@@ -39,15 +42,6 @@ def dead_letter_key(dead: DeadLetter) -> CountKey:
     return ("dead_letter", dead.source, dead.stage, "")
 
 
-class _WriteCounts(beam.DoFn):
-    def __init__(self, path: str):
-        self._path = path
-
-    def process(self, counts: list[tuple[CountKey, int]]) -> Iterable[None]:
-        write_json(self._path, sorted([list(k), n] for k, n in counts))
-        return []
-
-
 class CountAndWrite(beam.PTransform):
     """Counts ``(kind, source, stage, reason)`` keys over all inputs and writes one JSON file."""
 
@@ -59,8 +53,8 @@ class CountAndWrite(beam.PTransform):
         return (
             keys
             | "CountPerKey" >> beam.combiners.Count.PerElement()
-            | "CollectCounts" >> beam.combiners.ToList()
-            | "WriteCounts" >> beam.ParDo(_WriteCounts(self._path))
+            | "AsRows" >> beam.Map(lambda kv: [list(kv[0]), kv[1]])
+            | "WriteCounts" >> WriteCollectedJson(self._path)
         )
 
 
@@ -98,3 +92,11 @@ def check_error_budget(summary: dict[str, dict[str, Any]], max_fraction: float, 
             f"{dead} of {read} records ({dead / read:.2%}) were dead-lettered, over max_dead_letter_fraction "
             f"{max_fraction:.2%}; see {dead_letter_dir}"
         )
+
+
+def update_run_report(report_dir: str, job: str, section: dict[str, Any]) -> None:
+    """Sets one job's section of ``report/report.json``, keeping the other jobs' sections."""
+    path = FileSystems.join(report_dir, "report.json")
+    report = read_json(path) if FileSystems.exists(path) else {}
+    report[job] = section
+    write_json(path, report)

@@ -16,6 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import SourceConfig
 from pipeline.documents import DeadLetter, Document, make_id, preview
+from pipeline.io.decompress import compression_of, lines
 
 Record = Union[Document, DeadLetter]
 DEAD_LETTER = "dead_letter"
@@ -53,8 +54,8 @@ def read_jsonl(source: SourceConfig, path: str) -> Iterator[Record]:
     """One JSON object per line; .gz/.zst/.bz2 are decompressed by their extension."""
     line_no = 0
     try:
-        with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as f:
-            for raw in iter(f.readline, b""):
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            for raw in lines(f, compression_of(path)):
                 line_no += 1
                 body = raw.rstrip(b"\r\n")
                 if not body.strip():
@@ -130,8 +131,8 @@ def read_arrow(source: SourceConfig, path: str) -> Iterator[Record]:
 def read_text(source: SourceConfig, path: str, base: str) -> Iterator[Record]:
     """One file is one document; its id is the path relative to the glob's base directory."""
     try:
-        with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as f:
-            data = f.read()
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            data = b"".join(lines(f, compression_of(path)))
     except Exception as e:
         yield _dead(source, path, None, f"unreadable file: {type(e).__name__}: {e}")
         return

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.documents import DeadLetter, Document, Drop, stable_hash
-from pipeline.io.files import commit, create_atomic
+from pipeline.io.files import commit, create_atomic, write_json
 
 ShardWriter = Callable[[str, list[Any]], dict[str, Any]]
 
@@ -88,4 +88,20 @@ class WriteShards(beam.PTransform):
             (all_shards, keyed)
             | "GroupByShard" >> beam.CoGroupByKey()
             | "WriteShard" >> beam.ParDo(_WriteShard(self._directory, self._prefix, self._suffix, n, self._sort_key, self._write))
+        )
+
+
+class WriteCollectedJson(beam.PTransform):
+    """Collects a small PCollection into one sorted JSON list file (counts, shard stats)."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self._path = path
+
+    def expand(self, items: beam.PCollection) -> beam.PCollection:
+        path = self._path
+        return (
+            items
+            | "Collect" >> beam.combiners.ToList()
+            | "WriteJson" >> beam.Map(lambda collected: write_json(path, sorted(collected, key=lambda x: json.dumps(x, sort_keys=True))))
         )

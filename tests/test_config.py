@@ -1,0 +1,72 @@
+import subprocess
+import sys
+
+import pytest
+
+from pipeline.config import ConfigError, config_from_dict, load_config
+
+SOURCE = {"name": "web", "paths": ["data/*.jsonl"]}
+
+
+def test_defaults_fill_a_short_config():
+    config = config_from_dict({"sources": [SOURCE]})
+    assert config.pack.seq_len == 4096
+    assert config.tokenizer.vocab_size == 128000
+    assert config.sources[0].format == "jsonl"
+    assert config.dedup.exact is True
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"sources": [SOURCE], "pakc": {}}, "pakc: unknown key"),
+        ({"sources": [SOURCE], "pack": {"seq_lenn": 4}}, "pack.seq_lenn: unknown key"),
+        ({"sources": [SOURCE, {"name": "b", "paths": ["x"], "format": "csv"}]}, "sources[1].format: expected one of jsonl, parquet, arrow, hf, text"),
+        ({"sources": [SOURCE], "pack": {"seq_len": "long"}}, "pack.seq_len: expected an integer"),
+        ({"sources": [{"name": "a", "paths": "x.jsonl"}]}, "sources[0].paths: expected a list"),
+        ({"sources": [{"paths": ["x"]}]}, "sources[0].name: required key is missing"),
+        ({"sources": [SOURCE, SOURCE]}, "sources[1].name: duplicate source name"),
+        ({"sources": [SOURCE], "dedup": {"exact": "yes"}}, "dedup.exact: expected true or false"),
+        ({"sources": [SOURCE], "pack": {"seq_len": 0}}, "pack.seq_len: must be positive"),
+        ({"sources": []}, "sources: at least one source"),
+    ],
+)
+def test_bad_configs_name_the_key_path(data, message):
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(data)
+    assert message in str(err.value)
+
+
+def test_placeholders_expand(tmp_path):
+    config = config_from_dict({"output_dir": str(tmp_path), "sources": [{"name": "a", "paths": ["{stdlib}/json/*.py", "{output_dir}/x.jsonl"]}]})
+    assert config.sources[0].paths[0].endswith("/json/*.py") and "{" not in config.sources[0].paths[0]
+    assert config.sources[0].paths[1] == f"{tmp_path}/x.jsonl"
+
+
+def test_config_hash_ignores_beam_options():
+    a = config_from_dict({"sources": [SOURCE], "beam": {"direct_num_workers": 1}})
+    b = config_from_dict({"sources": [SOURCE], "beam": {"direct_num_workers": 2}})
+    c = config_from_dict({"sources": [SOURCE], "seed": 99})
+    assert a.config_hash() == b.config_hash() != c.config_hash()
+
+
+def test_load_config_reports_file_and_yaml_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sources: [\n")
+    with pytest.raises(ConfigError, match="bad.yaml: invalid YAML"):
+        load_config(str(bad))
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(str(tmp_path / "missing.yaml"))
+
+
+def test_cli_rejects_misspelled_key_before_importing_beam(tmp_path):
+    config = tmp_path / "typo.yaml"
+    config.write_text("sources:\n  - name: web\n    paths: [x.jsonl]\n    text_feild: body\n")
+    probe = (
+        "import sys\nfrom pipeline.cli import main\ncode = main(['run', sys.argv[1]])\n"
+        "print('beam imported' if 'apache_beam' in sys.modules else 'beam not imported')\nsys.exit(code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(config)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "sources[0].text_feild: unknown key" in result.stderr
+    assert "beam not imported" in result.stdout

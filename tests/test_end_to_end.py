@@ -1,0 +1,104 @@
+"""The whole flow on a tiny generated corpus: curate → train tokenizer → build → load with datasets."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from pipeline.cli import main
+from pipeline.pack import unpack_row
+from tests.conftest import base_config
+from tokenizer import load_tokenizer
+
+
+def run(tmp_path: Path, config: dict, *extra: str) -> int:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return main(["run", str(path), "--quiet", *extra])
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("e2e")
+    from tests.conftest import corpus as make_corpus
+
+    corpus = make_corpus.__wrapped__(tmp_path)
+    # One shard and one packing group: rows then sit in packing order, so documents can be reassembled.
+    config = base_config(tmp_path, corpus["sources"], output={"shards": 1, "curated_shards": 2}, pack={"seq_len": 128, "group_size": 1000})
+    assert run(tmp_path, config) == 0
+    return tmp_path, config, corpus
+
+
+def curated_texts(out: Path) -> dict[str, str]:
+    rows = [r for f in sorted((out / "curated").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    return {r["id"]: r["text"] for r in rows}
+
+
+def test_rows_have_seq_len_and_tokens_decode_to_the_curated_text(built):
+    tmp_path, config, _ = built
+    out = Path(config["output_dir"])
+    ds = datasets.load_from_disk(str(out / "dataset"))
+    seq_len = config["pack"]["seq_len"]
+    assert len(ds) > 0 and all(len(ids) == seq_len for ids in ds["input_ids"])
+    encoder = load_tokenizer((out / "tokenizer" / "tokenizer.json").read_text())
+    stream = np.concatenate([piece for row in ds for piece in unpack_row(row)])
+    documents = np.split(stream, np.flatnonzero(stream == encoder.eos_id) + 1)[:-1]
+    decoded = Counter(encoder.decode(d[:-1]) for d in documents)
+    assert decoded == Counter(curated_texts(out).values())
+    manifest = json.loads((out / "dataset" / "manifest.json").read_text())
+    assert manifest["rows"] == len(ds) and len(manifest["shards"]) == 1
+    assert manifest["tokens"] == sum(sum(r) for r in ds["document_lengths"])
+    assert set(manifest["tokens_per_source"]) == {"web", "code"}
+
+
+def test_bad_records_are_dead_lettered_and_the_report_reconciles(built):
+    _, config, corpus = built
+    out = Path(config["output_dir"])
+    dead = [json.loads(line) for f in (out / "dead_letter").glob("*.jsonl") for line in f.read_text().splitlines()]
+    assert sorted(d["line"] for d in dead) == [11, 21, 31]
+    assert all(d["file"] == str(corpus["jsonl"]) for d in dead)
+    report = json.loads((out / "report" / "report.json").read_text())
+    web = report["curate"]["sources"]["web"]
+    assert web == {
+        "read": 65, "kept": 60, "dead_lettered": 3, "dead_lettered_by_stage": {"read": 3}, "reconciles": True,
+        "dropped": {"exact_dedup/exact_duplicate": 1, "filter/too_short": 1},
+    }
+    assert report["curate"]["sources"]["code"]["kept"] == 8
+    drops = [r for f in (out / "drops").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    assert {(d["id"], d["reason"], d["detail"]) for d in drops} == {("web/dup", "exact_duplicate", "web/d0"), ("web/tiny", "too_short", "9 chars < 20")}
+
+
+def rows_of(out: Path) -> Counter:
+    ds = datasets.load_from_disk(str(out / "dataset"))
+    return Counter((tuple(r["input_ids"]), tuple(r["document_lengths"]), tuple(r["sources"])) for r in ds)
+
+
+def manifest_of(out: Path) -> dict:
+    return json.loads((out / "dataset" / "manifest.json").read_text())
+
+
+def test_same_rows_over_more_shards_and_identical_bytes_on_rerun_and_multi_processing(built):
+    tmp_path, config, _ = built
+    sharded = dict(config, output={"shards": 3, "curated_shards": 2})
+    in_memory, multi = tmp_path / "sharded_in_memory", tmp_path / "sharded_multi"
+    assert run(tmp_path, dict(sharded, output_dir=str(in_memory))) == 0
+    assert rows_of(in_memory) == rows_of(Path(config["output_dir"]))  # sharding moves rows, never changes them
+    two_workers = {"runner": "FnApiRunner", "direct_running_mode": "multi_processing", "direct_num_workers": 2}
+    assert run(tmp_path, dict(sharded, output_dir=str(multi), beam=two_workers)) == 0
+    first, second = manifest_of(in_memory), manifest_of(multi)
+    assert len(first["shards"]) == 3
+    assert [s["sha256"] for s in first["shards"]] == [s["sha256"] for s in second["shards"]]
+    assert first["tokenizer"]["sha256"] == second["tokenizer"]["sha256"]
+
+
+def test_error_budget_fails_the_run_after_writing_dead_letters(tmp_path, corpus, capsys):
+    config = base_config(tmp_path, corpus["sources"], max_dead_letter_fraction=0.01)
+    assert run(tmp_path, config) == 1
+    assert "ErrorBudgetExceeded" in capsys.readouterr().err
+    assert (tmp_path / "out" / "dead_letter" / "part-00000-of-00001.jsonl").read_text().count("\n") == 3

@@ -1,0 +1,65 @@
+import json
+
+import pytest
+from tokenizers import Tokenizer
+
+from tests.conftest import paragraph_docs
+from tokenizer import Encoder, load_tokenizer, train_tokenizer
+from tokenizer.pretokenize import deepseek_v3_pre_tokenizer
+from tokenizer.special_tokens import DEEPSEEK_V3
+from tokenizer.train import save_tokenizer
+
+SAMPLES = [
+    "Hello, world!\nThe year 2024 had 366 days.",
+    "数据管道处理中文文本。日本語のテキスト、カタカナ。",
+    "def f(x):\n    return x.append(1)  # call\n",
+    "emoji 🙂👍🏽 and combining e\u0301 marks, tabs\tand \x01 controls",
+    "  leading spaces,\r\n windows newlines\r\n",
+]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return train_tokenizer(paragraph_docs(200) + SAMPLES * 20, vocab_size=700)
+
+
+def test_special_tokens_take_the_first_ids(trained):
+    encoder = Encoder(trained)
+    assert encoder.special_ids == {"bos": 0, "eos": 1, "pad": 2, "fim_hole": 3, "fim_begin": 4, "fim_end": 5}
+    assert 262 < trained.get_vocab_size() <= 700  # 6 special + 256 bytes + merges the data supports
+
+
+@pytest.mark.parametrize("text", SAMPLES + ["", "x" * 100_000, "\x00\x7f\u2028\ufeff", "a" + "\U0001F600" * 50])
+def test_round_trip(trained, text):
+    encoder = Encoder(trained)
+    assert encoder.decode(encoder.encode(text)) == text
+
+
+def test_pre_tokenizer_splits_digits_and_isolates_cjk():
+    pieces = [p for p, _ in deepseek_v3_pre_tokenizer().pre_tokenize_str("1234567 中文abc x.append")]
+    assert pieces[:3] == ["123", "456", "7"]
+    assert "ä¸Ńæĸĩ" in pieces  # the CJK run, byte-mapped, alone
+    assert ".append" in pieces
+
+
+def test_punctuation_newline_tokens_are_learned():
+    tok = train_tokenizer(["x = f(a);\n" * 50, "end.\n" * 50, "ok!\n\n" * 50], vocab_size=300)
+    assert any("Ċ" in t and t.strip("Ċ") and not t.strip("Ċ").isalnum() for t in tok.get_vocab())
+
+
+def test_artifacts_load_with_tokenizers_and_keep_special_names(tmp_path, trained):
+    save_tokenizer(trained, str(tmp_path))
+    loaded = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    assert loaded.token_to_id(DEEPSEEK_V3.eos) == 1
+    config = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    assert config["eos_token"] == DEEPSEEK_V3.eos and config["tokenizer_class"] == "PreTrainedTokenizerFast"
+    encoder = load_tokenizer((tmp_path / "tokenizer.json").read_text(), tokenizer_config_json=(tmp_path / "tokenizer_config.json").read_text())
+    assert encoder.encode(SAMPLES[0]).tolist() == Encoder(trained).encode(SAMPLES[0]).tolist()
+
+
+def test_transformers_loads_the_directory_when_installed(tmp_path, trained):
+    transformers = pytest.importorskip("transformers")
+    save_tokenizer(trained, str(tmp_path))
+    tok = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    assert tok.eos_token == DEEPSEEK_V3.eos
+    assert tok.decode(tok.encode(SAMPLES[2], add_special_tokens=False)) == SAMPLES[2]
