@@ -13,13 +13,14 @@ import apache_beam as beam
 from pipeline import layout
 from pipeline.config import Config
 from pipeline.dedup.exact import ExactDedup
+from pipeline.dedup.near import NearDedup
 from pipeline.documents import document_order
 from pipeline.filters import SourceFilterChains
 from pipeline.io.files import read_json, remove_temp_dirs, reset_dir, write_json
 from pipeline.io.read import ReadCorpus
-from pipeline.io.write import WriteShards, write_curated_shard, write_dead_letter_shard, write_drops_shard
+from pipeline.io.write import WriteCollectedJson, WriteShards, write_curated_shard, write_dead_letter_shard, write_drops_shard
 from pipeline.normalize import normalize_document
-from pipeline.report import CountAndWrite, update_run_report, check_error_budget, check_reconciliation, dead_letter_key, drop_key, kept_key, read_key, summarize_counts
+from pipeline.report import CountAndWrite, update_run_report, check_error_budget, summarize_near_dedup, check_reconciliation, dead_letter_key, drop_key, kept_key, read_key, summarize_counts
 from pipeline.runner import create_pipeline
 from pipeline.stages import DocumentStage
 
@@ -41,10 +42,21 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config) -> None:
     filtered = normalized.documents | "Filter" >> DocumentStage("filter", SourceFilterChains.from_config(config))
     drops = [normalized.drops, filtered.drops]
     kept = filtered.documents
+    priorities = {s.name: s.priority for s in config.sources}
     if config.dedup.exact:
-        deduped = kept | "ExactDedup" >> ExactDedup({s.name: s.priority for s in config.sources})
+        deduped = kept | "ExactDedup" >> ExactDedup(priorities)
         drops.append(deduped.drops)
         kept = deduped.documents
+    if config.dedup.minhash.enabled:
+        near = kept | "NearDedup" >> NearDedup(config.dedup.minhash, priorities, {s.name: s.kind for s in config.sources}, config.seed)
+        drops.append(near["drops"])
+        kept = near["documents"]
+        _ = (
+            near["stats"]
+            | "CountNearDedupStats" >> beam.combiners.Count.PerElement()
+            | "NearStatRows" >> beam.MapTuple(lambda key, n: [list(key), n])
+            | "WriteNearDedupStats" >> WriteCollectedJson(layout.counts_path(config, "near_dedup"))
+        )
     all_drops = drops | "MergeDrops" >> beam.Flatten()
     all_dead = [reading_dead, normalized.dead_letter, filtered.dead_letter] | "MergeDeadLetters" >> beam.Flatten()
 
@@ -78,8 +90,15 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str,
     remove_temp_dirs(*(layout.out(config, name) for name in OUTPUT_DIRS), layout.out(config, "report", "_counts"))
     summary = summarize_counts(read_json(layout.counts_path(config, JOB)), [s.name for s in config.sources])
     report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), "config_hash": config.config_hash(), "sources": summary}
+    if config.dedup.minhash.enabled:
+        report["near_dedup"] = summarize_near_dedup(read_json(layout.counts_path(config, "near_dedup")))
     update_run_report(layout.report_dir(config), JOB, report)
     remove_temp_dirs(layout.report_dir(config))
     check_reconciliation(summary)
+    if report.get("near_dedup", {}).get("unconverged_nodes"):
+        raise RuntimeError(
+            f"near-duplicate components did not converge in {config.dedup.minhash.component_rounds} rounds "
+            f"({report['near_dedup']['unconverged_nodes']} nodes); raise dedup.minhash.component_rounds"
+        )
     check_error_budget(summary, config.max_dead_letter_fraction, layout.out(config, "dead_letter"))
     return report

@@ -44,8 +44,23 @@ class FiltersConfig:
 
 
 @dataclass(frozen=True)
+class MinHashConfig:
+    enabled: bool = True
+    threshold: float = 0.8
+    num_perm: int = 128
+    ngram: int = 5
+    code_ngram: int = 5
+    bands: Optional[int] = None  # with rows: explicit LSH shape; otherwise optimal for threshold
+    rows: Optional[int] = None
+    verify: bool = True  # exact Jaccard on candidate pairs removes LSH false positives
+    max_bucket_pairs: int = 32  # buckets up to this size compare all pairs, larger ones a star
+    component_rounds: int = 8
+
+
+@dataclass(frozen=True)
 class DedupConfig:
     exact: bool = True
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)
 
 
 @dataclass(frozen=True)
@@ -196,6 +211,16 @@ def _check_semantics(config: Config) -> None:
             raise ConfigError(f"{key}: must be positive, got {value}")
     if config.tokenizer.vocab_size < 512:
         raise ConfigError(f"tokenizer.vocab_size: must be at least 512 (256 bytes + merges), got {config.tokenizer.vocab_size}")
+    mh = config.dedup.minhash
+    if not 0.0 < mh.threshold <= 1.0:
+        raise ConfigError(f"dedup.minhash.threshold: must be within (0, 1], got {mh.threshold}")
+    if (mh.bands is None) != (mh.rows is None):
+        raise ConfigError("dedup.minhash.bands: give bands and rows together, or neither")
+    if mh.bands is not None and mh.rows is not None and mh.bands * mh.rows > mh.num_perm:
+        raise ConfigError(f"dedup.minhash.bands: bands × rows = {mh.bands * mh.rows} exceeds num_perm {mh.num_perm}")
+    for key in ("num_perm", "ngram", "code_ngram", "component_rounds", "max_bucket_pairs"):
+        if getattr(mh, key) <= 0:
+            raise ConfigError(f"dedup.minhash.{key}: must be positive, got {getattr(mh, key)}")
     if not 0.0 <= config.max_dead_letter_fraction <= 1.0:
         raise ConfigError(f"max_dead_letter_fraction: must be within [0, 1], got {config.max_dead_letter_fraction}")
 

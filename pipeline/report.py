@@ -100,3 +100,17 @@ def update_run_report(report_dir: str, job: str, section: dict[str, Any]) -> Non
     report = read_json(path) if FileSystems.exists(path) else {}
     report[job] = section
     write_json(path, report)
+
+
+def summarize_near_dedup(rows: Iterable[tuple[list[str], int]]) -> dict[str, Any]:
+    """Pair counts, the cluster-size histogram and duplicates per (source -> keeper source)."""
+    summary: dict[str, Any] = {"candidate_pairs": 0, "duplicate_pairs": 0, "unconverged_nodes": 0, "cluster_sizes": {}, "duplicate_of": {}}
+    for (kind, detail), n in rows:
+        if kind == "cluster_size":
+            summary["cluster_sizes"][detail] = n
+        elif kind == "duplicate_of":
+            summary["duplicate_of"][detail] = n
+        else:
+            summary[kind] = n
+    summary["cluster_sizes"] = dict(sorted(summary["cluster_sizes"].items(), key=lambda kv: int(kv[0])))
+    return summary

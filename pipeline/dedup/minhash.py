@@ -1,0 +1,115 @@
+"""MinHash signatures and LSH banding (plain functions; the Beam graph is in ``near.py``).
+
+Shingles are word n-grams of normalized text (lowercased, punctuation and whitespace folded;
+CJK characters count as words), or identifier n-grams for code. Each word is hashed once with
+64-bit xxhash and n consecutive word hashes are combined arithmetically, so shingling is
+vectorized. Signatures follow datasketch's ``affine64`` scheme exactly (MurmurHash3 fmix64, then
+``a*h + b mod 2^64`` with datasketch's own permutations for the seed): a signature here equals
+``datasketch.MinHash(num_perm, seed, hashfunc=identity, scheme="affine64")`` over the same
+shingle hashes, computed for a whole batch of documents at once with numpy.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+import xxhash
+from datasketch import MinHash
+from datasketch.lsh import _optimal_param
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_TEXT_WORDS = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+")
+_CODE_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
+_COMBINE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier folding word hashes into a shingle hash
+_FMIX = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+_CHUNK_SHINGLES = 16384
+
+
+def shingle_words(text: str, kind: str = "text") -> list[str]:
+    """Words for shingling: lowercase words and single CJK characters, or code identifiers/numbers."""
+    if kind == "code":
+        return _CODE_WORDS.findall(text)
+    return _TEXT_WORDS.findall(text.lower())
+
+
+def shingle_hashes(text: str, ngram: int, kind: str = "text") -> np.ndarray:
+    """64-bit hashes of the word ``ngram``-grams (one shingle of all words when fewer), with repeats."""
+    words = shingle_words(text, kind)
+    hashes = np.fromiter((xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in words), dtype=np.uint64, count=len(words))
+    n = min(ngram, len(hashes))
+    if n == 0:
+        return np.zeros(1, dtype=np.uint64)
+    count = len(hashes) - n + 1
+    combined = np.zeros(count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(n):
+            combined = combined * _COMBINE + hashes[k : k + count]
+    return combined
+
+
+def shingle_set(text: str, ngram: int, kind: str = "text") -> np.ndarray:
+    """The sorted distinct shingle hashes (the set Jaccard similarity is defined on)."""
+    return np.unique(shingle_hashes(text, ngram, kind))
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sorted distinct hash arrays."""
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    union = len(a) + len(b) - inter
+    return inter / union if union else 1.0
+
+
+def _fmix64(h: np.ndarray) -> np.ndarray:
+    s, m1, m2 = _FMIX
+    with np.errstate(over="ignore"):
+        h = h ^ (h >> s)
+        h = h * m1
+        h = h ^ (h >> s)
+        h = h * m2
+        return h ^ (h >> s)
+
+
+@lru_cache(maxsize=8)
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine64 permutation parameters ``(a, b)`` for ``seed``."""
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine64").permutations
+    return np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
+
+
+def signatures(shingles: Sequence[np.ndarray], num_perm: int, seed: int) -> np.ndarray:
+    """MinHash signatures, shape ``(len(shingles), num_perm)`` uint64, for a batch of documents."""
+    a, b = permutations(num_perm, seed)
+    lengths = np.fromiter((len(s) for s in shingles), dtype=np.int64, count=len(shingles))
+    if (lengths == 0).any():
+        raise ValueError("every document needs at least one shingle")
+    flat = _fmix64(np.concatenate(shingles))
+    doc_of = np.repeat(np.arange(len(shingles)), lengths)
+    out = np.full((len(shingles), num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for start in range(0, len(flat), _CHUNK_SHINGLES):
+            part = flat[start : start + _CHUNK_SHINGLES]
+            permuted = part[:, None] * a[None, :] + b[None, :]
+            owners = doc_of[start : start + _CHUNK_SHINGLES]
+            bounds = np.flatnonzero(np.diff(owners)) + 1
+            starts = np.concatenate([[0], bounds])
+            mins = np.minimum.reduceat(permuted, starts, axis=0)
+            rows = owners[starts]
+            out[rows] = np.minimum(out[rows], mins)
+    return out
+
+
+def choose_bands(threshold: float, num_perm: int, bands: int | None = None, rows: int | None = None) -> tuple[int, int]:
+    """``(bands, rows)``: as given, or datasketch's optimum for the threshold weighted toward recall
+    (false positives are removed by exact verification; false negatives are lost for good)."""
+    if bands and rows:
+        if bands * rows > num_perm:
+            raise ValueError(f"bands × rows = {bands * rows} exceeds num_perm {num_perm}")
+        return bands, rows
+    return _optimal_param(threshold, num_perm, 0.1, 0.9)
+
+
+def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[str]:
+    """One bucket key per band: band index and a hash of that band's slice of the signature."""
+    return [f"{i}:{xxhash.xxh3_64_hexdigest(signature[i * rows : (i + 1) * rows].tobytes())}" for i in range(bands)]

@@ -1,0 +1,157 @@
+"""``NearDedup``: global near-duplicate removal with MinHash LSH (DESIGN.md §5).
+
+Only ids and hashes are shuffled: band buckets hold node keys, candidate pairs are node pairs,
+verification joins compact shingle-hash sets, and components run on id pairs. Text moves once,
+in the final join that drops the non-keepers.
+"""
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any, Iterable, Iterator
+
+import apache_beam as beam
+import numpy as np
+
+from pipeline.config import MinHashConfig
+from pipeline.dedup.components import ConnectedComponents
+from pipeline.dedup.minhash import band_keys, choose_bands, jaccard, shingle_hashes, signatures
+from pipeline.documents import Document, Drop
+
+STAGE = "near_dedup"
+REASON = "near_duplicate"
+DROPS = "drops"
+_PRIORITY_OFFSET = 2**31
+
+
+def node_key(priority: int, doc_id: str) -> str:
+    """A string that sorts like ``(priority, id)``: the smallest node of a cluster is its keeper."""
+    return f"{priority + _PRIORITY_OFFSET:010d}:{doc_id}"
+
+
+def node_id(node: str) -> str:
+    return node[11:]
+
+
+def candidate_pairs(members: Iterable[str], max_all_pairs: int) -> Iterator[tuple[str, str]]:
+    """Pairs to check in one bucket: all pairs of a small bucket, a star around the smallest otherwise."""
+    nodes = sorted(set(members))
+    if len(nodes) <= max_all_pairs:
+        yield from combinations(nodes, 2)
+    else:
+        yield from ((nodes[0], v) for v in nodes[1:])
+
+
+class _Signatures(beam.DoFn):
+    """Per batch: band bucket keys (main output) and shingle sets (``shingles``) of each document."""
+
+    def __init__(self, config: MinHashConfig, priorities: dict[str, int], kinds: dict[str, str], seed: int):
+        self._config, self._priorities, self._kinds, self._seed = config, priorities, kinds, seed
+        self._bands, self._rows = choose_bands(config.threshold, config.num_perm, config.bands, config.rows)
+
+    def process(self, batch: list[Document]) -> Iterator[Any]:
+        cfg = self._config
+        shingles = []
+        for doc in batch:
+            kind = self._kinds.get(doc.source, "text")
+            shingles.append(shingle_hashes(doc.text, cfg.code_ngram if kind == "code" else cfg.ngram, kind))
+        sigs = signatures(shingles, cfg.num_perm, self._seed)
+        for doc, sig, sh in zip(batch, sigs, shingles):
+            node = node_key(self._priorities.get(doc.source, 0), doc.id)
+            for key in band_keys(sig, self._bands, self._rows):
+                yield key, node
+            if cfg.verify:
+                yield beam.pvalue.TaggedOutput("shingles", (node, np.unique(sh)))
+
+
+def _attach_first(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, tuple[str, np.ndarray]]]:
+    node, groups = joined
+    for shingles in groups["shingles"]:
+        for other in groups["pairs"]:
+            yield other, (node, shingles)
+
+
+def _verify(threshold: float):
+    def verify(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, str]]:
+        node, groups = joined
+        for shingles in groups["shingles"]:
+            for other, other_shingles in groups["partners"]:
+                if jaccard(shingles, other_shingles) >= threshold:
+                    yield (other, node)
+    return verify
+
+
+class VerifyPairs(beam.PTransform):
+    """Keeps candidate pairs whose exact Jaccard similarity of shingle sets reaches the threshold."""
+
+    def __init__(self, threshold: float):
+        super().__init__()
+        self._threshold = threshold
+
+    def expand(self, inputs: tuple[beam.PCollection, beam.PCollection]) -> beam.PCollection:
+        pairs, shingles = inputs
+        with_first = (
+            {"pairs": pairs | "BySmaller" >> beam.Map(lambda p: (p[0], p[1])), "shingles": shingles}
+            | "JoinSmaller" >> beam.CoGroupByKey()
+            | "AttachSmaller" >> beam.FlatMap(_attach_first)
+        )
+        return (
+            {"partners": with_first, "shingles": shingles}
+            | "JoinLarger" >> beam.CoGroupByKey()
+            | "ExactJaccard" >> beam.FlatMap(_verify(self._threshold))
+        )
+
+
+class _SplitNearDuplicates(beam.DoFn):
+    def process(self, joined: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
+        _, groups = joined
+        keepers = groups["keeper"]
+        for doc in groups["docs"]:
+            if keepers:
+                yield beam.pvalue.TaggedOutput(DROPS, Drop(doc.id, doc.source, STAGE, REASON, keepers[0]))
+            else:
+                yield doc
+
+
+class NearDedup(beam.PTransform):
+    """Documents → kept documents (main), ``drops`` (near duplicates, with their keeper's id) and
+    ``stats`` (count keys: candidate and verified pairs, cluster sizes, unconverged nodes)."""
+
+    def __init__(self, config: MinHashConfig, priorities: dict[str, int], kinds: dict[str, str], seed: int):
+        super().__init__()
+        self._config, self._priorities, self._kinds, self._seed = config, priorities, kinds, seed
+
+    def expand(self, docs: beam.PCollection) -> beam.pvalue.PValue:
+        cfg = self._config
+        hashed = (
+            docs
+            | "BatchForMinHash" >> beam.BatchElements(min_batch_size=64, max_batch_size=512)
+            | "Signatures" >> beam.ParDo(_Signatures(cfg, self._priorities, self._kinds, self._seed)).with_outputs("shingles", main="bands")
+        )
+        candidates = (
+            hashed.bands
+            | "GroupBuckets" >> beam.GroupByKey()
+            | "CandidatePairs" >> beam.FlatMapTuple(lambda _, members: candidate_pairs(members, cfg.max_bucket_pairs))
+            | "DistinctPairs" >> beam.Distinct()
+        )
+        edges = (candidates, hashed.shingles) | "VerifyPairs" >> VerifyPairs(cfg.threshold) if cfg.verify else candidates
+        members, unconverged = edges | "Components" >> ConnectedComponents(cfg.component_rounds)
+        keepers = members | "KeeperById" >> beam.MapTuple(lambda member, root: (node_id(member), node_id(root)))
+        split = (
+            {"docs": docs | "DocsById" >> beam.Map(lambda d: (d.id, d)), "keeper": keepers}
+            | "JoinKeepers" >> beam.CoGroupByKey()
+            | "SplitNearDuplicates" >> beam.ParDo(_SplitNearDuplicates()).with_outputs(DROPS, main="documents")
+        )
+        cluster_sizes = (
+            members
+            | "Roots" >> beam.MapTuple(lambda _, root: (root, 1))
+            | "ClusterMembers" >> beam.CombinePerKey(sum)
+            | "ClusterSizeKey" >> beam.MapTuple(lambda _, n: ("cluster_size", str(n + 1)))
+        )
+        stats = (
+            candidates | "CandidateKey" >> beam.Map(lambda _: ("candidate_pairs", "")),
+            edges | "EdgeKey" >> beam.Map(lambda _: ("duplicate_pairs", "")),
+            unconverged | "UnconvergedKey" >> beam.FlatMap(lambda n: [("unconverged_nodes", "")] * n),
+            cluster_sizes,
+            split.drops | "SourcePairKey" >> beam.Map(lambda d: ("duplicate_of", f"{d.source} -> {d.detail.split('/', 1)[0]}")),
+        ) | "MergeStats" >> beam.Flatten()
+        return {"documents": split.documents, "drops": split.drops, "stats": stats}
