@@ -61,6 +61,8 @@ def corpus(tmp_path: Path) -> dict[str, Any]:
     records.insert(30, b'{"id": "badutf8", "text": "caf\xe9"}')  # line 31
     records.append({"id": "dup", "text": docs[0]})  # exact duplicate of d0
     records.append({"id": "tiny", "text": "too short"})
+    for i in (1, 2):  # near duplicates: the last word changed
+        records.append({"id": f"near{i}", "text": docs[i].rsplit(" ", 1)[0] + " changed."})
     jsonl = write_jsonl(tmp_path / "in" / "web" / "part.jsonl", records)
     code_dir = tmp_path / "in" / "code"
     for pkg in ("alpha", "beta"):

@@ -66,12 +66,16 @@ def test_bad_records_are_dead_lettered_and_the_report_reconciles(built):
     report = json.loads((out / "report" / "report.json").read_text())
     web = report["curate"]["sources"]["web"]
     assert web == {
-        "read": 65, "kept": 60, "dead_lettered": 3, "dead_lettered_by_stage": {"read": 3}, "reconciles": True,
-        "dropped": {"exact_dedup/exact_duplicate": 1, "filter/too_short": 1},
+        "read": 67, "kept": 60, "dead_lettered": 3, "dead_lettered_by_stage": {"read": 3}, "reconciles": True,
+        "dropped": {"exact_dedup/exact_duplicate": 1, "filter/too_short": 1, "near_dedup/near_duplicate": 2},
     }
     assert report["curate"]["sources"]["code"]["kept"] == 8
     drops = [r for f in (out / "drops").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
-    assert {(d["id"], d["reason"], d["detail"]) for d in drops} == {("web/dup", "exact_duplicate", "web/d0"), ("web/tiny", "too_short", "9 chars < 20")}
+    assert {(d["id"], d["reason"], d["detail"]) for d in drops} == {
+        ("web/dup", "exact_duplicate", "web/d0"), ("web/tiny", "too_short", "9 chars < 20"),
+        ("web/near1", "near_duplicate", "web/d1"), ("web/near2", "near_duplicate", "web/d2"),
+    }
+    assert report["curate"]["near_dedup"]["duplicate_of"] == {"web -> web": 2}
 
 
 def rows_of(out: Path) -> Counter:
