@@ -100,14 +100,26 @@ def signatures(shingles: Sequence[np.ndarray], num_perm: int, seed: int) -> np.n
     return out
 
 
-def choose_bands(threshold: float, num_perm: int, bands: int | None = None, rows: int | None = None) -> tuple[int, int]:
-    """``(bands, rows)``: as given, or datasketch's optimum for the threshold weighted toward recall
-    (false positives are removed by exact verification; false negatives are lost for good)."""
+def detection_probability(similarity: float, bands: int, rows: int) -> float:
+    """Chance that two documents of this Jaccard similarity share at least one LSH bucket."""
+    return 1.0 - (1.0 - similarity**rows) ** bands
+
+
+def choose_bands(threshold: float, num_perm: int, bands: int | None = None, rows: int | None = None, verify: bool = True, recall: float = 0.995) -> tuple[int, int]:
+    """``(bands, rows)``: as given; with verification, the longest bands that still detect a pair
+    right at the threshold with probability ``recall`` (candidates are cheap, exact Jaccard removes
+    the false ones); without it, datasketch's balanced optimum (every false positive is a lost document)."""
     if bands and rows:
         if bands * rows > num_perm:
             raise ValueError(f"bands × rows = {bands * rows} exceeds num_perm {num_perm}")
         return bands, rows
-    return _optimal_param(threshold, num_perm, 0.1, 0.9)
+    if not verify:
+        return _optimal_param(threshold, num_perm, 0.5, 0.5)
+    for r in range(num_perm, 0, -1):
+        b = num_perm // r
+        if detection_probability(threshold, b, r) >= recall:
+            return b, r
+    return num_perm, 1
 
 
 def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[str]:

@@ -46,7 +46,7 @@ class _Signatures(beam.DoFn):
 
     def __init__(self, config: MinHashConfig, priorities: dict[str, int], kinds: dict[str, str], seed: int):
         self._config, self._priorities, self._kinds, self._seed = config, priorities, kinds, seed
-        self._bands, self._rows = choose_bands(config.threshold, config.num_perm, config.bands, config.rows)
+        self._bands, self._rows = choose_bands(config.threshold, config.num_perm, config.bands, config.rows, config.verify)
 
     def process(self, batch: list[Document]) -> Iterator[Any]:
         cfg = self._config
@@ -112,15 +112,15 @@ class _SplitNearDuplicates(beam.DoFn):
                 yield doc
 
 
-class NearDedup(beam.PTransform):
-    """Documents → kept documents (main), ``drops`` (near duplicates, with their keeper's id) and
-    ``stats`` (count keys: candidate and verified pairs, cluster sizes, unconverged nodes)."""
+class DuplicatePairs(beam.PTransform):
+    """Documents → ``candidates`` (node pairs sharing an LSH bucket) and ``duplicates`` (those
+    verified by exact Jaccard, or all candidates when ``verify`` is off)."""
 
     def __init__(self, config: MinHashConfig, priorities: dict[str, int], kinds: dict[str, str], seed: int):
         super().__init__()
         self._config, self._priorities, self._kinds, self._seed = config, priorities, kinds, seed
 
-    def expand(self, docs: beam.PCollection) -> beam.pvalue.PValue:
+    def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
         cfg = self._config
         hashed = (
             docs
@@ -133,8 +133,21 @@ class NearDedup(beam.PTransform):
             | "CandidatePairs" >> beam.FlatMapTuple(lambda _, members: candidate_pairs(members, cfg.max_bucket_pairs))
             | "DistinctPairs" >> beam.Distinct()
         )
-        edges = (candidates, hashed.shingles) | "VerifyPairs" >> VerifyPairs(cfg.threshold) if cfg.verify else candidates
-        members, unconverged = edges | "Components" >> ConnectedComponents(cfg.component_rounds)
+        duplicates = (candidates, hashed.shingles) | "VerifyPairs" >> VerifyPairs(cfg.threshold) if cfg.verify else candidates
+        return {"candidates": candidates, "duplicates": duplicates}
+
+
+class NearDedup(beam.PTransform):
+    """Documents → kept documents (main), ``drops`` (near duplicates, with their keeper's id) and
+    ``stats`` (count keys: candidate and verified pairs, cluster sizes, unconverged nodes)."""
+
+    def __init__(self, config: MinHashConfig, priorities: dict[str, int], kinds: dict[str, str], seed: int):
+        super().__init__()
+        self._config, self._priorities, self._kinds, self._seed = config, priorities, kinds, seed
+
+    def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
+        pairs = docs | "DuplicatePairs" >> DuplicatePairs(self._config, self._priorities, self._kinds, self._seed)
+        members, unconverged = pairs["duplicates"] | "Components" >> ConnectedComponents(self._config.component_rounds)
         keepers = members | "KeeperById" >> beam.MapTuple(lambda member, root: (node_id(member), node_id(root)))
         split = (
             {"docs": docs | "DocsById" >> beam.Map(lambda d: (d.id, d)), "keeper": keepers}
@@ -148,8 +161,8 @@ class NearDedup(beam.PTransform):
             | "ClusterSizeKey" >> beam.MapTuple(lambda _, n: ("cluster_size", str(n + 1)))
         )
         stats = (
-            candidates | "CandidateKey" >> beam.Map(lambda _: ("candidate_pairs", "")),
-            edges | "EdgeKey" >> beam.Map(lambda _: ("duplicate_pairs", "")),
+            pairs["candidates"] | "CandidateKey" >> beam.Map(lambda _: ("candidate_pairs", "")),
+            pairs["duplicates"] | "DuplicateKey" >> beam.Map(lambda _: ("duplicate_pairs", "")),
             unconverged | "UnconvergedKey" >> beam.FlatMap(lambda n: [("unconverged_nodes", "")] * n),
             cluster_sizes,
             split.drops | "SourcePairKey" >> beam.Map(lambda d: ("duplicate_of", f"{d.source} -> {d.detail.split('/', 1)[0]}")),

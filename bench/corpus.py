@@ -1,0 +1,114 @@
+"""Benchmark corpora made from text every Python install has (no downloads).
+
+Prose comes from the standard library's docstrings (modules, classes, functions) and the pydoc
+topic pages, cut into documents of a few hundred words; near-duplicates are injected with
+known edits so their true Jaccard similarity spans the interesting range.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import random
+import sysconfig
+from pathlib import Path
+from typing import Iterator
+
+import pydoc_data.topics
+
+
+def _docstrings() -> Iterator[str]:
+    """pydoc topics, then docstrings of the standard library, then of installed packages."""
+    for _, text in sorted(pydoc_data.topics.topics.items()):
+        yield text
+    paths = sysconfig.get_paths()
+    for top in (paths["stdlib"], paths["purelib"]):
+        yield from _tree_docstrings(top)
+
+
+def _tree_docstrings(top: str) -> Iterator[str]:
+    for root, dirs, files in os.walk(top):
+        dirs[:] = sorted(d for d in dirs if d not in ("site-packages", "__pycache__", "test", "tests"))
+        for name in sorted(f for f in files if f.endswith(".py")):
+            try:
+                tree = ast.parse(Path(root, name).read_text(encoding="utf-8"))
+            except (SyntaxError, UnicodeDecodeError, ValueError):
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                    doc = ast.get_docstring(node)
+                    if doc and len(doc) > 80:
+                        yield doc
+
+
+CACHE = Path(__file__).parent / ".cache"
+
+
+def prose_documents(limit: int, words_per_doc: int = 250) -> list[str]:
+    """Up to ``limit`` distinct documents of about ``words_per_doc`` words, in a fixed order.
+
+    Extracting docstrings takes a minute or two, so the full list is cached under bench/.cache/.
+    """
+    cache = CACHE / f"prose-{sysconfig.get_python_version()}-{words_per_doc}.json"
+    if not cache.exists():
+        CACHE.mkdir(exist_ok=True)
+        cache.write_text(json.dumps(_extract(words_per_doc)), encoding="utf-8")
+    return json.loads(cache.read_text(encoding="utf-8"))[:limit]
+
+
+def _extract(words_per_doc: int) -> list[str]:
+    docs, current, seen = [], [], set()
+    for text in _docstrings():
+        current.extend(text.split())
+        while len(current) >= words_per_doc:
+            doc = " ".join(current[:words_per_doc])
+            current = current[words_per_doc:]
+            if doc not in seen:
+                seen.add(doc)
+                docs.append(doc)
+    return docs
+
+
+def near_variant(text: str, rng: random.Random, vocabulary: list[str]) -> tuple[str, str]:
+    """A near-duplicate of ``text`` made by one edit kind at a random strength; returns (kind, text)."""
+    words = text.split()
+    kind = rng.choice(["substitute", "insert", "truncate", "reorder"])
+    strength = rng.uniform(0.0, 0.12)
+    if kind == "substitute":
+        for _ in range(max(1, int(len(words) * strength))):
+            words[rng.randrange(len(words))] = rng.choice(vocabulary)
+    elif kind == "insert":
+        for _ in range(max(1, int(len(words) * strength))):
+            words.insert(rng.randrange(len(words) + 1), rng.choice(vocabulary))
+    elif kind == "truncate":
+        words = words[: max(10, int(len(words) * (1 - 2 * strength)))]
+    else:
+        cut_a, cut_b = sorted(rng.sample(range(1, len(words)), 2))
+        words = words[cut_b:] + words[cut_a:cut_b] + words[:cut_a] if strength > 0.06 else words[cut_a:] + words[:cut_a]
+    return kind, " ".join(words)
+
+
+def corpus_with_duplicates(base_docs: int, duplicates: int, seed: int = 0) -> list[dict[str, str]]:
+    """``base_docs`` originals plus ``duplicates`` injected variants, as ``{"id", "text", "edit"}``."""
+    rng = random.Random(seed)
+    base = prose_documents(base_docs)
+    vocabulary = sorted({w for d in base[:200] for w in d.split()})
+    records = [{"id": f"base{i:06d}", "text": t, "edit": "original"} for i, t in enumerate(base)]
+    for j in range(duplicates):
+        kind, text = near_variant(base[rng.randrange(len(base))], rng, vocabulary)
+        records.append({"id": f"dup{j:06d}", "text": text, "edit": kind})
+    return records
+
+
+def write_jsonl_shards(records: list[dict[str, str]], directory: Path, shards: int = 8) -> int:
+    """Writes records round-robin into ``shards`` JSONL files; returns the bytes written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = [open(directory / f"part-{i:03d}.jsonl", "w", encoding="utf-8") for i in range(shards)]
+    total = 0
+    for i, record in enumerate(records):
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        files[i % shards].write(line)
+        total += len(line.encode("utf-8"))
+    for f in files:
+        f.close()
+    return total

@@ -1,0 +1,93 @@
+"""Near-dedup quality: precision, recall and F1 of duplicate pairs against exact Jaccard.
+
+A corpus of real prose (docstrings on this machine) gets near-duplicates injected with known
+edits (substitutions, insertions, truncations, reorderings). Ground truth is the exact Jaccard of
+the same shingle sets for every pair that shares a shingle (pairs sharing none have J = 0), so it
+is complete. corpusmill's pairs come from its Beam transform (LSH buckets, then exact verification);
+"LSH only" is the same banding without verification.
+
+    python bench/dedup_quality.py [--base 3000 --duplicates 1500]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import apache_beam as beam
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.corpus import corpus_with_duplicates  # noqa: E402
+from pipeline.config import MinHashConfig  # noqa: E402
+from pipeline.dedup.minhash import choose_bands, shingle_set  # noqa: E402
+from pipeline.dedup.near import DuplicatePairs, node_id  # noqa: E402
+from pipeline.documents import Document  # noqa: E402
+from pipeline.io.write import WriteCollectedJson  # noqa: E402
+from pipeline.runner import create_pipeline  # noqa: E402
+
+IN_MEMORY = {"runner": "FnApiRunner", "direct_running_mode": "in_memory", "direct_num_workers": 1}
+
+
+def true_similarities(docs: list[Document], ngram: int) -> dict[tuple[str, str], float]:
+    """Exact Jaccard of every pair sharing at least one shingle, via an inverted index."""
+    sets = {d.id: shingle_set(d.text, ngram) for d in docs}
+    postings: dict[int, list[str]] = {}
+    for doc_id, shingles in sets.items():
+        for h in shingles.tolist():
+            postings.setdefault(h, []).append(doc_id)
+    shared: Counter = Counter()
+    for ids in postings.values():
+        if len(ids) > 1:
+            ids.sort()
+            for i, a in enumerate(ids):
+                for b in ids[i + 1 :]:
+                    shared[(a, b)] += 1
+    return {(a, b): n / (len(sets[a]) + len(sets[b]) - n) for (a, b), n in shared.items()}
+
+
+def predicted_pairs(docs: list[Document], config: MinHashConfig, workdir: Path) -> set[tuple[str, str]]:
+    path = workdir / f"pairs-{config.threshold}-{config.verify}.json"
+    with create_pipeline(IN_MEMORY) as p:
+        pairs = p | beam.Create(docs) | DuplicatePairs(config, {"bench": 0}, {"bench": "text"}, seed=1234)
+        _ = pairs["duplicates"] | beam.MapTuple(lambda a, b: [node_id(a), node_id(b)]) | WriteCollectedJson(str(path))
+    return {tuple(sorted(p)) for p in json.loads(path.read_text())}
+
+
+def scores(predicted: set, truth: set) -> tuple[float, float, float]:
+    tp = len(predicted & truth)
+    precision = tp / len(predicted) if predicted else 1.0
+    recall = tp / len(truth) if truth else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", type=int, default=3000, help="original documents")
+    parser.add_argument("--duplicates", type=int, default=1500, help="injected near-duplicates")
+    args = parser.parse_args()
+    records = corpus_with_duplicates(args.base, args.duplicates)
+    docs = [Document(f"bench/{r['id']}", r["text"], "bench", {}) for r in records]
+    print(f"corpus: {len(docs)} documents ({args.base} originals + {args.duplicates} injected), "
+          f"{sum(len(d.text.encode()) for d in docs) / 1e6:.1f} MB; edits: {dict(Counter(r['edit'] for r in records[args.base:]))}")
+    started = time.monotonic()
+    similarities = true_similarities(docs, ngram=5)
+    print(f"ground truth: {len(similarities):,} pairs share a shingle ({time.monotonic() - started:.1f}s)")
+    print(f"{'threshold':>9} {'bands×rows':>10} {'variant':<20} {'true pairs':>10} {'found':>7} {'precision':>9} {'recall':>7} {'F1':>6}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for threshold in (0.7, 0.8, 0.9):
+            truth = {pair for pair, j in similarities.items() if j >= threshold}
+            for variant, verify in (("corpusmill (verify)", True), ("LSH only", False)):
+                bands, rows = choose_bands(threshold, 128, verify=verify)
+                found = predicted_pairs(docs, MinHashConfig(threshold=threshold, verify=verify), Path(tmp))
+                p, r, f = scores(found, truth)
+                print(f"{threshold:>9} {f'{bands}×{rows}':>10} {variant:<20} {len(truth):>10,} {len(found):>7,} {p:>9.4f} {r:>7.4f} {f:>6.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
