@@ -57,6 +57,7 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config) -> None:
             | "NearStatRows" >> beam.MapTuple(lambda key, n: [list(key), n])
             | "WriteNearDedupStats" >> WriteCollectedJson(layout.counts_path(config, "near_dedup"))
         )
+        _ = near["samples"] | "WriteClusterSamples" >> WriteCollectedJson(layout.out(config, "report", "near_duplicate_samples.json"))
     all_drops = drops | "MergeDrops" >> beam.Flatten()
     all_dead = [reading_dead, normalized.dead_letter, filtered.dead_letter] | "MergeDeadLetters" >> beam.Flatten()
 

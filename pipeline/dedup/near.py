@@ -15,7 +15,7 @@ import numpy as np
 from pipeline.config import MinHashConfig
 from pipeline.dedup.components import ConnectedComponents
 from pipeline.dedup.minhash import band_keys, choose_bands, jaccard, shingle_hashes, signatures
-from pipeline.documents import Document, Drop
+from pipeline.documents import Document, Drop, stable_hash
 
 STAGE = "near_dedup"
 REASON = "near_duplicate"
@@ -101,15 +101,27 @@ class VerifyPairs(beam.PTransform):
         )
 
 
+PREVIEW_CHARS = 200
+
+
 class _SplitNearDuplicates(beam.DoFn):
+    """Keeps documents outside clusters and cluster roots; drops the other members.
+
+    Every clustered document (root included) also goes to ``previews`` for the sampled clusters.
+    """
+
     def process(self, joined: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
         _, groups = joined
-        keepers = groups["keeper"]
+        roots = groups["root"]
         for doc in groups["docs"]:
-            if keepers:
-                yield beam.pvalue.TaggedOutput(DROPS, Drop(doc.id, doc.source, STAGE, REASON, keepers[0]))
-            else:
+            if not roots:
                 yield doc
+                continue
+            yield beam.pvalue.TaggedOutput("previews", (roots[0], (doc.id, doc.text[:PREVIEW_CHARS])))
+            if roots[0] == doc.id:
+                yield doc
+            else:
+                yield beam.pvalue.TaggedOutput(DROPS, Drop(doc.id, doc.source, STAGE, REASON, roots[0]))
 
 
 class DuplicatePairs(beam.PTransform):
@@ -138,25 +150,39 @@ class DuplicatePairs(beam.PTransform):
 
 
 class NearDedup(beam.PTransform):
-    """Documents → kept documents (main), ``drops`` (near duplicates, with their keeper's id) and
-    ``stats`` (count keys: candidate and verified pairs, cluster sizes, unconverged nodes)."""
+    """Documents → ``documents`` (kept), ``drops`` (near duplicates, with their keeper's id),
+    ``stats`` (count keys: candidate and verified pairs, cluster sizes, unconverged nodes) and
+    ``samples`` (a few whole clusters, chosen by a hash of their keeper, with text previews)."""
 
-    def __init__(self, config: MinHashConfig, priorities: dict[str, int], kinds: dict[str, str], seed: int):
+    def __init__(self, config: MinHashConfig, priorities: dict[str, int], kinds: dict[str, str], seed: int, sample_clusters: int = 5):
         super().__init__()
         self._config, self._priorities, self._kinds, self._seed = config, priorities, kinds, seed
+        self._sample_clusters = sample_clusters
 
     def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
+        seed = self._seed
         pairs = docs | "DuplicatePairs" >> DuplicatePairs(self._config, self._priorities, self._kinds, self._seed)
         members, unconverged = pairs["duplicates"] | "Components" >> ConnectedComponents(self._config.component_rounds)
-        keepers = members | "KeeperById" >> beam.MapTuple(lambda member, root: (node_id(member), node_id(root)))
+        roots = members | "Roots" >> beam.MapTuple(lambda _, root: node_id(root)) | "DistinctRoots" >> beam.Distinct()
+        root_of = (
+            members | "RootOfMember" >> beam.MapTuple(lambda member, root: (node_id(member), node_id(root))),
+            roots | "RootOfRoot" >> beam.Map(lambda root: (root, root)),
+        ) | "MergeRootOf" >> beam.Flatten()
         split = (
-            {"docs": docs | "DocsById" >> beam.Map(lambda d: (d.id, d)), "keeper": keepers}
-            | "JoinKeepers" >> beam.CoGroupByKey()
-            | "SplitNearDuplicates" >> beam.ParDo(_SplitNearDuplicates()).with_outputs(DROPS, main="documents")
+            {"docs": docs | "DocsById" >> beam.Map(lambda d: (d.id, d)), "root": root_of}
+            | "JoinRoots" >> beam.CoGroupByKey()
+            | "SplitNearDuplicates" >> beam.ParDo(_SplitNearDuplicates()).with_outputs(DROPS, "previews", main="documents")
+        )
+        sampled_roots = roots | "SampleRoots" >> beam.combiners.Top.Smallest(self._sample_clusters, key=lambda r: stable_hash(seed, "cluster-sample", r))
+        samples = (
+            split.previews
+            | "InSampledClusters" >> beam.Filter(lambda preview, chosen: preview[0] in chosen, beam.pvalue.AsSingleton(sampled_roots))
+            | "GroupSampledClusters" >> beam.GroupByKey()
+            | "ClusterSample" >> beam.MapTuple(lambda root, members: {"keeper": root, "members": [{"id": i, "text": t} for i, t in sorted(members)]})
         )
         cluster_sizes = (
             members
-            | "Roots" >> beam.MapTuple(lambda _, root: (root, 1))
+            | "RootCounts" >> beam.MapTuple(lambda _, root: (root, 1))
             | "ClusterMembers" >> beam.CombinePerKey(sum)
             | "ClusterSizeKey" >> beam.MapTuple(lambda _, n: ("cluster_size", str(n + 1)))
         )
@@ -167,4 +193,4 @@ class NearDedup(beam.PTransform):
             cluster_sizes,
             split.drops | "SourcePairKey" >> beam.Map(lambda d: ("duplicate_of", f"{d.source} -> {d.detail.split('/', 1)[0]}")),
         ) | "MergeStats" >> beam.Flatten()
-        return {"documents": split.documents, "drops": split.drops, "stats": stats}
+        return {"documents": split.documents, "drops": split.drops, "stats": stats, "samples": samples}
