@@ -34,10 +34,8 @@ def shingle_words(text: str, kind: str = "text") -> list[str]:
     return _TEXT_WORDS.findall(text.lower())
 
 
-def shingle_hashes(text: str, ngram: int, kind: str = "text") -> np.ndarray:
-    """64-bit hashes of the word ``ngram``-grams (one shingle of all words when fewer), with repeats."""
-    words = shingle_words(text, kind)
-    hashes = np.fromiter((xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in words), dtype=np.uint64, count=len(words))
+def _combine(hashes: np.ndarray, ngram: int) -> np.ndarray:
+    """Shingle hashes from word hashes: ``ngram`` consecutive words folded into one 64-bit value."""
     n = min(ngram, len(hashes))
     if n == 0:
         return np.zeros(1, dtype=np.uint64)
@@ -47,6 +45,13 @@ def shingle_hashes(text: str, ngram: int, kind: str = "text") -> np.ndarray:
         for k in range(n):
             combined = combined * _COMBINE + hashes[k : k + count]
     return combined
+
+
+def shingle_hashes(text: str, ngram: int, kind: str = "text") -> np.ndarray:
+    """64-bit hashes of the word ``ngram``-grams (one shingle of all words when fewer), with repeats."""
+    words = shingle_words(text, kind)
+    hashes = np.fromiter((xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in words), dtype=np.uint64, count=len(words))
+    return _combine(hashes, ngram)
 
 
 def shingle_set(text: str, ngram: int, kind: str = "text") -> np.ndarray:
@@ -79,25 +84,27 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def signatures(shingles: Sequence[np.ndarray], num_perm: int, seed: int) -> np.ndarray:
-    """MinHash signatures, shape ``(len(shingles), num_perm)`` uint64, for a batch of documents."""
+    """MinHash signatures, shape ``(len(shingles), num_perm)`` uint64, for a batch of documents.
+
+    Permutations run as one ``(num_perm, shingles)`` matrix per chunk, reduced per document with
+    ``minimum.reduceat`` along contiguous rows.
+    """
     a, b = permutations(num_perm, seed)
     lengths = np.fromiter((len(s) for s in shingles), dtype=np.int64, count=len(shingles))
     if (lengths == 0).any():
         raise ValueError("every document needs at least one shingle")
     flat = _fmix64(np.concatenate(shingles))
     doc_of = np.repeat(np.arange(len(shingles)), lengths)
-    out = np.full((len(shingles), num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+    out = np.full((num_perm, len(shingles)), np.iinfo(np.uint64).max, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for start in range(0, len(flat), _CHUNK_SHINGLES):
-            part = flat[start : start + _CHUNK_SHINGLES]
-            permuted = part[:, None] * a[None, :] + b[None, :]
+            permuted = np.multiply.outer(a, flat[start : start + _CHUNK_SHINGLES])
+            permuted += b[:, None]
             owners = doc_of[start : start + _CHUNK_SHINGLES]
-            bounds = np.flatnonzero(np.diff(owners)) + 1
-            starts = np.concatenate([[0], bounds])
-            mins = np.minimum.reduceat(permuted, starts, axis=0)
-            rows = owners[starts]
-            out[rows] = np.minimum(out[rows], mins)
-    return out
+            starts = np.concatenate([[0], np.flatnonzero(np.diff(owners)) + 1])
+            docs = owners[starts]
+            out[:, docs] = np.minimum(out[:, docs], np.minimum.reduceat(permuted, starts, axis=1))
+    return out.T
 
 
 def detection_probability(similarity: float, bands: int, rows: int) -> float:
@@ -122,6 +129,6 @@ def choose_bands(threshold: float, num_perm: int, bands: int | None = None, rows
     return num_perm, 1
 
 
-def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[str]:
-    """One bucket key per band: band index and a hash of that band's slice of the signature."""
-    return [f"{i}:{xxhash.xxh3_64_hexdigest(signature[i * rows : (i + 1) * rows].tobytes())}" for i in range(bands)]
+def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[int]:
+    """One 64-bit bucket key per band: a hash of that band's slice of the signature, seeded by the band index."""
+    return [xxhash.xxh3_64_intdigest(signature[i * rows : (i + 1) * rows].tobytes(), seed=i) for i in range(bands)]
