@@ -21,7 +21,7 @@ from pipeline.io.files import read_bytes, read_json, remove_temp_dirs, reset_dir
 from pipeline.io.read import ReadCurated, curated_stats
 from pipeline.io.write import WriteCollectedJson, WriteShards
 from pipeline.io.write_arrow import write_arrow_shard, write_dataset_metadata
-from pipeline.pack import PackedRow, TokenizedDocument, pack_concat
+from pipeline.pack import PACKERS, TokenizedDocument
 from pipeline.report import update_run_report
 from pipeline.runner import create_pipeline
 from pipeline.tokenize import TokenizeDocuments, load_encoder
@@ -31,22 +31,25 @@ JOB = "build"
 
 
 class _PackGroup(beam.DoFn):
-    def __init__(self, seq_len: int, pad_id: int):
-        self._seq_len, self._pad_id = seq_len, pad_id
+    def __init__(self, strategy: str, seq_len: int, pad_id: int):
+        self._strategy, self._seq_len, self._pad_id = strategy, seq_len, pad_id
 
     def process(self, keyed: tuple[int, Iterable[TokenizedDocument]]) -> Iterator[Any]:
         group, docs = keyed
-        rows, stats = pack_concat(group, sorted(docs, key=lambda d: (d.id, d.ids.tobytes())), self._seq_len, self._pad_id)
+        pack = PACKERS[self._strategy]
+        rows, stats = pack(group, sorted(docs, key=lambda d: (d.id, d.ids.tobytes())), self._seq_len, self._pad_id)
         yield from rows
-        yield beam.pvalue.TaggedOutput("stats", dataclasses.asdict(stats))
+        for key, value in dataclasses.asdict(stats).items():
+            if isinstance(value, int):
+                yield beam.pvalue.TaggedOutput("stats", (key, value))
 
 
 class PackDocuments(beam.PTransform):
     """TokenizedDocuments → PackedRows (main) and per-group ``stats`` dicts."""
 
-    def __init__(self, seq_len: int, pad_id: int, num_groups: int, seed: int):
+    def __init__(self, strategy: str, seq_len: int, pad_id: int, num_groups: int, seed: int):
         super().__init__()
-        self._seq_len, self._pad_id, self._num_groups, self._seed = seq_len, pad_id, num_groups, seed
+        self._strategy, self._seq_len, self._pad_id, self._num_groups, self._seed = strategy, seq_len, pad_id, num_groups, seed
 
     def expand(self, docs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         n, seed = self._num_groups, self._seed
@@ -54,23 +57,23 @@ class PackDocuments(beam.PTransform):
             docs
             | "AssignGroup" >> beam.Map(lambda d: (stable_hash(seed, "pack-group", d.id) % n, d))
             | "GroupForPacking" >> beam.GroupByKey()
-            | "PackGroup" >> beam.ParDo(_PackGroup(self._seq_len, self._pad_id)).with_outputs("stats", main="rows")
+            | "PackGroup" >> beam.ParDo(_PackGroup(self._strategy, self._seq_len, self._pad_id)).with_outputs("stats", main="rows")
         )
 
 
 def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str], num_groups: int, pad_id: int) -> None:
     docs = p | "ReadCurated" >> ReadCurated(shards_in)
-    tokenized = docs | "Tokenize" >> TokenizeDocuments(layout.tokenizer_dir(config))
-    packed = tokenized | "Pack" >> PackDocuments(config.pack.seq_len, pad_id, num_groups, config.seed)
+    tokenized = docs | "Tokenize" >> TokenizeDocuments(layout.tokenizer_dir(config), config.fim, config.split_combined_tokens.rate, config.seed)
+    packed = tokenized.documents | "Pack" >> PackDocuments(config.pack.strategy, config.pack.seq_len, pad_id, num_groups, config.seed)
     shard_stats = packed.rows | "WriteArrowShards" >> WriteShards(
         layout.dataset_dir(config), "data", ".arrow", config.output.shards, lambda r: r.key, lambda r: r.key, write_arrow_shard, config.seed
     )
     _ = shard_stats | "WriteShardStats" >> WriteCollectedJson(layout.counts_path(config, "build_shards"))
     _ = (
-        packed.stats
-        | "PackStatItems" >> beam.FlatMap(lambda stats: [(k, v) for k, v in stats.items() if isinstance(v, int)])
-        | "SumPackStats" >> beam.CombinePerKey(sum)
-        | "WritePackStats" >> WriteCollectedJson(layout.counts_path(config, JOB))
+        (tokenized.stats, packed.stats)
+        | "MergeBuildStats" >> beam.Flatten()
+        | "SumBuildStats" >> beam.CombinePerKey(sum)
+        | "WriteBuildStats" >> WriteCollectedJson(layout.counts_path(config, JOB))
     )
 
 
@@ -91,7 +94,7 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str, 
     write_dataset_metadata(dataset, [s["file"] for s in shard_stats], config.config_hash()[:16])
     manifest = build_manifest(config, encoder, shard_stats, pack_stats, num_docs)
     write_json(f"{dataset}/manifest.json", manifest)
-    report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), **{k: manifest[k] for k in ("rows", "tokens", "tokens_per_source", "packing")}}
+    report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), **{k: manifest[k] for k in ("rows", "tokens", "tokens_per_source", "packing", "fim", "split_tokens")}}
     update_run_report(layout.report_dir(config), JOB, report)
     remove_temp_dirs(dataset, layout.report_dir(config))
     return manifest
@@ -128,5 +131,7 @@ def build_manifest(config: Config, encoder: Any, shard_stats: list[dict[str, Any
             "padding_tokens": pack_stats.get("padding", 0),
             "padding_share": round(pack_stats.get("padding", 0) / max(rows * config.pack.seq_len, 1), 6),
         },
+        "fim": {k: pack_stats.get(f"fim_{k}", 0) for k in ("psm", "spm", "too_short")},
+        "split_tokens": pack_stats.get("split_tokens", 0),
         "shards": [{k: s[k] for k in ("file", "rows", "tokens", "bytes", "sha256")} for s in shard_stats],
     }

@@ -17,6 +17,9 @@ from typing import Any, Literal, Optional, Union
 import yaml
 
 
+MIN_SEQ_LEN = 16
+
+
 class ConfigError(ValueError):
     """A config that cannot be run; the message starts with the offending key path."""
 
@@ -74,9 +77,20 @@ class TokenizerConfig:
 
 
 @dataclass(frozen=True)
+class FimConfig:
+    rate: float = 0.1  # DeepSeek-V3
+    spm_rate: float = 0.0  # share of FIM documents laid out SPM instead of PSM
+
+
+@dataclass(frozen=True)
+class SplitCombinedTokensConfig:
+    rate: float = 0.1
+
+
+@dataclass(frozen=True)
 class PackConfig:
     seq_len: int = 4096
-    strategy: Literal["concat"] = "concat"
+    strategy: Literal["best_fit", "concat"] = "best_fit"
     group_size: int = 20000
 
 
@@ -95,6 +109,8 @@ class Config:
     filters: FiltersConfig = field(default_factory=FiltersConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    fim: FimConfig = field(default_factory=FimConfig)
+    split_combined_tokens: SplitCombinedTokensConfig = field(default_factory=SplitCombinedTokensConfig)
     pack: PackConfig = field(default_factory=PackConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     max_dead_letter_fraction: float = 0.01
@@ -221,6 +237,12 @@ def _check_semantics(config: Config) -> None:
     for key in ("num_perm", "ngram", "code_ngram", "component_rounds", "max_bucket_pairs"):
         if getattr(mh, key) <= 0:
             raise ConfigError(f"dedup.minhash.{key}: must be positive, got {getattr(mh, key)}")
+    rates = {"fim.rate": config.fim.rate, "fim.spm_rate": config.fim.spm_rate, "split_combined_tokens.rate": config.split_combined_tokens.rate}
+    for key, value in rates.items():
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{key}: must be within [0, 1], got {value}")
+    if config.pack.seq_len < MIN_SEQ_LEN:
+        raise ConfigError(f"pack.seq_len: must be at least {MIN_SEQ_LEN} (room for the FIM sentinels and EOS), got {config.pack.seq_len}")
     if not 0.0 <= config.max_dead_letter_fraction <= 1.0:
         raise ConfigError(f"max_dead_letter_fraction: must be within [0, 1], got {config.max_dead_letter_fraction}")
 

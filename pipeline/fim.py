@@ -8,7 +8,7 @@ Cuts are between characters (code points), so no UTF-8 sequence is ever split.
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Sequence
 
 import numpy as np
 
@@ -47,3 +47,17 @@ def fim_ids(encoder: Encoder, kind: FimKind, text: str, cuts: tuple[int, int]) -
     else:
         parts = [tok("fim_begin"), tok("fim_hole"), suffix, tok("fim_end"), prefix, middle, tok("eos")]
     return np.concatenate(parts).astype(np.int32, copy=False)
+
+
+def document_text(encoder: Encoder, ids: Sequence[int]) -> str:
+    """The original text of one document's ids (EOS last), undoing a PSM or SPM layout."""
+    ids = list(ids)
+    special = encoder.special_ids
+    if ids and ids[-1] == special["eos"]:
+        ids = ids[:-1]
+    if not ids or ids[0] != special["fim_begin"]:
+        return encoder.decode(ids)
+    hole, end = ids.index(special["fim_hole"]), ids.index(special["fim_end"])
+    if hole == 1:  # SPM: <begin><hole> suffix <end> prefix middle
+        return encoder.decode(ids[end + 1 :]) + encoder.decode(ids[2:end])
+    return encoder.decode(ids[1:hole]) + encoder.decode(ids[end + 1 :]) + encoder.decode(ids[hole + 1 : end])

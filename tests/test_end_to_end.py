@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from pipeline.cli import main
+from pipeline.fim import document_text
 from pipeline.pack import unpack_row
 from tests.conftest import base_config
 from tokenizer import load_tokenizer
@@ -29,8 +30,12 @@ def built(tmp_path_factory):
     from tests.conftest import corpus as make_corpus
 
     corpus = make_corpus.__wrapped__(tmp_path)
-    # One shard and one packing group: rows then sit in packing order, so documents can be reassembled.
-    config = base_config(tmp_path, corpus["sources"], output={"shards": 1, "curated_shards": 2}, pack={"seq_len": 128, "group_size": 1000})
+    # Concat packing without FIM into one shard and one group: rows then sit in packing order, so
+    # documents can be reassembled from the token stream.
+    config = base_config(
+        tmp_path, corpus["sources"], output={"shards": 1, "curated_shards": 2}, pack={"seq_len": 128, "group_size": 1000, "strategy": "concat"},
+        fim={"rate": 0.0}, split_combined_tokens={"rate": 0.0},
+    )
     assert run(tmp_path, config) == 0
     return tmp_path, config, corpus
 
@@ -106,3 +111,21 @@ def test_error_budget_fails_the_run_after_writing_dead_letters(tmp_path, corpus,
     assert run(tmp_path, config) == 1
     assert "ErrorBudgetExceeded" in capsys.readouterr().err
     assert (tmp_path / "out" / "dead_letter" / "part-00000-of-00001.jsonl").read_text().count("\n") == 3
+
+
+def test_best_fit_with_fim_and_splitting_keeps_every_document_whole(built):
+    tmp_path, config, _ = built
+    out = tmp_path / "fim"
+    fim_config = dict(config, output_dir=str(out), pack={"seq_len": 512, "group_size": 30, "strategy": "best_fit"},
+                      fim={"rate": 0.5, "spm_rate": 0.5}, split_combined_tokens={"rate": 0.5}, output={"shards": 2, "curated_shards": 2})
+    assert run(tmp_path, fim_config) == 0
+    manifest = manifest_of(out)
+    assert manifest["packing"]["documents_split"] == 0 and manifest["fim"]["psm"] > 0 and manifest["fim"]["spm"] > 0
+    encoder = load_tokenizer((out / "tokenizer" / "tokenizer.json").read_text())
+    texts = Counter()
+    for row in datasets.load_from_disk(str(out / "dataset")):
+        assert len(row["input_ids"]) == 512
+        for piece in unpack_row(row):
+            assert piece[-1] == encoder.eos_id  # whole documents only
+            texts[document_text(encoder, piece.tolist())] += 1
+    assert texts == Counter(curated_texts(out).values())
