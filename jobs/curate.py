@@ -20,9 +20,9 @@ from pipeline.io.files import read_json, remove_temp_dirs, reset_dir, write_json
 from pipeline.io.read import ReadCorpus
 from pipeline.io.write import WriteCollectedJson, WriteShards, write_curated_shard, write_dead_letter_shard, write_drops_shard
 from pipeline.normalize import normalize_document
-from pipeline.report import CountAndWrite, update_run_report, check_error_budget, summarize_near_dedup, check_reconciliation, dead_letter_key, drop_key, kept_key, read_key, summarize_counts
+from pipeline.report import CountAndWrite, update_run_report, check_error_budget, summarize_near_dedup, check_reconciliation, dead_letter_key, drop_key, kept_key, pii_keys, read_key, summarize_counts
 from pipeline.runner import create_pipeline
-from pipeline.stages import DocumentStage
+from pipeline.stages import DocumentStage, SampleDrops
 
 JOB = "curate"
 OUTPUT_DIRS = ("curated", "drops", "dead_letter")
@@ -59,6 +59,12 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config) -> None:
         )
         _ = near["samples"] | "WriteClusterSamples" >> WriteCollectedJson(layout.out(config, "report", "near_duplicate_samples.json"))
     all_drops = drops | "MergeDrops" >> beam.Flatten()
+    _ = (
+        (normalized.samples, filtered.samples)
+        | "MergeDropSamples" >> beam.Flatten()
+        | "SampleDrops" >> SampleDrops()
+        | "WriteDropSamples" >> WriteCollectedJson(layout.out(config, "report", "drop_samples.json"))
+    )
     all_dead = [reading_dead, normalized.dead_letter, filtered.dead_letter] | "MergeDeadLetters" >> beam.Flatten()
 
     shards = config.output.curated_shards
@@ -72,11 +78,12 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config) -> None:
         layout.out(config, "dead_letter"), "part", ".jsonl", 1, lambda d: d.file, lambda d: (d.source, d.file, d.line or 0, d.row or 0, d.stage, d.error), write_dead_letter_shard
     )
     count_keys = [
-        docs | "KeyRead" >> beam.Map(read_key),
-        reading_dead | "KeyReadDead" >> beam.Map(read_key),
-        kept | "KeyKept" >> beam.Map(kept_key),
-        all_drops | "KeyDropped" >> beam.Map(drop_key),
-        all_dead | "KeyDeadLetter" >> beam.Map(dead_letter_key),
+        docs | "KeyRead" >> beam.Map(lambda d: (read_key(d), 1)),
+        reading_dead | "KeyReadDead" >> beam.Map(lambda d: (read_key(d), 1)),
+        kept | "KeyKept" >> beam.Map(lambda d: (kept_key(d), 1)),
+        kept | "KeyPii" >> beam.FlatMap(pii_keys),
+        all_drops | "KeyDropped" >> beam.Map(lambda d: (drop_key(d), 1)),
+        all_dead | "KeyDeadLetter" >> beam.Map(lambda d: (dead_letter_key(d), 1)),
     ]
     _ = count_keys | "MergeCountKeys" >> beam.Flatten() | "Count" >> CountAndWrite(layout.counts_path(config, JOB))
 

@@ -33,6 +33,7 @@ class SourceConfig:
     id_field: Optional[str] = None
     kind: Literal["text", "code"] = "text"
     priority: int = 0
+    filters: Optional["FiltersConfig"] = None  # the global filters with this source's overrides merged in
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,92 @@ class MinLengthConfig:
 
 
 @dataclass(frozen=True)
+class LanguageConfig:
+    enabled: bool = True
+    allowed: Optional[list[str]] = None  # ISO 639-1 codes; None keeps every language (annotates only)
+    min_score: float = 0.5
+    max_chars: int = 2000
+    fasttext_model: Optional[str] = None  # a local lid.176.bin to use instead of py3langid
+
+
+@dataclass(frozen=True)
+class GopherQualityConfig:
+    enabled: bool = True
+    min_doc_words: int = 50
+    max_doc_words: int = 100_000
+    min_avg_word_length: float = 3.0
+    max_avg_word_length: float = 10.0
+    max_symbol_word_ratio: float = 0.1
+    max_bullet_lines_ratio: float = 0.9
+    max_ellipsis_lines_ratio: float = 0.3
+    min_alpha_words_ratio: float = 0.8
+    min_stop_words: int = 2
+
+
+@dataclass(frozen=True)
+class GopherRepetitionConfig:
+    """Line/paragraph thresholds; the n-gram ones are Gopher's (top 2/3/4: .20/.18/.16, dup 5–10: .15→.10)."""
+
+    enabled: bool = True
+    dup_line_frac: float = 0.30
+    dup_para_frac: float = 0.30
+    dup_line_char_frac: float = 0.20
+    dup_para_char_frac: float = 0.20
+
+
+@dataclass(frozen=True)
+class C4Config:
+    enabled: bool = False
+    min_words_per_line: int = 3
+    min_sentences: int = 5
+
+
+@dataclass(frozen=True)
+class FineWebConfig:
+    enabled: bool = True
+    min_line_punct_ratio: float = 0.12
+    max_short_line_ratio: float = 0.67
+    short_line_length: int = 30
+    max_dup_line_char_ratio: float = 0.01
+    max_newline_word_ratio: float = 0.3
+
+
+@dataclass(frozen=True)
+class CodeConfig:
+    enabled: bool = True
+    max_line_length: int = 1000
+    max_mean_line_length: float = 100.0
+    min_alnum_fraction: float = 0.25
+    max_data_char_fraction: float = 0.8
+
+
+@dataclass(frozen=True)
+class PiiConfig:
+    enabled: bool = True
+    redact: list[Literal["email", "ip_address", "secret"]] = field(default_factory=lambda: ["email", "ip_address"])
+
+
+@dataclass(frozen=True)
+class DecontaminateConfig:
+    enabled: bool = True
+    paths: list[str] = field(default_factory=list)  # eval files (JSONL or text); none: nothing to do
+    ngram: int = 13
+
+
+@dataclass(frozen=True)
 class FiltersConfig:
+    """Text sources run min_length, language, gopher_*, fineweb, c4, decontaminate, pii;
+    code sources run min_length, code, decontaminate, pii."""
+
     min_length: MinLengthConfig = field(default_factory=MinLengthConfig)
+    language: LanguageConfig = field(default_factory=LanguageConfig)
+    gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
+    gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
+    c4: C4Config = field(default_factory=C4Config)
+    fineweb: FineWebConfig = field(default_factory=FineWebConfig)
+    code: CodeConfig = field(default_factory=CodeConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
+    decontaminate: DecontaminateConfig = field(default_factory=DecontaminateConfig)
 
 
 @dataclass(frozen=True)
@@ -247,9 +332,34 @@ def _check_semantics(config: Config) -> None:
         raise ConfigError(f"max_dead_letter_fraction: must be within [0, 1], got {config.max_dead_letter_fraction}")
 
 
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _deep_merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
+
+
+def _merge_source_filters(data: Any) -> Any:
+    """Each source's ``filters:`` overrides are merged over the global ``filters:`` block."""
+    if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
+        return data
+    global_filters = data.get("filters") or {}
+    sources = []
+    for source in data["sources"]:
+        if isinstance(source, dict) and isinstance(source.get("filters"), dict) and isinstance(global_filters, dict):
+            source = {**source, "filters": _deep_merge(global_filters, source["filters"])}
+        sources.append(source)
+    return {**data, "sources": sources}
+
+
+def filters_for(config: "Config", source: SourceConfig) -> FiltersConfig:
+    """The filter settings one source runs with."""
+    return source.filters or config.filters
+
+
 def config_from_dict(data: Any, output_dir: Optional[str] = None) -> Config:
     """A validated config; ``output_dir`` (e.g. from the command line) overrides the file's."""
-    config = _build(Config, data, "")
+    config = _build(Config, _merge_source_filters(data), "")
     if output_dir is not None:
         config = dataclasses.replace(config, output_dir=output_dir)
     sources = [dataclasses.replace(s, paths=[_expand_placeholders(p, config.output_dir) for p in s.paths]) for s in config.sources]

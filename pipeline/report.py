@@ -42,8 +42,12 @@ def dead_letter_key(dead: DeadLetter) -> CountKey:
     return ("dead_letter", dead.source, dead.stage, "")
 
 
+def pii_keys(doc: Document) -> list[tuple[CountKey, int]]:
+    return [(("pii", doc.source, kind, ""), n) for kind, n in sorted(doc.meta.get("pii", {}).items())]
+
+
 class CountAndWrite(beam.PTransform):
-    """Counts ``(kind, source, stage, reason)`` keys over all inputs and writes one JSON file."""
+    """Sums ``((kind, source, stage, reason), n)`` pairs over all inputs and writes one JSON file."""
 
     def __init__(self, path: str):
         super().__init__()
@@ -52,23 +56,28 @@ class CountAndWrite(beam.PTransform):
     def expand(self, keys: beam.PCollection) -> beam.PCollection:
         return (
             keys
-            | "CountPerKey" >> beam.combiners.Count.PerElement()
+            | "SumPerKey" >> beam.CombinePerKey(sum)
             | "AsRows" >> beam.Map(lambda kv: [list(kv[0]), kv[1]])
             | "WriteCounts" >> WriteCollectedJson(self._path)
         )
 
 
 def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Per source: read, kept, dead-lettered, dropped per ``stage/reason``, and the invariant check."""
-    summary = {s: {"read": 0, "kept": 0, "dead_lettered": 0, "dropped": {}, "dead_lettered_by_stage": {}} for s in sources}
+    """Per source: read, kept, dead-lettered, dropped per ``stage/reason``, PII redactions, and the invariant check."""
+    def empty() -> dict[str, Any]:
+        return {"read": 0, "kept": 0, "dead_lettered": 0, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {}}
+
+    summary = {s: empty() for s in sources}
     for (kind, source, stage, reason), n in rows:
-        entry = summary.setdefault(source, {"read": 0, "kept": 0, "dead_lettered": 0, "dropped": {}, "dead_lettered_by_stage": {}})
+        entry = summary.setdefault(source, empty())
         if kind == "read":
             entry["read"] += n
         elif kind == "kept":
             entry["kept"] += n
         elif kind == "dropped":
             entry["dropped"][f"{stage}/{reason}"] = entry["dropped"].get(f"{stage}/{reason}", 0) + n
+        elif kind == "pii":
+            entry["pii_redactions"][stage] = n
         elif kind == "dead_letter":
             entry["dead_lettered"] += n
             entry["dead_lettered_by_stage"][stage] = entry["dead_lettered_by_stage"].get(stage, 0) + n

@@ -71,7 +71,7 @@ def test_bad_records_are_dead_lettered_and_the_report_reconciles(built):
     report = json.loads((out / "report" / "report.json").read_text())
     web = report["curate"]["sources"]["web"]
     assert web == {
-        "read": 67, "kept": 60, "dead_lettered": 3, "dead_lettered_by_stage": {"read": 3}, "reconciles": True,
+        "read": 67, "kept": 60, "dead_lettered": 3, "dead_lettered_by_stage": {"read": 3}, "reconciles": True, "pii_redactions": {"email": 1},
         "dropped": {"exact_dedup/exact_duplicate": 1, "filter/too_short": 1, "near_dedup/near_duplicate": 2},
     }
     assert report["curate"]["sources"]["code"]["kept"] == 8
@@ -81,6 +81,9 @@ def test_bad_records_are_dead_lettered_and_the_report_reconciles(built):
         ("web/near1", "near_duplicate", "web/d1"), ("web/near2", "near_duplicate", "web/d2"),
     }
     assert report["curate"]["near_dedup"]["duplicate_of"] == {"web -> web": 2}
+    assert "<EMAIL> for details." in curated_texts(out)["web/d5"]
+    samples = json.loads((out / "report" / "drop_samples.json").read_text())
+    assert [(s["stage"], s["reason"], [d["id"] for d in s["documents"]]) for s in samples] == [("filter", "too_short", ["web/tiny"])]
 
 
 def rows_of(out: Path) -> Counter:

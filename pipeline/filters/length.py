@@ -14,6 +14,9 @@ class MinLength:
 
     min_chars: int = 50
 
+    def measure(self, doc: Document) -> dict[str, int]:
+        return {"chars": len(doc.text.strip())}
+
     def __call__(self, doc: Document) -> Optional[Rejection]:
         length = len(doc.text.strip())
         if length < self.min_chars:

@@ -1,0 +1,135 @@
+"""Gopher (MassiveText, Rae et al. 2021) quality and repetition rules, with their published defaults
+as implemented in datatrove. For CJK text, word-length and English stop-word rules give way to
+character words and a CJK stop-word list, so good Chinese and Japanese prose passes."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from pipeline.documents import Document
+from pipeline.filters.base import Rejection, first_failure
+from pipeline.filters.text import is_cjk, non_empty_lines, words
+
+STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
+CJK_STOP_WORDS = frozenset("的了是在和有我这不也就都而及与或之其の は を に が で と も た て し".split() + list("的了是在和有这不也就都而及与或之其のはをにがでともたてし"))
+BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "※", "·", "-", "*", "–", "—")
+ELLIPSES = ("...", "…")
+
+
+@dataclass(frozen=True)
+class GopherQuality:
+    min_doc_words: int = 50
+    max_doc_words: int = 100_000
+    min_avg_word_length: float = 3.0
+    max_avg_word_length: float = 10.0
+    max_symbol_word_ratio: float = 0.1
+    max_bullet_lines_ratio: float = 0.9
+    max_ellipsis_lines_ratio: float = 0.3
+    min_alpha_words_ratio: float = 0.8
+    min_stop_words: int = 2
+
+    def measure(self, doc: Document) -> dict[str, Any]:
+        text = doc.text
+        tokens = words(text)
+        n = max(len(tokens), 1)
+        lines = non_empty_lines(text) or [""]
+        cjk = is_cjk(doc.meta.get("language"))
+        stops = CJK_STOP_WORDS if cjk else STOP_WORDS
+        return {
+            "words": len(tokens),
+            "avg_word_length": None if cjk else sum(len(w) for w in tokens) / n,
+            "symbol_word_ratio": (text.count("#") + sum(text.count(e) for e in ELLIPSES)) / n,
+            "bullet_lines_ratio": sum(line.lstrip().startswith(BULLETS) for line in lines) / len(lines),
+            "ellipsis_lines_ratio": sum(line.rstrip().endswith(ELLIPSES) for line in lines) / len(lines),
+            "alpha_words_ratio": sum(any(c.isalpha() for c in w) for w in tokens) / n,
+            "stop_words": sum(1 for w in tokens if w.lower() in stops),
+        }
+
+    def __call__(self, doc: Document) -> Optional[Rejection]:
+        m = self.measure(doc)
+        return first_failure([
+            ("gopher_short_doc", m["words"], m["words"] >= self.min_doc_words),
+            ("gopher_long_doc", m["words"], m["words"] <= self.max_doc_words),
+            ("gopher_below_avg_word_length", m["avg_word_length"] or 0, m["avg_word_length"] is None or m["avg_word_length"] >= self.min_avg_word_length),
+            ("gopher_above_avg_word_length", m["avg_word_length"] or 0, m["avg_word_length"] is None or m["avg_word_length"] <= self.max_avg_word_length),
+            ("gopher_symbol_word_ratio", m["symbol_word_ratio"], m["symbol_word_ratio"] <= self.max_symbol_word_ratio),
+            ("gopher_bullet_lines", m["bullet_lines_ratio"], m["bullet_lines_ratio"] <= self.max_bullet_lines_ratio),
+            ("gopher_ellipsis_lines", m["ellipsis_lines_ratio"], m["ellipsis_lines_ratio"] <= self.max_ellipsis_lines_ratio),
+            ("gopher_alpha_words", m["alpha_words_ratio"], m["alpha_words_ratio"] >= self.min_alpha_words_ratio),
+            ("gopher_stop_words", m["stop_words"], m["stop_words"] >= self.min_stop_words),
+        ])
+
+
+def duplicate_fraction(items: list[str]) -> tuple[float, float]:
+    """(share of items that repeat an earlier one, share of characters in those repeats)."""
+    seen: set[str] = set()
+    dup_items = dup_chars = 0
+    for item in items:
+        if item in seen:
+            dup_items += 1
+            dup_chars += len(item)
+        else:
+            seen.add(item)
+    total_chars = sum(len(i) for i in items) or 1
+    return dup_items / max(len(items), 1), dup_chars / total_chars
+
+
+def top_ngram_char_fraction(tokens: list[str], n: int) -> float:
+    """Characters covered by the most frequent word n-gram (counting every occurrence) over all characters."""
+    if len(tokens) < n:
+        return 0.0
+    counts = Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    gram, count = counts.most_common(1)[0]
+    return sum(len(w) for w in gram) * count / max(sum(len(w) for w in tokens), 1)
+
+
+def duplicated_ngram_char_fraction(tokens: list[str], n: int) -> float:
+    """Characters of words inside n-grams that occurred before (overlaps counted once) over all characters."""
+    if len(tokens) < n:
+        return 0.0
+    seen: set[tuple[str, ...]] = set()
+    covered = [False] * len(tokens)
+    for i in range(len(tokens) - n + 1):
+        gram = tuple(tokens[i : i + n])
+        if gram in seen:
+            for j in range(i, i + n):
+                covered[j] = True
+        else:
+            seen.add(gram)
+    return sum(len(w) for w, c in zip(tokens, covered) if c) / max(sum(len(w) for w in tokens), 1)
+
+
+@dataclass(frozen=True)
+class GopherRepetition:
+    dup_line_frac: float = 0.30
+    dup_para_frac: float = 0.30
+    dup_line_char_frac: float = 0.20
+    dup_para_char_frac: float = 0.20
+    top_n_grams: tuple[tuple[int, float], ...] = ((2, 0.20), (3, 0.18), (4, 0.16))
+    dup_n_grams: tuple[tuple[int, float], ...] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10))
+
+    def measure(self, doc: Document) -> dict[str, Any]:
+        paragraphs = [p for p in doc.text.split("\n\n") if p.strip()]
+        lines = non_empty_lines(doc.text)
+        para_frac, para_chars = duplicate_fraction(paragraphs)
+        line_frac, line_chars = duplicate_fraction(lines)
+        tokens = [w.lower() for w in words(doc.text)]
+        m: dict[str, Any] = {"dup_para_frac": para_frac, "dup_para_char_frac": para_chars, "dup_line_frac": line_frac, "dup_line_char_frac": line_chars}
+        for n, _ in self.top_n_grams:
+            m[f"top_{n}_gram_char_frac"] = top_ngram_char_fraction(tokens, n)
+        for n, _ in self.dup_n_grams:
+            m[f"dup_{n}_gram_char_frac"] = duplicated_ngram_char_fraction(tokens, n)
+        return m
+
+    def __call__(self, doc: Document) -> Optional[Rejection]:
+        m = self.measure(doc)
+        checks = [
+            ("gopher_dup_para_frac", m["dup_para_frac"], m["dup_para_frac"] <= self.dup_para_frac),
+            ("gopher_dup_para_char_frac", m["dup_para_char_frac"], m["dup_para_char_frac"] <= self.dup_para_char_frac),
+            ("gopher_dup_line_frac", m["dup_line_frac"], m["dup_line_frac"] <= self.dup_line_frac),
+            ("gopher_dup_line_char_frac", m["dup_line_char_frac"], m["dup_line_char_frac"] <= self.dup_line_char_frac),
+        ]
+        checks += [(f"gopher_top_{n}_gram", m[f"top_{n}_gram_char_frac"], m[f"top_{n}_gram_char_frac"] <= t) for n, t in self.top_n_grams]
+        checks += [(f"gopher_dup_{n}_gram", m[f"dup_{n}_gram_char_frac"], m[f"dup_{n}_gram_char_frac"] <= t) for n, t in self.dup_n_grams]
+        return first_failure(checks)

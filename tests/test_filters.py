@@ -1,0 +1,183 @@
+"""Each heuristic filter's published thresholds, pinned just inside and just outside."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.config import config_from_dict
+from pipeline.documents import Document, Drop
+from pipeline.filters import SourceFilterChains, explain, filters_for_source
+from pipeline.filters.base import Rejection, apply_filters
+from pipeline.filters.c4 import C4Quality
+from pipeline.filters.code import CodeQuality
+from pipeline.filters.decontam import Decontaminate, DecontaminationIndex
+from pipeline.filters.fineweb import FineWebQuality
+from pipeline.filters.gopher import GopherQuality, GopherRepetition
+from pipeline.filters.language import LanguageFilter
+from pipeline.filters.pii import PiiRedactor
+
+VOCAB = ("the river runs with quiet water and the mountain holds snow that melts to feed valleys of green farms "
+         "where people have built homes with stone walls and wooden roofs beside old roads").split()
+
+
+def doc(text: str, language: str | None = None) -> Document:
+    return Document("t/1", text, "t", {"language": language} if language else {})
+
+
+def prose(n_words: int, start: int = 0) -> str:
+    """English-like prose: sentences of ten words from a fixed vocabulary; ``start`` picks another stretch."""
+    out = [VOCAB[(i * 7 + i // len(VOCAB)) % len(VOCAB)] for i in range(start, start + n_words)]
+    return " ".join(w + ("." if i % 10 == 9 else "") for i, w in enumerate(out))
+
+
+def reason(result) -> str | None:
+    return result.reason if isinstance(result, Rejection) else None
+
+
+def test_gopher_word_count_bounds():
+    check = GopherQuality()
+    assert reason(check(doc(prose(50)))) is None
+    assert reason(check(doc(prose(49)))) == "gopher_short_doc"
+    assert reason(GopherQuality(max_doc_words=60)(doc(prose(61)))) == "gopher_long_doc"
+
+
+def test_gopher_average_word_length():
+    base = ["the", "and"] + ["abc"] * 58
+    assert reason(GopherQuality()(doc(" ".join(base)))) is None  # mean exactly 3.0
+    assert reason(GopherQuality()(doc(" ".join(base[:-1] + ["ab"])))) == "gopher_below_avg_word_length"
+    long_words = ["the", "and"] + ["abcdefghij"] * 56 + ["abcdefghijklmnopq"] * 2  # mean exactly 10.0
+    assert reason(GopherQuality()(doc(" ".join(long_words)))) is None
+    assert reason(GopherQuality()(doc(" ".join(long_words[:-1] + ["abcdefghijklmnopqr"])))) == "gopher_above_avg_word_length"
+
+
+def test_gopher_symbols_bullets_ellipsis_alpha_stop_words():
+    words = prose(90).split()
+    assert reason(GopherQuality()(doc(" ".join(words + ["#"] * 10)))) is None  # 10/100 = 0.1
+    assert reason(GopherQuality()(doc(" ".join(words + ["#"] * 11)))) == "gopher_symbol_word_ratio"
+    lines = [prose(12, 12 * i) for i in range(10)]
+    bulleted = ["- " + l for l in lines[:9]] + [lines[9]]
+    assert reason(GopherQuality()(doc("\n".join(bulleted)))) is None  # 9/10 bullets
+    assert reason(GopherQuality()(doc("\n".join("- " + l for l in lines)))) == "gopher_bullet_lines"
+    ellipsis = [l + "..." if i < 3 else l for i, l in enumerate(lines)]
+    assert reason(GopherQuality(max_symbol_word_ratio=1)(doc("\n".join(ellipsis)))) is None  # 3/10
+    ellipsis = [l + "..." if i < 4 else l for i, l in enumerate(lines)]
+    assert reason(GopherQuality(max_symbol_word_ratio=1)(doc("\n".join(ellipsis)))) == "gopher_ellipsis_lines"
+    numbers = prose(80).split() + ["123"] * 20
+    assert reason(GopherQuality()(doc(" ".join(numbers)))) is None  # 80% alphabetic
+    assert reason(GopherQuality()(doc(" ".join(numbers[1:] + ["456"])))) == "gopher_alpha_words"
+    no_stop = " ".join(["river", "water", "stone"] * 20)
+    assert reason(GopherQuality()(doc(no_stop + " the"))) == "gopher_stop_words"
+    assert reason(GopherQuality()(doc(no_stop + " the and"))) is None
+
+
+def test_gopher_repetition_lines_and_ngrams():
+    unique = [" ".join(f"w{i}x{j}" for j in range(12)) + "." for i in range(10)]
+    assert reason(GopherRepetition()(doc("\n".join(unique)))) is None
+    repeated = unique[:7] + [unique[0]] * 3  # 3/10 duplicate lines: at the limit
+    measured = GopherRepetition().measure(doc("\n".join(repeated)))
+    assert measured["dup_line_frac"] == pytest.approx(0.3)
+    assert reason(GopherRepetition(dup_line_char_frac=1)(doc("\n".join(unique[:6] + [unique[0]] * 4)))) == "gopher_dup_line_frac"
+    spam = " ".join(["buy cheap watches now"] * 30)
+    assert reason(GopherRepetition(dup_line_frac=1, dup_line_char_frac=1)(doc(spam))).startswith("gopher_top_")
+
+
+def test_fineweb_rules():
+    good = "\n".join(f"{i}: " + prose(12, 12 * i) + " and more words here." for i in range(10))
+    assert reason(FineWebQuality()(doc(good))) is None
+    no_punct = "\n".join(f"{i}: " + prose(12, 12 * i).replace(".", "") + " words" for i in range(10))
+    assert reason(FineWebQuality()(doc(no_punct))) == "fineweb_line_punct_ratio"
+    short = "\n".join(["Short line here."] * 1 + [prose(3).rstrip(".") + f" {i}." for i in range(9)])
+    assert reason(FineWebQuality(max_dup_line_char_ratio=1)(doc(short))) == "fineweb_short_line_ratio"
+    dup = "\n".join([prose(12) + f" unique {i}." for i in range(9)] + [prose(12) + " unique 0."])  # one repeated line
+    assert reason(FineWebQuality()(doc(dup))) == "fineweb_dup_line_char_ratio"
+
+
+def test_c4_line_and_document_rules():
+    sentences = [f"This is sentence number {n} of the page." for n in ("one", "two", "three", "four", "five")]
+    text = "\n".join(sentences + ["Menu", "Please enable javascript to continue.", "Read our privacy policy today.", "Cited fact here [1] ok."])
+    result = C4Quality()(doc(text))
+    assert isinstance(result, Document)
+    assert result.text == "\n".join(sentences + ["Cited fact here  ok."])
+    assert reason(C4Quality()(doc("\n".join(sentences[:4])))) == "c4_too_few_sentences"
+    assert reason(C4Quality()(doc(text + "\nLorem ipsum dolor sit amet."))) == "c4_lorem_ipsum"
+    assert reason(C4Quality()(doc(text + "\nvar x = {a: 1};"))) == "c4_curly_bracket"
+
+
+def test_code_rules():
+    good = "def f(x):\n    return x + 1\n" * 5
+    assert reason(CodeQuality()(doc(good))) is None
+    at_limit = "\n".join(["x = 1"] * 20 + ["a" * 1000])  # longest line at the limit, mean under 100
+    assert reason(CodeQuality()(doc(at_limit))) is None
+    assert reason(CodeQuality()(doc(at_limit + "a"))) == "code_max_line_length"
+    assert reason(CodeQuality()(doc("\n".join(["b" * 101] * 3)))) == "code_mean_line_length"
+    assert reason(CodeQuality()(doc("# Code generated by protoc. DO NOT EDIT.\nx = 1\n"))) == "code_auto_generated"
+    assert reason(CodeQuality()(doc("\n".join(["value = compute(items[index]) + offset;"] * 20)))) is None
+    assert reason(CodeQuality()(doc("\n".join(["((( ))) + [[ ]] -> {{ }};"] * 20)))) == "code_alnum_fraction"
+    assert reason(CodeQuality()(doc("\n".join("1.5, 2.25, 3.125, 4.0, 5e3" for _ in range(50))))) == "code_data_file"
+
+
+def test_language_filter_annotates_and_keeps_good_cjk_prose():
+    english = LanguageFilter(allowed=["en", "zh", "ja"])(doc(prose(60)))
+    assert isinstance(english, Document) and english.meta["language"] == "en" and english.meta["language_score"] > 0.9
+    chinese_text = "\n".join([
+        "数据处理流水线首先读取语料库中的文档，并记录每一条记录的来源。",
+        "然后它对文本进行规范化处理，统一换行符并去掉控制字符。",
+        "接下来的过滤步骤会检查语言、长度以及重复内容的比例。",
+        "去重阶段使用最小哈希和局部敏感哈希来发现相似的文档。",
+        "最后，分词器在清洗后的文本样本上进行训练，并把文档打包成固定长度的序列。",
+        "每一个被删除的文档都有明确的原因，运行报告会核对所有的数量。",
+    ])
+    chinese = LanguageFilter(allowed=["en", "zh"])(doc(chinese_text))
+    assert isinstance(chinese, Document) and chinese.meta["language"] == "zh"
+    assert reason(LanguageFilter(allowed=["en"])(doc(chinese_text))) == "language_not_allowed"
+    config = config_from_dict({"sources": [{"name": "t", "paths": ["x"]}]})
+    chain = filters_for_source(config, config.sources[0])
+    japanese = "\n".join([
+        "このパイプラインはまずコーパスの文書を読み込み、それぞれの出所を記録します。",
+        "次に、改行の形式をそろえて制御文字を取り除き、テキストを正規化します。",
+        "フィルターの段階では、言語や長さ、繰り返しの割合を確認します。",
+        "重複の除去には、ミンハッシュと局所性鋭敏型ハッシュを使って似た文書を見つけます。",
+        "最後に、きれいになったテキストでトークナイザーを学習し、文書を固定長の列に詰めます。",
+        "削除されたすべての文書には理由があり、実行レポートは件数を正確に照合します。",
+    ])
+    for text in (chinese_text, japanese):
+        kept = apply_filters(chain, doc(text))
+        assert isinstance(kept, Document), kept  # English-only rules do not destroy CJK prose
+
+
+def test_pii_redacted_in_place():
+    text = "Mail jane.doe@example.com or ops@corp.io, servers 192.168.0.1 and 2001:db8::1; version 1.2.3.4.5 stays."
+    result = PiiRedactor(("email", "ip_address"))(doc(text))
+    assert result.text == "Mail <EMAIL> or <EMAIL>, servers <IP_ADDRESS> and <IP_ADDRESS>; version 1.2.3.4.5 stays."
+    assert result.meta["pii"] == {"email": 2, "ip_address": 2}
+    assert PiiRedactor()(doc("nothing to hide here")) is None
+    assert PiiRedactor()(doc("not an ip 999.999.1.1 at all")) is None
+
+
+def test_decontamination_removes_and_attributes(tmp_path):
+    question = "what is the capital city of the country that borders france to the north east and speaks german"
+    (tmp_path / "geoqa.jsonl").write_text(json.dumps({"question": question, "answer": "Berlin"}) + "\n")
+    (tmp_path / "other.txt").write_text("a completely different benchmark line with more than thirteen words in it for sure\n")
+    index = DecontaminationIndex.build([str(tmp_path / "*.jsonl"), str(tmp_path / "*.txt")], ngram=13)
+    assert set(index.benchmarks) == {"geoqa", "other"}
+    leaked = doc("Some intro text. " + question.upper() + "? The answer follows.")
+    assert reason(Decontaminate(index)(leaked)) == "decontaminated_geoqa"
+    assert Decontaminate(index)(doc(prose(100))) is None
+    shifted = doc(" ".join(question.split()[:12]) + " different ending words here")
+    assert Decontaminate(index)(shifted) is None  # 12 shared words are not a 13-gram
+
+
+def test_per_source_overrides_and_explain():
+    config = config_from_dict({
+        "sources": [{"name": "web", "paths": ["x"]}, {"name": "lax", "paths": ["y"], "filters": {"gopher_quality": {"min_doc_words": 5}, "gopher_repetition": {"enabled": False}}},
+                    {"name": "code", "paths": ["z"], "kind": "code"}],
+    })
+    chains = SourceFilterChains.from_config(config)
+    short = prose(20)
+    assert isinstance(chains(Document("web/1", short, "web", {})), Drop)
+    assert isinstance(chains(Document("lax/1", short, "lax", {})), Document)
+    assert [type(f).__name__ for f in chains.chains["code"]] == ["MinLength", "CodeQuality", "PiiRedactor"]
+    rows = explain(chains.chains["web"], Document("web/1", short, "web", {}))
+    assert [r["filter"] for r in rows][:3] == ["MinLength", "LanguageFilter", "GopherQuality"]
+    assert rows[2]["measured"]["words"] == 20 and rows[2]["verdict"].startswith("DROP gopher_short_doc")
