@@ -63,6 +63,21 @@ def _run_build(config: Config, beam_args: Sequence[str], args: argparse.Namespac
                f"{len(manifest['shards'])} shards (padding {packing['padding_share']:.2%})")
 
 
+def _explain(config: Config, args: argparse.Namespace) -> None:
+    """Prints, filter by filter, what was measured and what was decided for one document."""
+    from pipeline.documents import Document
+    from pipeline.filters import build_decontamination_index, explain, filters_for_source
+    from pipeline.normalize import normalize_text
+
+    source = config.source(args.source) if args.source else config.sources[0]
+    with open(args.text, encoding="utf-8", errors="replace") as f:
+        doc = Document(f"{source.name}/explain", normalize_text(f.read()), source.name, {"path": args.text})
+    print(f"source {source.name} (kind {source.kind}), {len(doc.text):,} characters")
+    for row in explain(filters_for_source(config, source, build_decontamination_index(config)), doc):
+        measured = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["measured"].items())
+        print(f"  {row['filter']:<22} {row['verdict']:<40} {measured}")
+
+
 JOBS: dict[str, list[Callable[[Config, Sequence[str], argparse.Namespace], None]]] = {
     "run": [_run_curate, _run_train_tokenizer, _run_build],
     "curate": [_run_curate],
@@ -95,6 +110,14 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("config", help="YAML config file (see README 'Config reference')")
         p.add_argument("--output-dir", help="override the config's output_dir (local path or gs:// s3:// hdfs://)")
         p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    filters = sub.add_parser("filters", help="inspect the filter chain", description="inspect the filter chain")
+    filters_sub = filters.add_subparsers(dest="filters_command", required=True)
+    explain = filters_sub.add_parser("explain", help="every filter's measured values and verdict for one document")
+    explain.add_argument("config", help="YAML config file")
+    explain.add_argument("--text", required=True, help="a file holding the document's text")
+    explain.add_argument("--source", help="the source whose chain to use (default: the first)")
+    explain.add_argument("--output-dir", help=argparse.SUPPRESS)
+    explain.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     demo = sub.add_parser("demo", help="write the demo corpus (Python's own docs) and run configs/demo.yaml")
     demo.add_argument("--config", default=DEMO_CONFIG, help=f"demo config (default {DEMO_CONFIG})")
     demo.add_argument("--output-dir", help="override the config's output_dir")
@@ -119,6 +142,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _run_jobs("run", config, beam_args, args)
             return 0
         config = load_config(args.config, args.output_dir)
+        if args.command == "filters":
+            _explain(config, args)
+            return 0
         if args.command == "validate":
             from pipeline.io.read import match_source_files
 

@@ -153,6 +153,7 @@ def test_pii_redacted_in_place():
     assert result.meta["pii"] == {"email": 2, "ip_address": 2}
     assert PiiRedactor()(doc("nothing to hide here")) is None
     assert PiiRedactor()(doc("not an ip 999.999.1.1 at all")) is None
+    assert PiiRedactor()(doc('grammar: stmt ::= "assert" expr; std::vector<int> and a::b')) is None
 
 
 def test_decontamination_removes_and_attributes(tmp_path):
@@ -181,3 +182,15 @@ def test_per_source_overrides_and_explain():
     rows = explain(chains.chains["web"], Document("web/1", short, "web", {}))
     assert [r["filter"] for r in rows][:3] == ["MinLength", "LanguageFilter", "GopherQuality"]
     assert rows[2]["measured"]["words"] == 20 and rows[2]["verdict"].startswith("DROP gopher_short_doc")
+
+
+def test_filters_explain_cli_prints_measures_and_verdicts(tmp_path, capsys):
+    from pipeline.cli import main
+
+    config = tmp_path / "c.yaml"
+    config.write_text("sources:\n  - name: web\n    paths: [x.jsonl]\n")
+    text = tmp_path / "doc.txt"
+    text.write_text(prose(30))
+    assert main(["filters", "explain", str(config), "--text", str(text)]) == 0
+    out = capsys.readouterr().out
+    assert "GopherQuality" in out and "DROP gopher_short_doc (30)" in out and "words=30" in out

@@ -21,6 +21,9 @@ PLACEHOLDERS = {"email": "<EMAIL>", "ip_address": "<IP_ADDRESS>", "secret": "<SE
 
 
 def _is_ip(candidate: str) -> bool:
+    """A real address, not grammar (``::=``) or scope syntax (``a::b``): IPv6 needs digits and some length."""
+    if ":" in candidate and (len(candidate) < 6 or not any(c.isdigit() for c in candidate)):
+        return False
     try:
         ipaddress.ip_address(candidate)
         return True
