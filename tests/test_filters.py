@@ -194,3 +194,34 @@ def test_filters_explain_cli_prints_measures_and_verdicts(tmp_path, capsys):
     assert main(["filters", "explain", str(config), "--text", str(text)]) == 0
     out = capsys.readouterr().out
     assert "GopherQuality" in out and "DROP gopher_short_doc (30)" in out and "words=30" in out
+
+
+def test_vectorized_ngram_measures_match_a_plain_reference():
+    from collections import Counter as C
+
+    from pipeline.filters.gopher import NgramIndex
+
+    def top_ref(tokens, n):
+        counts = C(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+        gram, count = counts.most_common(1)[0]
+        return sum(len(w) for w in gram) * count / sum(len(w) for w in tokens)
+
+    def dup_ref(tokens, n):
+        seen, covered = set(), [False] * len(tokens)
+        for i in range(len(tokens) - n + 1):
+            gram = tuple(tokens[i : i + n])
+            if gram in seen:
+                covered[i : i + n] = [True] * n
+            seen.add(gram)
+        return sum(len(w) for w, c in zip(tokens, covered) if c) / sum(len(w) for w in tokens)
+
+    import random
+
+    rng = random.Random(4)
+    for _ in range(20):
+        tokens = [rng.choice(["a", "bb", "ccc", "dddd", "e"]) for _ in range(rng.randint(12, 80))]
+        index = NgramIndex(tokens)
+        for n in (2, 3, 4):
+            assert index.top_char_fraction(n) == pytest.approx(top_ref(tokens, n))
+        for n in (5, 7, 10):
+            assert index.duplicated_char_fraction(n) == pytest.approx(dup_ref(tokens, n))

@@ -3,9 +3,10 @@ as implemented in datatrove. For CJK text, word-length and English stop-word rul
 character words and a CJK stop-word list, so good Chinese and Japanese prose passes."""
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Optional
+
+import numpy as np
 
 from pipeline.documents import Document
 from pipeline.filters.base import Rejection, first_failure
@@ -75,29 +76,53 @@ def duplicate_fraction(items: list[str]) -> tuple[float, float]:
     return dup_items / max(len(items), 1), dup_chars / total_chars
 
 
-def top_ngram_char_fraction(tokens: list[str], n: int) -> float:
-    """Characters covered by the most frequent word n-gram (counting every occurrence) over all characters."""
-    if len(tokens) < n:
-        return 0.0
-    counts = Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-    gram, count = counts.most_common(1)[0]
-    return sum(len(w) for w in gram) * count / max(sum(len(w) for w in tokens), 1)
+class NgramIndex:
+    """Word n-grams of one document as integers, for vectorized repetition measures.
 
+    Words get ids by first occurrence; an n-gram is the polynomial hash of its ids (64-bit, wrapping),
+    so equal n-grams always get equal values and a collision needs ~2^32 distinct n-grams.
+    """
 
-def duplicated_ngram_char_fraction(tokens: list[str], n: int) -> float:
-    """Characters of words inside n-grams that occurred before (overlaps counted once) over all characters."""
-    if len(tokens) < n:
-        return 0.0
-    seen: set[tuple[str, ...]] = set()
-    covered = [False] * len(tokens)
-    for i in range(len(tokens) - n + 1):
-        gram = tuple(tokens[i : i + n])
-        if gram in seen:
-            for j in range(i, i + n):
-                covered[j] = True
-        else:
-            seen.add(gram)
-    return sum(len(w) for w, c in zip(tokens, covered) if c) / max(sum(len(w) for w in tokens), 1)
+    _MULTIPLIER = np.uint64(0x100000001B3)
+
+    def __init__(self, tokens: list[str]):
+        ids: dict[str, int] = {}
+        self.word_ids = np.fromiter((ids.setdefault(w, len(ids) + 1) for w in tokens), dtype=np.uint64, count=len(tokens))
+        self.lengths = np.fromiter((len(w) for w in tokens), dtype=np.int64, count=len(tokens))
+        self.total_chars = max(int(self.lengths.sum()), 1)
+
+    def grams(self, n: int) -> np.ndarray:
+        count = len(self.word_ids) - n + 1
+        out = np.zeros(max(count, 0), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for k in range(n):
+                out = out * self._MULTIPLIER + self.word_ids[k : k + count]
+        return out
+
+    def top_char_fraction(self, n: int) -> float:
+        """Characters covered by the most frequent n-gram (every occurrence) over all characters."""
+        grams = self.grams(n)
+        if not len(grams):
+            return 0.0
+        _, first, counts = np.unique(grams, return_index=True, return_counts=True)
+        most = counts.max()
+        start = int(first[counts == most].min())  # ties: the earliest n-gram, as Counter.most_common
+        return float(self.lengths[start : start + n].sum()) * int(most) / self.total_chars
+
+    def duplicated_char_fraction(self, n: int) -> float:
+        """Characters of words inside n-grams seen earlier in the document (overlaps once)."""
+        grams = self.grams(n)
+        if not len(grams):
+            return 0.0
+        _, first, inverse = np.unique(grams, return_index=True, return_inverse=True)
+        repeat_starts = np.flatnonzero(first[inverse] != np.arange(len(grams)))
+        if not len(repeat_starts):
+            return 0.0
+        cover = np.zeros(len(self.word_ids) + 1, dtype=np.int64)
+        np.add.at(cover, repeat_starts, 1)
+        np.add.at(cover, repeat_starts + n, -1)
+        covered = np.cumsum(cover[:-1]) > 0
+        return float(self.lengths[covered].sum()) / self.total_chars
 
 
 @dataclass(frozen=True)
@@ -114,12 +139,12 @@ class GopherRepetition:
         lines = non_empty_lines(doc.text)
         para_frac, para_chars = duplicate_fraction(paragraphs)
         line_frac, line_chars = duplicate_fraction(lines)
-        tokens = [w.lower() for w in words(doc.text)]
+        index = NgramIndex([w.lower() for w in words(doc.text)])
         m: dict[str, Any] = {"dup_para_frac": para_frac, "dup_para_char_frac": para_chars, "dup_line_frac": line_frac, "dup_line_char_frac": line_chars}
         for n, _ in self.top_n_grams:
-            m[f"top_{n}_gram_char_frac"] = top_ngram_char_fraction(tokens, n)
+            m[f"top_{n}_gram_char_frac"] = index.top_char_fraction(n)
         for n, _ in self.dup_n_grams:
-            m[f"dup_{n}_gram_char_frac"] = duplicated_ngram_char_fraction(tokens, n)
+            m[f"dup_{n}_gram_char_frac"] = index.duplicated_char_fraction(n)
         return m
 
     def __call__(self, doc: Document) -> Optional[Rejection]:

@@ -1,0 +1,94 @@
+"""Filter throughput: MB/s of each filter alone (one process) and of the whole chain on the runner.
+
+Text: docstring prose from this machine (bench/corpus.py); code: the standard library's sources.
+The chain run is ReadCorpus → Normalize → Filter on FnApiRunner, in a fresh subprocess.
+
+    python bench/filters_speed.py [--text-docs 20000] [--workers 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.corpus import prose_documents, write_jsonl_shards  # noqa: E402
+from pipeline.config import config_from_dict  # noqa: E402
+from pipeline.documents import Document  # noqa: E402
+from pipeline.filters import filters_for_source  # noqa: E402
+
+
+def code_records() -> list[dict[str, str]]:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    return [{"id": str(p.relative_to(stdlib)), "text": p.read_text(encoding="utf-8", errors="replace")} for p in sorted(stdlib.rglob("*.py"))]
+
+
+def run_chain(directory: str, workers: int) -> None:
+    """The measured job (own process): read, normalize, filter both sources, count survivors."""
+    import apache_beam as beam
+
+    from pipeline.filters import SourceFilterChains
+    from pipeline.io.read import ReadCorpus
+    from pipeline.io.write import WriteCollectedJson
+    from pipeline.normalize import normalize_document
+    from pipeline.runner import create_pipeline
+    from pipeline.stages import DocumentStage
+
+    config = bench_config(directory)
+    beam_config = {"runner": "FnApiRunner", "direct_running_mode": "multi_processing" if workers > 1 else "in_memory", "direct_num_workers": workers}
+    with create_pipeline(beam_config) as p:
+        docs = [(p | f"Read{s.name}" >> ReadCorpus(s)).documents for s in config.sources] | "Merge" >> beam.Flatten()
+        normalized = docs | "Normalize" >> DocumentStage("normalize", normalize_document)
+        filtered = normalized.documents | "Filter" >> DocumentStage("filter", SourceFilterChains.from_config(config))
+        _ = filtered.documents | "Count" >> beam.combiners.Count.Globally() | "Write" >> WriteCollectedJson(f"{directory}/kept.json")
+
+
+def bench_config(directory: str):
+    return config_from_dict({"sources": [
+        {"name": "text", "paths": [f"{directory}/text/*.jsonl"], "id_field": "id"},
+        {"name": "code", "paths": [f"{directory}/code/*.jsonl"], "id_field": "id", "kind": "code"},
+    ]})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--text-docs", type=int, default=20000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--run-one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run_one:
+        run_chain(args.run_one, args.workers)
+        return
+    text = [{"id": f"t{i}", "text": t} for i, t in enumerate(prose_documents(args.text_docs))]
+    code = code_records()
+    with tempfile.TemporaryDirectory() as tmp:
+        text_mb = write_jsonl_shards(text, Path(tmp) / "text") / 1e6
+        code_mb = write_jsonl_shards(code, Path(tmp) / "code") / 1e6
+        config = bench_config(tmp)
+        print(f"corpus: {len(text):,} prose documents ({text_mb:.1f} MB), {len(code):,} code files ({code_mb:.1f} MB)")
+        print(f"{'filter':<22} {'kind':<5} {'MB/s':>7}")
+        for source, records in ((config.sources[0], text), (config.sources[1], code)):
+            docs = [Document(r["id"], r["text"], source.name, {}) for r in records]
+            mb = sum(len(d.text.encode()) for d in docs) / 1e6
+            for check in filters_for_source(config, source):
+                started = time.perf_counter()
+                for d in docs:
+                    check(d)
+                print(f"{type(check).__name__:<22} {source.kind:<5} {mb / (time.perf_counter() - started):>7.2f}", flush=True)
+        started = time.monotonic()
+        subprocess.run([sys.executable, __file__, "--run-one", tmp, "--workers", str(args.workers)], check=True, stderr=subprocess.DEVNULL)
+        seconds = time.monotonic() - started
+        kept = json.loads((Path(tmp) / "kept.json").read_text())[0]
+        total = text_mb + code_mb
+        print(f"whole chain on FnApiRunner ({args.workers} workers, read + normalize + filter): {total:.1f} MB in {seconds:.1f}s = {total / seconds:.2f} MB/s; "
+              f"kept {kept:,} of {len(text) + len(code):,} documents")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Language-ID accuracy per language on real translated text from this machine.
+
+Documents are built from the gettext catalogs under /usr/share/locale (Debian packages' own
+translations: real sentences by human translators), ~300 characters each; the catalog's locale
+is the ground truth. Backends: py3langid (corpusmill's default) and, when installed in the bench
+environment, lingua (``pip install lingua-language-detector``); never a dependency of the package.
+
+    python bench/langid_accuracy.py [--per-language 200]
+"""
+from __future__ import annotations
+
+import argparse
+import gettext
+import glob
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.filters.language import LanguageFilter  # noqa: E402
+
+LOCALES = {"de": "de", "fr": "fr", "es": "es", "it": "it", "pt": "pt_BR", "nl": "nl", "pl": "pl", "sv": "sv", "ru": "ru", "uk": "uk",
+           "zh": "zh_CN", "ja": "ja", "ko": "ko", "tr": "tr", "cs": "cs", "vi": "vi"}
+
+
+def documents(locale: str, count: int, chars: int = 300) -> list[str]:
+    """Translated messages of one locale, joined into documents of about ``chars`` characters."""
+    messages: list[str] = []
+    for path in sorted(glob.glob(f"/usr/share/locale/{locale}/LC_MESSAGES/*.mo")):
+        try:
+            with open(path, "rb") as f:
+                catalog = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
+        except Exception:
+            continue
+        messages += [m.strip() for k, m in sorted(catalog.items(), key=lambda kv: str(kv[0])) if k and isinstance(m, str) and len(m.strip()) > 20 and "%" not in m]
+    docs, current = [], ""
+    for m in messages:
+        current = f"{current} {m}".strip()
+        if len(current) >= chars:
+            docs.append(current)
+            current = ""
+            if len(docs) == count:
+                break
+    return docs
+
+
+def lingua_backend():
+    try:
+        from lingua import LanguageDetectorBuilder
+    except ImportError:
+        return None
+    detector = LanguageDetectorBuilder.from_all_languages().with_preloaded_language_models().build()
+
+    def classify(text: str) -> str:
+        language = detector.detect_language_of(text)
+        return language.iso_code_639_1.name.lower() if language else "??"
+    return classify
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--per-language", type=int, default=200)
+    args = parser.parse_args()
+    corpus = {lang: documents(locale, args.per_language) for lang, locale in LOCALES.items()}
+    corpus = {lang: docs for lang, docs in corpus.items() if docs}
+    langid = LanguageFilter()
+    backends = {"py3langid": lambda t: langid.classify(t)[0]}
+    lingua = lingua_backend()
+    if lingua:
+        backends["lingua"] = lingua
+    else:
+        print("(lingua not installed: pip install lingua-language-detector to compare)")
+    results = {name: {} for name in backends}
+    speeds = {}
+    for name, classify in backends.items():
+        total_chars, started = 0, time.perf_counter()
+        for lang, docs in corpus.items():
+            results[name][lang] = sum(classify(d) == lang for d in docs) / len(docs)
+            total_chars += sum(len(d.encode()) for d in docs)
+        speeds[name] = total_chars / (time.perf_counter() - started) / 1e6
+    print(f"{'lang':<5} {'docs':>5} " + " ".join(f"{n:>10}" for n in backends))
+    for lang, docs in corpus.items():
+        print(f"{lang:<5} {len(docs):>5} " + " ".join(f"{results[n][lang]:>10.3f}" for n in backends))
+    print(f"{'mean':<5} {'':>5} " + " ".join(f"{sum(results[n].values()) / len(results[n]):>10.3f}" for n in backends))
+    print(f"{'MB/s':<5} {'':>5} " + " ".join(f"{speeds[n]:>10.2f}" for n in backends))
+
+
+if __name__ == "__main__":
+    main()
