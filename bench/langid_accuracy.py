@@ -84,6 +84,28 @@ def main() -> None:
         print(f"{lang:<5} {len(docs):>5} " + " ".join(f"{results[n][lang]:>10.3f}" for n in backends))
     print(f"{'mean':<5} {'':>5} " + " ".join(f"{sum(results[n].values()) / len(results[n]):>10.3f}" for n in backends))
     print(f"{'MB/s':<5} {'':>5} " + " ".join(f"{speeds[n]:>10.2f}" for n in backends))
+    print_default_chain_keep_rates(corpus)
+
+
+def print_default_chain_keep_rates(corpus: dict[str, list[str]]) -> None:
+    """Share of each language's translated text that corpusmill's default text chain keeps (good prose
+    in every language should pass; English-only rules must not destroy CJK)."""
+    from collections import Counter
+
+    from pipeline.config import config_from_dict
+    from pipeline.documents import Document, Drop
+    from pipeline.filters import filters_for_source
+    from pipeline.filters.base import apply_filters
+
+    config = config_from_dict({"sources": [{"name": "docs", "paths": ["unused"]}]})
+    chain = filters_for_source(config, config.sources[0])
+    print("default text chain on the same translated text (documents joined in fives, ~1500 chars):")
+    for lang, docs in corpus.items():
+        joined = ["\n".join(docs[i : i + 5]) for i in range(0, len(docs) - 4, 5)]
+        results = [apply_filters(chain, Document(f"{lang}/{i}", t, "docs", {})) for i, t in enumerate(joined)]
+        reasons = Counter(r.reason for r in results if isinstance(r, Drop))
+        kept = sum(not isinstance(r, Drop) for r in results) / len(results)
+        print(f"  {lang:<3} kept {kept:6.1%}  top drop reasons: {dict(reasons.most_common(2))}")
 
 
 if __name__ == "__main__":

@@ -225,3 +225,10 @@ def test_vectorized_ngram_measures_match_a_plain_reference():
             assert index.top_char_fraction(n) == pytest.approx(top_ref(tokens, n))
         for n in (5, 7, 10):
             assert index.duplicated_char_fraction(n) == pytest.approx(dup_ref(tokens, n))
+
+
+def test_stop_words_follow_the_detected_language():
+    german = " ".join(["Die Daten werden von der Pipeline gelesen und mit einem Filter geprüft."] * 6)
+    assert reason(GopherQuality()(doc(german, "de"))) is None
+    assert reason(GopherQuality()(doc(german))) == "gopher_stop_words"  # unlabelled: English list
+    assert GopherQuality().measure(doc(german, "xx"))["stop_words"] is None  # no list: rule skipped

@@ -1,6 +1,7 @@
 """Gopher (MassiveText, Rae et al. 2021) quality and repetition rules, with their published defaults
-as implemented in datatrove. For CJK text, word-length and English stop-word rules give way to
-character words and a CJK stop-word list, so good Chinese and Japanese prose passes."""
+as implemented in datatrove. Rules follow the detected language: stop words come from that
+language's list, CJK text counts characters as words (no word-length rule) and measures n-gram
+repetition over character pairs, so good non-English prose passes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,10 +11,9 @@ import numpy as np
 
 from pipeline.documents import Document
 from pipeline.filters.base import Rejection, first_failure
+from pipeline.filters.stopwords import stop_words_for
 from pipeline.filters.text import is_cjk, non_empty_lines, words
 
-STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
-CJK_STOP_WORDS = frozenset("的了是在和有我这不也就都而及与或之其の は を に が で と も た て し".split() + list("的了是在和有这不也就都而及与或之其のはをにがでともたてし"))
 BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "※", "·", "-", "*", "–", "—")
 ELLIPSES = ("...", "…")
 
@@ -35,8 +35,9 @@ class GopherQuality:
         tokens = words(text)
         n = max(len(tokens), 1)
         lines = non_empty_lines(text) or [""]
-        cjk = is_cjk(doc.meta.get("language"))
-        stops = CJK_STOP_WORDS if cjk else STOP_WORDS
+        language = doc.meta.get("language")
+        cjk = is_cjk(language)
+        stops = stop_words_for(language)
         return {
             "words": len(tokens),
             "avg_word_length": None if cjk else sum(len(w) for w in tokens) / n,
@@ -44,7 +45,7 @@ class GopherQuality:
             "bullet_lines_ratio": sum(line.lstrip().startswith(BULLETS) for line in lines) / len(lines),
             "ellipsis_lines_ratio": sum(line.rstrip().endswith(ELLIPSES) for line in lines) / len(lines),
             "alpha_words_ratio": sum(any(c.isalpha() for c in w) for w in tokens) / n,
-            "stop_words": sum(1 for w in tokens if w.lower() in stops),
+            "stop_words": None if stops is None else sum(1 for w in tokens if w.lower() in stops),
         }
 
     def __call__(self, doc: Document) -> Optional[Rejection]:
@@ -58,7 +59,7 @@ class GopherQuality:
             ("gopher_bullet_lines", m["bullet_lines_ratio"], m["bullet_lines_ratio"] <= self.max_bullet_lines_ratio),
             ("gopher_ellipsis_lines", m["ellipsis_lines_ratio"], m["ellipsis_lines_ratio"] <= self.max_ellipsis_lines_ratio),
             ("gopher_alpha_words", m["alpha_words_ratio"], m["alpha_words_ratio"] >= self.min_alpha_words_ratio),
-            ("gopher_stop_words", m["stop_words"], m["stop_words"] >= self.min_stop_words),
+            ("gopher_stop_words", m["stop_words"] or 0, m["stop_words"] is None or m["stop_words"] >= self.min_stop_words),
         ])
 
 
@@ -139,7 +140,11 @@ class GopherRepetition:
         lines = non_empty_lines(doc.text)
         para_frac, para_chars = duplicate_fraction(paragraphs)
         line_frac, line_chars = duplicate_fraction(lines)
-        index = NgramIndex([w.lower() for w in words(doc.text)])
+        # CJK words are single characters here, so n-grams count pairs of characters as one unit
+        tokens = [w.lower() for w in words(doc.text)]
+        if is_cjk(doc.meta.get("language")):
+            tokens = ["".join(tokens[i : i + 2]) for i in range(0, len(tokens), 2)]
+        index = NgramIndex(tokens)
         m: dict[str, Any] = {"dup_para_frac": para_frac, "dup_para_char_frac": para_chars, "dup_line_frac": line_frac, "dup_line_char_frac": line_chars}
         for n, _ in self.top_n_grams:
             m[f"top_{n}_gram_char_frac"] = index.top_char_fraction(n)
