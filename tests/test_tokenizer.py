@@ -63,3 +63,61 @@ def test_transformers_loads_the_directory_when_installed(tmp_path, trained):
     tok = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
     assert tok.eos_token == DEEPSEEK_V3.eos
     assert tok.decode(tok.encode(SAMPLES[2], add_special_tokens=False)) == SAMPLES[2]
+
+
+def mixed_corpus() -> list[str]:
+    """Code, prose and every script the pre-tokenizer treats specially, plus random code points."""
+    import random
+    import sysconfig
+    from pathlib import Path
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(stdlib.glob("*.py"))[:60]]
+    rng = random.Random(1)
+    texts += SAMPLES * 3 + ["".join(chr(rng.randrange(0x20, 0x3100)) for _ in range(3000)) for _ in range(20)]
+    return texts
+
+
+def test_fast_path_gives_identical_ids_on_a_mixed_corpus(trained):
+    encoder = Encoder(trained)
+    assert encoder.fast is not None
+    texts = mixed_corpus()
+    fast = encoder.encode_batch(texts)
+    slow = [e.ids for e in trained.encode_batch_fast(texts, add_special_tokens=False)]
+    assert [f.tolist() for f in fast] == slow
+
+
+def test_a_mismatched_pattern_is_detected_and_falls_back(trained, caplog):
+    from tokenizer.fast import FAST_PATTERN, build_fast_encoding
+
+    wrong = FAST_PATTERN.replace(r"[\r\n]*|", "|", 1)  # punctuation no longer takes its line breaks
+    encoding, why = build_fast_encoding(trained, wrong)
+    assert encoding is None and "differs from tokenizer.json" in why
+    with caplog.at_level("WARNING"):
+        encoder = Encoder(trained, fast_pattern=wrong)
+    assert encoder.fast is None and "fast tokenizer path disabled" in caplog.text
+    assert encoder.encode(SAMPLES[2]).tolist() == trained.encode(SAMPLES[2], add_special_tokens=False).ids
+
+
+def test_special_token_text_in_documents_stays_text(trained):
+    encoder = Encoder(trained)
+    ids = encoder.encode(f"before {DEEPSEEK_V3.eos} after").tolist()
+    assert encoder.eos_id not in ids
+    assert encoder.decode(ids) == f"before {DEEPSEEK_V3.eos} after"
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300))
+def test_round_trip_property(trained_for_property, text):
+    encoder = trained_for_property
+    ids = encoder.encode(text)
+    assert encoder.decode(ids) == text
+    assert ids.tolist() == encoder.tokenizer.encode(text, add_special_tokens=False).ids  # fast == HF
+
+
+@pytest.fixture(scope="module")
+def trained_for_property(trained):
+    return Encoder(trained)

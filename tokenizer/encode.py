@@ -2,20 +2,35 @@
 from __future__ import annotations
 
 import json
-from typing import Sequence
+import logging
+from typing import Optional, Sequence
 
 import numpy as np
 from tokenizers import Tokenizer
 
+from tokenizer.fast import FAST_PATTERN, build_fast_encoding
 from tokenizer.special_tokens import DEEPSEEK_V3, SpecialTokens
+
+LOG = logging.getLogger(__name__)
 
 
 class Encoder:
-    """Wraps a trained ``tokenizers.Tokenizer`` with the special token ids the pipeline needs."""
+    """Wraps a trained ``tokenizers.Tokenizer`` with the special token ids the pipeline needs.
 
-    def __init__(self, tok: Tokenizer, special_tokens: SpecialTokens = DEEPSEEK_V3):
+    Text is always text: special-token strings inside a document encode as ordinary characters,
+    so no document can inject a control token. Encoding uses the tiktoken fast path when it
+    reproduces ``tokenizer.json`` exactly on the probe set (``fast_pattern=None`` turns it off).
+    """
+
+    def __init__(self, tok: Tokenizer, special_tokens: SpecialTokens = DEEPSEEK_V3, fast_pattern: Optional[str] = FAST_PATTERN):
+        tok.encode_special_tokens = True
         self.tokenizer = tok
         self.special_tokens = special_tokens
+        self.fast = None
+        if fast_pattern is not None:
+            self.fast, why = build_fast_encoding(tok, fast_pattern)
+            if self.fast is None:
+                LOG.warning("fast tokenizer path disabled, using HF tokenizers: %s", why)
         ids = {name: tok.token_to_id(token) for name, token in special_tokens.as_dict().items()}
         missing = [special_tokens.as_dict()[name] for name, i in ids.items() if i is None]
         if missing:
@@ -27,6 +42,8 @@ class Encoder:
 
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Token ids of each text (no special tokens added), as int32 arrays."""
+        if self.fast is not None:
+            return [np.asarray(ids, dtype=np.int32) for ids in self.fast.encode_ordinary_batch(list(texts), num_threads=1)]  # type: ignore[attr-defined]
         encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
         return [np.asarray(e.ids, dtype=np.int32) for e in encodings]
 

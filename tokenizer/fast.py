@@ -1,0 +1,88 @@
+"""A fast exact encoder: a ``tiktoken.Encoding`` built from the trained merges.
+
+HF's pre-tokenizer is three isolating regex splits in sequence (digits, CJK runs, the rest);
+tiktoken takes one regex. ``fast_pattern`` is that single regex: the third pattern's classes
+exclude digits and CJK (which earlier steps already cut out), and its lookaheads treat a digit
+or CJK character as the end of a piece, as the sequence of splits does. Equivalence is not taken
+on trust: ``build_fast_encoding`` encodes a multilingual/code probe set both ways and returns
+None (with the first difference) on any mismatch, so callers fall back to HF.
+"""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from tokenizers import Tokenizer, pre_tokenizers
+
+CJK = r"\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}"
+_LETTERS = rf"[[\p{{L}}\p{{M}}]--[{CJK}]]"
+_PUNCT = rf"[[\p{{P}}\p{{S}}]--[{CJK}]]"
+_SEGMENT_CHAR = rf"[^\s\p{{N}}{CJK}]"  # a non-space character of the same HF piece
+
+FAST_PATTERN = "|".join([
+    r"\p{N}{1,3}",
+    rf"[{CJK}]+",
+    r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+",
+    rf"[^\r\n\p{{L}}\p{{P}}\p{{S}}\p{{N}}{CJK}]?{_LETTERS}+",
+    rf" ?{_PUNCT}+[\r\n]*",
+    r"\s*[\r\n]+",
+    rf"\s+(?!{_SEGMENT_CHAR})",
+    r"\s+",
+    r"(?s:.)",
+])
+
+PROBES = [
+    "Hello, world!\nThe year 2024 had 366 days; 1234567 is long. x.append(y)\n",
+    "def f(x):\n    return {'a': [1, 2, 3]}  # comment\n\n\tclass C: pass\r\n",
+    "数据管道处理中文文本。日本語のテキスト、カタカナ・ひらがなー！한국어 텍스트도 있습니다.",
+    "emoji 🙂👍🏽 and e\u0301 marks, ñ, ß, Ωμέγα, русский текст, العربية, हिन्दी 12 apples",
+    "  leading   spaces  \n\n\n  trailing  \t \n...\n?!\n)\n",
+    "a1b22c333d4444 ３４５ ⅷ ½ 数1字 x数 1数 \u3099\u309b ゠ ・ ー",
+    "\x01\x02 controls \x7f and <｜end▁of▁sentence｜> as text, URLs https://example.com/a?b=c&d=1",
+]
+
+
+def _byte_decoder() -> dict[str, int]:
+    """HF ByteLevel's printable-character alias of every byte, inverted."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+def build_fast_encoding(tok: Tokenizer, pattern: str = FAST_PATTERN, probes: Optional[list[str]] = None) -> tuple[Optional[object], str]:
+    """``(tiktoken.Encoding, "")`` when it reproduces ``tok`` on the probes, else ``(None, why)``."""
+    try:
+        import tiktoken
+    except ImportError:
+        return None, "tiktoken is not installed"
+    tok.encode_special_tokens = True  # documents are text: special-token strings in them are not control tokens
+    model = json.loads(tok.to_str())
+    if model["model"]["type"] != "BPE" or not isinstance(tok.pre_tokenizer, pre_tokenizers.Sequence):
+        return None, "not a byte-level BPE tokenizer"
+    decoder = _byte_decoder()
+    special = {t["content"]: t["id"] for t in model["added_tokens"]}
+    ranks = {}
+    for token, token_id in model["model"]["vocab"].items():
+        if token in special:
+            continue
+        try:
+            ranks[bytes(decoder[c] for c in token)] = token_id
+        except KeyError:
+            return None, f"token {token!r} is not byte-level"
+    try:
+        encoding = tiktoken.Encoding("corpusmill", pat_str=pattern, mergeable_ranks=ranks, special_tokens=special)
+    except Exception as e:  # e.g. a pattern tiktoken's regex engine rejects
+        return None, f"tiktoken rejected the encoding: {e}"
+    for probe in probes or PROBES:
+        expected = tok.encode(probe, add_special_tokens=False).ids
+        got = encoding.encode_ordinary(probe)
+        if got != expected:
+            first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+            return None, f"differs from tokenizer.json on probe {probe[:30]!r} at token {first}"
+    return encoding, ""
