@@ -30,9 +30,9 @@ def demo_lengths(demo: Path) -> list[int] | None:
         return None
     import pyarrow.parquet as pq
 
-    from tokenizer import load_tokenizer
+    from tokenizer import load_directory
 
-    encoder = load_tokenizer((demo / "tokenizer" / "tokenizer.json").read_text())
+    encoder = load_directory(str(demo / "tokenizer"))
     texts = [t for f in sorted((demo / "curated").glob("*.parquet")) for t in pq.read_table(f, columns=["text"])["text"].to_pylist()]
     return [len(ids) + 1 for ids in encoder.encode_batch(texts)]
 

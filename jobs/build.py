@@ -13,6 +13,7 @@ import time
 from typing import Any, Iterable, Iterator, Sequence
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline import __version__, layout
 from pipeline.config import Config
@@ -101,7 +102,9 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str, 
 
 
 def build_manifest(config: Config, encoder: Any, shard_stats: list[dict[str, Any]], pack_stats: dict[str, int], num_docs: int) -> dict[str, Any]:
-    tokenizer_json = read_bytes(f"{layout.tokenizer_dir(config)}/tokenizer.json")
+    directory = layout.tokenizer_dir(config)
+    model_file = "tokenizer.json" if FileSystems.exists(FileSystems.join(directory, "tokenizer.json")) else "tokenizer.model"
+    tokenizer_bytes = read_bytes(FileSystems.join(directory, model_file))
     tokens_per_source: dict[str, int] = {}
     for s in shard_stats:
         for source, n in s["tokens_per_source"].items():
@@ -116,7 +119,8 @@ def build_manifest(config: Config, encoder: Any, shard_stats: list[dict[str, Any
         "config": config.to_dict(),
         "tokenizer": {
             "path": layout.tokenizer_dir(config),
-            "sha256": hashlib.sha256(tokenizer_json).hexdigest(),
+            "file": model_file,
+            "sha256": hashlib.sha256(tokenizer_bytes).hexdigest(),
             "vocab_size": encoder.vocab_size,
             "special_token_ids": encoder.special_ids,
         },

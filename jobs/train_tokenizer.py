@@ -9,13 +9,17 @@ from __future__ import annotations
 import time
 from typing import Any, Iterator
 
+from apache_beam.io.filesystems import FileSystems
+
 from pipeline import layout
 from pipeline.config import Config
 from pipeline.documents import stable_fraction
 from pipeline.io.files import list_files, remove_temp_dirs, write_bytes, write_json
 from pipeline.io.read import curated_stats, read_curated_file
 from pipeline.report import update_run_report
-from tokenizer.train import artifact_files, train_tokenizer
+from pipeline.tokenize import load_encoder
+from tokenizer.sentencepiece_backend import train_sentencepiece
+from tokenizer.train import artifact_files, sentencepiece_artifact_files, train_tokenizer
 
 JOB = "train_tokenizer"
 
@@ -51,20 +55,23 @@ def run_train_tokenizer(config: Config) -> dict[str, Any]:
         return {"job": JOB, "skipped": True, "tokenizer": config.tokenizer.path}
     started = time.monotonic()
     sample: dict[str, int] = {}
-    tok = train_tokenizer(
-        sample_texts(config, curated_shards(config), sample),
-        vocab_size=config.tokenizer.vocab_size,
-        min_frequency=config.tokenizer.min_frequency,
-        max_token_length=config.tokenizer.max_token_length,
-    )
+    texts = sample_texts(config, curated_shards(config), sample)
+    cfg = config.tokenizer
+    if cfg.backend == "sentencepiece":
+        model = train_sentencepiece(texts, cfg.vocab_size, max_token_length=cfg.max_token_length or 16)
+        files = sentencepiece_artifact_files(model, model_max_length=config.pack.seq_len)
+    else:
+        tok = train_tokenizer(texts, vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency, max_token_length=cfg.max_token_length)
+        files = artifact_files(tok, model_max_length=config.pack.seq_len)
     directory = layout.tokenizer_dir(config)
-    for name, data in artifact_files(tok, model_max_length=config.pack.seq_len).items():
-        write_bytes(f"{directory}/{name}", data)
+    for name, data in files.items():
+        write_bytes(FileSystems.join(directory, name), data)
     report = {
         "job": JOB,
         "seconds": round(time.monotonic() - started, 2),
         "tokenizer": directory,
-        "vocab_size": tok.get_vocab_size(),
+        "backend": cfg.backend,
+        "vocab_size": load_encoder(directory).vocab_size,
         "sample_documents": sample.get("documents", 0),
         "sample_bytes": sample.get("bytes", 0),
     }

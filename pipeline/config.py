@@ -154,7 +154,7 @@ class DedupConfig:
 @dataclass(frozen=True)
 class TokenizerConfig:
     path: Optional[str] = None
-    backend: Literal["hf"] = "hf"
+    backend: Literal["hf", "sentencepiece"] = "hf"
     vocab_size: int = 128000
     min_frequency: int = 2
     max_token_length: Optional[int] = 32

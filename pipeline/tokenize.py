@@ -15,14 +15,17 @@ from pipeline.fim import fim_cuts, fim_ids, fim_kind
 from pipeline.io.files import read_bytes
 from pipeline.pack import TokenizedDocument
 from pipeline.split_tokens import combined_token_parts, split_combined_tokens
-from tokenizer.encode import Encoder, load_tokenizer
+from tokenizer.encode import Encoder, load_encoder_files
 
 
 def load_encoder(tokenizer_dir: str) -> Encoder:
-    """The encoder of a tokenizer directory, read through ``FileSystems`` (local or remote)."""
-    config_path = FileSystems.join(tokenizer_dir, "tokenizer_config.json")
-    config_json = read_bytes(config_path).decode("utf-8") if FileSystems.exists(config_path) else None
-    return load_tokenizer(read_bytes(FileSystems.join(tokenizer_dir, "tokenizer.json")).decode("utf-8"), tokenizer_config_json=config_json)
+    """The encoder of a tokenizer directory (HF or SentencePiece), read through ``FileSystems``."""
+    files = {}
+    for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"):
+        path = FileSystems.join(tokenizer_dir, name)
+        if FileSystems.exists(path):
+            files[name] = read_bytes(path)
+    return load_encoder_files(files)  # type: ignore[return-value]
 
 
 def encode_documents(

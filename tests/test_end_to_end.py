@@ -15,7 +15,7 @@ from pipeline.cli import main
 from pipeline.fim import document_text
 from pipeline.pack import unpack_row
 from tests.conftest import base_config
-from tokenizer import load_tokenizer
+from tokenizer import load_directory
 
 
 def run(tmp_path: Path, config: dict, *extra: str) -> int:
@@ -51,7 +51,7 @@ def test_rows_have_seq_len_and_tokens_decode_to_the_curated_text(built):
     ds = datasets.load_from_disk(str(out / "dataset"))
     seq_len = config["pack"]["seq_len"]
     assert len(ds) > 0 and all(len(ids) == seq_len for ids in ds["input_ids"])
-    encoder = load_tokenizer((out / "tokenizer" / "tokenizer.json").read_text())
+    encoder = load_directory(str(out / "tokenizer"))
     stream = np.concatenate([piece for row in ds for piece in unpack_row(row)])
     documents = np.split(stream, np.flatnonzero(stream == encoder.eos_id) + 1)[:-1]
     decoded = Counter(encoder.decode(d[:-1]) for d in documents)
@@ -124,11 +124,24 @@ def test_best_fit_with_fim_and_splitting_keeps_every_document_whole(built):
     assert run(tmp_path, fim_config) == 0
     manifest = manifest_of(out)
     assert manifest["packing"]["documents_split"] == 0 and manifest["fim"]["psm"] > 0 and manifest["fim"]["spm"] > 0
-    encoder = load_tokenizer((out / "tokenizer" / "tokenizer.json").read_text())
+    encoder = load_directory(str(out / "tokenizer"))
     texts = Counter()
     for row in datasets.load_from_disk(str(out / "dataset")):
         assert len(row["input_ids"]) == 512
         for piece in unpack_row(row):
             assert piece[-1] == encoder.eos_id  # whole documents only
             texts[document_text(encoder, piece.tolist())] += 1
+    assert texts == Counter(curated_texts(out).values())
+
+
+def test_sentencepiece_backend_builds_a_dataset_that_decodes(built):
+    tmp_path, config, _ = built
+    out = tmp_path / "spm"
+    spm_config = dict(config, output_dir=str(out), tokenizer={"backend": "sentencepiece", "vocab_size": 600, "sample_bytes": 1_000_000},
+                      pack={"seq_len": 512, "group_size": 30, "strategy": "best_fit"}, fim={"rate": 0.3})
+    assert run(tmp_path, spm_config) == 0
+    manifest = manifest_of(out)
+    assert manifest["tokenizer"]["file"] == "tokenizer.model" and manifest["packing"]["documents_split"] == 0
+    encoder = load_directory(str(out / "tokenizer"))
+    texts = Counter(document_text(encoder, piece.tolist()) for row in datasets.load_from_disk(str(out / "dataset")) for piece in unpack_row(row))
     assert texts == Counter(curated_texts(out).values())

@@ -4,7 +4,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from tests.conftest import paragraph_docs
-from tokenizer import Encoder, load_tokenizer, train_tokenizer
+from tokenizer import Encoder, load_directory, train_tokenizer
 from tokenizer.pretokenize import deepseek_v3_pre_tokenizer
 from tokenizer.special_tokens import DEEPSEEK_V3
 from tokenizer.train import save_tokenizer
@@ -53,7 +53,7 @@ def test_artifacts_load_with_tokenizers_and_keep_special_names(tmp_path, trained
     assert loaded.token_to_id(DEEPSEEK_V3.eos) == 1
     config = json.loads((tmp_path / "tokenizer_config.json").read_text())
     assert config["eos_token"] == DEEPSEEK_V3.eos and config["tokenizer_class"] == "PreTrainedTokenizerFast"
-    encoder = load_tokenizer((tmp_path / "tokenizer.json").read_text(), tokenizer_config_json=(tmp_path / "tokenizer_config.json").read_text())
+    encoder = load_directory(str(tmp_path))
     assert encoder.encode(SAMPLES[0]).tolist() == Encoder(trained).encode(SAMPLES[0]).tolist()
 
 
@@ -121,3 +121,19 @@ def test_round_trip_property(trained_for_property, text):
 @pytest.fixture(scope="module")
 def trained_for_property(trained):
     return Encoder(trained)
+
+
+def test_sentencepiece_backend_round_trips_and_keeps_special_ids(tmp_path):
+    from tokenizer.sentencepiece_backend import SentencePieceEncoder, train_sentencepiece
+    from tokenizer.train import sentencepiece_artifact_files
+
+    model = train_sentencepiece(paragraph_docs(200) + SAMPLES * 20, vocab_size=600)
+    assert train_sentencepiece(paragraph_docs(200) + SAMPLES * 20, vocab_size=600) == model  # deterministic
+    encoder = SentencePieceEncoder(model)
+    assert encoder.special_ids == {"bos": 1, "eos": 2, "pad": 3, "fim_hole": 4, "fim_begin": 5, "fim_end": 6}
+    for text in SAMPLES + ["1234567", "new\n\nlines\r\n"]:
+        assert encoder.decode(encoder.encode(text)) == text
+    assert encoder.decode([encoder.eos_id, *encoder.encode("ab").tolist()]) == DEEPSEEK_V3.eos + "ab"
+    for name, data in sentencepiece_artifact_files(model).items():
+        (tmp_path / name).write_bytes(data)
+    assert load_directory(str(tmp_path)).encode(SAMPLES[0]).tolist() == encoder.encode(SAMPLES[0]).tolist()

@@ -55,9 +55,28 @@ class Encoder:
         return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)
 
 
-def load_tokenizer(tokenizer_json: str, special_tokens: SpecialTokens | None = None, tokenizer_config_json: str | None = None) -> Encoder:
-    """An ``Encoder`` from the text of ``tokenizer.json`` (special token names from the config, if given)."""
-    if special_tokens is None and tokenizer_config_json is not None:
-        names = json.loads(tokenizer_config_json).get("corpusmill_special_tokens")
-        special_tokens = SpecialTokens(**names) if names else None
-    return Encoder(Tokenizer.from_str(tokenizer_json), special_tokens or DEEPSEEK_V3)
+def load_directory(directory: str) -> "Encoder | SentencePieceEncoder":
+    """The encoder of a local tokenizer directory."""
+    import os
+
+    files = {}
+    for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"):
+        path = os.path.join(directory, name)
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                files[name] = f.read()
+    return load_encoder_files(files)
+
+
+def load_encoder_files(files: dict[str, bytes]) -> "Encoder | SentencePieceEncoder":
+    """The encoder of a tokenizer directory's files: ``tokenizer.json`` (HF) or ``tokenizer.model`` (SentencePiece)."""
+    from tokenizer.sentencepiece_backend import SentencePieceEncoder
+
+    config = files.get("tokenizer_config.json")
+    names = json.loads(config).get("corpusmill_special_tokens") if config else None
+    special = SpecialTokens(**names) if names else DEEPSEEK_V3
+    if "tokenizer.json" in files:
+        return Encoder(Tokenizer.from_str(files["tokenizer.json"].decode("utf-8")), special)
+    if "tokenizer.model" in files:
+        return SentencePieceEncoder(files["tokenizer.model"], special)
+    raise FileNotFoundError("a tokenizer directory needs tokenizer.json or tokenizer.model")

@@ -41,11 +41,10 @@ def train_tokenizer(
     return tok
 
 
-def artifact_files(tok: Tokenizer, special_tokens: SpecialTokens = DEEPSEEK_V3, model_max_length: int = 4096) -> dict[str, bytes]:
-    """The files of a tokenizer directory that ``tokenizers`` and ``transformers`` both load."""
+def _config_files(special_tokens: SpecialTokens, model_max_length: int, tokenizer_class: str | None) -> dict[str, bytes]:
     special_map = {"bos_token": special_tokens.bos, "eos_token": special_tokens.eos, "pad_token": special_tokens.pad}
     config = {
-        "tokenizer_class": "PreTrainedTokenizerFast",
+        **({"tokenizer_class": tokenizer_class} if tokenizer_class else {}),
         "model_max_length": model_max_length,
         "add_bos_token": False,
         "add_eos_token": False,
@@ -55,12 +54,21 @@ def artifact_files(tok: Tokenizer, special_tokens: SpecialTokens = DEEPSEEK_V3, 
         "additional_special_tokens": [special_tokens.fim_hole, special_tokens.fim_begin, special_tokens.fim_end],
         "corpusmill_special_tokens": special_tokens.as_dict(),
     }
-    as_json = lambda obj: (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    as_json = lambda obj: (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")  # noqa: E731
     return {
-        "tokenizer.json": tok.to_str(pretty=True).encode("utf-8"),
         "tokenizer_config.json": as_json(config),
         "special_tokens_map.json": as_json({**special_map, "additional_special_tokens": config["additional_special_tokens"]}),
     }
+
+
+def artifact_files(tok: Tokenizer, special_tokens: SpecialTokens = DEEPSEEK_V3, model_max_length: int = 4096) -> dict[str, bytes]:
+    """The files of a tokenizer directory that ``tokenizers`` and ``transformers`` both load."""
+    return {"tokenizer.json": tok.to_str(pretty=True).encode("utf-8"), **_config_files(special_tokens, model_max_length, "PreTrainedTokenizerFast")}
+
+
+def sentencepiece_artifact_files(model: bytes, special_tokens: SpecialTokens = DEEPSEEK_V3, model_max_length: int = 4096) -> dict[str, bytes]:
+    """``tokenizer.model`` and the config files (no ``tokenizer.json``: see sentencepiece_backend)."""
+    return {"tokenizer.model": model, **_config_files(special_tokens, model_max_length, None)}
 
 
 def save_tokenizer(tok: Tokenizer, directory: str, special_tokens: SpecialTokens = DEEPSEEK_V3, model_max_length: int = 4096) -> None:
