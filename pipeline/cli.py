@@ -118,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--source", help="the source whose chain to use (default: the first)")
     explain.add_argument("--output-dir", help=argparse.SUPPRESS)
     explain.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    sub.add_parser("tokenizer", help="train | encode | decode | stats | compare (see corpusmill tokenizer --help)", add_help=False)
     demo = sub.add_parser("demo", help="write the demo corpus (Python's own docs) and run configs/demo.yaml")
     demo.add_argument("--config", default=DEMO_CONFIG, help=f"demo config (default {DEMO_CONFIG})")
     demo.add_argument("--output-dir", help="override the config's output_dir")
@@ -126,6 +127,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["tokenizer"]:  # the tokenizer library's own CLI; no Beam involved
+        from tokenizer.cli import main as tokenizer_main
+
+        return tokenizer_main(argv[1:])
     args, beam_args = _parser().parse_known_args(argv)
     unknown = [a for a in beam_args if not a.startswith("--")]
     if unknown:

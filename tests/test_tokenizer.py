@@ -137,3 +137,26 @@ def test_sentencepiece_backend_round_trips_and_keeps_special_ids(tmp_path):
     for name, data in sentencepiece_artifact_files(model).items():
         (tmp_path / name).write_bytes(data)
     assert load_directory(str(tmp_path)).encode(SAMPLES[0]).tolist() == encoder.encode(SAMPLES[0]).tolist()
+
+
+def test_tokenizer_cli_train_encode_decode_stats_compare(tmp_path, capsys, monkeypatch):
+    import io
+
+    from pipeline.cli import main
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps({"text": t}) for t in paragraph_docs(150) + SAMPLES * 10))
+    for backend, name in (("hf", "a"), ("sentencepiece", "b")):
+        assert main(["tokenizer", "train", "--input", str(corpus), "--output", str(tmp_path / name), "--vocab-size", "500", "--backend", backend]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO(SAMPLES[0]))
+    assert main(["tokenizer", "encode", "--tokenizer", str(tmp_path / "a")]) == 0
+    ids = capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO(ids))
+    assert main(["tokenizer", "decode", "--tokenizer", str(tmp_path / "a")]) == 0
+    assert capsys.readouterr().out == SAMPLES[0]
+    assert main(["tokenizer", "stats", "--tokenizer", str(tmp_path / "a"), str(corpus)]) == 0
+    assert "corpus.jsonl" in capsys.readouterr().out
+    assert main(["tokenizer", "compare", "--tokenizer", str(tmp_path / "a"), "--tokenizer", str(tmp_path / "b"), str(corpus), "--by", "language"]) == 0
+    out = capsys.readouterr().out
+    assert "bytes/token A" in out and "\nen " in out
