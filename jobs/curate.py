@@ -14,6 +14,7 @@ from pipeline import layout
 from pipeline.config import Config
 from pipeline.dedup.exact import ExactDedup
 from pipeline.dedup.near import NearDedup
+from pipeline.mix import BYTES_PER_TOKEN, Mix
 from pipeline.documents import document_order
 from pipeline.filters import SourceFilterChains
 from pipeline.io.files import read_json, remove_temp_dirs, reset_dir, write_json
@@ -58,6 +59,13 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config) -> None:
             | "WriteNearDedupStats" >> WriteCollectedJson(layout.counts_path(config, "near_dedup"))
         )
         _ = near["samples"] | "WriteClusterSamples" >> WriteCollectedJson(layout.out(config, "report", "near_duplicate_samples.json"))
+    upsampled = None
+    if config.mix:
+        mixed = kept | "Mix" >> Mix(config.mix, config.sources, config.seed)
+        drops.append(mixed["drops"])
+        kept = mixed["documents"]
+        upsampled = kept | "Repeats" >> beam.Filter(lambda d: "repeat_of" in d.meta)
+        _ = mixed["rates"] | "WriteMixRates" >> WriteCollectedJson(layout.counts_path(config, "mix_rates"))
     all_drops = drops | "MergeDrops" >> beam.Flatten()
     _ = (
         (normalized.samples, filtered.samples)
@@ -85,6 +93,8 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config) -> None:
         all_drops | "KeyDropped" >> beam.Map(lambda d: (drop_key(d), 1)),
         all_dead | "KeyDeadLetter" >> beam.Map(lambda d: (dead_letter_key(d), 1)),
     ]
+    if upsampled is not None:
+        count_keys.append(upsampled | "KeyUpsampled" >> beam.Map(lambda d: (("upsampled", d.source, "", ""), 1)))
     _ = count_keys | "MergeCountKeys" >> beam.Flatten() | "Count" >> CountAndWrite(layout.counts_path(config, JOB))
 
 
@@ -98,6 +108,9 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str,
     remove_temp_dirs(*(layout.out(config, name) for name in OUTPUT_DIRS), layout.out(config, "report", "_counts"))
     summary = summarize_counts(read_json(layout.counts_path(config, JOB)), [s.name for s in config.sources])
     report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), "config_hash": config.config_hash(), "sources": summary}
+    if config.mix:
+        (rates,) = read_json(layout.counts_path(config, "mix_rates"))
+        report["mix"] = {"rates": rates, "estimated_bytes_per_token": BYTES_PER_TOKEN}
     if config.dedup.minhash.enabled:
         report["near_dedup"] = summarize_near_dedup(read_json(layout.counts_path(config, "near_dedup")))
     update_run_report(layout.report_dir(config), JOB, report)

@@ -152,6 +152,15 @@ class DedupConfig:
 
 
 @dataclass(frozen=True)
+class MixConfig:
+    """One of: ``weight`` (share of output tokens among weighted sources), ``epochs``, ``max_tokens``."""
+
+    weight: Optional[float] = None
+    epochs: Optional[float] = None
+    max_tokens: Optional[float] = None
+
+
+@dataclass(frozen=True)
 class TokenizerConfig:
     path: Optional[str] = None
     backend: Literal["hf", "sentencepiece"] = "hf"
@@ -193,6 +202,7 @@ class Config:
     beam: dict[str, Any] = field(default_factory=dict)
     filters: FiltersConfig = field(default_factory=FiltersConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    mix: dict[str, MixConfig] = field(default_factory=dict)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     fim: FimConfig = field(default_factory=FimConfig)
     split_combined_tokens: SplitCombinedTokensConfig = field(default_factory=SplitCombinedTokensConfig)
@@ -322,6 +332,15 @@ def _check_semantics(config: Config) -> None:
     for key in ("num_perm", "ngram", "code_ngram", "component_rounds", "max_bucket_pairs"):
         if getattr(mh, key) <= 0:
             raise ConfigError(f"dedup.minhash.{key}: must be positive, got {getattr(mh, key)}")
+    names = {s.name for s in config.sources}
+    for name, m in config.mix.items():
+        given = [k for k in ("weight", "epochs", "max_tokens") if getattr(m, k) is not None]
+        if name not in names:
+            raise ConfigError(f"mix.{name}: no source named {name!r} (sources: {', '.join(sorted(names))})")
+        if len(given) != 1:
+            raise ConfigError(f"mix.{name}: give exactly one of weight, epochs, max_tokens (got {', '.join(given) or 'none'})")
+        if getattr(m, given[0]) < 0:
+            raise ConfigError(f"mix.{name}.{given[0]}: must not be negative")
     rates = {"fim.rate": config.fim.rate, "fim.spm_rate": config.fim.spm_rate, "split_combined_tokens.rate": config.split_combined_tokens.rate}
     for key, value in rates.items():
         if not 0.0 <= value <= 1.0:

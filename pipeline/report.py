@@ -63,9 +63,10 @@ class CountAndWrite(beam.PTransform):
 
 
 def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Per source: read, kept, dead-lettered, dropped per ``stage/reason``, PII redactions, and the invariant check."""
+    """Per source: read, kept, upsampled copies, dead-lettered, dropped per ``stage/reason``, PII
+    redactions, and the invariant ``read = kept - upsampled + dropped + dead-lettered``."""
     def empty() -> dict[str, Any]:
-        return {"read": 0, "kept": 0, "dead_lettered": 0, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {}}
+        return {"read": 0, "kept": 0, "upsampled": 0, "dead_lettered": 0, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {}}
 
     summary = {s: empty() for s in sources}
     for (kind, source, stage, reason), n in rows:
@@ -74,6 +75,8 @@ def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[st
             entry["read"] += n
         elif kind == "kept":
             entry["kept"] += n
+        elif kind == "upsampled":
+            entry["upsampled"] += n
         elif kind == "dropped":
             entry["dropped"][f"{stage}/{reason}"] = entry["dropped"].get(f"{stage}/{reason}", 0) + n
         elif kind == "pii":
@@ -82,13 +85,13 @@ def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[st
             entry["dead_lettered"] += n
             entry["dead_lettered_by_stage"][stage] = entry["dead_lettered_by_stage"].get(stage, 0) + n
     for entry in summary.values():
-        accounted = entry["kept"] + sum(entry["dropped"].values()) + entry["dead_lettered"]
+        accounted = entry["kept"] - entry["upsampled"] + sum(entry["dropped"].values()) + entry["dead_lettered"]
         entry["reconciles"] = accounted == entry["read"]
     return summary
 
 
 def check_reconciliation(summary: dict[str, dict[str, Any]]) -> None:
-    bad = [f"{s}: read {e['read']} != kept {e['kept']} + dropped {sum(e['dropped'].values())} + dead-lettered {e['dead_lettered']}" for s, e in summary.items() if not e["reconciles"]]
+    bad = [f"{s}: read {e['read']} != kept {e['kept']} - upsampled copies {e['upsampled']} + dropped {sum(e['dropped'].values())} + dead-lettered {e['dead_lettered']}" for s, e in summary.items() if not e["reconciles"]]
     if bad:
         raise ReconciliationError("counts do not reconcile: " + "; ".join(bad))
 

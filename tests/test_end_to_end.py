@@ -71,7 +71,7 @@ def test_bad_records_are_dead_lettered_and_the_report_reconciles(built):
     report = json.loads((out / "report" / "report.json").read_text())
     web = report["curate"]["sources"]["web"]
     assert web == {
-        "read": 67, "kept": 60, "dead_lettered": 3, "dead_lettered_by_stage": {"read": 3}, "reconciles": True, "pii_redactions": {"email": 1},
+        "read": 67, "kept": 60, "upsampled": 0, "dead_lettered": 3, "dead_lettered_by_stage": {"read": 3}, "reconciles": True, "pii_redactions": {"email": 1},
         "dropped": {"exact_dedup/exact_duplicate": 1, "filter/too_short": 1, "near_dedup/near_duplicate": 2},
     }
     assert report["curate"]["sources"]["code"]["kept"] == 8
@@ -145,3 +145,19 @@ def test_sentencepiece_backend_builds_a_dataset_that_decodes(built):
     encoder = load_directory(str(out / "tokenizer"))
     texts = Counter(document_text(encoder, piece.tolist()) for row in datasets.load_from_disk(str(out / "dataset")) for piece in unpack_row(row))
     assert texts == Counter(curated_texts(out).values())
+
+
+def test_mixing_reconciles_with_sampled_out_drops_and_upsampled_copies(built):
+    tmp_path, config, _ = built
+    out = tmp_path / "mixed"
+    mixed_config = dict(config, output_dir=str(out), mix={"web": {"max_tokens": 1000}, "code": {"epochs": 2}})
+    path = tmp_path / "mixed.yaml"
+    path.write_text(yaml.safe_dump(mixed_config))
+    assert main(["curate", str(path), "--quiet"]) == 0
+    report = json.loads((out / "report" / "report.json").read_text())["curate"]
+    code, web = report["sources"]["code"], report["sources"]["web"]
+    assert code["kept"] == 16 and code["upsampled"] == 8 and code["reconciles"]
+    assert web["reconciles"] and 0 < web["dropped"]["mix/sampled_out"] < 60 and web["kept"] == 60 - web["dropped"]["mix/sampled_out"]
+    assert report["mix"]["rates"]["code"] == 2.0
+    ids = list(curated_texts(out))
+    assert "code/alpha/m1.py#r1" in ids and len(ids) == len(set(ids))
