@@ -23,7 +23,7 @@ from pipeline.io.read import ReadCurated, curated_stats
 from pipeline.io.write import WriteCollectedJson, WriteShards
 from pipeline.io.write_arrow import write_arrow_shard, write_dataset_metadata
 from pipeline.pack import PACKERS, TokenizedDocument
-from pipeline.report import update_run_report
+from pipeline.report import mix_targets, update_run_report
 from pipeline.runner import create_pipeline
 from pipeline.tokenize import TokenizeDocuments, load_encoder
 from jobs.train_tokenizer import curated_shards
@@ -96,7 +96,7 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str, 
     manifest = build_manifest(config, encoder, shard_stats, pack_stats, num_docs)
     write_json(f"{dataset}/manifest.json", manifest)
     report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), **{k: manifest[k] for k in ("rows", "tokens", "tokens_per_source", "packing", "fim", "split_tokens")}}
-    update_run_report(layout.report_dir(config), JOB, report)
+    update_run_report(layout.report_dir(config), JOB, report, mix_targets(config))
     remove_temp_dirs(dataset, layout.report_dir(config))
     return manifest
 

@@ -21,7 +21,7 @@ from pipeline.io.files import read_json, remove_temp_dirs, reset_dir, write_json
 from pipeline.io.read import ReadCorpus
 from pipeline.io.write import WriteCollectedJson, WriteShards, write_curated_shard, write_dead_letter_shard, write_drops_shard
 from pipeline.normalize import normalize_document
-from pipeline.report import CountAndWrite, update_run_report, check_error_budget, summarize_near_dedup, check_reconciliation, dead_letter_key, drop_key, kept_key, pii_keys, read_key, summarize_counts
+from pipeline.report import CountAndWrite, mix_targets, update_run_report, check_error_budget, summarize_near_dedup, check_reconciliation, dead_letter_key, drop_key, kept_key, length_bin, pii_keys, read_key, summarize_counts
 from pipeline.runner import create_pipeline
 from pipeline.stages import DocumentStage, SampleDrops
 
@@ -93,6 +93,11 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config) -> None:
         all_drops | "KeyDropped" >> beam.Map(lambda d: (drop_key(d), 1)),
         all_dead | "KeyDeadLetter" >> beam.Map(lambda d: (dead_letter_key(d), 1)),
     ]
+    count_keys += [
+        docs | "KeyReadLength" >> beam.Map(lambda d: (("length_read", d.source, length_bin(d.text), ""), 1)),
+        kept | "KeyKeptLength" >> beam.Map(lambda d: (("length_kept", d.source, length_bin(d.text), ""), 1)),
+        kept | "KeyLanguage" >> beam.Map(lambda d: (("language", d.source, str(d.meta.get("language", "unknown")), ""), 1)),
+    ]
     if upsampled is not None:
         count_keys.append(upsampled | "KeyUpsampled" >> beam.Map(lambda d: (("upsampled", d.source, "", ""), 1)))
     _ = count_keys | "MergeCountKeys" >> beam.Flatten() | "Count" >> CountAndWrite(layout.counts_path(config, JOB))
@@ -113,7 +118,7 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str,
         report["mix"] = {"rates": rates, "estimated_bytes_per_token": BYTES_PER_TOKEN}
     if config.dedup.minhash.enabled:
         report["near_dedup"] = summarize_near_dedup(read_json(layout.counts_path(config, "near_dedup")))
-    update_run_report(layout.report_dir(config), JOB, report)
+    update_run_report(layout.report_dir(config), JOB, report, mix_targets(config))
     remove_temp_dirs(layout.report_dir(config))
     check_reconciliation(summary)
     if report.get("near_dedup", {}).get("unconverged_nodes"):

@@ -16,7 +16,7 @@ from pipeline.config import Config
 from pipeline.documents import stable_fraction
 from pipeline.io.files import list_files, remove_temp_dirs, write_bytes, write_json
 from pipeline.io.read import curated_stats, read_curated_file
-from pipeline.report import update_run_report
+from pipeline.report import mix_targets, update_run_report
 from pipeline.tokenize import load_encoder
 from tokenizer.sentencepiece_backend import train_sentencepiece
 from tokenizer.train import artifact_files, sentencepiece_artifact_files, train_tokenizer
@@ -75,6 +75,6 @@ def run_train_tokenizer(config: Config) -> dict[str, Any]:
         "sample_documents": sample.get("documents", 0),
         "sample_bytes": sample.get("bytes", 0),
     }
-    update_run_report(layout.report_dir(config), JOB, report)
+    update_run_report(layout.report_dir(config), JOB, report, mix_targets(config))
     remove_temp_dirs(directory, layout.report_dir(config))
     return report

@@ -5,14 +5,15 @@ return), written to ``report/_counts/<job>.json``, and turned into the report by
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import apache_beam as beam
 
 from pipeline.documents import DeadLetter, Document, Drop
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.io.files import read_json, write_json
+from pipeline.io.files import read_json, write_bytes, write_json
+from pipeline.report_html import render
 from pipeline.io.write import WriteCollectedJson
 
 CountKey = tuple[str, str, str, str]  # (kind, source, stage, reason)
@@ -42,6 +43,11 @@ def dead_letter_key(dead: DeadLetter) -> CountKey:
     return ("dead_letter", dead.source, dead.stage, "")
 
 
+def length_bin(text: str) -> str:
+    """Power-of-two character-length bucket, for the length histograms."""
+    return str(max(len(text), 1).bit_length() - 1)
+
+
 def pii_keys(doc: Document) -> list[tuple[CountKey, int]]:
     return [(("pii", doc.source, kind, ""), n) for kind, n in sorted(doc.meta.get("pii", {}).items())]
 
@@ -66,7 +72,8 @@ def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[st
     """Per source: read, kept, upsampled copies, dead-lettered, dropped per ``stage/reason``, PII
     redactions, and the invariant ``read = kept - upsampled + dropped + dead-lettered``."""
     def empty() -> dict[str, Any]:
-        return {"read": 0, "kept": 0, "upsampled": 0, "dead_lettered": 0, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {}}
+        return {"read": 0, "kept": 0, "upsampled": 0, "dead_lettered": 0, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {},
+                "languages": {}, "length_histogram": {"read": {}, "kept": {}}}
 
     summary = {s: empty() for s in sources}
     for (kind, source, stage, reason), n in rows:
@@ -81,6 +88,10 @@ def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[st
             entry["dropped"][f"{stage}/{reason}"] = entry["dropped"].get(f"{stage}/{reason}", 0) + n
         elif kind == "pii":
             entry["pii_redactions"][stage] = n
+        elif kind == "language":
+            entry["languages"][stage] = n
+        elif kind in ("length_read", "length_kept"):
+            entry["length_histogram"][kind.removeprefix("length_")][stage] = n
         elif kind == "dead_letter":
             entry["dead_lettered"] += n
             entry["dead_lettered_by_stage"][stage] = entry["dead_lettered_by_stage"].get(stage, 0) + n
@@ -106,12 +117,16 @@ def check_error_budget(summary: dict[str, dict[str, Any]], max_fraction: float, 
         )
 
 
-def update_run_report(report_dir: str, job: str, section: dict[str, Any]) -> None:
-    """Sets one job's section of ``report/report.json``, keeping the other jobs' sections."""
+def update_run_report(report_dir: str, job: str, section: dict[str, Any], mix_targets: Optional[dict[str, float]] = None) -> None:
+    """Sets one job's section of ``report/report.json`` (keeping the others) and re-renders ``index.html``."""
     path = FileSystems.join(report_dir, "report.json")
     report = read_json(path) if FileSystems.exists(path) else {}
     report[job] = section
     write_json(path, report)
+    optional = {name: read_json(FileSystems.join(report_dir, name)) if FileSystems.exists(FileSystems.join(report_dir, name)) else None
+                for name in ("drop_samples.json", "near_duplicate_samples.json")}
+    html = render(report, optional["drop_samples.json"], optional["near_duplicate_samples.json"], mix_targets)
+    write_bytes(FileSystems.join(report_dir, "index.html"), html.encode("utf-8"))
 
 
 def summarize_near_dedup(rows: Iterable[tuple[list[str], int]]) -> dict[str, Any]:
@@ -126,3 +141,12 @@ def summarize_near_dedup(rows: Iterable[tuple[list[str], int]]) -> dict[str, Any
             summary[kind] = n
     summary["cluster_sizes"] = dict(sorted(summary["cluster_sizes"].items(), key=lambda kv: int(kv[0])))
     return summary
+
+
+def mix_targets(config: Any) -> Optional[dict[str, float]]:
+    """Target token shares when every source is mixed by weight (otherwise there is no single target)."""
+    weights = {name: m.weight for name, m in config.mix.items() if m.weight is not None}
+    if not weights or len(weights) != len(config.sources):
+        return None
+    total = sum(weights.values()) or 1.0
+    return {name: w / total for name, w in weights.items()}

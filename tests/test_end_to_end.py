@@ -69,7 +69,10 @@ def test_bad_records_are_dead_lettered_and_the_report_reconciles(built):
     assert sorted(d["line"] for d in dead) == [11, 21, 31]
     assert all(d["file"] == str(corpus["jsonl"]) for d in dead)
     report = json.loads((out / "report" / "report.json").read_text())
-    web = report["curate"]["sources"]["web"]
+    web = dict(report["curate"]["sources"]["web"])
+    assert web.pop("languages") == {"unknown": 60}  # language ID is off in this corpus's config
+    histogram = web.pop("length_histogram")
+    assert sum(histogram["read"].values()) == 64 and sum(histogram["kept"].values()) == 60  # read counts documents, not dead letters
     assert web == {
         "read": 67, "kept": 60, "upsampled": 0, "dead_lettered": 3, "dead_lettered_by_stage": {"read": 3}, "reconciles": True, "pii_redactions": {"email": 1},
         "dropped": {"exact_dedup/exact_duplicate": 1, "filter/too_short": 1, "near_dedup/near_duplicate": 2},
@@ -161,3 +164,25 @@ def test_mixing_reconciles_with_sampled_out_drops_and_upsampled_copies(built):
     assert report["mix"]["rates"]["code"] == 2.0
     ids = list(curated_texts(out))
     assert "code/alpha/m1.py#r1" in ids and len(ids) == len(set(ids))
+
+
+def test_html_report_has_the_funnel_and_renders_in_a_browser(built):
+    import shutil
+    import subprocess
+
+    _, config, _ = built
+    index = Path(config["output_dir"]) / "report" / "index.html"
+    html = index.read_text()
+    for section in ("Reconciliation", "Funnel per source", "Drop reasons", "Mixture (share of tokens)", "Packing", "<svg"):
+        assert section in html
+    assert 'href="#samples-filter-too_short"' in html and 'id="samples-filter-too_short"' in html
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={index.parent / '_chromium'}"]
+    dom = subprocess.run([chromium, *flags, "--dump-dom", index.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert "Funnel per source" in dom and dom.count("<rect") > 10
+    shot = index.parent / "_chromium" / "report.png"
+    subprocess.run([chromium, *flags, "--window-size=1100,1600", f"--screenshot={shot}", index.as_uri()], capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 20_000
