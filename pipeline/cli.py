@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
-from typing import Any, Callable, Optional, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from pipeline.config import Config, ConfigError, load_config
 from pipeline.logs import quiet_root_logging
@@ -30,22 +32,43 @@ def _say(args: argparse.Namespace, message: str) -> None:
         print(message, flush=True)
 
 
+@contextmanager
+def _heartbeat(args: argparse.Namespace, job: str, every: float = 15.0) -> Iterator[None]:
+    """Prints that ``job`` is still running, with the elapsed time, every ``every`` seconds."""
+    done = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(every):
+            _say(args, f"[{job}] running, {time.monotonic() - started:.0f}s elapsed")
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
 def _run_curate(config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
     from jobs.curate import run_curate
 
     _say(args, f"[curate] reading {len(config.sources)} source(s) → {config.output_dir}/curated")
-    report = run_curate(config, beam_args)
+    with _heartbeat(args, "curate"):
+        report = run_curate(config, beam_args)
     for name, s in report["sources"].items():
         dropped = sum(s["dropped"].values())
         _say(args, f"[curate] {name}: read {s['read']:,}  kept {s['kept']:,}  dropped {dropped:,}  dead-lettered {s['dead_lettered']:,}")
-    _say(args, f"[curate] done in {report['seconds']:.1f}s")
+    read = sum(s["read"] for s in report["sources"].values())
+    _say(args, f"[curate] done in {report['seconds']:.1f}s ({read / max(report['seconds'], 1e-9):,.0f} documents/s)")
 
 
 def _run_train_tokenizer(config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
     from jobs.train_tokenizer import run_train_tokenizer
 
     _say(args, f"[train_tokenizer] sampling up to {config.tokenizer.sample_bytes:,} bytes of curated text")
-    report = run_train_tokenizer(config)
+    with _heartbeat(args, "train_tokenizer"):
+        report = run_train_tokenizer(config)
     if report.get("skipped"):
         _say(args, f"[train_tokenizer] skipped: using {report['tokenizer']}")
     else:
@@ -57,10 +80,14 @@ def _run_build(config: Config, beam_args: Sequence[str], args: argparse.Namespac
     from jobs.build import run_build
 
     _say(args, f"[build] tokenizing and packing into seq_len {config.pack.seq_len}")
-    manifest = run_build(config, beam_args)
+    started = time.monotonic()
+    with _heartbeat(args, "build"):
+        manifest = run_build(config, beam_args)
+    seconds = time.monotonic() - started
     packing = manifest["packing"]
     _say(args, f"[build] {packing['documents']:,} documents → {manifest['tokens']:,} tokens in {manifest['rows']:,} rows, "
-               f"{len(manifest['shards'])} shards (padding {packing['padding_share']:.2%})")
+               f"{len(manifest['shards'])} shards (padding {packing['padding_share']:.2%}) in {seconds:.1f}s, "
+               f"{manifest['tokens'] / seconds:,.0f} tokens/s")
 
 
 def _explain(config: Config, args: argparse.Namespace) -> None:
@@ -118,6 +145,11 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--source", help="the source whose chain to use (default: the first)")
     explain.add_argument("--output-dir", help=argparse.SUPPRESS)
     explain.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    inspect = sub.add_parser("inspect", help="counts, manifest and decoded rows of a dataset/ or curated/ directory")
+    inspect.add_argument("directory")
+    inspect.add_argument("--rows", type=int, default=3, help="how many rows (or documents) to show")
+    inspect.add_argument("--row", type=int, help="decode this one row in full")
+    inspect.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("tokenizer", help="train | encode | decode | stats | compare (see corpusmill tokenizer --help)", add_help=False)
     demo = sub.add_parser("demo", help="write the demo corpus (Python's own docs) and run configs/demo.yaml")
     demo.add_argument("--config", default=DEMO_CONFIG, help=f"demo config (default {DEMO_CONFIG})")
@@ -139,6 +171,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     quiet_root_logging()
     try:
+        if args.command == "inspect":
+            from pipeline.inspect import inspect
+
+            print(inspect(args.directory, args.rows, args.row))
+            return 0
         if args.command == "demo":
             config = load_config(args.config, args.output_dir)
             from pipeline.demo import write_demo_corpus

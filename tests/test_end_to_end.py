@@ -186,3 +186,14 @@ def test_html_report_has_the_funnel_and_renders_in_a_browser(built):
     shot = index.parent / "_chromium" / "report.png"
     subprocess.run([chromium, *flags, "--window-size=1100,1600", f"--screenshot={shot}", index.as_uri()], capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 20_000
+
+
+def test_inspect_shows_manifest_rows_and_curated_counts(built, capsys):
+    _, config, _ = built
+    out = Path(config["output_dir"])
+    assert main(["inspect", str(out / "dataset"), "--rows", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert "rows × 128 tokens" in shown and "row 0: (" in shown and "║" in shown
+    assert main(["inspect", str(out / "curated")]) == 0
+    assert '"web": 60' in capsys.readouterr().out
+    assert main(["inspect", str(out / "report")]) == 1
