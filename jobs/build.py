@@ -18,7 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline import __version__, layout
 from pipeline.config import Config
 from pipeline.documents import stable_hash
-from pipeline.io.files import read_bytes, read_json, remove_temp_dirs, reset_dir, write_json
+from pipeline.io.files import completed_with, read_bytes, read_json, remove_temp_dirs, reset_dir, write_json, write_success
 from pipeline.io.read import ReadCurated, curated_stats
 from pipeline.io.write import WriteCollectedJson, WriteShards
 from pipeline.io.write_arrow import write_arrow_shard, write_dataset_metadata
@@ -78,8 +78,15 @@ def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str],
     )
 
 
-def run_build(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str, Any]:
-    """Runs the job and writes ``dataset/`` metadata and ``manifest.json``; returns the manifest."""
+def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool = False) -> dict[str, Any]:
+    """Runs the job and writes ``dataset/`` metadata and ``manifest.json``; returns the manifest.
+
+    Order of writes: shards, manifest, dataset_info.json, state.json (what ``load_from_disk``
+    needs), then ``_SUCCESS``: a killed build leaves no loadable dataset. A complete dataset
+    from the same config is kept unless ``force``.
+    """
+    if not force and completed_with(layout.dataset_dir(config), config.config_hash()):
+        return {**read_json(FileSystems.join(layout.dataset_dir(config), "manifest.json")), "skipped": True}
     shards_in = curated_shards(config)
     num_docs, _ = curated_stats(shards_in)
     encoder = load_encoder(layout.tokenizer_dir(config))
@@ -92,12 +99,13 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str, 
     remove_temp_dirs(dataset, layout.out(config, "report", "_counts"))
     shard_stats = sorted(read_json(layout.counts_path(config, "build_shards")), key=lambda s: s["file"])
     pack_stats = dict(read_json(layout.counts_path(config, JOB)))
-    write_dataset_metadata(dataset, [s["file"] for s in shard_stats], config.config_hash()[:16])
     manifest = build_manifest(config, encoder, shard_stats, pack_stats, num_docs)
-    write_json(f"{dataset}/manifest.json", manifest)
+    write_json(FileSystems.join(dataset, "manifest.json"), manifest)
+    write_dataset_metadata(dataset, [s["file"] for s in shard_stats], config.config_hash()[:16])
     report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), **{k: manifest[k] for k in ("rows", "tokens", "tokens_per_source", "packing", "fim", "split_tokens")}}
     update_run_report(layout.report_dir(config), JOB, report, mix_targets(config))
     remove_temp_dirs(dataset, layout.report_dir(config))
+    write_success(dataset, {"config_hash": config.config_hash(), "shards": [s["sha256"] for s in manifest["shards"]]})
     return manifest
 
 

@@ -9,6 +9,7 @@ import time
 from typing import Any, Sequence
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline import layout
 from pipeline.config import Config
@@ -17,7 +18,7 @@ from pipeline.dedup.near import NearDedup
 from pipeline.mix import BYTES_PER_TOKEN, Mix
 from pipeline.documents import document_order
 from pipeline.filters import SourceFilterChains
-from pipeline.io.files import read_json, remove_temp_dirs, reset_dir, write_json
+from pipeline.io.files import completed_with, read_json, remove_temp_dirs, reset_dir, write_success
 from pipeline.io.read import ReadCorpus
 from pipeline.io.write import WriteCollectedJson, WriteShards, write_curated_shard, write_dead_letter_shard, write_drops_shard
 from pipeline.normalize import normalize_document
@@ -33,7 +34,7 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config) -> None:
     """Adds the curate graph to ``p``."""
     read_dead, read_docs = [], []
     for source in config.sources:
-        read = p | f"Read[{source.name}]" >> ReadCorpus(source)
+        read = p | f"Read[{source.name}]" >> ReadCorpus(source, config.max_document_bytes)
         read_docs.append(read.documents)
         read_dead.append(read.dead_letter)
     docs = read_docs | "MergeSources" >> beam.Flatten()
@@ -103,8 +104,13 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config) -> None:
     _ = count_keys | "MergeCountKeys" >> beam.Flatten() | "Count" >> CountAndWrite(layout.counts_path(config, JOB))
 
 
-def run_curate(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str, Any]:
-    """Runs the job, checks the invariant and error budget, and returns the per-source summary."""
+def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool = False) -> dict[str, Any]:
+    """Runs the job, checks the invariant and error budget, and returns the per-source summary.
+
+    A complete ``curated/`` from the same config is kept as it is unless ``force``.
+    """
+    if not force and completed_with(layout.curated_dir(config), config.config_hash()) and FileSystems.exists(layout.out(config, "report", "report.json")):
+        return {**read_json(layout.out(config, "report", "report.json"))[JOB], "skipped": True}
     for name in (*OUTPUT_DIRS, "report"):  # a new curate starts a new run report
         reset_dir(layout.out(config, name))
     started = time.monotonic()
@@ -127,4 +133,5 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = ()) -> dict[str,
             f"({report['near_dedup']['unconverged_nodes']} nodes); raise dedup.minhash.component_rounds"
         )
     check_error_budget(summary, config.max_dead_letter_fraction, layout.out(config, "dead_letter"))
+    write_success(layout.curated_dir(config), {"config_hash": config.config_hash(), "documents": sum(e["kept"] for e in summary.values())})
     return report

@@ -14,7 +14,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline import layout
 from pipeline.config import Config
 from pipeline.documents import stable_fraction
-from pipeline.io.files import list_files, remove_temp_dirs, write_bytes, write_json
+from pipeline.io.files import completed_with, list_files, remove_temp_dirs, reset_dir, write_bytes, write_success
 from pipeline.io.read import curated_stats, read_curated_file
 from pipeline.report import mix_targets, update_run_report
 from pipeline.tokenize import load_encoder
@@ -49,10 +49,13 @@ def sample_texts(config: Config, shards: list[str], stats: dict[str, int]) -> It
             yield doc.text
 
 
-def run_train_tokenizer(config: Config) -> dict[str, Any]:
-    """Trains and writes the tokenizer; skipped (returns the path) when the config names one."""
+def run_train_tokenizer(config: Config, force: bool = False) -> dict[str, Any]:
+    """Trains and writes the tokenizer; skipped when the config names one, or when a complete
+    tokenizer from the same config exists (unless ``force``)."""
     if config.tokenizer.path:
         return {"job": JOB, "skipped": True, "tokenizer": config.tokenizer.path}
+    if not force and completed_with(layout.tokenizer_dir(config), config.config_hash()):
+        return {"job": JOB, "skipped": True, "tokenizer": layout.tokenizer_dir(config)}
     started = time.monotonic()
     sample: dict[str, int] = {}
     texts = sample_texts(config, curated_shards(config), sample)
@@ -64,6 +67,7 @@ def run_train_tokenizer(config: Config) -> dict[str, Any]:
         tok = train_tokenizer(texts, vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency, max_token_length=cfg.max_token_length)
         files = artifact_files(tok, model_max_length=config.pack.seq_len)
     directory = layout.tokenizer_dir(config)
+    reset_dir(directory)
     for name, data in files.items():
         write_bytes(FileSystems.join(directory, name), data)
     report = {
@@ -77,4 +81,5 @@ def run_train_tokenizer(config: Config) -> dict[str, Any]:
     }
     update_run_report(layout.report_dir(config), JOB, report, mix_targets(config))
     remove_temp_dirs(directory, layout.report_dir(config))
+    write_success(directory, {"config_hash": config.config_hash()})
     return report

@@ -55,7 +55,10 @@ def _run_curate(config: Config, beam_args: Sequence[str], args: argparse.Namespa
 
     _say(args, f"[curate] reading {len(config.sources)} source(s) → {config.output_dir}/curated")
     with _heartbeat(args, "curate"):
-        report = run_curate(config, beam_args)
+        report = run_curate(config, beam_args, args.force)
+    if report.get("skipped"):
+        _say(args, "[curate] up to date (same config, complete output): skipped; --force redoes it")
+        return
     for name, s in report["sources"].items():
         dropped = sum(s["dropped"].values())
         _say(args, f"[curate] {name}: read {s['read']:,}  kept {s['kept']:,}  dropped {dropped:,}  dead-lettered {s['dead_lettered']:,}")
@@ -68,7 +71,7 @@ def _run_train_tokenizer(config: Config, beam_args: Sequence[str], args: argpars
 
     _say(args, f"[train_tokenizer] sampling up to {config.tokenizer.sample_bytes:,} bytes of curated text")
     with _heartbeat(args, "train_tokenizer"):
-        report = run_train_tokenizer(config)
+        report = run_train_tokenizer(config, args.force)
     if report.get("skipped"):
         _say(args, f"[train_tokenizer] skipped: using {report['tokenizer']}")
     else:
@@ -82,8 +85,11 @@ def _run_build(config: Config, beam_args: Sequence[str], args: argparse.Namespac
     _say(args, f"[build] tokenizing and packing into seq_len {config.pack.seq_len}")
     started = time.monotonic()
     with _heartbeat(args, "build"):
-        manifest = run_build(config, beam_args)
+        manifest = run_build(config, beam_args, args.force)
     seconds = time.monotonic() - started
+    if manifest.get("skipped"):
+        _say(args, "[build] up to date (same config, complete output): skipped; --force redoes it")
+        return
     packing = manifest["packing"]
     _say(args, f"[build] {packing['documents']:,} documents → {manifest['tokens']:,} tokens in {manifest['rows']:,} rows, "
                f"{len(manifest['shards'])} shards (padding {packing['padding_share']:.2%}) in {seconds:.1f}s, "
@@ -114,6 +120,9 @@ JOBS: dict[str, list[Callable[[Config, Sequence[str], argparse.Namespace], None]
 
 
 def _run_jobs(command: str, config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
+    from pipeline.validate import preflight
+
+    preflight(config, [job.__name__.removeprefix("_run_") for job in JOBS[command]])
     started = time.monotonic()
     for job in JOBS[command]:
         job(config, beam_args, args)
@@ -137,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("config", help="YAML config file (see README 'Config reference')")
         p.add_argument("--output-dir", help="override the config's output_dir (local path or gs:// s3:// hdfs://)")
         p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+        p.add_argument("--force", action="store_true", help="redo jobs whose complete output from the same config exists")
     filters = sub.add_parser("filters", help="inspect the filter chain", description="inspect the filter chain")
     filters_sub = filters.add_subparsers(dest="filters_command", required=True)
     explain = filters_sub.add_parser("explain", help="every filter's measured values and verdict for one document")
@@ -155,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", default=DEMO_CONFIG, help=f"demo config (default {DEMO_CONFIG})")
     demo.add_argument("--output-dir", help="override the config's output_dir")
     demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--force", action="store_true", help="redo jobs that are up to date")
     return parser
 
 
@@ -190,7 +201,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 0
         if args.command == "validate":
             from pipeline.io.read import match_source_files
+            from pipeline.validate import preflight
 
+            preflight(config, ["curate"])
             for s in config.sources:
                 _say(args, f"{s.name}: {len(match_source_files(s)):,} file(s)")
             _say(args, "config OK")

@@ -209,6 +209,7 @@ class Config:
     pack: PackConfig = field(default_factory=PackConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     max_dead_letter_fraction: float = 0.01
+    max_document_bytes: int = 64 * 1024 * 1024  # larger records are dead-lettered unread (bounds decompression bombs)
 
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.sources if s.name == name)
@@ -316,6 +317,7 @@ def _check_semantics(config: Config) -> None:
         "pack.group_size": config.pack.group_size,
         "output.shards": config.output.shards,
         "output.curated_shards": config.output.curated_shards,
+        "max_document_bytes": config.max_document_bytes,
     }
     for key, value in positive.items():
         if value <= 0:

@@ -48,10 +48,19 @@ def _add_views(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return batch
 
 
+class IncompleteDatasetError(FileNotFoundError):
+    """The directory has no ``_SUCCESS`` marker: its build did not finish."""
+
+
 def load(path: str) -> Any:
-    """``datasets.load_from_disk(path)`` with ``position_ids``, ``cu_seqlens`` and ``loss_mask`` added on access."""
+    """``datasets.load_from_disk(path)`` with ``position_ids``, ``cu_seqlens`` and ``loss_mask`` added
+    on access; refuses a directory whose build did not finish."""
+    import os
+
     import datasets
 
+    if not os.path.exists(os.path.join(path, "_SUCCESS")):
+        raise IncompleteDatasetError(f"{path} has no _SUCCESS marker: its build did not finish; rerun `corpusmill build`")
     ds = datasets.load_from_disk(path)
     ds.set_transform(_add_views, output_all_columns=True)
     return ds

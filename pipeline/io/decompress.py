@@ -61,19 +61,41 @@ def decompressed_chunks(raw: Any, extension: str) -> Iterator[bytes]:
         raise TruncatedInputError("compressed stream ends before its end marker (truncated or corrupt file)")
 
 
-def lines(raw: Any, extension: str | None) -> Iterator[bytes]:
-    """Lines (with their endings) of a file object, decompressing when ``extension`` says so."""
+class Oversized(int):
+    """Stands in for a line longer than the limit (its length in bytes); its content was not kept."""
+
+
+def lines(raw: Any, extension: str | None, max_line_bytes: int | None = None) -> Iterator[bytes | Oversized]:
+    """Lines (with their endings) of a file object, decompressing when ``extension`` says so.
+
+    A line over ``max_line_bytes`` is never held in memory whole: it yields ``Oversized(length)``,
+    which bounds what a decompression bomb or a runaway line can cost.
+    """
     chunks = decompressed_chunks(raw, extension) if extension else iter(lambda: raw.read(CHUNK), b"")
     pending: list[bytes] = []  # pieces of a line longer than a chunk, joined once
+    pending_size = 0
+    oversized = False
     for chunk in chunks:
         if b"\n" not in chunk:
-            pending.append(chunk)
+            pending_size += len(chunk)
+            if max_line_bytes is not None and pending_size > max_line_bytes:
+                oversized, pending = True, []
+            else:
+                pending.append(chunk)
             continue
         parts = chunk.split(b"\n")
-        parts[0] = b"".join([*pending, parts[0]])
-        pending = [parts.pop()]
-        for part in parts:
-            yield part + b"\n"
-    rest = b"".join(pending)
-    if rest:
-        yield rest
+        head = b"".join([*pending, parts[0]])
+        first_size = pending_size + len(parts[0])
+        if oversized or (max_line_bytes is not None and first_size > max_line_bytes):
+            yield Oversized(first_size + 1)
+        else:
+            yield head + b"\n"
+        for part in parts[1:-1]:
+            yield Oversized(len(part) + 1) if max_line_bytes is not None and len(part) > max_line_bytes else part + b"\n"
+        pending, pending_size, oversized = [parts[-1]], len(parts[-1]), False
+    if oversized or (max_line_bytes is not None and pending_size > max_line_bytes):
+        yield Oversized(pending_size)
+    else:
+        rest = b"".join(pending)
+        if rest:
+            yield rest

@@ -124,3 +124,17 @@ def remove_temp_dirs(*directories: str) -> None:
         temp = FileSystems.join(directory, TMP_DIR)
         if FileSystems.exists(temp):
             FileSystems.delete([temp])
+
+
+SUCCESS = "_SUCCESS"
+
+
+def write_success(directory: str, info: dict[str, Any]) -> None:
+    """Marks a job's output complete; written last, so its absence means "partial, redo"."""
+    write_json(FileSystems.join(directory, SUCCESS), info)
+
+
+def completed_with(directory: str, config_hash: str) -> bool:
+    """True when ``directory`` holds a complete output made with this config hash."""
+    marker = FileSystems.join(directory, SUCCESS)
+    return FileSystems.exists(marker) and read_json(marker).get("config_hash") == config_hash

@@ -16,7 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import SourceConfig
 from pipeline.documents import DeadLetter, Document, make_id, preview
-from pipeline.io.decompress import compression_of, lines
+from pipeline.io.decompress import Oversized, compression_of, lines
 
 Record = Union[Document, DeadLetter]
 DEAD_LETTER = "dead_letter"
@@ -50,13 +50,16 @@ def _document(source: SourceConfig, text: Any, original_id: Any, meta: dict[str,
     return Document(make_id(source.name, oid, text), text, source.name, meta)
 
 
-def read_jsonl(source: SourceConfig, path: str) -> Iterator[Record]:
+def read_jsonl(source: SourceConfig, path: str, max_bytes: Optional[int] = None) -> Iterator[Record]:
     """One JSON object per line; .gz/.zst/.bz2 are decompressed by their extension."""
     line_no = 0
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            for raw in lines(f, compression_of(path)):
+            for raw in lines(f, compression_of(path), max_bytes):
                 line_no += 1
+                if isinstance(raw, Oversized):
+                    yield _dead(source, path, line_no, f"record of {int(raw):,} bytes exceeds max_document_bytes {max_bytes:,}")
+                    continue
                 body = raw.rstrip(b"\r\n")
                 if not body.strip():
                     continue
@@ -128,11 +131,17 @@ def read_arrow(source: SourceConfig, path: str) -> Iterator[Record]:
         yield _dead(source, path, None, f"unreadable Arrow file: {type(e).__name__}: {e}")
 
 
-def read_text(source: SourceConfig, path: str, base: str) -> Iterator[Record]:
+def read_text(source: SourceConfig, path: str, base: str, max_bytes: Optional[int] = None) -> Iterator[Record]:
     """One file is one document; its id is the path relative to the glob's base directory."""
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            data = b"".join(lines(f, compression_of(path)))
+            data = b""
+            size = 0
+            for line in lines(f, compression_of(path), max_bytes):
+                size += int(line) if isinstance(line, Oversized) else len(line)
+                if isinstance(line, Oversized) or (max_bytes is not None and size > max_bytes):
+                    raise ValueError(f"document exceeds max_document_bytes {max_bytes:,}")
+                data += line
     except Exception as e:
         yield _dead(source, path, None, f"unreadable file: {type(e).__name__}: {e}")
         return
@@ -189,23 +198,32 @@ def match_source_files(source: SourceConfig) -> list[tuple[str, str]]:
     return [(path, base) for path in sorted(found)]
 
 
-def read_file(source: SourceConfig, path: str, base: str) -> Iterator[Record]:
-    """Dispatches on the source's format."""
+def read_file(source: SourceConfig, path: str, base: str, max_bytes: Optional[int] = None) -> Iterator[Record]:
+    """Dispatches on the source's format; columnar records over ``max_bytes`` are dead-lettered."""
     if source.format == "jsonl":
-        return read_jsonl(source, path)
-    if source.format == "parquet":
-        return read_parquet(source, path)
-    if source.format in ("arrow", "hf"):
-        return read_arrow(source, path)
-    return read_text(source, path, base)
+        return read_jsonl(source, path, max_bytes)
+    if source.format == "text":
+        return read_text(source, path, base, max_bytes)
+    records = read_parquet(source, path) if source.format == "parquet" else read_arrow(source, path)
+    return (_within_limit(source, path, r, max_bytes) for r in records)
+
+
+def _within_limit(source: SourceConfig, path: str, record: Record, max_bytes: Optional[int]) -> Record:
+    """The record, or a dead letter when its text is over ``max_bytes`` (UTF-8 measured only when it could be)."""
+    if isinstance(record, DeadLetter) or max_bytes is None or len(record.text) * 4 <= max_bytes:
+        return record
+    size = len(record.text.encode("utf-8", "surrogatepass"))
+    if size <= max_bytes:
+        return record
+    return _dead(source, path, None, f"record of {size:,} bytes exceeds max_document_bytes {max_bytes:,}", record.text, record.meta.get("row"))
 
 
 class _ReadFiles(beam.DoFn):
-    def __init__(self, source: SourceConfig):
-        self._source = source
+    def __init__(self, source: SourceConfig, max_bytes: Optional[int]):
+        self._source, self._max_bytes = source, max_bytes
 
     def process(self, path_and_base: tuple[str, str]) -> Iterator[Any]:
-        for record in read_file(self._source, *path_and_base):
+        for record in read_file(self._source, *path_and_base, self._max_bytes):
             if isinstance(record, DeadLetter):
                 yield beam.pvalue.TaggedOutput(DEAD_LETTER, record)
             else:
@@ -218,9 +236,9 @@ class ReadCorpus(beam.PTransform):
     Files are matched when the pipeline is built, so a missing input fails before any work.
     """
 
-    def __init__(self, source: SourceConfig):
+    def __init__(self, source: SourceConfig, max_document_bytes: Optional[int] = None):
         super().__init__()
-        self._source = source
+        self._source, self._max_bytes = source, max_document_bytes
         self._files = match_source_files(source)
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
@@ -228,7 +246,7 @@ class ReadCorpus(beam.PTransform):
             pbegin
             | "ListFiles" >> beam.Create(self._files)
             | "SpreadFiles" >> beam.Reshuffle()
-            | "ReadFiles" >> beam.ParDo(_ReadFiles(self._source)).with_outputs(DEAD_LETTER, main="documents")
+            | "ReadFiles" >> beam.ParDo(_ReadFiles(self._source, self._max_bytes)).with_outputs(DEAD_LETTER, main="documents")
         )
 
 
