@@ -61,6 +61,8 @@ def read_jsonl(source: SourceConfig, path: str, max_bytes: Optional[int] = None)
                     yield _dead(source, path, line_no, f"record of {int(raw):,} bytes exceeds max_document_bytes {max_bytes:,}")
                     continue
                 body = raw.rstrip(b"\r\n")
+                if line_no == 1:
+                    body = body.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
                 if not body.strip():
                     continue
                 try:
