@@ -7,6 +7,8 @@ known edits so their true Jaccard similarity spans the interesting range.
 from __future__ import annotations
 
 import ast
+import gettext
+import glob
 import json
 import os
 import random
@@ -112,3 +114,30 @@ def write_jsonl_shards(records: list[dict[str, str]], directory: Path, shards: i
     for f in files:
         f.close()
     return total
+
+
+def catalog_messages(locale: str) -> list[str]:
+    """Translated messages of one locale from the machine's gettext catalogs (/usr/share/locale):
+    real sentences by human translators, in a fixed order."""
+    messages: list[str] = []
+    for path in sorted(glob.glob(f"/usr/share/locale/{locale}/LC_MESSAGES/*.mo")):
+        try:
+            with open(path, "rb") as f:
+                catalog = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
+        except Exception:
+            continue
+        messages += [m.strip() for k, m in sorted(catalog.items(), key=lambda kv: str(kv[0])) if k and isinstance(m, str) and m.strip()]
+    return messages
+
+
+def join_into_documents(messages: list[str], chars: int, separator: str = " ", limit: int | None = None) -> list[str]:
+    """Consecutive messages joined until each document reaches ``chars`` characters."""
+    docs, current = [], []
+    for message in messages:
+        current.append(message)
+        if sum(len(m) for m in current) >= chars:
+            docs.append(separator.join(current))
+            current = []
+            if limit is not None and len(docs) == limit:
+                break
+    return docs

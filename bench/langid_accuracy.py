@@ -10,14 +10,13 @@ environment, lingua (``pip install lingua-language-detector``); never a dependen
 from __future__ import annotations
 
 import argparse
-import gettext
-import glob
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.corpus import catalog_messages, join_into_documents  # noqa: E402
 from pipeline.filters.language import LanguageFilter  # noqa: E402
 
 LOCALES = {"de": "de", "fr": "fr", "es": "es", "it": "it", "pt": "pt_BR", "nl": "nl", "pl": "pl", "sv": "sv", "ru": "ru", "uk": "uk",
@@ -25,24 +24,9 @@ LOCALES = {"de": "de", "fr": "fr", "es": "es", "it": "it", "pt": "pt_BR", "nl": 
 
 
 def documents(locale: str, count: int, chars: int = 300) -> list[str]:
-    """Translated messages of one locale, joined into documents of about ``chars`` characters."""
-    messages: list[str] = []
-    for path in sorted(glob.glob(f"/usr/share/locale/{locale}/LC_MESSAGES/*.mo")):
-        try:
-            with open(path, "rb") as f:
-                catalog = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
-        except Exception:
-            continue
-        messages += [m.strip() for k, m in sorted(catalog.items(), key=lambda kv: str(kv[0])) if k and isinstance(m, str) and len(m.strip()) > 20 and "%" not in m]
-    docs, current = [], ""
-    for m in messages:
-        current = f"{current} {m}".strip()
-        if len(current) >= chars:
-            docs.append(current)
-            current = ""
-            if len(docs) == count:
-                break
-    return docs
+    """Translated sentences of one locale (no format strings), joined into ~``chars``-character documents."""
+    sentences = [m for m in catalog_messages(locale) if len(m) > 20 and "%" not in m]
+    return join_into_documents(sentences, chars, limit=count)
 
 
 def lingua_backend():

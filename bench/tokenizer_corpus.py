@@ -1,38 +1,25 @@
 """A mixed training sample for tokenizer benchmarks: prose, code and many languages from this machine."""
 from __future__ import annotations
 
-import gettext
-import glob
 import sys
 import sysconfig
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus import prose_documents  # noqa: E402
+from bench.corpus import catalog_messages, join_into_documents, prose_documents  # noqa: E402
 
 LANGUAGES = {"zh": "zh_CN", "ja": "ja", "ko": "ko", "ru": "ru", "de": "de", "fr": "fr", "es": "es", "ar": "ar", "hi": "hi", "vi": "vi"}
 
 
 def translated_text(locale: str, limit_bytes: int) -> list[str]:
-    """Translated UI messages of one locale (gettext catalogs), joined into ~2 KB documents."""
-    docs, current, total = [], [], 0
-    for path in sorted(glob.glob(f"/usr/share/locale/{locale}/LC_MESSAGES/*.mo")):
-        try:
-            with open(path, "rb") as f:
-                catalog = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
-        except Exception:
-            continue
-        for key, message in sorted(catalog.items(), key=lambda kv: str(kv[0])):
-            if key and isinstance(message, str) and message.strip():
-                current.append(message)
-                if sum(len(m) for m in current) > 2000:
-                    doc = "\n".join(current)
-                    docs.append(doc)
-                    total += len(doc.encode())
-                    current = []
-                    if total >= limit_bytes:
-                        return docs
+    """Translated UI messages of one locale (gettext catalogs), as ~2 KB documents up to ``limit_bytes``."""
+    docs, total = [], 0
+    for doc in join_into_documents(catalog_messages(locale), 2000, separator="\n"):
+        if total >= limit_bytes:
+            break
+        docs.append(doc)
+        total += len(doc.encode())
     return docs
 
 

@@ -99,7 +99,8 @@ class CodeConfig:
     max_line_length: int = 1000
     max_mean_line_length: float = 100.0
     min_alnum_fraction: float = 0.25
-    max_data_char_fraction: float = 0.8
+    max_data_char_fraction: float = 0.8  # files that are mostly numbers and separators are data
+    generated_header_lines: int = 5  # where "auto-generated" / "do not edit" markers are looked for
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from pipeline.filters.text import is_cjk
 
 
 def _params(block: Any) -> dict[str, Any]:
-    """A config block's thresholds, minus ``enabled``: the filter's own parameter names."""
-    return {k: v for k, v in dataclasses.asdict(block).items() if k != "enabled"}
+    """A config block's fields as keyword arguments (heuristic filters subclass their config block)."""
+    return dataclasses.asdict(block)
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def filters_for_source(config: Config, source: SourceConfig, decontamination: Op
             chain.append(CodeQuality(**_params(f.code)))
     else:
         if f.language.enabled:
-            chain.append(LanguageFilter(**_params(f.language)))
+            chain.append(LanguageFilter(**{k: v for k, v in _params(f.language).items() if k != "enabled"}))
         if f.gopher_quality.enabled:
             chain.append(GopherQuality(**_params(f.gopher_quality)))
         if f.gopher_repetition.enabled:

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
+from pipeline.config import C4Config
 from pipeline.documents import Document
 from pipeline.filters.base import Rejection
 from pipeline.filters.text import TERMINAL_PUNCTUATION, words
@@ -18,9 +19,8 @@ _SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
 
 
 @dataclass(frozen=True)
-class C4Quality:
-    min_words_per_line: int = 3
-    min_sentences: int = 5
+class C4Quality(C4Config):
+    """Thresholds (and their published defaults) are the config block's fields."""
 
     def kept_lines(self, text: str) -> tuple[list[str], dict[str, int]]:
         kept, removed = [], {"no_terminal_punctuation": 0, "too_few_words": 0, "javascript": 0, "policy": 0}

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from pipeline.config import CodeConfig
 from pipeline.documents import Document
 from pipeline.filters.base import Rejection, first_failure
 
@@ -14,12 +15,8 @@ _DATA_CHARS = re.compile(r"[\d,.\s\-+eE\[\]{}\"':;xX]")
 
 
 @dataclass(frozen=True)
-class CodeQuality:
-    max_line_length: int = 1000
-    max_mean_line_length: float = 100.0
-    min_alnum_fraction: float = 0.25
-    max_data_char_fraction: float = 0.8  # files that are mostly numbers and separators are data
-    generated_header_lines: int = 5
+class CodeQuality(CodeConfig):
+    """Thresholds (and their published defaults) are the config block's fields."""
 
     def measure(self, doc: Document) -> dict[str, Any]:
         lines = doc.text.split("\n")

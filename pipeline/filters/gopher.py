@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from pipeline.config import GopherQualityConfig, GopherRepetitionConfig
 from pipeline.documents import Document
 from pipeline.filters.base import Rejection, first_failure
 from pipeline.filters.stopwords import stop_words_for
@@ -19,16 +20,8 @@ ELLIPSES = ("...", "…")
 
 
 @dataclass(frozen=True)
-class GopherQuality:
-    min_doc_words: int = 50
-    max_doc_words: int = 100_000
-    min_avg_word_length: float = 3.0
-    max_avg_word_length: float = 10.0
-    max_symbol_word_ratio: float = 0.1
-    max_bullet_lines_ratio: float = 0.9
-    max_ellipsis_lines_ratio: float = 0.3
-    min_alpha_words_ratio: float = 0.8
-    min_stop_words: int = 2
+class GopherQuality(GopherQualityConfig):
+    """Thresholds (and their published defaults) are the config block's fields."""
 
     def measure(self, doc: Document) -> dict[str, Any]:
         text = doc.text
@@ -127,11 +120,7 @@ class NgramIndex:
 
 
 @dataclass(frozen=True)
-class GopherRepetition:
-    dup_line_frac: float = 0.30
-    dup_para_frac: float = 0.30
-    dup_line_char_frac: float = 0.20
-    dup_para_char_frac: float = 0.20
+class GopherRepetition(GopherRepetitionConfig):
     top_n_grams: tuple[tuple[int, float], ...] = ((2, 0.20), (3, 0.18), (4, 0.16))
     dup_n_grams: tuple[tuple[int, float], ...] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10))
 
