@@ -61,7 +61,8 @@ def _run_curate(config: Config, beam_args: Sequence[str], args: argparse.Namespa
         return
     for name, s in report["sources"].items():
         dropped = sum(s["dropped"].values())
-        _say(args, f"[curate] {name}: read {s['read']:,}  kept {s['kept']:,}  dropped {dropped:,}  dead-lettered {s['dead_lettered']:,}")
+        repeats = f" (incl. {s['upsampled']:,} up-sampled copies)" if s.get("upsampled") else ""
+        _say(args, f"[curate] {name}: read {s['read']:,}  kept {s['kept']:,}{repeats}  dropped {dropped:,}  dead-lettered {s['dead_lettered']:,}")
     read = sum(s["read"] for s in report["sources"].values())
     _say(args, f"[curate] done in {report['seconds']:.1f}s ({read / max(report['seconds'], 1e-9):,.0f} documents/s)")
 
