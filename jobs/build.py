@@ -24,7 +24,7 @@ from pipeline.io.write import WriteCollectedJson, WriteShards
 from pipeline.io.write_arrow import write_arrow_shard, write_dataset_metadata
 from pipeline.pack import PACKERS, TokenizedDocument
 from pipeline.report import mix_targets, update_run_report
-from pipeline.runner import create_pipeline
+from pipeline.runner import configure_filesystems, create_pipeline
 from pipeline.tokenize import TokenizeDocuments, load_encoder
 from jobs.train_tokenizer import curated_shards
 
@@ -85,6 +85,7 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool =
     needs), then ``_SUCCESS``: a killed build leaves no loadable dataset. A complete dataset
     from the same config is kept unless ``force``.
     """
+    configure_filesystems(config.beam, extra_beam_args)
     if not force and completed_with(layout.dataset_dir(config), config.config_hash()):
         return {**read_json(FileSystems.join(layout.dataset_dir(config), "manifest.json")), "skipped": True}
     shards_in = curated_shards(config)

@@ -23,7 +23,7 @@ from pipeline.io.read import ReadCorpus
 from pipeline.io.write import WriteCollectedJson, WriteShards, write_curated_shard, write_dead_letter_shard, write_drops_shard
 from pipeline.normalize import normalize_document
 from pipeline.report import CountAndWrite, mix_targets, update_run_report, check_error_budget, summarize_near_dedup, check_reconciliation, dead_letter_key, drop_key, kept_key, length_bin, pii_keys, read_key, summarize_counts
-from pipeline.runner import create_pipeline
+from pipeline.runner import configure_filesystems, create_pipeline
 from pipeline.stages import DocumentStage, SampleDrops
 
 JOB = "curate"
@@ -109,6 +109,7 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
 
     A complete ``curated/`` from the same config is kept as it is unless ``force``.
     """
+    configure_filesystems(config.beam, extra_beam_args)
     if not force and completed_with(layout.curated_dir(config), config.config_hash()) and FileSystems.exists(layout.out(config, "report", "report.json")):
         return {**read_json(layout.out(config, "report", "report.json"))[JOB], "skipped": True}
     for name in (*OUTPUT_DIRS, "report"):  # a new curate starts a new run report

@@ -7,7 +7,7 @@ trainer is single-process, so this job runs on the driver; the sample bound keep
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -17,6 +17,7 @@ from pipeline.documents import stable_fraction
 from pipeline.io.files import completed_with, list_files, remove_temp_dirs, reset_dir, write_bytes, write_success
 from pipeline.io.read import curated_stats, read_curated_file
 from pipeline.report import mix_targets, update_run_report
+from pipeline.runner import configure_filesystems
 from pipeline.tokenize import load_encoder
 from tokenizer.sentencepiece_backend import train_sentencepiece
 from tokenizer.train import artifact_files, sentencepiece_artifact_files, train_tokenizer
@@ -49,9 +50,10 @@ def sample_texts(config: Config, shards: list[str], stats: dict[str, int]) -> It
             yield doc.text
 
 
-def run_train_tokenizer(config: Config, force: bool = False) -> dict[str, Any]:
+def run_train_tokenizer(config: Config, force: bool = False, extra_beam_args: Sequence[str] = ()) -> dict[str, Any]:
     """Trains and writes the tokenizer; skipped when the config names one, or when a complete
     tokenizer from the same config exists (unless ``force``)."""
+    configure_filesystems(config.beam, extra_beam_args)
     if config.tokenizer.path:
         return {"job": JOB, "skipped": True, "tokenizer": config.tokenizer.path}
     if not force and completed_with(layout.tokenizer_dir(config), config.config_hash()):

@@ -72,7 +72,7 @@ def _run_train_tokenizer(config: Config, beam_args: Sequence[str], args: argpars
 
     _say(args, f"[train_tokenizer] sampling up to {config.tokenizer.sample_bytes:,} bytes of curated text")
     with _heartbeat(args, "train_tokenizer"):
-        report = run_train_tokenizer(config, args.force)
+        report = run_train_tokenizer(config, args.force, beam_args)
     if report.get("skipped"):
         _say(args, f"[train_tokenizer] skipped: using {report['tokenizer']}")
     else:
@@ -121,8 +121,10 @@ JOBS: dict[str, list[Callable[[Config, Sequence[str], argparse.Namespace], None]
 
 
 def _run_jobs(command: str, config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
+    from pipeline.runner import configure_filesystems
     from pipeline.validate import preflight
 
+    configure_filesystems(config.beam, beam_args)
     preflight(config, [job.__name__.removeprefix("_run_") for job in JOBS[command]])
     started = time.monotonic()
     for job in JOBS[command]:

@@ -9,6 +9,7 @@ import sys
 from typing import Any, Sequence
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
@@ -40,6 +41,12 @@ def pipeline_options(beam_config: dict[str, Any], extra_args: Sequence[str] = ()
     if runner in (None, "DirectRunner", "SwitchingDirectRunner"):
         raise ValueError(f"runner {runner!r} may download a binary at run time; use FnApiRunner locally or name a cluster runner")
     return options
+
+
+def configure_filesystems(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> None:
+    """Gives the driver's ``FileSystems`` the run's options (S3 endpoint and keys, GCS project, ...),
+    so driver-side reads and writes reach the same storage as the workers."""
+    FileSystems.set_options(pipeline_options(beam_config, extra_args))
 
 
 def create_pipeline(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> beam.Pipeline:

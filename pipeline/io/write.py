@@ -45,6 +45,9 @@ def write_drops_shard(path: str, drops: list[Drop]) -> dict[str, Any]:
 
 
 def write_dead_letter_shard(path: str, records: list[DeadLetter]) -> dict[str, Any]:
+    """JSONL; no file at all when there is nothing to write (object stores reject empty multipart uploads)."""
+    if not records:
+        return {"rows": 0, "bytes": 0, "sha256": None}
     writer = create_atomic(path)
     for r in records:
         location = {"row": r.row} if r.row is not None else {"line": r.line}

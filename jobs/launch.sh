@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Launch recipes: the same corpusmill jobs on the local runner, Flink, Spark or Dataflow.
+# Usage: jobs/launch.sh local|flink|spark|dataflow CONFIG [extra Beam options...]
+# Every worker needs the corpusmill package: a wheel built here is staged with --extra_package
+# (Dataflow) or installed in the worker image / environment (Flink, Spark).
+set -euo pipefail
+target=${1:?usage: jobs/launch.sh local|flink|spark|dataflow CONFIG [beam options...]}
+config=${2:?config file}
+shift 2
+cd "$(dirname "$0")/.."
+
+wheel() {
+  python -m pip wheel --no-deps -q -w dist . >&2
+  ls -t dist/corpusmill-*.whl | head -n 1
+}
+
+case "$target" in
+  local)
+    # In-process runner, both cores for the heavy stages; no network needed.
+    exec corpusmill run "$config" --runner=FnApiRunner --direct_running_mode=multi_processing --direct_num_workers="${WORKERS:-2}" "$@"
+    ;;
+  flink)
+    # FLINK_MASTER=host:8081. PROCESS workers run `python -m apache_beam.runners.worker.sdk_worker_main`
+    # from an environment where corpusmill is installed (pip install the wheel on every task manager);
+    # use --environment_type=DOCKER --environment_config=IMAGE with an image that has it instead.
+    exec corpusmill run "$config" --runner=FlinkRunner --flink_master="${FLINK_MASTER:?set FLINK_MASTER}" \
+      --environment_type="${ENVIRONMENT_TYPE:-PROCESS}" \
+      --environment_config="${ENVIRONMENT_CONFIG:-{\"command\": \"$(python -c 'import sys; print(sys.prefix)')/bin/python -m pipeline.worker\"}}" \
+      --parallelism="${PARALLELISM:-16}" "$@"
+    ;;
+  spark)
+    # SPARK_MASTER=spark://host:7077; the same worker environment rules as Flink.
+    exec corpusmill run "$config" --runner=SparkRunner --spark_master_url="${SPARK_MASTER:?set SPARK_MASTER}" \
+      --environment_type="${ENVIRONMENT_TYPE:-PROCESS}" \
+      --environment_config="${ENVIRONMENT_CONFIG:-{\"command\": \"$(python -c 'import sys; print(sys.prefix)')/bin/python -m pipeline.worker\"}}" "$@"
+    ;;
+  dataflow)
+    # PROJECT, REGION, BUCKET; output_dir and sources in the config should be gs:// paths.
+    # pip install 'corpusmill[gcp]' first.
+    exec corpusmill run "$config" --runner=DataflowRunner --project="${PROJECT:?set PROJECT}" --region="${REGION:?set REGION}" \
+      --temp_location="gs://${BUCKET:?set BUCKET}/tmp" --staging_location="gs://${BUCKET}/staging" \
+      --extra_package="$(wheel)" --machine_type="${MACHINE_TYPE:-n2-highmem-8}" \
+      --max_num_workers="${MAX_WORKERS:-100}" --experiments=use_runner_v2 "$@"
+    ;;
+  *)
+    echo "unknown target $target (local|flink|spark|dataflow)" >&2
+    exit 2
+    ;;
+esac
