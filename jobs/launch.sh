@@ -2,7 +2,7 @@
 # Launch recipes: the same corpusmill jobs on the local runner, Flink, Spark or Dataflow.
 # Usage: jobs/launch.sh local|flink|spark|dataflow CONFIG [extra Beam options...]
 # Every worker needs the corpusmill package: a wheel built here is staged with --extra_package
-# (Dataflow) or installed in the worker image / environment (Flink, Spark).
+# (Dataflow) or installed where the workers' Python runs (Flink, Spark: worker pool or image).
 set -euo pipefail
 target=${1:?usage: jobs/launch.sh local|flink|spark|dataflow CONFIG [beam options...]}
 config=${2:?config file}
@@ -20,19 +20,19 @@ case "$target" in
     exec corpusmill run "$config" --runner=FnApiRunner --direct_running_mode=multi_processing --direct_num_workers="${WORKERS:-2}" "$@"
     ;;
   flink)
-    # FLINK_MASTER=host:8081. PROCESS workers run `python -m apache_beam.runners.worker.sdk_worker_main`
-    # from an environment where corpusmill is installed (pip install the wheel on every task manager);
-    # use --environment_type=DOCKER --environment_config=IMAGE with an image that has it instead.
+    # FLINK_MASTER=host:8081. Default EXTERNAL environment: beside every task manager, in a Python
+    # where the corpusmill wheel is installed, run
+    #   python -m apache_beam.runners.worker.worker_pool_main --service_port=50000
+    # Or ENVIRONMENT_TYPE=DOCKER ENVIRONMENT_CONFIG=<an SDK image with corpusmill installed>.
     exec corpusmill run "$config" --runner=FlinkRunner --flink_master="${FLINK_MASTER:?set FLINK_MASTER}" \
-      --environment_type="${ENVIRONMENT_TYPE:-PROCESS}" \
-      --environment_config="${ENVIRONMENT_CONFIG:-{\"command\": \"$(python -c 'import sys; print(sys.prefix)')/bin/python -m pipeline.worker\"}}" \
+      --environment_type="${ENVIRONMENT_TYPE:-EXTERNAL}" --environment_config="${ENVIRONMENT_CONFIG:-localhost:50000}" \
       --parallelism="${PARALLELISM:-16}" "$@"
     ;;
   spark)
-    # SPARK_MASTER=spark://host:7077; the same worker environment rules as Flink.
+    # SPARK_MASTER=spark://host:7077; the same worker environment rules as Flink (worker pool on
+    # every executor host, or an SDK image).
     exec corpusmill run "$config" --runner=SparkRunner --spark_master_url="${SPARK_MASTER:?set SPARK_MASTER}" \
-      --environment_type="${ENVIRONMENT_TYPE:-PROCESS}" \
-      --environment_config="${ENVIRONMENT_CONFIG:-{\"command\": \"$(python -c 'import sys; print(sys.prefix)')/bin/python -m pipeline.worker\"}}" "$@"
+      --environment_type="${ENVIRONMENT_TYPE:-EXTERNAL}" --environment_config="${ENVIRONMENT_CONFIG:-localhost:50000}" "$@"
     ;;
   dataflow)
     # PROJECT, REGION, BUCKET; output_dir and sources in the config should be gs:// paths.
