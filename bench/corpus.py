@@ -71,9 +71,27 @@ def _extract(words_per_doc: int) -> list[str]:
     return docs
 
 
+def docstring_documents(limit: int, min_chars: int = 1500) -> list[str]:
+    """Up to ``limit`` documents of whole docstrings joined by blank lines (line structure kept),
+    each at least ``min_chars`` long: prose the line-based filters can judge. Cached like the above."""
+    cache = CACHE / f"docstrings-{sysconfig.get_python_version()}.json"
+    if not cache.exists():
+        CACHE.mkdir(exist_ok=True)
+        cache.write_text(json.dumps(list(dict.fromkeys(_docstrings()))), encoding="utf-8")
+    docs, current = [], []
+    for text in json.loads(cache.read_text(encoding="utf-8")):
+        current.append(text)
+        if sum(len(t) for t in current) >= min_chars:
+            docs.append("\n\n".join(current))
+            current = []
+            if len(docs) == limit:
+                break
+    return docs
+
+
 def near_variant(text: str, rng: random.Random, vocabulary: list[str]) -> tuple[str, str]:
     """A near-duplicate of ``text`` made by one edit kind at a random strength; returns (kind, text)."""
-    words = text.split()
+    words = text.split(" ")
     kind = rng.choice(["substitute", "insert", "truncate", "reorder"])
     strength = rng.uniform(0.0, 0.12)
     if kind == "substitute":
@@ -90,10 +108,12 @@ def near_variant(text: str, rng: random.Random, vocabulary: list[str]) -> tuple[
     return kind, " ".join(words)
 
 
-def corpus_with_duplicates(base_docs: int, duplicates: int, seed: int = 0) -> list[dict[str, str]]:
-    """``base_docs`` originals plus ``duplicates`` injected variants, as ``{"id", "text", "edit"}``."""
+def corpus_with_duplicates(base_docs: int, duplicates: int, seed: int = 0, structured: bool = False) -> list[dict[str, str]]:
+    """``base_docs`` originals plus ``duplicates`` injected variants, as ``{"id", "text", "edit"}``.
+
+    ``structured`` takes whole docstrings with their lines (for filters) instead of 250-word chunks."""
     rng = random.Random(seed)
-    base = prose_documents(base_docs)
+    base = docstring_documents(base_docs) if structured else prose_documents(base_docs)
     vocabulary = sorted({w for d in base[:200] for w in d.split()})
     records = [{"id": f"base{i:06d}", "text": t, "edit": "original"} for i, t in enumerate(base)]
     for j in range(duplicates):
