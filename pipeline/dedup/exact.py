@@ -6,10 +6,10 @@ from typing import Any, Iterable, Iterator
 import apache_beam as beam
 
 from pipeline.documents import Document, Drop, content_hash
+from pipeline.stages import DROPS
 
 STAGE = "exact_dedup"
 REASON = "exact_duplicate"
-DROPS = "drops"
 
 
 def keeper_key(priorities: dict[str, int], doc: Document) -> tuple[int, str, str]:

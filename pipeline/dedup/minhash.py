@@ -19,8 +19,9 @@ import xxhash
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_TEXT_WORDS = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+")
+from pipeline.normalize import CJK_CHARS
+
+_TEXT_WORDS = re.compile(f"[{CJK_CHARS}]|[^\\W{CJK_CHARS}]+")
 _CODE_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
 _COMBINE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier folding word hashes into a shingle hash
 _FMIX = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))

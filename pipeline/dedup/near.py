@@ -16,10 +16,10 @@ from pipeline.config import MinHashConfig
 from pipeline.dedup.components import ConnectedComponents
 from pipeline.dedup.minhash import band_keys, choose_bands, jaccard, shingle_hashes, signatures
 from pipeline.documents import Document, Drop, stable_hash
+from pipeline.stages import DROPS
 
 STAGE = "near_dedup"
 REASON = "near_duplicate"
-DROPS = "drops"
 _PRIORITY_OFFSET = 2**31
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 
+from pipeline.normalize import CJK_CHARS
+
 CJK_LANGUAGES = frozenset({"zh", "ja", "ko"})
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_WORDS = re.compile(f"[{_CJK}]|[^\\s{_CJK}]+")
+_WORDS = re.compile(f"[{CJK_CHARS}]|[^\\s{CJK_CHARS}]+")
 TERMINAL_PUNCTUATION = (".", "!", "?", '"', "'", "”", "’", "。", "！", "？", "…", ":", ";", "：", "；", "」", "』")
 
 

@@ -16,10 +16,10 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import SourceConfig
 from pipeline.documents import DeadLetter, Document, make_id, preview
+from pipeline.stages import DEAD_LETTER
 from pipeline.io.decompress import Oversized, compression_of, lines
 
 Record = Union[Document, DeadLetter]
-DEAD_LETTER = "dead_letter"
 READ_STAGE = "read"
 _GLOB_CHARS = "*?["
 
