@@ -1,81 +1,101 @@
 """Job 3, build: ``curated/`` + ``tokenizer/`` → tokenize → pack → ``dataset/`` (DESIGN.md §3).
 
-Packing groups documents by ``hash(seed, id)`` into groups of about ``pack.group_size``
-documents, so no worker ever holds the corpus; rows are spread over shards by a hash of their
-key and sorted inside each shard, so the shard bytes are the same on every runner.
+Each curated shard becomes one dataset shard in one worker: its documents are tokenized in
+batches, packed in groups of ``pack.group_size`` documents in shard order, and streamed to
+``data-00007.arrow``. Packing is local to a shard (a trainer's sampler shuffles rows), so
+tokens never cross a shuffle and the shard bytes are the same on every runner.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import math
 import time
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.utils import shared
 
 from pipeline import __version__, layout
-from pipeline.config import Config
-from pipeline.documents import stable_hash
+from pipeline.config import Config, FimConfig, PackConfig
 from pipeline.io.files import completed_with, read_bytes, read_json, remove_temp_dirs, reset_dir, write_json, write_success
-from pipeline.io.read import ReadCurated, curated_stats
-from pipeline.io.write import WriteCollectedJson, WriteShards
-from pipeline.io.write_arrow import write_arrow_shard, write_dataset_metadata
+from pipeline.io.read import curated_stats, read_curated_file
+from pipeline.io.write import WriteCollectedJson
+from pipeline.io.write_arrow import ArrowShardWriter, write_dataset_metadata
 from pipeline.pack import PACKERS, TokenizedDocument
 from pipeline.report import mix_targets, update_run_report
 from pipeline.runner import configure_filesystems, create_pipeline
-from pipeline.tokenize import TokenizeDocuments, load_encoder
+from pipeline.tokenize import LoadedTokenizer, encode_documents, load_encoder
 from jobs.train_tokenizer import curated_shards
 
 JOB = "build"
+ENCODE_BATCH = 256
 
 
-class _PackGroup(beam.DoFn):
-    def __init__(self, strategy: str, seq_len: int, pad_id: int):
-        self._strategy, self._seq_len, self._pad_id = strategy, seq_len, pad_id
+class BuildShard(beam.DoFn):
+    """(index, curated shard path) → the dataset shard's stats (main) and ``stats`` ``(name, count)`` pairs."""
 
-    def process(self, keyed: tuple[int, Iterable[TokenizedDocument]]) -> Iterator[Any]:
-        group, docs = keyed
-        pack = PACKERS[self._strategy]
-        rows, stats = pack(group, sorted(docs, key=lambda d: (d.id, d.ids.tobytes())), self._seq_len, self._pad_id)
-        yield from rows
-        for key, value in dataclasses.asdict(stats).items():
-            if isinstance(value, int):
-                yield beam.pvalue.TaggedOutput("stats", (key, value))
+    def __init__(self, tokenizer_dir: str, dataset_dir: str, fim: FimConfig, split_rate: float, pack: PackConfig, seed: int):
+        self._tokenizer_dir, self._dataset_dir = tokenizer_dir, dataset_dir.rstrip("/")
+        self._fim, self._split_rate, self._pack, self._seed = fim, split_rate, pack, seed
+        self._shared = shared.Shared()
+
+    def setup(self) -> None:
+        self._tokenizer = self._shared.acquire(lambda: LoadedTokenizer(self._tokenizer_dir))
+
+    def process(self, indexed: tuple[int, str]) -> Iterator[Any]:
+        index, path = indexed
+        name = dataset_shard_name(index)
+        writer = ArrowShardWriter(f"{self._dataset_dir}/{name}")
+        pack = PACKERS[self._pack.strategy]
+        counts: dict[str, int] = {}
+        group: list[TokenizedDocument] = []
+        groups = 0
+
+        def flush() -> None:
+            nonlocal group, groups
+            rows, stats = pack(groups, group, self._pack.seq_len, self._tokenizer.encoder.pad_id)
+            writer.write(rows)
+            for key in ("documents", "documents_split", "padding"):
+                counts[key] = counts.get(key, 0) + getattr(stats, key)
+            group, groups = [], groups + 1
+
+        batch = []
+        for doc in read_curated_file(path):
+            batch.append(doc)
+            if len(batch) == ENCODE_BATCH:
+                group += self._encode(batch, counts)
+                batch = []
+            if len(group) >= self._pack.group_size:
+                flush()
+        group += self._encode(batch, counts)
+        if group:
+            flush()
+        for key, n in sorted(counts.items()):
+            yield beam.pvalue.TaggedOutput("stats", (key, n))
+        yield {"file": name, **writer.close()}
+
+    def _encode(self, batch: list[Any], counts: dict[str, int]) -> list[TokenizedDocument]:
+        if not batch:
+            return []
+        tokenized, stats = encode_documents(self._tokenizer.encoder, self._tokenizer.parts, batch, self._fim, self._split_rate, self._seed)
+        for key, n in stats.items():
+            counts[key] = counts.get(key, 0) + n
+        return tokenized
 
 
-class PackDocuments(beam.PTransform):
-    """TokenizedDocuments → PackedRows (main) and per-group ``stats`` dicts."""
-
-    def __init__(self, strategy: str, seq_len: int, pad_id: int, num_groups: int, seed: int):
-        super().__init__()
-        self._strategy, self._seq_len, self._pad_id, self._num_groups, self._seed = strategy, seq_len, pad_id, num_groups, seed
-
-    def expand(self, docs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        n, seed = self._num_groups, self._seed
-        return (
-            docs
-            | "AssignGroup" >> beam.Map(lambda d: (stable_hash(seed, "pack-group", d.id) % n, d))
-            | "GroupForPacking" >> beam.GroupByKey()
-            | "PackGroup" >> beam.ParDo(_PackGroup(self._strategy, self._seq_len, self._pad_id)).with_outputs("stats", main="rows")
-        )
+def dataset_shard_name(index: int) -> str:
+    return f"data-{index:05d}.arrow"
 
 
-def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str], num_groups: int, pad_id: int) -> None:
-    docs = p | "ReadCurated" >> ReadCurated(shards_in)
-    tokenized = docs | "Tokenize" >> TokenizeDocuments(layout.tokenizer_dir(config), config.fim, config.split_combined_tokens.rate, config.seed)
-    packed = tokenized.documents | "Pack" >> PackDocuments(config.pack.strategy, config.pack.seq_len, pad_id, num_groups, config.seed)
-    shard_stats = packed.rows | "WriteArrowShards" >> WriteShards(
-        layout.dataset_dir(config), "data", ".arrow", config.output.shards, lambda r: r.key, lambda r: r.key, write_arrow_shard, config.seed
+def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str]) -> None:
+    built = (
+        p
+        | "ListShards" >> beam.Create(list(enumerate(shards_in)))
+        | "SpreadShards" >> beam.Reshuffle()
+        | "BuildShards" >> beam.ParDo(BuildShard(layout.tokenizer_dir(config), layout.dataset_dir(config), config.fim, config.split_combined_tokens.rate, config.pack, config.seed)).with_outputs("stats", main="shards")
     )
-    _ = shard_stats | "WriteShardStats" >> WriteCollectedJson(layout.counts_path(config, "build_shards"))
-    _ = (
-        (tokenized.stats, packed.stats)
-        | "MergeBuildStats" >> beam.Flatten()
-        | "SumBuildStats" >> beam.CombinePerKey(sum)
-        | "WriteBuildStats" >> WriteCollectedJson(layout.counts_path(config, JOB))
-    )
+    _ = built.shards | "WriteShardStats" >> WriteCollectedJson(layout.counts_path(config, "build_shards"))
+    _ = built.stats | "SumBuildStats" >> beam.CombinePerKey(sum) | "WriteBuildStats" >> WriteCollectedJson(layout.counts_path(config, JOB))
 
 
 def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool = False) -> dict[str, Any]:
@@ -91,14 +111,15 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool =
     shards_in = curated_shards(config)
     num_docs, _ = curated_stats(shards_in)
     encoder = load_encoder(layout.tokenizer_dir(config))
-    num_groups = max(1, math.ceil(num_docs / config.pack.group_size))
     dataset = layout.dataset_dir(config)
     reset_dir(dataset)
     started = time.monotonic()
     with create_pipeline(config.beam, extra_beam_args) as p:
-        build_build_pipeline(p, config, shards_in, num_groups, encoder.pad_id)
+        build_build_pipeline(p, config, shards_in)
     remove_temp_dirs(dataset, layout.out(config, "report", "_counts"))
     shard_stats = sorted(read_json(layout.counts_path(config, "build_shards")), key=lambda s: s["file"])
+    if [s["file"] for s in shard_stats] != [dataset_shard_name(i) for i in range(len(shards_in))]:
+        raise RuntimeError(f"built {len(shard_stats)} dataset shards for {len(shards_in)} curated shards")
     pack_stats = dict(read_json(layout.counts_path(config, JOB)))
     manifest = build_manifest(config, encoder, shard_stats, pack_stats, num_docs)
     write_json(FileSystems.join(dataset, "manifest.json"), manifest)

@@ -1,7 +1,9 @@
-"""Job 1, curate: read → normalize → filter → exact dedup → ``curated/`` (DESIGN.md §1).
+"""Job 1, curate: read → normalize → filter → exact + near dedup → mix → ``curated/``.
 
-Also writes ``drops/`` (one row per removed document), ``dead_letter/`` and the counts the
-report reconciles.
+The input is cut into work units (``pipeline.units``). Step 1 (``AnalyzeUnit``) does all text
+work where a unit lies and emits compact keys; dedup and mixing decide on those keys alone;
+step 2 (``ApplyUnit``) applies the decisions where the unit lies and writes its ``curated/``,
+``drops/`` and ``dead_letter/`` files. Document text never crosses a GroupByKey.
 """
 from __future__ import annotations
 
@@ -12,114 +14,159 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import layout
+from pipeline.analyze import BANDS, COUNTS, EXACT, AnalyzeUnit
+from pipeline.apply import NEAR_STATS, PREVIEWS, REMOVED, ApplyUnit, NameKeepers, ResolveUnit
 from pipeline.config import Config
-from pipeline.dedup.exact import ExactDedup
-from pipeline.dedup.near import NearDedup
-from pipeline.mix import BYTES_PER_TOKEN, Mix
-from pipeline.documents import document_order
+from pipeline.dedup import exact, near
+from pipeline.dedup.nodes import node_unit
+from pipeline.documents import stable_hash
 from pipeline.filters import SourceFilterChains
 from pipeline.io.files import completed_with, read_json, remove_temp_dirs, reset_dir, write_success
-from pipeline.io.read import ReadCorpus
-from pipeline.io.write import WriteCollectedJson, WriteShards, write_curated_shard, write_dead_letter_shard, write_drops_shard
-from pipeline.normalize import normalize_document
-from pipeline.report import CountAndWrite, mix_targets, update_run_report, check_error_budget, summarize_near_dedup, check_reconciliation, dead_letter_key, drop_key, kept_key, length_bin, pii_keys, read_key, summarize_counts
+from pipeline.io.read import match_source_files
+from pipeline.io.write import WriteCollectedJson
+from pipeline.mix import BYTES_PER_TOKEN, estimated_tokens, sampling_rates
+from pipeline.report import CountAndWrite, check_error_budget, check_reconciliation, mix_targets, summarize_near_dedup, summarize_units, update_run_report, verify_written
 from pipeline.runner import configure_filesystems, create_pipeline
-from pipeline.stages import DocumentStage, SampleDrops
+from pipeline.stages import SAMPLES, SampleDrops
+from pipeline.units import WorkUnit, plan_units
 
 JOB = "curate"
 OUTPUT_DIRS = ("curated", "drops", "dead_letter")
+SAMPLED_CLUSTERS = 5
 
 
-def build_curate_pipeline(p: beam.Pipeline, config: Config) -> None:
+def work_dir(config: Config) -> str:
+    return layout.out(config, "curated", "_work")
+
+
+def plan(config: Config) -> list[WorkUnit]:
+    """The run's work units, from the sources' files and sizes (fails on a path matching nothing)."""
+    sources = [(s.name, s.format, match_source_files(s)) for s in config.sources]
+    return plan_units(sources, config.output.shard_mb << 20)
+
+
+def _sum_by_key(pcoll: beam.PCollection, label: str) -> beam.PCollection:
+    return pcoll | f"Sum{label}" >> beam.CombinePerKey(sum)
+
+
+def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit]) -> None:
     """Adds the curate graph to ``p``."""
-    read_dead, read_docs = [], []
-    for source in config.sources:
-        read = p | f"Read[{source.name}]" >> ReadCorpus(source, config.max_document_bytes)
-        read_docs.append(read.documents)
-        read_dead.append(read.dead_letter)
-    docs = read_docs | "MergeSources" >> beam.Flatten()
-    reading_dead = read_dead | "MergeReadDeadLetters" >> beam.Flatten()
-
-    normalized = docs | "Normalize" >> DocumentStage("normalize", normalize_document)
-    filtered = normalized.documents | "Filter" >> DocumentStage("filter", SourceFilterChains.from_config(config))
-    drops = [normalized.drops, filtered.drops]
-    kept = filtered.documents
-    priorities = {s.name: s.priority for s in config.sources}
+    work = work_dir(config)
+    analyzed = (
+        p
+        | "ListUnits" >> beam.Create(units)
+        | "SpreadUnits" >> beam.Reshuffle()
+        | "AnalyzeUnits" >> beam.ParDo(AnalyzeUnit(config, SourceFilterChains.from_config(config), work, layout.out(config, "dead_letter"))).with_outputs(
+            EXACT, BANDS, COUNTS, SAMPLES, main="reports")
+    )
+    decisions = []
     if config.dedup.exact:
-        deduped = kept | "ExactDedup" >> ExactDedup(priorities)
-        drops.append(deduped.drops)
-        kept = deduped.documents
+        decisions.append(
+            analyzed[EXACT]
+            | "GroupTextHashes" >> beam.GroupByKey()
+            | "ExactDuplicates" >> beam.FlatMapTuple(lambda _, blocks: [(m, k, exact.STAGE) for m, k in exact.exact_duplicates(blocks).tolist()])
+        )
+    near_stats = []
     if config.dedup.minhash.enabled:
-        near = kept | "NearDedup" >> NearDedup(config.dedup.minhash, priorities, {s.name: s.kind for s in config.sources}, config.seed)
-        drops.append(near["drops"])
-        kept = near["documents"]
+        clusters = analyzed[BANDS] | "NearDuplicates" >> near.NearDuplicates(config.dedup.minhash, work)
+        decisions.append(clusters["members"] | "NearDecisions" >> beam.MapTuple(lambda member, root: (member, root, near.STAGE)))
+        near_stats += [
+            clusters["candidate_pairs"] | "CandidateKey" >> beam.Map(lambda n: (("candidate_pairs", ""), n)),
+            clusters["duplicate_pairs"] | "DuplicateKey" >> beam.Map(lambda n: (("duplicate_pairs", ""), n)),
+            clusters["unconverged"] | "UnconvergedKey" >> beam.Map(lambda n: (("unconverged_nodes", ""), n)),
+            clusters["members"]
+            | "RootOfMember" >> beam.MapTuple(lambda _, root: (root, 1))
+            | "ClusterMembers" >> beam.CombinePerKey(sum)
+            | "ClusterSizeKey" >> beam.MapTuple(lambda _, n: (("cluster_size", str(n + 1)), 1)),
+        ]
+    if not decisions:
+        decisions.append(p | "NoDedup" >> beam.Create([]))
+    named = (
+        decisions
+        | "MergeDecisions" >> beam.Flatten()
+        | "ByKeeperUnit" >> beam.Map(lambda d: (node_unit(d[1]), d))
+        | "GroupByKeeperUnit" >> beam.GroupByKey()
+        | "NameKeepers" >> beam.ParDo(NameKeepers(work))
+    )
+    resolved = (
+        {"report": analyzed.reports | "ReportByUnit" >> beam.Map(lambda r: (r["unit"], r)), "decisions": named}
+        | "GroupByUnit" >> beam.CoGroupByKey()
+        | "ResolveUnits" >> beam.ParDo(ResolveUnit(work)).with_outputs(REMOVED, main="units")
+    )
+    mixing = bool(config.mix)
+    if not mixing:
+        rates = p | "NoMix" >> beam.Create([{}])
+    else:
+        mix, sources = config.mix, config.sources
+        survivor_bytes = analyzed.reports | "SurvivorBytes" >> beam.Map(lambda r: (r["source"], r["survivor_bytes"]))
+        removed = resolved[REMOVED] | "RemovedBytes" >> beam.MapTuple(lambda source, n: (source, -n))
+        rates = (
+            (survivor_bytes, removed)
+            | "MergeBytes" >> beam.Flatten()
+            | "BytesPerSource" >> beam.CombinePerKey(sum)
+            | "AsDict" >> beam.combiners.ToDict()
+            | "Rates" >> beam.Map(lambda b: sampling_rates(mix, estimated_tokens(b, sources, BYTES_PER_TOKEN)))
+        )
+        _ = rates | "WriteMixRates" >> WriteCollectedJson(layout.counts_path(config, "mix_rates"))
+    seed = config.seed
+    sampled_roots = (
+        named
+        | "NearKeepers" >> beam.FlatMapTuple(lambda _, d: [d[3]] if d[1] == near.STAGE else [])
+        | "DistinctKeepers" >> beam.Distinct()
+        | "SampleClusters" >> beam.combiners.Top.Smallest(SAMPLED_CLUSTERS, key=lambda r: stable_hash(seed, "cluster-sample", r))
+    )
+    applied = resolved.units | "ApplyUnits" >> beam.ParDo(
+        ApplyUnit(work, layout.out(config, "curated"), layout.out(config, "drops"), seed, mixing),
+        beam.pvalue.AsSingleton(rates),
+        beam.pvalue.AsSingleton(sampled_roots),
+    ).with_outputs(COUNTS, NEAR_STATS, PREVIEWS, main="reports")
+    _ = (
+        (analyzed.reports | "AnalyzeReports" >> beam.Map(lambda r: {"step": "analyze", **r}), applied.reports | "ApplyReports" >> beam.Map(lambda r: {"step": "apply", **r}))
+        | "MergeUnitReports" >> beam.Flatten()
+        | "WriteUnitReports" >> WriteCollectedJson(layout.counts_path(config, "units"))
+    )
+    _ = (
+        (analyzed[COUNTS], applied[COUNTS])
+        | "MergeCounts" >> beam.Flatten()
+        | "Count" >> CountAndWrite(layout.counts_path(config, JOB))
+    )
+    _ = analyzed[SAMPLES] | "SampleDrops" >> SampleDrops() | "WriteDropSamples" >> WriteCollectedJson(layout.out(config, "report", "drop_samples.json"))
+    if config.dedup.minhash.enabled:
         _ = (
-            near["stats"]
-            | "CountNearDedupStats" >> beam.combiners.Count.PerElement()
+            [*near_stats, applied[NEAR_STATS]]
+            | "MergeNearStats" >> beam.Flatten()
+            | "SumNearStats" >> beam.CombinePerKey(sum)
             | "NearStatRows" >> beam.MapTuple(lambda key, n: [list(key), n])
             | "WriteNearDedupStats" >> WriteCollectedJson(layout.counts_path(config, "near_dedup"))
         )
-        _ = near["samples"] | "WriteClusterSamples" >> WriteCollectedJson(layout.out(config, "report", "near_duplicate_samples.json"))
-    upsampled = None
-    if config.mix:
-        mixed = kept | "Mix" >> Mix(config.mix, config.sources, config.seed)
-        drops.append(mixed["drops"])
-        kept = mixed["documents"]
-        upsampled = kept | "Repeats" >> beam.Filter(lambda d: "repeat_of" in d.meta)
-        _ = mixed["rates"] | "WriteMixRates" >> WriteCollectedJson(layout.counts_path(config, "mix_rates"))
-    all_drops = drops | "MergeDrops" >> beam.Flatten()
-    _ = (
-        (normalized.samples, filtered.samples)
-        | "MergeDropSamples" >> beam.Flatten()
-        | "SampleDrops" >> SampleDrops()
-        | "WriteDropSamples" >> WriteCollectedJson(layout.out(config, "report", "drop_samples.json"))
-    )
-    all_dead = [reading_dead, normalized.dead_letter, filtered.dead_letter] | "MergeDeadLetters" >> beam.Flatten()
-
-    shards = config.output.curated_shards
-    _ = kept | "WriteCurated" >> WriteShards(
-        layout.out(config, "curated"), "part", ".parquet", shards, lambda d: d.id, document_order, write_curated_shard, config.seed
-    )
-    _ = all_drops | "WriteDrops" >> WriteShards(
-        layout.out(config, "drops"), "part", ".parquet", shards, lambda d: d.id, lambda d: tuple(d), write_drops_shard, config.seed
-    )
-    _ = all_dead | "WriteDeadLetters" >> WriteShards(
-        layout.out(config, "dead_letter"), "part", ".jsonl", 1, lambda d: d.file, lambda d: (d.source, d.file, d.line or 0, d.row or 0, d.stage, d.error), write_dead_letter_shard
-    )
-    count_keys = [
-        docs | "KeyRead" >> beam.Map(lambda d: (read_key(d), 1)),
-        reading_dead | "KeyReadDead" >> beam.Map(lambda d: (read_key(d), 1)),
-        kept | "KeyKept" >> beam.Map(lambda d: (kept_key(d), 1)),
-        kept | "KeyPii" >> beam.FlatMap(pii_keys),
-        all_drops | "KeyDropped" >> beam.Map(lambda d: (drop_key(d), 1)),
-        all_dead | "KeyDeadLetter" >> beam.Map(lambda d: (dead_letter_key(d), 1)),
-    ]
-    count_keys += [
-        docs | "KeyReadLength" >> beam.Map(lambda d: (("length_read", d.source, length_bin(d.text), ""), 1)),
-        kept | "KeyKeptLength" >> beam.Map(lambda d: (("length_kept", d.source, length_bin(d.text), ""), 1)),
-        kept | "KeyLanguage" >> beam.Map(lambda d: (("language", d.source, str(d.meta.get("language", "unknown")), ""), 1)),
-    ]
-    if upsampled is not None:
-        count_keys.append(upsampled | "KeyUpsampled" >> beam.Map(lambda d: (("upsampled", d.source, "", ""), 1)))
-    _ = count_keys | "MergeCountKeys" >> beam.Flatten() | "Count" >> CountAndWrite(layout.counts_path(config, JOB))
+        _ = (
+            applied[PREVIEWS]
+            | "GroupSampledClusters" >> beam.GroupByKey()
+            | "ClusterSample" >> beam.MapTuple(lambda root, members: {"keeper": root, "members": [{"id": i, "text": t} for i, t in sorted(members)]})
+            | "WriteClusterSamples" >> WriteCollectedJson(layout.out(config, "report", "near_duplicate_samples.json"))
+        )
 
 
 def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool = False) -> dict[str, Any]:
-    """Runs the job, checks the invariant and error budget, and returns the per-source summary.
-
-    A complete ``curated/`` from the same config is kept as it is unless ``force``.
-    """
+    """Runs the job, checks the written files against the unit reports, the invariant and the
+    error budget, and returns the report section. A complete ``curated/`` from the same config
+    is kept as it is unless ``force``."""
     configure_filesystems(config.beam, extra_beam_args)
     if not force and completed_with(layout.curated_dir(config), config.config_hash()) and FileSystems.exists(layout.out(config, "report", "report.json")):
         return {**read_json(layout.out(config, "report", "report.json"))[JOB], "skipped": True}
     for name in (*OUTPUT_DIRS, "report"):  # a new curate starts a new run report
         reset_dir(layout.out(config, name))
+    units = plan(config)
     started = time.monotonic()
     with create_pipeline(config.beam, extra_beam_args) as p:
-        build_curate_pipeline(p, config)
-    remove_temp_dirs(*(layout.out(config, name) for name in OUTPUT_DIRS), layout.out(config, "report", "_counts"))
-    summary = summarize_counts(read_json(layout.counts_path(config, JOB)), [s.name for s in config.sources])
-    report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), "config_hash": config.config_hash(), "sources": summary}
+        build_curate_pipeline(p, config, units)
+    unit_reports = read_json(layout.counts_path(config, "units"))
+    verify_written(units, unit_reports, layout.curated_dir(config), layout.out(config, "drops"), layout.out(config, "dead_letter"))
+    if FileSystems.exists(work_dir(config)):
+        FileSystems.delete([work_dir(config)])
+    remove_temp_dirs(*(layout.out(config, name) for name in OUTPUT_DIRS))
+    summary = summarize_units(unit_reports, read_json(layout.counts_path(config, JOB)), [s.name for s in config.sources])
+    report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), "config_hash": config.config_hash(), "units": len(units), "sources": summary}
     if config.mix:
         (rates,) = read_json(layout.counts_path(config, "mix_rates"))
         report["mix"] = {"rates": rates, "estimated_bytes_per_token": BYTES_PER_TOKEN}

@@ -191,8 +191,11 @@ class PackConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    shards: int = 8
-    curated_shards: int = 8
+    """The input is processed in work units of about ``shard_mb`` MB of input each (a large
+    uncompressed JSONL file is cut into byte ranges); each unit becomes one curated shard and
+    one dataset shard."""
+
+    shard_mb: int = 64
 
 
 @dataclass(frozen=True)
@@ -316,8 +319,7 @@ def _check_semantics(config: Config) -> None:
         "tokenizer.sample_bytes": config.tokenizer.sample_bytes,
         "pack.seq_len": config.pack.seq_len,
         "pack.group_size": config.pack.group_size,
-        "output.shards": config.output.shards,
-        "output.curated_shards": config.output.curated_shards,
+        "output.shard_mb": config.output.shard_mb,
         "max_document_bytes": config.max_document_bytes,
     }
     for key, value in positive.items():

@@ -12,10 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any, Iterator, Mapping
 
-import apache_beam as beam
-
 from pipeline.config import MixConfig, SourceConfig
-from pipeline.documents import Document, Drop, stable_fraction
+from pipeline.documents import stable_fraction
 
 STAGE = "mix"
 REASON = "sampled_out"
@@ -57,35 +55,3 @@ def copies(rate: float, seed: int, doc_id: str) -> int:
 
 def repeat_id(doc_id: str, k: int) -> str:
     return doc_id if k == 0 else f"{doc_id}#r{k}"
-
-
-class _Sample(beam.DoFn):
-    def __init__(self, seed: int):
-        self._seed = seed
-
-    def process(self, doc: Document, rates: dict[str, float]) -> Iterator[Any]:
-        n = copies(rates.get(doc.source, 1.0), self._seed, doc.id)
-        if n == 0:
-            yield beam.pvalue.TaggedOutput("drops", Drop(doc.id, doc.source, STAGE, REASON, f"rate {rates[doc.source]:.4f}"))
-        for k in range(n):
-            yield doc if k == 0 else doc._replace(id=repeat_id(doc.id, k), meta={**doc.meta, "repeat_of": doc.id})
-
-
-class Mix(beam.PTransform):
-    """Documents → mixed documents (main), ``drops`` (sampled out) and ``rates`` (one dict)."""
-
-    def __init__(self, mix: Mapping[str, MixConfig], sources: list[SourceConfig], seed: int):
-        super().__init__()
-        self._mix, self._sources, self._seed = dict(mix), sources, seed
-
-    def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
-        mix, sources = self._mix, self._sources
-        rates = (
-            docs
-            | "BytesPerSource" >> beam.Map(lambda d: (d.source, len(d.text.encode("utf-8"))))
-            | "SumBytes" >> beam.CombinePerKey(sum)
-            | "AsDict" >> beam.combiners.ToDict()
-            | "Rates" >> beam.Map(lambda b: sampling_rates(mix, estimated_tokens(b, sources, BYTES_PER_TOKEN)))
-        )
-        sampled = docs | "Sample" >> beam.ParDo(_Sample(self._seed), beam.pvalue.AsSingleton(rates)).with_outputs("drops", main="documents")
-        return {"documents": sampled.documents, "drops": sampled.drops, "rates": rates}

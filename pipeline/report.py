@@ -2,19 +2,23 @@
 
 Counts are computed as data inside the pipeline (not runner metrics, which some runners do not
 return), written to ``report/_counts/<job>.json``, and turned into the report by the driver.
+Read, kept, dropped and dead-lettered counts come from the work units' own reports of what they
+read and what their writers committed, and are checked against the files on disk.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 import apache_beam as beam
-
-from pipeline.documents import DeadLetter, Document, Drop
+import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.io.files import read_json, write_bytes, write_json
-from pipeline.report_html import render
+from pipeline.documents import Document
+from pipeline.io.files import read_bytes, read_json, write_bytes, write_json
 from pipeline.io.write import WriteCollectedJson
+from pipeline.report_html import render
+from pipeline.units import WorkUnit, unit_name
 
 CountKey = tuple[str, str, str, str]  # (kind, source, stage, reason)
 
@@ -25,22 +29,6 @@ class ReconciliationError(RuntimeError):
 
 class ErrorBudgetExceeded(RuntimeError):
     """More records were dead-lettered than ``max_dead_letter_fraction`` allows."""
-
-
-def read_key(doc_or_dead: Document | DeadLetter) -> CountKey:
-    return ("read", doc_or_dead.source, "", "")
-
-
-def kept_key(doc: Document) -> CountKey:
-    return ("kept", doc.source, "", "")
-
-
-def drop_key(drop: Drop) -> CountKey:
-    return ("dropped", drop.source, drop.stage, drop.reason)
-
-
-def dead_letter_key(dead: DeadLetter) -> CountKey:
-    return ("dead_letter", dead.source, dead.stage, "")
 
 
 def length_bin(text: str) -> str:
@@ -99,6 +87,63 @@ def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[st
         accounted = entry["kept"] - entry["upsampled"] + sum(entry["dropped"].values()) + entry["dead_lettered"]
         entry["reconciles"] = accounted == entry["read"]
     return summary
+
+
+def unit_count_rows(unit_reports: Iterable[dict[str, Any]]) -> list[tuple[CountKey, int]]:
+    """The read, kept, upsampled, dropped and dead-lettered count rows of the per-unit reports."""
+    rows: list[tuple[CountKey, int]] = []
+    for r in unit_reports:
+        source = r["source"]
+        if r["step"] == "analyze":
+            rows.append((("read", source, "", ""), r["read"]))
+            rows += [(("dead_letter", source, stage, ""), n) for stage, n in r["dead_lettered"].items()]
+        else:
+            rows += [(("kept", source, "", ""), r["kept"]), (("upsampled", source, "", ""), r["upsampled"])]
+            rows += [(("dropped", source, stage, reason), n) for stage, reason, n in r["dropped"]]
+    return rows
+
+
+def summarize_units(unit_reports: Iterable[dict[str, Any]], count_rows: Iterable[tuple[list[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``summarize_counts`` over the unit reports (what the writers committed) plus the other count keys."""
+    return summarize_counts([*unit_count_rows(unit_reports), *count_rows], sources)
+
+
+def _parquet_rows(path: str) -> int:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return pq.ParquetFile(f).metadata.num_rows
+
+
+def _jsonl_rows(path: str) -> int:
+    return read_bytes(path).count(b"\n") if FileSystems.exists(path) else 0
+
+
+def verify_written(units: Sequence[WorkUnit], unit_reports: Sequence[dict[str, Any]], curated_dir: str, drops_dir: str, dead_letter_dir: str) -> None:
+    """Every unit reported both steps once, its counts add up, and the files it committed hold
+    exactly the rows it reported (read back from Parquet footers and JSONL lines): a record
+    lost anywhere between reading and the output files fails the run here, naming the unit."""
+    by_unit: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for r in unit_reports:
+        by_unit.setdefault((r["unit"], r["step"]), []).append(r)
+    problems = []
+    for unit in units:
+        where = f"unit {unit.index} ({unit.source}: {', '.join(p.path for p in unit.pieces[:2])}{' ...' if len(unit.pieces) > 2 else ''})"
+        analyzed, applied = by_unit.get((unit.index, "analyze"), []), by_unit.get((unit.index, "apply"), [])
+        if len(analyzed) != 1 or len(applied) != 1:
+            problems.append(f"{where}: {len(analyzed)} analyze and {len(applied)} apply reports, expected one each")
+            continue
+        a, b = analyzed[0], applied[0]
+        dead = sum(a["dead_lettered"].values())
+        dropped = sum(n for _, _, n in b["dropped"])
+        if a["read"] != b["kept"] - b["upsampled"] + dropped + dead:
+            problems.append(f"{where}: read {a['read']} != kept {b['kept']} - upsampled {b['upsampled']} + dropped {dropped} + dead-lettered {dead}")
+        written = {
+            "curated": (_parquet_rows(FileSystems.join(curated_dir, unit_name("part", unit.index, ".parquet"))), b["kept"]),
+            "drops": (_parquet_rows(FileSystems.join(drops_dir, unit_name("part", unit.index, ".parquet"))), dropped),
+            "dead_letter": (_jsonl_rows(FileSystems.join(dead_letter_dir, unit_name("part", unit.index, ".jsonl"))), dead),
+        }
+        problems += [f"{where}: {name}/ file holds {rows} rows, the unit reported {reported}" for name, (rows, reported) in written.items() if rows != reported]
+    if problems:
+        raise ReconciliationError("written output does not match the counts: " + "; ".join(problems[:20]))
 
 
 def check_reconciliation(summary: dict[str, dict[str, Any]]) -> None:

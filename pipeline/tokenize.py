@@ -1,13 +1,11 @@
-"""``TokenizeDocuments``: batched encoding, FIM and token-boundary splitting, one encoder per worker."""
+"""Batched encoding with FIM and token-boundary splitting, and the tokenizer a worker loads once."""
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any, Iterator, Sequence
 
-import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.utils import shared
 
 from pipeline.config import FimConfig
 from pipeline.documents import Document
@@ -55,40 +53,9 @@ def encode_documents(
     return out, counts
 
 
-class _Tokenizer:
+class LoadedTokenizer:
     """What a worker loads once: the encoder and its combined-token table (weak-referenceable for ``shared``)."""
 
     def __init__(self, tokenizer_dir: str):
         self.encoder = load_encoder(tokenizer_dir)
         self.parts = combined_token_parts(self.encoder)
-
-
-class _EncodeBatches(beam.DoFn):
-    def __init__(self, tokenizer_dir: str, shared_handle: shared.Shared, fim: FimConfig, split_rate: float, seed: int):
-        self._tokenizer_dir, self._shared = tokenizer_dir, shared_handle
-        self._fim, self._split_rate, self._seed = fim, split_rate, seed
-
-    def setup(self) -> None:
-        self._tokenizer = self._shared.acquire(lambda: _Tokenizer(self._tokenizer_dir))
-
-    def process(self, batch: list[Document]) -> Iterator[Any]:
-        docs, counts = encode_documents(self._tokenizer.encoder, self._tokenizer.parts, batch, self._fim, self._split_rate, self._seed)
-        yield from docs
-        for key, n in counts.items():
-            yield beam.pvalue.TaggedOutput("stats", (key, n))
-
-
-class TokenizeDocuments(beam.PTransform):
-    """Documents → ``TokenizedDocument`` (main) and ``stats`` ``(name, count)`` pairs."""
-
-    def __init__(self, tokenizer_dir: str, fim: FimConfig, split_rate: float, seed: int, batch_size: int = 256):
-        super().__init__()
-        self._tokenizer_dir, self._fim, self._split_rate, self._seed = tokenizer_dir, fim, split_rate, seed
-        self._batch_size = batch_size
-
-    def expand(self, docs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return (
-            docs
-            | "BatchDocuments" >> beam.BatchElements(min_batch_size=self._batch_size, max_batch_size=self._batch_size)
-            | "EncodeBatches" >> beam.ParDo(_EncodeBatches(self._tokenizer_dir, shared.Shared(), self._fim, self._split_rate, self._seed)).with_outputs("stats", main="documents")
-        )

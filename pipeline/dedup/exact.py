@@ -1,52 +1,36 @@
-"""Exact deduplication on a hash of normalized text, global across sources."""
+"""Exact deduplication on a 128-bit hash of normalized text, global across sources.
+
+Only ``(hash, node)`` records are shuffled, as numpy blocks partitioned by hash; the smallest
+node of each group of identical texts is its keeper (see ``pipeline.dedup.nodes``).
+"""
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+import hashlib
+from typing import Iterable
 
-import apache_beam as beam
-
-from pipeline.documents import Document, Drop, content_hash
-from pipeline.stages import DROPS
+import numpy as np
 
 STAGE = "exact_dedup"
 REASON = "exact_duplicate"
+ENTRY = np.dtype([("h1", "<u8"), ("h2", "<u8"), ("node", "<u8")])
 
 
-def keeper_key(priorities: dict[str, int], doc: Document) -> tuple[int, str, str]:
-    """Lower source priority wins, then the smaller id (the source breaks ties between equal ids)."""
-    return (priorities.get(doc.source, 0), doc.id, doc.source)
+def text_hash(text: str) -> tuple[int, int]:
+    """The 128-bit blake2b digest of a text, as two 64-bit integers."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little")
 
 
-def split_duplicates(priorities: dict[str, int], docs: Iterable[Document]) -> tuple[Document, list[Drop]]:
-    """The keeper of a group of identical texts, and a drop naming it for every other member."""
-    group = list(docs)
-    keeper = min(group, key=lambda d: keeper_key(priorities, d))
-    drops = [Drop(d.id, d.source, STAGE, REASON, keeper.id) for d in group if d is not keeper]
-    return keeper, drops
-
-
-class _KeepOnePerText(beam.DoFn):
-    def __init__(self, priorities: dict[str, int]):
-        self._priorities = priorities
-
-    def process(self, keyed: tuple[str, Iterable[Document]]) -> Iterator[Any]:
-        keeper, drops = split_duplicates(self._priorities, keyed[1])
-        yield keeper
-        for drop in drops:
-            yield beam.pvalue.TaggedOutput(DROPS, drop)
-
-
-class ExactDedup(beam.PTransform):
-    """Groups documents by content hash; keeps one per text (main output), drops the rest (``drops``)."""
-
-    def __init__(self, priorities: dict[str, int]):
-        super().__init__()
-        self._priorities = priorities
-
-    def expand(self, docs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return (
-            docs
-            | "KeyByContentHash" >> beam.Map(lambda d: (content_hash(d.text), d))
-            | "GroupIdenticalTexts" >> beam.GroupByKey()
-            | "KeepOnePerText" >> beam.ParDo(_KeepOnePerText(self._priorities)).with_outputs(DROPS, main="documents")
-        )
+def exact_duplicates(blocks: Iterable[np.ndarray]) -> np.ndarray:
+    """``(member, keeper)`` node pairs, shape ``(k, 2)``, for every document whose text a smaller node also has."""
+    parts = list(blocks)
+    entries = np.concatenate(parts) if parts else np.zeros(0, ENTRY)
+    if len(entries) < 2:
+        return np.zeros((0, 2), dtype=np.uint64)
+    entries = entries[np.lexsort((entries["node"], entries["h2"], entries["h1"]))]
+    same = (entries["h1"][1:] == entries["h1"][:-1]) & (entries["h2"][1:] == entries["h2"][:-1])
+    group = np.concatenate([[0], np.cumsum(~same)])
+    first = np.flatnonzero(np.concatenate([[True], ~same]))
+    keepers = entries["node"][first][group]
+    members = np.flatnonzero(np.concatenate([[False], same]))
+    return np.stack([entries["node"][members], keepers[members]], axis=1)

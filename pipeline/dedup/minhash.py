@@ -130,6 +130,19 @@ def choose_bands(threshold: float, num_perm: int, bands: int | None = None, rows
     return num_perm, 1
 
 
-def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[int]:
-    """One 64-bit bucket key per band: a hash of that band's slice of the signature, seeded by the band index."""
-    return [xxhash.xxh3_64_intdigest(signature[i * rows : (i + 1) * rows].tobytes(), seed=i) for i in range(bands)]
+def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """Bucket keys, shape ``(documents, bands)`` uint64: each band's slice of the signature folded
+    into one 64-bit value (multiply-add, then MurmurHash3's finalizer), seeded by the band index."""
+    keys = np.empty((len(sigs), bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            h = np.full(len(sigs), band, dtype=np.uint64)
+            for column in sigs[:, band * rows : (band + 1) * rows].T:
+                h = _fmix64(h * _COMBINE + column)
+            keys[:, band] = h
+    return keys
+
+
+def signature_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Share of equal MinHash values per row of two signature matrices: the Jaccard estimate."""
+    return (a == b).mean(axis=1)

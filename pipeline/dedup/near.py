@@ -1,38 +1,31 @@
-"""``NearDedup``: global near-duplicate removal with MinHash LSH (DESIGN.md §5).
+"""``NearDuplicates``: global near-duplicate clusters with MinHash LSH (DESIGN.md §5).
 
-Only ids and hashes are shuffled: band buckets hold node keys, candidate pairs are node pairs,
-verification joins compact shingle-hash sets, and components run on id pairs. Text moves once,
-in the final join that drops the non-keepers.
+Only integers move: band buckets are numpy blocks of ``(bucket key, node)``, candidate pairs are
+node pairs, and verification joins pairs with signatures that each side loads from its own
+unit's spill file (``pipeline.io.spill``), never from a shuffle of every document. Components
+run on node pairs; the smallest node of a cluster is its root (the keeper).
 """
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Any, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import apache_beam as beam
 import numpy as np
 
 from pipeline.config import MinHashConfig
 from pipeline.dedup.components import ConnectedComponents
-from pipeline.dedup.minhash import band_keys, choose_bands, jaccard, shingle_hashes, signatures
-from pipeline.documents import Document, Drop, stable_hash
-from pipeline.stages import DROPS
+from pipeline.dedup.minhash import signature_agreement
+from pipeline.dedup.nodes import node_positions, node_units
+from pipeline.io.spill import read_signatures
 
 STAGE = "near_dedup"
 REASON = "near_duplicate"
-_PRIORITY_OFFSET = 2**31
+BAND_ENTRY = np.dtype([("key", "<u8"), ("node", "<u8")])
+_NO_PAIRS = np.zeros((0, 2), dtype=np.uint64)
 
 
-def node_key(priority: int, doc_id: str) -> str:
-    """A string that sorts like ``(priority, id)``: the smallest node of a cluster is its keeper."""
-    return f"{priority + _PRIORITY_OFFSET:010d}:{doc_id}"
-
-
-def node_id(node: str) -> str:
-    return node[11:]
-
-
-def candidate_pairs(members: Iterable[str], max_all_pairs: int) -> Iterator[tuple[str, str]]:
+def candidate_pairs(members: Iterable[int], max_all_pairs: int) -> Iterator[tuple[int, int]]:
     """Pairs to check in one bucket: all pairs of a small bucket, a star around the smallest otherwise."""
     nodes = sorted(set(members))
     if len(nodes) <= max_all_pairs:
@@ -41,156 +34,86 @@ def candidate_pairs(members: Iterable[str], max_all_pairs: int) -> Iterator[tupl
         yield from ((nodes[0], v) for v in nodes[1:])
 
 
-class _Signatures(beam.DoFn):
-    """Per batch: band bucket keys (main output) and shingle sets (``shingles``) of each document."""
-
-    def __init__(self, config: MinHashConfig, priorities: dict[str, int], kinds: dict[str, str], seed: int):
-        self._config, self._priorities, self._kinds, self._seed = config, priorities, kinds, seed
-        self._bands, self._rows = choose_bands(config.threshold, config.num_perm, config.bands, config.rows, config.verify)
-
-    def process(self, batch: list[Document]) -> Iterator[Any]:
-        cfg = self._config
-        shingles = []
-        for doc in batch:
-            kind = self._kinds.get(doc.source, "text")
-            shingles.append(shingle_hashes(doc.text, cfg.code_ngram if kind == "code" else cfg.ngram, kind))
-        sigs = signatures(shingles, cfg.num_perm, self._seed)
-        for doc, sig, sh in zip(batch, sigs, shingles):
-            node = node_key(self._priorities.get(doc.source, 0), doc.id)
-            for key in band_keys(sig, self._bands, self._rows):
-                yield key, node
-            if cfg.verify:
-                yield beam.pvalue.TaggedOutput("shingles", (node, np.unique(sh)))
+def bucket_pairs(blocks: Iterable[np.ndarray], max_all_pairs: int) -> np.ndarray:
+    """Distinct ``(smaller, larger)`` node pairs that share a bucket, from blocks of ``BAND_ENTRY``."""
+    parts = list(blocks)
+    entries = np.unique(np.concatenate(parts)) if parts else np.zeros(0, BAND_ENTRY)  # sorted by (key, node)
+    if len(entries) < 2:
+        return _NO_PAIRS
+    keys = entries["key"]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    sizes = np.diff(np.concatenate([starts, [len(keys)]]))
+    pairs = [np.array(list(candidate_pairs(entries["node"][s : s + n].tolist(), max_all_pairs)), dtype=np.uint64)
+             for s, n in zip(starts[sizes > 1], sizes[sizes > 1])]
+    return np.unique(np.concatenate(pairs), axis=0) if pairs else _NO_PAIRS
 
 
-def _attach_first(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, tuple[str, np.ndarray]]]:
-    node, groups = joined
-    for shingles in groups["shingles"]:
-        for other in groups["pairs"]:
-            yield other, (node, shingles)
+def by_unit(pairs: np.ndarray, column: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(unit, pairs)`` groups of ``pairs`` by the unit of the node in ``column``."""
+    units = node_units(pairs[:, column])
+    for unit in np.unique(units):
+        yield int(unit), pairs[units == unit]
 
 
-def _verify(threshold: float):
-    def verify(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, str]]:
-        node, groups = joined
-        for shingles in groups["shingles"]:
-            for other, other_shingles in groups["partners"]:
-                if jaccard(shingles, other_shingles) >= threshold:
-                    yield (other, node)
-    return verify
+class _AttachFirstSignatures(beam.DoFn):
+    """(unit, pair blocks whose first node lies there) → (second node's unit, (pairs, first signatures))."""
+
+    def __init__(self, work_dir: str):
+        self._work_dir = work_dir
+
+    def process(self, keyed: tuple[int, np.ndarray]) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+        unit, pairs = keyed
+        sigs = read_signatures(self._work_dir, unit)
+        for other, group in by_unit(pairs, 1):
+            yield other, (group, sigs[node_positions(group[:, 0])])
 
 
-class VerifyPairs(beam.PTransform):
-    """Keeps candidate pairs whose exact Jaccard similarity of shingle sets reaches the threshold."""
+class _CompareSignatures(beam.DoFn):
+    """(unit, pairs with first signatures) → the pairs whose estimated Jaccard reaches the threshold."""
 
-    def __init__(self, threshold: float):
+    def __init__(self, work_dir: str, threshold: float):
+        self._work_dir, self._threshold = work_dir, threshold
+
+    def process(self, keyed: tuple[int, Iterable[tuple[np.ndarray, np.ndarray]]]) -> Iterator[tuple[int, int]]:
+        unit, parts = keyed
+        sigs = read_signatures(self._work_dir, unit)
+        for pairs, first in parts:
+            second = sigs[node_positions(pairs[:, 1])]
+            for a, b in pairs[signature_agreement(first, second) >= self._threshold].tolist():
+                yield a, b
+
+
+class NearDuplicates(beam.PTransform):
+    """``(partition, band block)`` → ``members`` (``(member node, root node)`` for every
+    non-root node of a cluster), ``candidate_pairs``, ``duplicate_pairs`` and ``unconverged`` counts."""
+
+    def __init__(self, config: MinHashConfig, work_dir: str):
         super().__init__()
-        self._threshold = threshold
+        self._config, self._work_dir = config, work_dir
 
-    def expand(self, inputs: tuple[beam.PCollection, beam.PCollection]) -> beam.PCollection:
-        pairs, shingles = inputs
-        with_first = (
-            {"pairs": pairs | "BySmaller" >> beam.Map(lambda p: (p[0], p[1])), "shingles": shingles}
-            | "JoinSmaller" >> beam.CoGroupByKey()
-            | "AttachSmaller" >> beam.FlatMap(_attach_first)
-        )
-        return (
-            {"partners": with_first, "shingles": shingles}
-            | "JoinLarger" >> beam.CoGroupByKey()
-            | "ExactJaccard" >> beam.FlatMap(_verify(self._threshold))
-        )
-
-
-PREVIEW_CHARS = 200
-
-
-class _SplitNearDuplicates(beam.DoFn):
-    """Keeps documents outside clusters and cluster roots; drops the other members.
-
-    Every clustered document (root included) also goes to ``previews`` for the sampled clusters.
-    """
-
-    def process(self, joined: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
-        _, groups = joined
-        roots = groups["root"]
-        for doc in groups["docs"]:
-            if not roots:
-                yield doc
-                continue
-            yield beam.pvalue.TaggedOutput("previews", (roots[0], (doc.id, doc.text[:PREVIEW_CHARS])))
-            if roots[0] == doc.id:
-                yield doc
-            else:
-                yield beam.pvalue.TaggedOutput(DROPS, Drop(doc.id, doc.source, STAGE, REASON, roots[0]))
-
-
-class DuplicatePairs(beam.PTransform):
-    """Documents → ``candidates`` (node pairs sharing an LSH bucket) and ``duplicates`` (those
-    verified by exact Jaccard, or all candidates when ``verify`` is off)."""
-
-    def __init__(self, config: MinHashConfig, priorities: dict[str, int], kinds: dict[str, str], seed: int):
-        super().__init__()
-        self._config, self._priorities, self._kinds, self._seed = config, priorities, kinds, seed
-
-    def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
+    def expand(self, band_blocks: beam.PCollection) -> dict[str, beam.PCollection]:
         cfg = self._config
-        hashed = (
-            docs
-            | "BatchForMinHash" >> beam.BatchElements(min_batch_size=64, max_batch_size=512)
-            | "Signatures" >> beam.ParDo(_Signatures(cfg, self._priorities, self._kinds, self._seed)).with_outputs("shingles", main="bands")
-        )
-        candidates = (
-            hashed.bands
+        by_first = (
+            band_blocks
             | "GroupBuckets" >> beam.GroupByKey()
-            | "CandidatePairs" >> beam.FlatMapTuple(lambda _, members: candidate_pairs(members, cfg.max_bucket_pairs))
-            | "DistinctPairs" >> beam.Distinct()
+            | "CandidatePairs" >> beam.FlatMapTuple(lambda _, blocks: by_unit(bucket_pairs(blocks, cfg.max_bucket_pairs), 0))
+            | "GroupByFirstUnit" >> beam.GroupByKey()
+            | "DistinctPairs" >> beam.MapTuple(lambda unit, blocks: (unit, np.unique(np.concatenate(list(blocks)), axis=0)))
         )
-        duplicates = (candidates, hashed.shingles) | "VerifyPairs" >> VerifyPairs(cfg.threshold) if cfg.verify else candidates
-        return {"candidates": candidates, "duplicates": duplicates}
-
-
-class NearDedup(beam.PTransform):
-    """Documents → ``documents`` (kept), ``drops`` (near duplicates, with their keeper's id),
-    ``stats`` (count keys: candidate and verified pairs, cluster sizes, unconverged nodes) and
-    ``samples`` (a few whole clusters, chosen by a hash of their keeper, with text previews)."""
-
-    def __init__(self, config: MinHashConfig, priorities: dict[str, int], kinds: dict[str, str], seed: int, sample_clusters: int = 5):
-        super().__init__()
-        self._config, self._priorities, self._kinds, self._seed = config, priorities, kinds, seed
-        self._sample_clusters = sample_clusters
-
-    def expand(self, docs: beam.PCollection) -> dict[str, beam.PCollection]:
-        seed = self._seed
-        pairs = docs | "DuplicatePairs" >> DuplicatePairs(self._config, self._priorities, self._kinds, self._seed)
-        members, unconverged = pairs["duplicates"] | "Components" >> ConnectedComponents(self._config.component_rounds)
-        roots = members | "Roots" >> beam.MapTuple(lambda _, root: node_id(root)) | "DistinctRoots" >> beam.Distinct()
-        root_of = (
-            members | "RootOfMember" >> beam.MapTuple(lambda member, root: (node_id(member), node_id(root))),
-            roots | "RootOfRoot" >> beam.Map(lambda root: (root, root)),
-        ) | "MergeRootOf" >> beam.Flatten()
-        split = (
-            {"docs": docs | "DocsById" >> beam.Map(lambda d: (d.id, d)), "root": root_of}
-            | "JoinRoots" >> beam.CoGroupByKey()
-            | "SplitNearDuplicates" >> beam.ParDo(_SplitNearDuplicates()).with_outputs(DROPS, "previews", main="documents")
-        )
-        sampled_roots = roots | "SampleRoots" >> beam.combiners.Top.Smallest(self._sample_clusters, key=lambda r: stable_hash(seed, "cluster-sample", r))
-        samples = (
-            split.previews
-            | "InSampledClusters" >> beam.Filter(lambda preview, chosen: preview[0] in chosen, beam.pvalue.AsSingleton(sampled_roots))
-            | "GroupSampledClusters" >> beam.GroupByKey()
-            | "ClusterSample" >> beam.MapTuple(lambda root, members: {"keeper": root, "members": [{"id": i, "text": t} for i, t in sorted(members)]})
-        )
-        cluster_sizes = (
-            members
-            | "RootCounts" >> beam.MapTuple(lambda _, root: (root, 1))
-            | "ClusterMembers" >> beam.CombinePerKey(sum)
-            | "ClusterSizeKey" >> beam.MapTuple(lambda _, n: ("cluster_size", str(n + 1)))
-        )
-        stats = (
-            pairs["candidates"] | "CandidateKey" >> beam.Map(lambda _: ("candidate_pairs", "")),
-            pairs["duplicates"] | "DuplicateKey" >> beam.Map(lambda _: ("duplicate_pairs", "")),
-            unconverged | "UnconvergedKey" >> beam.FlatMap(lambda n: [("unconverged_nodes", "")] * n),
-            cluster_sizes,
-            split.drops | "SourcePairKey" >> beam.Map(lambda d: ("duplicate_of", f"{d.source} -> {d.detail.split('/', 1)[0]}")),
-        ) | "MergeStats" >> beam.Flatten()
-        return {"documents": split.documents, "drops": split.drops, "stats": stats, "samples": samples}
+        candidates = by_first | "CountCandidates" >> beam.MapTuple(lambda _, pairs: len(pairs))
+        if cfg.verify:
+            edges = (
+                by_first
+                | "AttachFirstSignatures" >> beam.ParDo(_AttachFirstSignatures(self._work_dir))
+                | "GroupBySecondUnit" >> beam.GroupByKey()
+                | "CompareSignatures" >> beam.ParDo(_CompareSignatures(self._work_dir, cfg.threshold))
+            )
+        else:
+            edges = by_first | "AllCandidates" >> beam.FlatMapTuple(lambda _, pairs: [(a, b) for a, b in pairs.tolist()])
+        members, unconverged = edges | "Components" >> ConnectedComponents(cfg.component_rounds)
+        return {
+            "members": members,
+            "candidate_pairs": candidates | "SumCandidates" >> beam.CombineGlobally(sum),
+            "duplicate_pairs": edges | "OnePerEdge" >> beam.Map(lambda _: 1) | "SumEdges" >> beam.CombineGlobally(sum),
+            "unconverged": unconverged,
+        }

@@ -1,4 +1,4 @@
-"""Readers: one generator per input format, and the ``ReadCorpus`` composite transform.
+"""Readers: one generator per input format, and the reader of ``curated/`` shards.
 
 Each reader yields ``Document`` or ``DeadLetter`` records, one per input record, so nothing is
 lost: a bad line, row or file becomes a dead letter naming the file and line and the run goes on.
@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Iterator, Optional, Union
 
-import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
@@ -16,8 +15,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import SourceConfig
 from pipeline.documents import DeadLetter, Document, make_id, preview
-from pipeline.stages import DEAD_LETTER
 from pipeline.io.decompress import Oversized, compression_of, lines
+from pipeline.units import Piece
 
 Record = Union[Document, DeadLetter]
 READ_STAGE = "read"
@@ -45,43 +44,88 @@ def _document(source: SourceConfig, text: Any, original_id: Any, meta: dict[str,
     elif original_id is not None and (isinstance(original_id, bool) or not isinstance(original_id, (str, int))):
         error = f"id field {source.id_field!r} is {type(original_id).__name__}, not a string or integer"
     if error is not None:
-        return _dead(source, meta["path"], meta.get("line"), error, raw, meta.get("row"))
+        at = f"at byte offset {meta['offset']}: " if "offset" in meta else ""
+        return _dead(source, meta["path"], meta.get("line"), at + error, raw, meta.get("row"))
     oid = None if original_id is None else str(original_id)
     return Document(make_id(source.name, oid, text), text, source.name, meta)
 
 
-def read_jsonl(source: SourceConfig, path: str, max_bytes: Optional[int] = None) -> Iterator[Record]:
-    """One JSON object per line; .gz/.zst/.bz2 are decompressed by their extension."""
+def _skip_partial_line(f: Any, start: int) -> int:
+    """Positions ``f`` at the first line that starts at or after ``start``; returns that offset.
+
+    The line that straddles ``start`` belongs to the range before it, which reads past its end.
+    """
+    f.seek(start - 1)
+    skipped = 0
+    while True:
+        chunk = f.read(1 << 16)
+        if not chunk:
+            return start - 1 + skipped
+        cut = chunk.find(b"\n")
+        if cut >= 0:
+            f.seek(start - 1 + skipped + cut + 1)
+            return start + skipped + cut
+        skipped += len(chunk)
+
+
+def read_jsonl(source: SourceConfig, path: str, max_bytes: Optional[int] = None, start: int = 0, end: Optional[int] = None) -> Iterator[Record]:
+    """One JSON object per line; .gz/.zst/.bz2 are decompressed by their extension.
+
+    With a byte range (uncompressed files only) the lines that start inside ``[start, end)`` are
+    read; their place is given as a byte ``offset`` instead of a line number.
+    """
     line_no = 0
+    offset = start
+    ranged = start > 0 or end is not None
+
+    def where() -> dict[str, int]:
+        return {"offset": offset} if ranged else {"line": line_no}
+
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            if start > 0:
+                offset = _skip_partial_line(f, start)
             for raw in lines(f, compression_of(path), max_bytes):
+                if end is not None and offset >= end:
+                    break
                 line_no += 1
-                if isinstance(raw, Oversized):
-                    yield _dead(source, path, line_no, f"record of {int(raw):,} bytes exceeds max_document_bytes {max_bytes:,}")
-                    continue
-                body = raw.rstrip(b"\r\n")
-                if line_no == 1:
-                    body = body.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
-                if not body.strip():
-                    continue
+                size = int(raw) if isinstance(raw, Oversized) else len(raw)
                 try:
-                    obj = json.loads(body.decode("utf-8"))
-                except UnicodeDecodeError as e:
-                    yield _dead(source, path, line_no, f"invalid UTF-8 at byte {e.start}", body)
-                    continue
-                except json.JSONDecodeError as e:
-                    yield _dead(source, path, line_no, f"invalid JSON: {e.msg} at column {e.colno}", body)
-                    continue
-                if not isinstance(obj, dict):
-                    yield _dead(source, path, line_no, f"expected a JSON object, got {type(obj).__name__}", body)
-                    continue
-                meta = {"path": path, "line": line_no}
-                if isinstance(obj.get("url"), str):
-                    meta["url"] = obj["url"]
-                yield _document(source, obj.get(source.text_field), obj.get(source.id_field) if source.id_field else None, meta, body)
+                    yield from _jsonl_record(source, path, raw, line_no, where(), max_bytes, first=offset == 0)
+                finally:
+                    offset += size
     except Exception as e:  # a corrupt or truncated compressed file: the rest of it is unreadable
-        yield _dead(source, path, line_no + 1, f"unreadable after line {line_no}: {type(e).__name__}: {e}")
+        place = f"byte offset {offset}" if ranged else f"line {line_no}"
+        yield _dead(source, path, None if ranged else line_no + 1, f"unreadable after {place}: {type(e).__name__}: {e}")
+
+
+def _jsonl_record(source: SourceConfig, path: str, raw: bytes | Oversized, line_no: int, place: dict[str, int], max_bytes: Optional[int], first: bool) -> Iterator[Record]:
+    """The document or dead letter of one JSONL line (nothing for a blank line)."""
+    line = place.get("line")
+    at = "" if line is not None else f"at byte offset {place['offset']}: "
+    if isinstance(raw, Oversized):
+        yield _dead(source, path, line, f"{at}record of {int(raw):,} bytes exceeds max_document_bytes {max_bytes:,}")
+        return
+    body = raw.rstrip(b"\r\n")
+    if first:
+        body = body.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
+    if not body.strip():
+        return
+    try:
+        obj = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        yield _dead(source, path, line, f"{at}invalid UTF-8 at byte {e.start}", body)
+        return
+    except json.JSONDecodeError as e:
+        yield _dead(source, path, line, f"{at}invalid JSON: {e.msg} at column {e.colno}", body)
+        return
+    if not isinstance(obj, dict):
+        yield _dead(source, path, line, f"{at}expected a JSON object, got {type(obj).__name__}", body)
+        return
+    meta: dict[str, Any] = {"path": path, **place}
+    if isinstance(obj.get("url"), str):
+        meta["url"] = obj["url"]
+    yield _document(source, obj.get(source.text_field), obj.get(source.id_field) if source.id_field else None, meta, body)
 
 
 def _read_record_batches(source: SourceConfig, path: str, batches: Iterable[pa.RecordBatch]) -> Iterator[Record]:
@@ -179,35 +223,36 @@ def _common_base(bases: list[str]) -> str:
     return common
 
 
-def match_source_files(source: SourceConfig) -> list[tuple[str, str]]:
-    """``(path, base)`` for every file of a source, sorted; fails on a pattern matching nothing.
+def match_source_files(source: SourceConfig) -> list[tuple[str, str, int]]:
+    """``(path, base, size in bytes)`` for every file of a source, sorted; fails on a pattern matching nothing.
 
     ``base`` is the directory shared by all the source's patterns, so ids of ``text`` documents
     (paths relative to it) stay unique across patterns: ``asyncio/__init__.py``, ``email/__init__.py``.
     """
-    found: set[str] = set()
+    found: dict[str, int] = {}
     for pattern in source.paths:
         if source.format == "hf":
             if not FileSystems.exists(FileSystems.join(pattern, "state.json")):
                 raise InputNotFoundError(f"source {source.name!r}: {pattern} is not a datasets directory (no state.json)")
-            found.update(_hf_data_files(pattern))
+            for path in _hf_data_files(pattern):
+                found.update((m.path, m.size_in_bytes) for m in FileSystems.match([path])[0].metadata_list)
             continue
         metadata = FileSystems.match([pattern])[0].metadata_list
         if not metadata:
             raise InputNotFoundError(f"source {source.name!r}: no file matches {pattern}")
-        found.update(m.path for m in metadata)
+        found.update((m.path, m.size_in_bytes) for m in metadata)
     base = _common_base([_glob_base(p) for p in source.paths])
-    return [(path, base) for path in sorted(found)]
+    return [(path, base, found[path]) for path in sorted(found)]
 
 
-def read_file(source: SourceConfig, path: str, base: str, max_bytes: Optional[int] = None) -> Iterator[Record]:
+def read_piece(source: SourceConfig, piece: Piece, max_bytes: Optional[int] = None) -> Iterator[Record]:
     """Dispatches on the source's format; columnar records over ``max_bytes`` are dead-lettered."""
     if source.format == "jsonl":
-        return read_jsonl(source, path, max_bytes)
+        return read_jsonl(source, piece.path, max_bytes, piece.start, piece.end)
     if source.format == "text":
-        return read_text(source, path, base, max_bytes)
-    records = read_parquet(source, path) if source.format == "parquet" else read_arrow(source, path)
-    return (_within_limit(source, path, r, max_bytes) for r in records)
+        return read_text(source, piece.path, piece.base, max_bytes)
+    records = read_parquet(source, piece.path) if source.format == "parquet" else read_arrow(source, piece.path)
+    return (_within_limit(source, piece.path, r, max_bytes) for r in records)
 
 
 def _within_limit(source: SourceConfig, path: str, record: Record, max_bytes: Optional[int]) -> Record:
@@ -218,38 +263,6 @@ def _within_limit(source: SourceConfig, path: str, record: Record, max_bytes: Op
     if size <= max_bytes:
         return record
     return _dead(source, path, None, f"record of {size:,} bytes exceeds max_document_bytes {max_bytes:,}", record.text, record.meta.get("row"))
-
-
-class _ReadFiles(beam.DoFn):
-    def __init__(self, source: SourceConfig, max_bytes: Optional[int]):
-        self._source, self._max_bytes = source, max_bytes
-
-    def process(self, path_and_base: tuple[str, str]) -> Iterator[Any]:
-        for record in read_file(self._source, *path_and_base, self._max_bytes):
-            if isinstance(record, DeadLetter):
-                yield beam.pvalue.TaggedOutput(DEAD_LETTER, record)
-            else:
-                yield record
-
-
-class ReadCorpus(beam.PTransform):
-    """Reads one source into Documents (main output) and DeadLetters (``dead_letter`` output).
-
-    Files are matched when the pipeline is built, so a missing input fails before any work.
-    """
-
-    def __init__(self, source: SourceConfig, max_document_bytes: Optional[int] = None):
-        super().__init__()
-        self._source, self._max_bytes = source, max_document_bytes
-        self._files = match_source_files(source)
-
-    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
-        return (
-            pbegin
-            | "ListFiles" >> beam.Create(self._files)
-            | "SpreadFiles" >> beam.Reshuffle()
-            | "ReadFiles" >> beam.ParDo(_ReadFiles(self._source, self._max_bytes)).with_outputs(DEAD_LETTER, main="documents")
-        )
 
 
 def read_curated_file(path: str) -> Iterator[Document]:
@@ -272,19 +285,3 @@ def curated_stats(paths: Iterable[str]) -> tuple[int, int]:
             group = meta.row_group(rg)
             text_bytes += sum(group.column(c).total_uncompressed_size for c in range(group.num_columns) if group.column(c).path_in_schema == "text")
     return rows, text_bytes
-
-
-class ReadCurated(beam.PTransform):
-    """Reads ``curated/`` shards back into Documents, one shard per work item."""
-
-    def __init__(self, paths: list[str]):
-        super().__init__()
-        self._paths = paths
-
-    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
-        return (
-            pbegin
-            | "ListShards" >> beam.Create(self._paths)
-            | "SpreadShards" >> beam.Reshuffle()
-            | "ReadShards" >> beam.FlatMap(read_curated_file)
-        )

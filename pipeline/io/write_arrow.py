@@ -41,20 +41,33 @@ def rows_to_batch(rows: Sequence[PackedRow]) -> pa.RecordBatch:
     )
 
 
-def write_arrow_shard(path: str, rows: list[PackedRow]) -> dict[str, Any]:
-    """Writes one shard; returns rows, tokens, padding, tokens per source and the file's sha256."""
-    writer = create_atomic(path)
-    with pa.ipc.new_stream(writer, SCHEMA) as stream:
+class ArrowShardWriter:
+    """Writes packed rows to one Arrow stream shard as they come; ``close`` commits it and returns
+    rows, tokens, padding, tokens per source and the file's sha256."""
+
+    def __init__(self, path: str):
+        self._path = path
+        self._file = create_atomic(path)
+        self._stream = pa.ipc.new_stream(self._file, SCHEMA)
+        self._per_source: dict[str, int] = {}
+        self._rows = 0
+        self._seq_tokens = 0
+
+    def write(self, rows: Sequence[PackedRow]) -> None:
         for start in range(0, len(rows), ROWS_PER_BATCH):
-            stream.write_batch(rows_to_batch(rows[start : start + ROWS_PER_BATCH]))
-    commit(writer, path)
-    per_source: dict[str, int] = {}
-    for r in rows:
-        for length, source in zip(r.document_lengths, r.sources):
-            per_source[source] = per_source.get(source, 0) + length
-    tokens = sum(per_source.values())
-    seq_tokens = sum(len(r.input_ids) for r in rows)
-    return {"rows": len(rows), "tokens": tokens, "padding": seq_tokens - tokens, "tokens_per_source": per_source, "bytes": writer.size, "sha256": writer.sha256()}
+            self._stream.write_batch(rows_to_batch(rows[start : start + ROWS_PER_BATCH]))
+        for r in rows:
+            for length, source in zip(r.document_lengths, r.sources):
+                self._per_source[source] = self._per_source.get(source, 0) + length
+            self._seq_tokens += len(r.input_ids)
+        self._rows += len(rows)
+
+    def close(self) -> dict[str, Any]:
+        self._stream.close()
+        commit(self._file, self._path)
+        tokens = sum(self._per_source.values())
+        return {"rows": self._rows, "tokens": tokens, "padding": self._seq_tokens - tokens, "tokens_per_source": dict(sorted(self._per_source.items())),
+                "bytes": self._file.size, "sha256": self._file.sha256()}
 
 
 def write_dataset_metadata(directory: str, shard_files: Sequence[str], fingerprint: str) -> None:

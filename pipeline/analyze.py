@@ -1,0 +1,181 @@
+"""Curate, step 1, per work unit where its files lie: read → normalize → filter → spill.
+
+Everything that needs a document's text happens here, in one worker, streaming: the unit's
+survivors go to its spill file in read order, and only compact keys leave the worker: exact
+text hashes and LSH bucket keys as numpy blocks of ``(key, node)`` partitioned by key, one
+report of counts, count keys and a bounded sample of drops (DESIGN.md §5: only ids and hashes
+are shuffled).
+"""
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from typing import Any, Iterator, Optional
+
+import apache_beam as beam
+import numpy as np
+
+from pipeline.config import Config, MinHashConfig
+from pipeline.dedup import exact
+from pipeline.dedup.minhash import band_keys, choose_bands, shingle_hashes, signatures
+from pipeline.dedup.near import BAND_ENTRY
+from pipeline.dedup.nodes import make_node, priority_ranks
+from pipeline.documents import DeadLetter, Document, Drop, stable_hash
+from pipeline.filters import SourceFilterChains
+from pipeline.io.read import read_piece
+from pipeline.io.spill import UnitIndex, unit_file, write_filter_drops, write_index, write_signatures
+from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_dead_letters
+from pipeline.normalize import normalize_document
+from pipeline.report import length_bin
+from pipeline.stages import SAMPLE_CHARS, SAMPLES, dead_letter_for
+from pipeline.units import WorkUnit, unit_name
+
+EXACT = "exact"
+BANDS = "bands"
+COUNTS = "counts"
+DEDUP_PARTITIONS = 64
+SIGNATURE_BATCH = 512
+SAMPLES_PER_REASON = 5
+
+
+def curate_document(doc: Document, filters: SourceFilterChains) -> Document | Drop | DeadLetter:
+    """Normalize then filter one document; an exception becomes a dead letter naming the stage."""
+    stage = "normalize"
+    try:
+        result = normalize_document(doc)
+        if isinstance(result, Document):
+            stage = "filter"
+            result = filters(result)
+        return result
+    except Exception as e:
+        return dead_letter_for(doc, stage, e)
+
+
+class _Signer:
+    """Accumulates a unit's survivors and computes MinHash signatures and band keys per batch."""
+
+    def __init__(self, config: MinHashConfig, kind: str, seed: int):
+        self._config, self._seed = config, seed
+        self._ngram = config.code_ngram if kind == "code" else config.ngram
+        self._kind = kind
+        self._bands, self._rows = choose_bands(config.threshold, config.num_perm, config.bands, config.rows, config.verify)
+        self._pending: list[str] = []
+        self.signatures: list[np.ndarray] = []  # uint32 per batch, for verification
+        self.band_keys: list[np.ndarray] = []
+
+    def add(self, text: str) -> None:
+        self._pending.append(text)
+        if len(self._pending) >= SIGNATURE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        sigs = signatures([shingle_hashes(t, self._ngram, self._kind) for t in self._pending], self._config.num_perm, self._seed)
+        self.signatures.append(sigs.astype(np.uint32))
+        self.band_keys.append(band_keys(sigs, self._bands, self._rows))
+        self._pending = []
+
+
+class AnalyzeUnit(beam.DoFn):
+    """WorkUnit → its report (main output); ``exact`` and ``bands`` blocks; ``counts`` keys;
+    ``samples`` of drops; and the unit's spill and dead-letter files."""
+
+    def __init__(self, config: Config, filters: SourceFilterChains, work_dir: str, dead_letter_dir: str):
+        self._config, self._filters = config, filters
+        self._work_dir, self._dead_letter_dir = work_dir, dead_letter_dir.rstrip("/")
+
+    def setup(self) -> None:
+        self._ranks = priority_ranks({s.name: s.priority for s in self._config.sources})
+
+    def process(self, unit: WorkUnit) -> Iterator[Any]:
+        config = self._config
+        source = config.source(unit.source)
+        minhash: Optional[_Signer] = _Signer(config.dedup.minhash, source.kind, config.seed) if config.dedup.minhash.enabled else None
+        spill = ParquetRowWriter(unit_file(self._work_dir, unit.index, "docs.parquet"), CURATED_SCHEMA)
+        index = UnitIndex([], [], [])
+        hashes: list[tuple[int, int]] = []
+        drops: list[Drop] = []
+        dead: list[DeadLetter] = []
+        samples: dict[tuple[str, str], list[tuple[int, str, str, str]]] = {}
+        counts: Counter = Counter()
+        read = 0
+        for piece in unit.pieces:
+            for record in read_piece(source, piece, config.max_document_bytes):
+                read += 1
+                if isinstance(record, DeadLetter):
+                    dead.append(record)
+                    continue
+                counts[("length_read", source.name, length_bin(record.text), "")] += 1
+                result = curate_document(record, self._filters)
+                if isinstance(result, DeadLetter):
+                    dead.append(result)
+                elif isinstance(result, Drop):
+                    drops.append(result)
+                    _keep_sample(samples, result, record.text)
+                else:
+                    spill.write(curated_row(result))
+                    size = len(result.text.encode("utf-8", "surrogatepass"))
+                    index.ids.append(result.id)
+                    index.sources.append(result.source)
+                    index.sizes.append(size)
+                    if config.dedup.exact:
+                        hashes.append(exact.text_hash(result.text))
+                    if minhash is not None:
+                        minhash.add(result.text)
+        spill.close()
+        write_index(self._work_dir, unit.index, index)
+        write_filter_drops(self._work_dir, unit.index, drops)
+        write_dead_letters(f"{self._dead_letter_dir}/{unit_name('part', unit.index, '.jsonl')}", dead)
+        base = make_node(self._ranks[source.name], unit.index, 0)
+        nodes = np.uint64(base) + np.arange(len(index.ids), dtype=np.uint64)
+        if hashes:
+            entries = np.zeros(len(hashes), exact.ENTRY)
+            entries["h1"], entries["h2"] = np.array(hashes, dtype=np.uint64).T
+            entries["node"] = nodes
+            for p, block in keyed_partitions(entries, entries["h1"], DEDUP_PARTITIONS):
+                yield beam.pvalue.TaggedOutput(EXACT, (p, block))
+        if minhash is not None and index.ids:
+            minhash.flush()
+            write_signatures(self._work_dir, unit.index, np.concatenate(minhash.signatures))
+            keys = np.concatenate(minhash.band_keys)
+            entries = np.zeros(keys.size, BAND_ENTRY)
+            entries["key"] = keys.ravel()
+            entries["node"] = np.repeat(nodes, keys.shape[1])
+            for p, block in keyed_partitions(entries, entries["key"], DEDUP_PARTITIONS):
+                yield beam.pvalue.TaggedOutput(BANDS, (p, block))
+        for key, n in sorted(counts.items()):
+            yield beam.pvalue.TaggedOutput(COUNTS, (key, n))
+        for reason, rows in sorted(samples.items()):
+            for row in rows:
+                yield beam.pvalue.TaggedOutput(SAMPLES, (reason, (-row[0], *row[1:])))
+        dead_by_stage = Counter(d.stage for d in dead)
+        yield {
+            "unit": unit.index,
+            "source": source.name,
+            "read": read,
+            "dead_lettered": dict(sorted(dead_by_stage.items())),
+            "survivors": len(index.ids),
+            "survivor_bytes": sum(index.sizes),
+        }
+
+
+def keyed_partitions(entries: np.ndarray, key: np.ndarray, partitions: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(partition, block)`` for each non-empty partition of ``entries`` by ``key % partitions``."""
+    part = key % np.uint64(partitions)
+    order = np.argsort(part, kind="stable")
+    part, entries = part[order], entries[order]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(part)) + 1])
+    ends = np.concatenate([starts[1:], [len(part)]])
+    for start, end in zip(starts, ends):
+        yield int(part[start]), entries[start:end]
+
+
+def _keep_sample(samples: dict[tuple[str, str], list[tuple[int, str, str, str]]], drop: Drop, text: str) -> None:
+    """Keeps the ``SAMPLES_PER_REASON`` drops with the smallest id hash per (stage, reason): a max-heap of negated hashes."""
+    heap = samples.setdefault((drop.stage, drop.reason), [])
+    entry = (-stable_hash(0, drop.id), drop.id, drop.detail, text[:SAMPLE_CHARS])
+    if len(heap) < SAMPLES_PER_REASON:
+        heapq.heappush(heap, entry)
+    elif entry > heap[0]:
+        heapq.heapreplace(heap, entry)

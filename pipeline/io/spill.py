@@ -1,0 +1,69 @@
+"""A work unit's intermediate files under ``curated/_work/``: what the analyze step leaves for the apply step.
+
+``unit-00007.docs.parquet`` holds the unit's surviving documents in read order (their position
+is their dedup node's position), ``unit-00007.index.parquet`` their ids, sources and sizes,
+``unit-00007.signatures.npy`` their MinHash signatures, and ``unit-00007.drops.parquet`` the
+documents normalize and the filters removed. Later steps load one unit's small files at a time.
+"""
+from __future__ import annotations
+
+import io
+from typing import Iterator, NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.documents import Drop
+from pipeline.io.files import read_bytes, write_bytes
+from pipeline.io.write import ParquetRowWriter, write_drops
+
+INDEX_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("bytes", pa.int64())])
+
+
+class UnitIndex(NamedTuple):
+    ids: list[str]
+    sources: list[str]
+    sizes: list[int]
+
+
+def unit_file(work_dir: str, unit: int, kind: str) -> str:
+    return FileSystems.join(work_dir, f"unit-{unit:05d}.{kind}")
+
+
+def write_index(work_dir: str, unit: int, index: UnitIndex) -> None:
+    writer = ParquetRowWriter(unit_file(work_dir, unit, "index.parquet"), INDEX_SCHEMA, row_group=65536)
+    for doc_id, source, size in zip(*index):
+        writer.write({"id": doc_id, "source": source, "bytes": size})
+    writer.close()
+
+
+def read_index(work_dir: str, unit: int) -> UnitIndex:
+    table = _read_table(unit_file(work_dir, unit, "index.parquet"))
+    return UnitIndex(table.column("id").to_pylist(), table.column("source").to_pylist(), table.column("bytes").to_pylist())
+
+
+def write_signatures(work_dir: str, unit: int, signatures: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, signatures, allow_pickle=False)
+    write_bytes(unit_file(work_dir, unit, "signatures.npy"), buffer.getvalue())
+
+
+def read_signatures(work_dir: str, unit: int) -> np.ndarray:
+    return np.load(io.BytesIO(read_bytes(unit_file(work_dir, unit, "signatures.npy"))), allow_pickle=False)
+
+
+def write_filter_drops(work_dir: str, unit: int, drops: list[Drop]) -> None:
+    write_drops(unit_file(work_dir, unit, "drops.parquet"), drops)
+
+
+def read_filter_drops(work_dir: str, unit: int) -> Iterator[Drop]:
+    for row in _read_table(unit_file(work_dir, unit, "drops.parquet")).to_pylist():
+        yield Drop(**row)
+
+
+def _read_table(path: str) -> pa.Table:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return pq.read_table(f)
