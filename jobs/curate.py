@@ -42,7 +42,7 @@ def work_dir(config: Config) -> str:
 def plan(config: Config) -> list[WorkUnit]:
     """The run's work units, from the sources' files and sizes (fails on a path matching nothing)."""
     sources = [(s.name, s.format, match_source_files(s)) for s in config.sources]
-    return plan_units(sources, config.output.shard_mb << 20)
+    return plan_units(sources, max(1, int(config.output.shard_mb * (1 << 20))))
 
 
 def _sum_by_key(pcoll: beam.PCollection, label: str) -> beam.PCollection:

@@ -20,7 +20,7 @@ from pipeline.documents import Drop
 from pipeline.io.read import read_curated_file
 from pipeline.io.spill import read_filter_drops, read_index, unit_file
 from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_drops
-from pipeline.mix import REASON as MIX_REASON, STAGE as MIX_STAGE, copies, repeat_id
+from pipeline.mix import REASON as MIX_REASON, STAGE as MIX_STAGE, mixed_copies
 from pipeline.report import length_bin, pii_keys
 from pipeline.units import unit_name
 
@@ -100,17 +100,16 @@ class ApplyUnit(beam.DoFn):
                 continue
             if doc.id in sampled:
                 yield beam.pvalue.TaggedOutput(PREVIEWS, (doc.id, (doc.id, doc.text[:PREVIEW_CHARS])))
-            n = copies(rate, self._seed, doc.id) if self._mixing else 1
-            if n == 0:
+            kept = mixed_copies(doc, rate, self._seed) if self._mixing else [doc]
+            if not kept:
                 drops.append(Drop(doc.id, doc.source, MIX_STAGE, MIX_REASON, f"rate {rate:.4f}"))
-            for k in range(n):
-                copy = doc if k == 0 else doc._replace(id=repeat_id(doc.id, k), meta={**doc.meta, "repeat_of": doc.id})
+            for copy in kept:
                 curated.write(curated_row(copy))
                 counts[("length_kept", source, length_bin(doc.text), "")] += 1
                 counts[("language", source, str(doc.meta.get("language", "unknown")), "")] += 1
                 for key, pii in pii_keys(doc):
                     counts[key] += pii
-            upsampled += max(n - 1, 0)
+            upsampled += max(len(kept) - 1, 0)
         curated_stats = curated.close()
         drops_stats = write_drops(f"{self._drops_dir}/{unit_name('part', unit, '.parquet')}", drops)
         for key, n in sorted(counts.items()):

@@ -195,7 +195,7 @@ class OutputConfig:
     uncompressed JSONL file is cut into byte ranges); each unit becomes one curated shard and
     one dataset shard."""
 
-    shard_mb: int = 64
+    shard_mb: float = 64.0
 
 
 @dataclass(frozen=True)

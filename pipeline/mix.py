@@ -13,7 +13,7 @@ import math
 from typing import Any, Iterator, Mapping
 
 from pipeline.config import MixConfig, SourceConfig
-from pipeline.documents import stable_fraction
+from pipeline.documents import Document, stable_fraction
 
 STAGE = "mix"
 REASON = "sampled_out"
@@ -55,3 +55,8 @@ def copies(rate: float, seed: int, doc_id: str) -> int:
 
 def repeat_id(doc_id: str, k: int) -> str:
     return doc_id if k == 0 else f"{doc_id}#r{k}"
+
+
+def mixed_copies(doc: Document, rate: float, seed: int) -> list[Document]:
+    """The document's copies at this rate: none (sampled out), itself, then repeats with derived ids."""
+    return [doc if k == 0 else doc._replace(id=repeat_id(doc.id, k), meta={**doc.meta, "repeat_of": doc.id}) for k in range(copies(rate, seed, doc.id))]

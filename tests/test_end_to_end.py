@@ -30,10 +30,10 @@ def built(tmp_path_factory):
     from tests.conftest import corpus as make_corpus
 
     corpus = make_corpus.__wrapped__(tmp_path)
-    # Concat packing without FIM into one shard and one group: rows then sit in packing order, so
+    # Concat packing without FIM, one group per shard: rows then sit in packing order, so
     # documents can be reassembled from the token stream.
     config = base_config(
-        tmp_path, corpus["sources"], output={"shards": 1, "curated_shards": 2}, pack={"seq_len": 128, "group_size": 1000, "strategy": "concat"},
+        tmp_path, corpus["sources"], pack={"seq_len": 128, "group_size": 1000, "strategy": "concat"},
         fim={"rate": 0.0}, split_combined_tokens={"rate": 0.0},
     )
     assert run(tmp_path, config) == 0
@@ -57,7 +57,7 @@ def test_rows_have_seq_len_and_tokens_decode_to_the_curated_text(built):
     decoded = Counter(encoder.decode(d[:-1]) for d in documents)
     assert decoded == Counter(curated_texts(out).values())
     manifest = json.loads((out / "dataset" / "manifest.json").read_text())
-    assert manifest["rows"] == len(ds) and len(manifest["shards"]) == 1
+    assert manifest["rows"] == len(ds) and [s["file"] for s in manifest["shards"]] == ["data-00000.arrow", "data-00001.arrow"]  # one per source's unit
     assert manifest["tokens"] == sum(sum(r) for r in ds["document_lengths"])
     assert set(manifest["tokens_per_source"]) == {"web", "code"}
 
@@ -98,32 +98,36 @@ def manifest_of(out: Path) -> dict:
     return json.loads((out / "dataset" / "manifest.json").read_text())
 
 
-def test_same_rows_over_more_shards_and_identical_bytes_on_rerun_and_multi_processing(built):
+def test_byte_range_units_keep_every_document_and_runners_agree_byte_for_byte(built):
     tmp_path, config, _ = built
-    sharded = dict(config, output={"shards": 3, "curated_shards": 2})
+    sharded = dict(config, output={"shard_mb": 0.004})  # the web JSONL is cut into byte ranges of ~4 KB
     in_memory, multi = tmp_path / "sharded_in_memory", tmp_path / "sharded_multi"
     assert run(tmp_path, dict(sharded, output_dir=str(in_memory))) == 0
-    assert rows_of(in_memory) == rows_of(Path(config["output_dir"]))  # sharding moves rows, never changes them
+    assert curated_texts(in_memory) == curated_texts(Path(config["output_dir"]))  # units change where documents lie, never which
     two_workers = {"runner": "FnApiRunner", "direct_running_mode": "multi_processing", "direct_num_workers": 2}
     assert run(tmp_path, dict(sharded, output_dir=str(multi), beam=two_workers)) == 0
     first, second = manifest_of(in_memory), manifest_of(multi)
-    assert len(first["shards"]) == 3
+    assert len(first["shards"]) > 4
     assert [s["sha256"] for s in first["shards"]] == [s["sha256"] for s in second["shards"]]
     assert first["tokenizer"]["sha256"] == second["tokenizer"]["sha256"]
+    curated = lambda out: sorted((f.name, f.read_bytes()) for f in (out / "curated").glob("*.parquet"))  # noqa: E731
+    assert curated(in_memory) == curated(multi)
+    report = json.loads((in_memory / "report" / "report.json").read_text())["curate"]
+    assert report["units"] == len(first["shards"]) and report["sources"]["web"]["read"] == 67
 
 
 def test_error_budget_fails_the_run_after_writing_dead_letters(tmp_path, corpus, capsys):
     config = base_config(tmp_path, corpus["sources"], max_dead_letter_fraction=0.01)
     assert run(tmp_path, config) == 1
     assert "ErrorBudgetExceeded" in capsys.readouterr().err
-    assert (tmp_path / "out" / "dead_letter" / "part-00000-of-00001.jsonl").read_text().count("\n") == 3
+    assert (tmp_path / "out" / "dead_letter" / "part-00000.jsonl").read_text().count("\n") == 3
 
 
 def test_best_fit_with_fim_and_splitting_keeps_every_document_whole(built):
     tmp_path, config, _ = built
     out = tmp_path / "fim"
     fim_config = dict(config, output_dir=str(out), pack={"seq_len": 512, "group_size": 30, "strategy": "best_fit"},
-                      fim={"rate": 0.5, "spm_rate": 0.5}, split_combined_tokens={"rate": 0.5}, output={"shards": 2, "curated_shards": 2})
+                      fim={"rate": 0.5, "spm_rate": 0.5}, split_combined_tokens={"rate": 0.5})
     assert run(tmp_path, fim_config) == 0
     manifest = manifest_of(out)
     assert manifest["packing"]["documents_split"] == 0 and manifest["fim"]["psm"] > 0 and manifest["fim"]["spm"] > 0

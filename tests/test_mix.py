@@ -3,17 +3,14 @@ from __future__ import annotations
 
 import random
 
-import apache_beam as beam
+from collections import Counter
+
 import pytest
-from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import ConfigError, MixConfig, SourceConfig, config_from_dict
 from pipeline.documents import Document
-from pipeline.io.write import WriteCollectedJson
-from pipeline.mix import Mix, copies, sampling_rates
-from pipeline.runner import create_pipeline
+from pipeline.mix import BYTES_PER_TOKEN, copies, estimated_tokens, mixed_copies, sampling_rates
 
-IN_MEMORY = {"runner": "FnApiRunner", "direct_running_mode": "in_memory", "direct_num_workers": 1}
 SOURCES = [SourceConfig("a", ["x"]), SourceConfig("b", ["y"]), SourceConfig("c", ["z"])]
 
 
@@ -44,21 +41,20 @@ def corpus(n_per_source: int) -> list[Document]:
     return [Document(f"{s}/{i}", "x" * rng.randint(size // 2, size * 3 // 2), s, {}) for s, size in sizes.items() for i in range(n_per_source)]
 
 
-def mixed(docs: list[Document], mix: dict, tmp_path, name: str) -> list[tuple[str, str, int]]:
-    import json
+def mixed(docs: list[Document], mix: dict) -> list[tuple[str, str, int]]:
+    """What curate's apply step writes for these documents: rates from their bytes, then copies."""
+    size: Counter = Counter()
+    for d in docs:
+        size[d.source] += len(d.text.encode())
+    rates = sampling_rates(mix, estimated_tokens(size, SOURCES, BYTES_PER_TOKEN))
+    return [(c.id, c.source, len(c.text)) for d in docs for c in mixed_copies(d, rates[d.source], seed=3)]
 
-    path = tmp_path / f"{name}.json"
-    with create_pipeline(IN_MEMORY) as p:
-        out = p | beam.Create(docs) | Mix(mix, SOURCES, seed=3)
-        _ = out["documents"] | beam.Map(lambda d: [d.id, d.source, len(d.text)]) | WriteCollectedJson(str(path))
-    return [tuple(r) for r in json.loads(path.read_text())]
 
-
-def test_weights_land_within_one_percent_and_runs_are_identical(tmp_path):
+def test_weights_land_within_one_percent_and_runs_are_identical():
     docs = corpus(6000)
     mix = {"a": MixConfig(weight=0.5), "b": MixConfig(weight=0.3), "c": MixConfig(weight=0.2)}
-    first = mixed(docs, mix, tmp_path, "one")
-    assert first == mixed(docs, mix, tmp_path, "two")
+    first = mixed(docs, mix)
+    assert first == mixed(docs, mix)
     total = sum(n for _, _, n in first)
     for source, target in (("a", 0.5), ("b", 0.3), ("c", 0.2)):
         share = sum(n for _, s, n in first if s == source) / total
@@ -67,9 +63,9 @@ def test_weights_land_within_one_percent_and_runs_are_identical(tmp_path):
     assert len(ids) == len(set(ids)) and any("#r1" in i for i in ids)  # c is up-sampled with derived ids
 
 
-def test_epochs_two_doubles_a_source_exactly(tmp_path):
+def test_epochs_two_doubles_a_source_exactly():
     docs = corpus(50)
-    out = mixed(docs, {"b": MixConfig(epochs=2)}, tmp_path, "epochs")
+    out = mixed(docs, {"b": MixConfig(epochs=2)})
     b = sorted(i for i, s, _ in out if s == "b")
     assert len(b) == 100 and sorted(i for i in b if "#r1" not in i) == sorted(d.id for d in docs if d.source == "b")
     assert sum(1 for _, s, _ in out if s == "a") == 50

@@ -1,4 +1,4 @@
-"""MinHash signatures, components and the NearDedup transform."""
+"""MinHash signatures, LSH buckets, exact-duplicate groups, nodes and components."""
 from __future__ import annotations
 
 import random
@@ -9,11 +9,11 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 from datasketch import MinHash
 
-from pipeline.config import MinHashConfig
 from pipeline.dedup.components import ConnectedComponents, large_star, small_star, union_find_components
-from pipeline.dedup.minhash import jaccard, shingle_hashes, shingle_set, shingle_words, signatures
-from pipeline.dedup.near import NearDedup, candidate_pairs, node_id, node_key
-from pipeline.documents import Document
+from pipeline.dedup.exact import ENTRY, exact_duplicates, text_hash
+from pipeline.dedup.minhash import band_keys, jaccard, shingle_hashes, shingle_set, shingle_words, signature_agreement, signatures
+from pipeline.dedup.near import BAND_ENTRY, bucket_pairs, candidate_pairs
+from pipeline.dedup.nodes import make_node, node_position, node_positions, node_unit, node_units, priority_ranks
 from pipeline.runner import create_pipeline
 from tests.conftest import WORDS
 
@@ -48,9 +48,37 @@ def test_exact_jaccard():
 def test_star_steps():
     assert sorted(large_star("c", ["a", "d", "e"])) == [("a", "d"), ("a", "e")]
     assert sorted(small_star("d", ["b", "c"])) == [("b", "c"), ("b", "d")]
-    assert list(candidate_pairs(["c", "a", "b"], 32)) == [("a", "b"), ("a", "c"), ("b", "c")]
-    assert list(candidate_pairs(["c", "a", "b"], 2)) == [("a", "b"), ("a", "c")]
-    assert node_key(-1, "web/x") < node_key(0, "a/a") and node_id(node_key(3, "web/x")) == "web/x"
+    assert list(candidate_pairs([3, 1, 2], 32)) == [(1, 2), (1, 3), (2, 3)]
+    assert list(candidate_pairs([3, 1, 2], 2)) == [(1, 2), (1, 3)]
+
+
+def test_nodes_order_by_priority_then_unit_then_position():
+    ranks = priority_ranks({"web": 5, "books": -1, "code": 5})
+    assert ranks == {"web": 1, "books": 0, "code": 1}
+    node = make_node(ranks["web"], 70000, 12)
+    assert node_unit(node) == 70000 and node_position(node) == 12
+    assert make_node(0, 9, 9) < make_node(1, 0, 0) and make_node(1, 2, 0) < make_node(1, 3, 0)
+    nodes = np.array([node, make_node(0, 5, 2**32 - 1)], dtype=np.uint64)
+    assert node_units(nodes).tolist() == [70000, 5] and node_positions(nodes).tolist() == [12, 2**32 - 1]
+
+
+def test_exact_duplicates_name_the_smallest_node():
+    entries = np.zeros(5, ENTRY)
+    entries["h1"], entries["h2"], entries["node"] = [1, 1, 2, 1, 1], [7, 7, 7, 8, 7], [30, 10, 40, 50, 20]
+    pairs = exact_duplicates([entries[:2], entries[2:]])
+    assert sorted(map(tuple, pairs.tolist())) == [(20, 10), (30, 10)]
+    assert text_hash("a") == text_hash("a") != text_hash("b")
+
+
+def test_bucket_pairs_are_distinct_and_stars_for_big_buckets():
+    def block(rows):
+        b = np.zeros(len(rows), BAND_ENTRY)
+        b["key"], b["node"] = zip(*rows)
+        return b
+    small = [(1, 5), (1, 3), (1, 4), (2, 3), (2, 5), (2, 3), (9, 8)]
+    assert bucket_pairs([block(small)], 32).tolist() == [[3, 4], [3, 5], [4, 5]]
+    big = [(1, n) for n in range(10, 20)]
+    assert bucket_pairs([block(big[:4]), block(big[4:])], 3).tolist() == [[10, n] for n in range(11, 20)]
 
 
 def test_components_match_union_find_on_random_graphs():
@@ -65,31 +93,12 @@ def test_components_match_union_find_on_random_graphs():
         assert_that(unconverged, equal_to([0]), label="Converged")
 
 
-def near_copy(text: str, rng: random.Random, edits: int) -> str:
-    words = text.split()
-    for _ in range(edits):
-        words[rng.randrange(len(words))] = rng.choice(WORDS)
-    return " ".join(words)
-
-
-def test_near_dedup_keeps_one_per_cluster_and_resolves_chains():
+def test_band_keys_collide_only_for_equal_bands():
     rng = random.Random(5)
-    base = [" ".join(rng.choice(WORDS) for _ in range(300)) for _ in range(6)]
-    docs = [Document(f"s/a_orig{i}", t, "s", {}) for i, t in enumerate(base)]
-    docs += [Document(f"s/b_copy{i}", near_copy(base[i], rng, 3), "s", {}) for i in range(3)]
-    chain_mid = near_copy(base[5], rng, 6)  # base5 ~ mid ~ far
-    # ids sort originals first: the smallest id of a cluster is its keeper
-    chain_far = near_copy(chain_mid, rng, 6)
-    docs += [Document("s/c_chain_mid", chain_mid, "s", {}), Document("s/d_chain_far", chain_far, "s", {})]
-    assert jaccard(shingle_set(base[5], 5), shingle_set(chain_far, 5)) < 0.7 <= jaccard(shingle_set(chain_mid, 5), shingle_set(chain_far, 5))
-    config = MinHashConfig(threshold=0.7)
-    with create_pipeline(IN_MEMORY) as p:
-        out = p | beam.Create(docs) | NearDedup(config, {"s": 0}, {"s": "text"}, seed=1)
-        assert_that(out["documents"] | beam.Map(lambda d: d.id), equal_to([f"s/a_orig{i}" for i in range(6)]), label="Kept")
-        assert_that(
-            out["drops"] | beam.Map(lambda d: (d.id, d.reason, d.detail)),
-            equal_to([("s/b_copy0", "near_duplicate", "s/a_orig0"), ("s/b_copy1", "near_duplicate", "s/a_orig1"), ("s/b_copy2", "near_duplicate", "s/a_orig2"),
-                      ("s/d_chain_far", "near_duplicate", "s/a_orig5"),
-                      ("s/c_chain_mid", "near_duplicate", "s/a_orig5")]),
-            label="Dropped",
-        )
+    text = " ".join(rng.choice(WORDS) for _ in range(300))
+    sigs = signatures([shingle_hashes(t, 5) for t in (text, text + " extra words here", " ".join(WORDS))], 128, seed=1)
+    keys = band_keys(sigs, 16, 8)
+    equal_bands = [(sigs[0, b * 8 : b * 8 + 8] == sigs[1, b * 8 : b * 8 + 8]).all() for b in range(16)]
+    assert (keys[0] == keys[1]).tolist() == equal_bands and any(equal_bands)
+    assert not (keys[0] == keys[2]).any()
+    assert signature_agreement(sigs[:1], sigs[1:2])[0] > 0.8 > signature_agreement(sigs[:1], sigs[2:3])[0]

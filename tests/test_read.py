@@ -8,12 +8,13 @@ import zstandard
 
 from pipeline.config import SourceConfig
 from pipeline.documents import DeadLetter, Document
-from pipeline.io.read import InputNotFoundError, match_source_files, read_file
+from pipeline.io.read import InputNotFoundError, match_source_files, read_piece
+from pipeline.units import Piece, plan_units
 from tests.conftest import write_jsonl
 
 
 def read_all(source: SourceConfig):
-    return [r for path, base in match_source_files(source) for r in read_file(source, path, base)]
+    return [r for path, base, _ in match_source_files(source) for r in read_piece(source, Piece(path, base))]
 
 
 def test_jsonl_bad_records_become_dead_letters_with_line_numbers(tmp_path):
@@ -98,3 +99,28 @@ def test_text_ids_are_unique_across_patterns(tmp_path):
 def test_missing_input_fails_before_work(tmp_path):
     with pytest.raises(InputNotFoundError, match="no file matches"):
         match_source_files(SourceConfig("s", [str(tmp_path / "nothing*.jsonl")]))
+
+
+def test_byte_ranges_read_every_line_once_wherever_the_cuts_fall(tmp_path):
+    records = [{"id": i, "text": "x" * (i % 37) + f" doc {i}"} for i in range(500)]
+    records[77] = "{broken"
+    path = write_jsonl(tmp_path / "big.jsonl", records)
+    source = SourceConfig("s", [str(path)], id_field="id")
+    size = path.stat().st_size
+    whole = read_all(source)
+    for unit_bytes in (size // 7, size // 3 + 1, 100, 2000):
+        units = plan_units([("s", "jsonl", match_source_files(source))], unit_bytes)
+        assert len(units) > 1 and all(len(u.pieces) == 1 for u in units)
+        ranged = [r for u in units for r in read_piece(source, u.pieces[0])]
+        assert [r.id for r in ranged if isinstance(r, Document)] == [r.id for r in whole if isinstance(r, Document)]
+        (dead,) = [r for r in ranged if isinstance(r, DeadLetter)]
+        assert "invalid JSON" in dead.error and "byte offset" in dead.error
+        offset = int(dead.error.split("byte offset ")[1].split(":")[0])
+        assert path.read_bytes()[offset:].startswith(b"{broken")
+
+
+def test_small_files_are_grouped_into_units_and_compressed_files_never_cut(tmp_path):
+    files = [(f"/d/f{i}.jsonl", "/d/", 300) for i in range(10)] + [("/d/big.jsonl.gz", "/d/", 5000)]
+    units = plan_units([("s", "jsonl", files)], 1000)
+    assert [len(u.pieces) for u in units] == [3, 3, 3, 1, 1]
+    assert units[-1].pieces[0] == Piece("/d/big.jsonl.gz", "/d/") and [u.index for u in units] == list(range(5))

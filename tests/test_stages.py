@@ -1,6 +1,6 @@
-"""Normalize, the minimum-length filter and exact-dedup keeper choice, without Beam."""
-from pipeline.dedup.exact import split_duplicates
-from pipeline.documents import Document, Drop
+"""Normalize, the minimum-length filter and the per-document curate step, without Beam."""
+from pipeline.analyze import curate_document
+from pipeline.documents import DeadLetter, Document, Drop
 from pipeline.filters.base import apply_filters
 from pipeline.filters.length import MinLength
 from pipeline.normalize import normalize_document, normalize_text
@@ -37,10 +37,11 @@ def test_apply_filters_first_rejection_wins():
     assert apply_filters([MinLength(5)], doc("a", "long enough")) == doc("a", "long enough")
 
 
-def test_exact_dedup_keeper_is_priority_then_id():
-    group = [doc("web/b", "t", "web"), doc("code/z", "t", "code"), doc("web/a", "t", "web")]
-    keeper, drops = split_duplicates({"web": 1, "code": 0}, group)
-    assert keeper.id == "code/z"
-    assert sorted((d.id, d.detail, d.reason) for d in drops) == [("web/a", "code/z", "exact_duplicate"), ("web/b", "code/z", "exact_duplicate")]
-    keeper, _ = split_duplicates({}, list(reversed(group)))
-    assert keeper.id == "code/z"  # same priority: smallest id
+def test_curate_document_normalizes_filters_and_dead_letters_exceptions():
+    def broken(_: Document):
+        raise ValueError("boom")
+
+    assert curate_document(doc("web/1", "a\r\nlong enough"), lambda d: apply_filters([MinLength(5)], d)) == doc("web/1", "a\nlong enough")
+    assert curate_document(doc("web/2", "\x00 "), broken).reason == "empty"  # normalize drops before the filters run
+    dead = curate_document(doc("web/3", "fine text"), broken)
+    assert isinstance(dead, DeadLetter) and dead.stage == "filter" and dead.error.startswith("ValueError: boom")
