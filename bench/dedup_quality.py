@@ -3,34 +3,29 @@
 A corpus of real prose (docstrings on this machine) gets near-duplicates injected with known
 edits (substitutions, insertions, truncations, reorderings). Ground truth is the exact Jaccard of
 the same shingle sets for every pair that shares a shingle (pairs sharing none have J = 0), so it
-is complete. corpusmill's pairs come from its Beam transform (LSH buckets, then exact verification);
-"LSH only" is the same banding without verification.
+is complete. corpusmill's pairs come from the functions its curate job runs, composed in one
+process: signatures, band keys, bucket pairs, then exact Jaccard of the candidate pairs' shingle
+sets; "LSH only" is the same banding without verification.
 
     python bench/dedup_quality.py [--base 3000 --duplicates 1500]
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-import apache_beam as beam
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import corpus_with_duplicates  # noqa: E402
 from pipeline.config import MinHashConfig  # noqa: E402
-from pipeline.dedup.minhash import choose_bands, shingle_set  # noqa: E402
-from pipeline.dedup.near import DuplicatePairs, node_id  # noqa: E402
+from pipeline.dedup.minhash import band_keys, choose_bands, jaccard, shingle_hashes, shingle_set, signatures  # noqa: E402
+from pipeline.dedup.near import BAND_ENTRY, bucket_pairs  # noqa: E402
 from pipeline.documents import Document  # noqa: E402
-from pipeline.io.write import WriteCollectedJson  # noqa: E402
-from pipeline.runner import create_pipeline  # noqa: E402
-
-IN_MEMORY = {"runner": "FnApiRunner", "direct_running_mode": "in_memory", "direct_num_workers": 1}
 
 
 def true_similarities(docs: list[Document], ngram: int) -> dict[tuple[str, str], float]:
@@ -50,12 +45,17 @@ def true_similarities(docs: list[Document], ngram: int) -> dict[tuple[str, str],
     return {(a, b): n / (len(sets[a]) + len(sets[b]) - n) for (a, b), n in shared.items()}
 
 
-def predicted_pairs(docs: list[Document], config: MinHashConfig, workdir: Path) -> set[tuple[str, str]]:
-    path = workdir / f"pairs-{config.threshold}-{config.verify}.json"
-    with create_pipeline(IN_MEMORY) as p:
-        pairs = p | beam.Create(docs) | DuplicatePairs(config, {"bench": 0}, {"bench": "text"}, seed=1234)
-        _ = pairs["duplicates"] | beam.MapTuple(lambda a, b: [node_id(a), node_id(b)]) | WriteCollectedJson(str(path))
-    return {tuple(sorted(p)) for p in json.loads(path.read_text())}
+def predicted_pairs(docs: list[Document], config: MinHashConfig) -> set[tuple[str, str]]:
+    sigs = signatures([shingle_hashes(d.text, config.ngram) for d in docs], config.num_perm, 1234)
+    bands, rows = choose_bands(config.threshold, config.num_perm, verify=config.verify)
+    keys = band_keys(sigs, bands, rows)
+    entries = np.zeros(keys.size, BAND_ENTRY)
+    entries["key"], entries["node"] = keys.ravel(), np.repeat(np.arange(len(docs), dtype=np.uint64), bands)
+    pairs = bucket_pairs([entries], config.max_bucket_pairs).astype(np.int64)
+    if config.verify:
+        sets = [shingle_set(d.text, config.ngram) for d in docs]
+        pairs = np.array([(a, b) for a, b in pairs.tolist() if jaccard(sets[a], sets[b]) >= config.threshold], dtype=np.int64).reshape(-1, 2)
+    return {tuple(sorted((docs[a].id, docs[b].id))) for a, b in pairs.tolist()}
 
 
 def scores(predicted: set, truth: set) -> tuple[float, float, float]:
@@ -79,14 +79,13 @@ def main() -> None:
     similarities = true_similarities(docs, ngram=5)
     print(f"ground truth: {len(similarities):,} pairs share a shingle ({time.monotonic() - started:.1f}s)")
     print(f"{'threshold':>9} {'bands×rows':>10} {'variant':<20} {'true pairs':>10} {'found':>7} {'precision':>9} {'recall':>7} {'F1':>6}")
-    with tempfile.TemporaryDirectory() as tmp:
-        for threshold in (0.7, 0.8, 0.9):
-            truth = {pair for pair, j in similarities.items() if j >= threshold}
-            for variant, verify in (("corpusmill (verify)", True), ("LSH only", False)):
-                bands, rows = choose_bands(threshold, 128, verify=verify)
-                found = predicted_pairs(docs, MinHashConfig(threshold=threshold, verify=verify), Path(tmp))
-                p, r, f = scores(found, truth)
-                print(f"{threshold:>9} {f'{bands}×{rows}':>10} {variant:<20} {len(truth):>10,} {len(found):>7,} {p:>9.4f} {r:>7.4f} {f:>6.4f}", flush=True)
+    for threshold in (0.7, 0.8, 0.9):
+        truth = {pair for pair, j in similarities.items() if j >= threshold}
+        for variant, verify in (("corpusmill (verify)", True), ("LSH only", False)):
+            bands, rows = choose_bands(threshold, 128, verify=verify)
+            found = predicted_pairs(docs, MinHashConfig(threshold=threshold, verify=verify))
+            p, r, f = scores(found, truth)
+            print(f"{threshold:>9} {f'{bands}×{rows}':>10} {variant:<20} {len(truth):>10,} {len(found):>7,} {p:>9.4f} {r:>7.4f} {f:>6.4f}", flush=True)
 
 
 if __name__ == "__main__":

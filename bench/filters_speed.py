@@ -1,7 +1,8 @@
 """Filter throughput: MB/s of each filter alone (one process) and of the whole chain on the runner.
 
 Text: docstring prose from this machine (bench/corpus.py); code: the standard library's sources.
-The chain run is ReadCorpus → Normalize → Filter on FnApiRunner, in a fresh subprocess.
+The chain run is corpusmill's curate job with dedup off (read → normalize → filter → write, per
+work unit) on FnApiRunner, in a fresh subprocess.
 
     python bench/filters_speed.py [--text-docs 20000] [--workers 2]
 """
@@ -30,23 +31,17 @@ def code_records() -> list[dict[str, str]]:
 
 
 def run_chain(directory: str, workers: int) -> None:
-    """The measured job (own process): read, normalize, filter both sources, count survivors."""
-    import apache_beam as beam
+    """The measured job (own process): curate both sources with dedup off, write the kept count."""
+    import dataclasses
 
-    from pipeline.filters import SourceFilterChains
-    from pipeline.io.read import ReadCorpus
-    from pipeline.io.write import WriteCollectedJson
-    from pipeline.normalize import normalize_document
-    from pipeline.runner import create_pipeline
-    from pipeline.stages import DocumentStage
+    from jobs.curate import run_curate
+    from pipeline.config import DedupConfig, MinHashConfig
 
-    config = bench_config(directory)
     beam_config = {"runner": "FnApiRunner", "direct_running_mode": "multi_processing" if workers > 1 else "in_memory", "direct_num_workers": workers}
-    with create_pipeline(beam_config) as p:
-        docs = [(p | f"Read{s.name}" >> ReadCorpus(s)).documents for s in config.sources] | "Merge" >> beam.Flatten()
-        normalized = docs | "Normalize" >> DocumentStage("normalize", normalize_document)
-        filtered = normalized.documents | "Filter" >> DocumentStage("filter", SourceFilterChains.from_config(config))
-        _ = filtered.documents | "Count" >> beam.combiners.Count.Globally() | "Write" >> WriteCollectedJson(f"{directory}/kept.json")
+    config = dataclasses.replace(bench_config(directory), beam=beam_config, output_dir=f"{directory}/out",
+                                 dedup=DedupConfig(exact=False, minhash=MinHashConfig(enabled=False)))
+    report = run_curate(config, force=True)
+    Path(f"{directory}/kept.json").write_text(json.dumps([sum(s["kept"] for s in report["sources"].values())]))
 
 
 def bench_config(directory: str):
@@ -86,7 +81,7 @@ def main() -> None:
         seconds = time.monotonic() - started
         kept = json.loads((Path(tmp) / "kept.json").read_text())[0]
         total = text_mb + code_mb
-        print(f"whole chain on FnApiRunner ({args.workers} workers, read + normalize + filter): {total:.1f} MB in {seconds:.1f}s = {total / seconds:.2f} MB/s; "
+        print(f"whole chain on FnApiRunner ({args.workers} workers, read + normalize + filter + write): {total:.1f} MB in {seconds:.1f}s = {total / seconds:.2f} MB/s; "
               f"kept {kept:,} of {len(text) + len(code):,} documents")
 
 

@@ -2,7 +2,7 @@
 
 Documents are built from the gettext catalogs under /usr/share/locale (Debian packages' own
 translations: real sentences by human translators), ~300 characters each; the catalog's locale
-is the ground truth. Backends: py3langid (corpusmill's default) and, when installed in the bench
+is the ground truth. Backends: CLD2 (corpusmill's default), py3langid and, when installed in the bench
 environment, lingua (``pip install lingua-language-detector``); never a dependency of the package.
 
     python bench/langid_accuracy.py [--per-language 200]
@@ -48,8 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     corpus = {lang: documents(locale, args.per_language) for lang, locale in LOCALES.items()}
     corpus = {lang: docs for lang, docs in corpus.items() if docs}
-    langid = LanguageFilter()
-    backends = {"py3langid": lambda t: langid.classify(t)[0]}
+    backends = {name: LanguageFilter(backend=name).classify for name in ("cld2", "py3langid")}
+    backends = {name: (lambda t, classify=classify: classify(t)[0]) for name, classify in backends.items()}
     lingua = lingua_backend()
     if lingua:
         backends["lingua"] = lingua

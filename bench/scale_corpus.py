@@ -15,6 +15,7 @@ import random
 import re
 import sys
 import sysconfig
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
@@ -90,12 +91,15 @@ def make_corpus(out: Path, gigabytes: float, code_share: float = 0.5, shard_mb: 
                 mutate_every: int = 8, near_fraction: float = 0.05, exact_fraction: float = 0.01) -> dict[str, tuple[int, int]]:
     """Writes ``out/code`` and ``out/prose`` JSONL shards; returns ``{kind: (records, bytes)}``."""
     budget = int(gigabytes * 1e9)
-    made = {}
-    prose = [(f"doc{i}", t) for i, t in enumerate(docstring_documents(10**9))]
-    for kind, originals, share in (("code", code_originals(), code_share), ("prose", prose, 1 - code_share)):
-        if share > 0:
-            made[kind] = write_shards(records(originals, int(budget * share), kind, seed, mutate_every, near_fraction, exact_fraction), out / kind, shard_mb << 20)
-    return made
+    jobs = [(kind, int(budget * share)) for kind, share in (("code", code_share), ("prose", 1 - code_share)) if share > 0]
+    with ProcessPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = {kind: pool.submit(_make_kind, out, kind, size, shard_mb, seed, mutate_every, near_fraction, exact_fraction) for kind, size in jobs}
+        return {kind: f.result() for kind, f in futures.items()}
+
+
+def _make_kind(out: Path, kind: str, budget: int, shard_mb: int, seed: int, mutate_every: int, near_fraction: float, exact_fraction: float) -> tuple[int, int]:
+    originals = code_originals() if kind == "code" else [(f"doc{i}", t) for i, t in enumerate(docstring_documents(10**9))]
+    return write_shards(records(originals, budget, kind, seed, mutate_every, near_fraction, exact_fraction), out / kind, shard_mb << 20)
 
 
 def main() -> None:

@@ -166,7 +166,9 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
         FileSystems.delete([work_dir(config)])
     remove_temp_dirs(*(layout.out(config, name) for name in OUTPUT_DIRS))
     summary = summarize_units(unit_reports, read_json(layout.counts_path(config, JOB)), [s.name for s in config.sources])
-    report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), "config_hash": config.config_hash(), "units": len(units), "sources": summary}
+    analyzed = [r for r in unit_reports if r["step"] == "analyze"]
+    report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), "config_hash": config.config_hash(), "units": len(units),
+              "input_bytes": sum(r["input_bytes"] for r in analyzed), "shuffled_bytes": sum(r["shuffled_bytes"] for r in analyzed), "sources": summary}
     if config.mix:
         (rates,) = read_json(layout.counts_path(config, "mix_rates"))
         report["mix"] = {"rates": rates, "estimated_bytes_per_token": BYTES_PER_TOKEN}

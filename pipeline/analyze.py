@@ -23,12 +23,12 @@ from pipeline.dedup.nodes import make_node, priority_ranks
 from pipeline.documents import DeadLetter, Document, Drop, stable_hash
 from pipeline.filters import SourceFilterChains
 from pipeline.io.read import read_piece
-from pipeline.io.spill import UnitIndex, unit_file, write_filter_drops, write_index, write_signatures
+from pipeline.io.spill import ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets
 from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_dead_letters
 from pipeline.normalize import normalize_document
 from pipeline.report import length_bin
 from pipeline.stages import SAMPLE_CHARS, SAMPLES, dead_letter_for
-from pipeline.units import WorkUnit, unit_name
+from pipeline.units import WorkUnit, piece_bytes, unit_name
 
 EXACT = "exact"
 BANDS = "bands"
@@ -60,7 +60,7 @@ class _Signer:
         self._kind = kind
         self._bands, self._rows = choose_bands(config.threshold, config.num_perm, config.bands, config.rows, config.verify)
         self._pending: list[str] = []
-        self.signatures: list[np.ndarray] = []  # uint32 per batch, for verification
+        self.shingle_sets: list[np.ndarray] = []  # sorted distinct hashes per document, for verification
         self.band_keys: list[np.ndarray] = []
 
     def add(self, text: str) -> None:
@@ -71,8 +71,10 @@ class _Signer:
     def flush(self) -> None:
         if not self._pending:
             return
-        sigs = signatures([shingle_hashes(t, self._ngram, self._kind) for t in self._pending], self._config.num_perm, self._seed)
-        self.signatures.append(sigs.astype(np.uint32))
+        shingles = [shingle_hashes(t, self._ngram, self._kind) for t in self._pending]
+        sigs = signatures(shingles, self._config.num_perm, self._seed)
+        if self._config.verify:
+            self.shingle_sets += [np.unique(s) for s in shingles]
         self.band_keys.append(band_keys(sigs, self._bands, self._rows))
         self._pending = []
 
@@ -127,21 +129,24 @@ class AnalyzeUnit(beam.DoFn):
         write_index(self._work_dir, unit.index, index)
         write_filter_drops(self._work_dir, unit.index, drops)
         write_dead_letters(f"{self._dead_letter_dir}/{unit_name('part', unit.index, '.jsonl')}", dead)
+        shuffled = 0
         base = make_node(self._ranks[source.name], unit.index, 0)
         nodes = np.uint64(base) + np.arange(len(index.ids), dtype=np.uint64)
         if hashes:
             entries = np.zeros(len(hashes), exact.ENTRY)
             entries["h1"], entries["h2"] = np.array(hashes, dtype=np.uint64).T
             entries["node"] = nodes
+            shuffled += entries.nbytes
             for p, block in keyed_partitions(entries, entries["h1"], DEDUP_PARTITIONS):
                 yield beam.pvalue.TaggedOutput(EXACT, (p, block))
         if minhash is not None and index.ids:
             minhash.flush()
-            write_signatures(self._work_dir, unit.index, np.concatenate(minhash.signatures))
+            write_shingle_sets(self._work_dir, unit.index, ShingleSets.from_sets(minhash.shingle_sets))
             keys = np.concatenate(minhash.band_keys)
             entries = np.zeros(keys.size, BAND_ENTRY)
             entries["key"] = keys.ravel()
             entries["node"] = np.repeat(nodes, keys.shape[1])
+            shuffled += entries.nbytes
             for p, block in keyed_partitions(entries, entries["key"], DEDUP_PARTITIONS):
                 yield beam.pvalue.TaggedOutput(BANDS, (p, block))
         for key, n in sorted(counts.items()):
@@ -157,6 +162,8 @@ class AnalyzeUnit(beam.DoFn):
             "dead_lettered": dict(sorted(dead_by_stage.items())),
             "survivors": len(index.ids),
             "survivor_bytes": sum(index.sizes),
+            "input_bytes": sum(piece_bytes(p) for p in unit.pieces),
+            "shuffled_bytes": shuffled,
         }
 
 

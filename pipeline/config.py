@@ -48,7 +48,8 @@ class LanguageConfig:
     allowed: Optional[list[str]] = None  # ISO 639-1 codes; None keeps every language (annotates only)
     min_score: float = 0.5
     max_chars: int = 2000
-    fasttext_model: Optional[str] = None  # a local lid.176.bin to use instead of py3langid
+    backend: Literal["cld2", "py3langid"] = "cld2"
+    fasttext_model: Optional[str] = None  # a local lid.176.bin to use instead of the backend
 
 
 @dataclass(frozen=True)

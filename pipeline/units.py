@@ -16,12 +16,18 @@ MAX_UNITS = 1 << 24  # the unit index has 24 bits in a dedup node (pipeline.dedu
 
 
 class Piece(NamedTuple):
-    """One file, or the byte range ``[start, end)`` of it (``end`` None: to the end)."""
+    """One file of ``size`` bytes, or the byte range ``[start, end)`` of it (``end`` None: to the end)."""
 
     path: str
     base: str
+    size: int = 0
     start: int = 0
     end: Optional[int] = None
+
+
+def piece_bytes(piece: Piece) -> int:
+    """The input bytes a piece covers."""
+    return (piece.size if piece.end is None else piece.end) - piece.start
 
 
 class WorkUnit(NamedTuple):
@@ -59,12 +65,12 @@ def plan_units(sources: Sequence[tuple[str, str, Sequence[tuple[str, str, int]]]
                 parts = -(-size // unit_bytes)
                 bounds = [size * k // parts for k in range(parts + 1)]
                 for start, end in zip(bounds, bounds[1:]):
-                    add(name, [Piece(path, base, start, end)])
+                    add(name, [Piece(path, base, size, start, end)])
                 continue
             if group and group_size + size > unit_bytes:
                 add(name, group)
                 group, group_size = [], 0
-            group.append(Piece(path, base))
+            group.append(Piece(path, base, size))
             group_size += size
         if group:
             add(name, group)

@@ -11,7 +11,7 @@ from datasketch import MinHash
 
 from pipeline.dedup.components import ConnectedComponents, large_star, small_star, union_find_components
 from pipeline.dedup.exact import ENTRY, exact_duplicates, text_hash
-from pipeline.dedup.minhash import band_keys, jaccard, shingle_hashes, shingle_set, shingle_words, signature_agreement, signatures
+from pipeline.dedup.minhash import band_keys, jaccard, shingle_hashes, shingle_set, shingle_words, signatures
 from pipeline.dedup.near import BAND_ENTRY, bucket_pairs, candidate_pairs
 from pipeline.dedup.nodes import make_node, node_position, node_positions, node_unit, node_units, priority_ranks
 from pipeline.runner import create_pipeline
@@ -101,4 +101,3 @@ def test_band_keys_collide_only_for_equal_bands():
     equal_bands = [(sigs[0, b * 8 : b * 8 + 8] == sigs[1, b * 8 : b * 8 + 8]).all() for b in range(16)]
     assert (keys[0] == keys[1]).tolist() == equal_bands and any(equal_bands)
     assert not (keys[0] == keys[2]).any()
-    assert signature_agreement(sigs[:1], sigs[1:2])[0] > 0.8 > signature_agreement(sigs[:1], sigs[2:3])[0]

@@ -14,7 +14,7 @@ from tests.conftest import write_jsonl
 
 
 def read_all(source: SourceConfig):
-    return [r for path, base, _ in match_source_files(source) for r in read_piece(source, Piece(path, base))]
+    return [r for path, base, size in match_source_files(source) for r in read_piece(source, Piece(path, base, size))]
 
 
 def test_jsonl_bad_records_become_dead_letters_with_line_numbers(tmp_path):
@@ -123,4 +123,4 @@ def test_small_files_are_grouped_into_units_and_compressed_files_never_cut(tmp_p
     files = [(f"/d/f{i}.jsonl", "/d/", 300) for i in range(10)] + [("/d/big.jsonl.gz", "/d/", 5000)]
     units = plan_units([("s", "jsonl", files)], 1000)
     assert [len(u.pieces) for u in units] == [3, 3, 3, 1, 1]
-    assert units[-1].pieces[0] == Piece("/d/big.jsonl.gz", "/d/") and [u.index for u in units] == list(range(5))
+    assert units[-1].pieces[0] == Piece("/d/big.jsonl.gz", "/d/", 5000) and [u.index for u in units] == list(range(5))

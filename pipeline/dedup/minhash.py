@@ -141,8 +141,3 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
                 h = _fmix64(h * _COMBINE + column)
             keys[:, band] = h
     return keys
-
-
-def signature_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Share of equal MinHash values per row of two signature matrices: the Jaccard estimate."""
-    return (a == b).mean(axis=1)

@@ -1,9 +1,10 @@
 """``NearDuplicates``: global near-duplicate clusters with MinHash LSH (DESIGN.md §5).
 
-Only integers move: band buckets are numpy blocks of ``(bucket key, node)``, candidate pairs are
-node pairs, and verification joins pairs with signatures that each side loads from its own
-unit's spill file (``pipeline.io.spill``), never from a shuffle of every document. Components
-run on node pairs; the smallest node of a cluster is its root (the keeper).
+Only integers move: band buckets are numpy blocks of ``(bucket key, node)`` and candidate pairs
+are node pairs. Verification computes exact Jaccard: each side loads shingle sets from its own
+unit's spill file (``pipeline.io.spill``), and only candidate pairs carry one set across, never
+every document. Components run on node pairs; the smallest node of a cluster is its root (the
+keeper).
 """
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ import numpy as np
 
 from pipeline.config import MinHashConfig
 from pipeline.dedup.components import ConnectedComponents
-from pipeline.dedup.minhash import signature_agreement
-from pipeline.dedup.nodes import node_positions, node_units
-from pipeline.io.spill import read_signatures
+from pipeline.dedup.minhash import jaccard
+from pipeline.dedup.nodes import node_position, node_positions, node_units
+from pipeline.io.spill import read_shingle_sets
 
 STAGE = "near_dedup"
 REASON = "near_duplicate"
@@ -55,32 +56,32 @@ def by_unit(pairs: np.ndarray, column: int) -> Iterator[tuple[int, np.ndarray]]:
         yield int(unit), pairs[units == unit]
 
 
-class _AttachFirstSignatures(beam.DoFn):
-    """(unit, pair blocks whose first node lies there) → (second node's unit, (pairs, first signatures))."""
+class _AttachFirstShingles(beam.DoFn):
+    """(unit, distinct pairs whose first node lies there) → (second node's unit, [(pair, first shingle set)])."""
 
     def __init__(self, work_dir: str):
         self._work_dir = work_dir
 
-    def process(self, keyed: tuple[int, np.ndarray]) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+    def process(self, keyed: tuple[int, np.ndarray]) -> Iterator[tuple[int, list[tuple[int, int, np.ndarray]]]]:
         unit, pairs = keyed
-        sigs = read_signatures(self._work_dir, unit)
+        sets = read_shingle_sets(self._work_dir, unit)
         for other, group in by_unit(pairs, 1):
-            yield other, (group, sigs[node_positions(group[:, 0])])
+            yield other, [(a, b, sets[position]) for (a, b), position in zip(group.tolist(), node_positions(group[:, 0]).tolist())]
 
 
-class _CompareSignatures(beam.DoFn):
-    """(unit, pairs with first signatures) → the pairs whose estimated Jaccard reaches the threshold."""
+class _ExactJaccard(beam.DoFn):
+    """(unit, pairs with the first shingle set) → the pairs whose exact Jaccard reaches the threshold."""
 
     def __init__(self, work_dir: str, threshold: float):
         self._work_dir, self._threshold = work_dir, threshold
 
-    def process(self, keyed: tuple[int, Iterable[tuple[np.ndarray, np.ndarray]]]) -> Iterator[tuple[int, int]]:
+    def process(self, keyed: tuple[int, Iterable[list[tuple[int, int, np.ndarray]]]]) -> Iterator[tuple[int, int]]:
         unit, parts = keyed
-        sigs = read_signatures(self._work_dir, unit)
-        for pairs, first in parts:
-            second = sigs[node_positions(pairs[:, 1])]
-            for a, b in pairs[signature_agreement(first, second) >= self._threshold].tolist():
-                yield a, b
+        sets = read_shingle_sets(self._work_dir, unit)
+        for part in parts:
+            for a, b, first in part:
+                if jaccard(first, sets[node_position(b)]) >= self._threshold:
+                    yield a, b
 
 
 class NearDuplicates(beam.PTransform):
@@ -104,9 +105,9 @@ class NearDuplicates(beam.PTransform):
         if cfg.verify:
             edges = (
                 by_first
-                | "AttachFirstSignatures" >> beam.ParDo(_AttachFirstSignatures(self._work_dir))
+                | "AttachFirstShingles" >> beam.ParDo(_AttachFirstShingles(self._work_dir))
                 | "GroupBySecondUnit" >> beam.GroupByKey()
-                | "CompareSignatures" >> beam.ParDo(_CompareSignatures(self._work_dir, cfg.threshold))
+                | "ExactJaccard" >> beam.ParDo(_ExactJaccard(self._work_dir, cfg.threshold))
             )
         else:
             edges = by_first | "AllCandidates" >> beam.FlatMapTuple(lambda _, pairs: [(a, b) for a, b in pairs.tolist()])

@@ -74,24 +74,26 @@ class NgramIndex:
     """Word n-grams of one document as integers, for vectorized repetition measures.
 
     Words get ids by first occurrence; an n-gram is the polynomial hash of its ids (64-bit, wrapping),
-    so equal n-grams always get equal values and a collision needs ~2^32 distinct n-grams.
+    so equal n-grams always get equal values and a collision needs ~2^32 distinct n-grams. The
+    n-gram arrays are built incrementally (n from n - 1) and cached.
     """
 
     _MULTIPLIER = np.uint64(0x100000001B3)
 
     def __init__(self, tokens: list[str]):
-        ids: dict[str, int] = {}
-        self.word_ids = np.fromiter((ids.setdefault(w, len(ids) + 1) for w in tokens), dtype=np.uint64, count=len(tokens))
-        self.lengths = np.fromiter((len(w) for w in tokens), dtype=np.int64, count=len(tokens))
+        ids = {w: i for i, w in enumerate(dict.fromkeys(tokens), 1)}
+        self.word_ids = np.fromiter(map(ids.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
+        self.lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
         self.total_chars = max(int(self.lengths.sum()), 1)
+        self._grams = {1: self.word_ids}
 
     def grams(self, n: int) -> np.ndarray:
-        count = len(self.word_ids) - n + 1
-        out = np.zeros(max(count, 0), dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            for k in range(n):
-                out = out * self._MULTIPLIER + self.word_ids[k : k + count]
-        return out
+        if n not in self._grams:
+            shorter = self.grams(n - 1)
+            count = max(len(self.word_ids) - n + 1, 0)
+            with np.errstate(over="ignore"):
+                self._grams[n] = shorter[:count] * self._MULTIPLIER + self.word_ids[n - 1 : n - 1 + count]
+        return self._grams[n]
 
     def top_char_fraction(self, n: int) -> float:
         """Characters covered by the most frequent n-gram (every occurrence) over all characters."""
@@ -106,10 +108,11 @@ class NgramIndex:
     def duplicated_char_fraction(self, n: int) -> float:
         """Characters of words inside n-grams seen earlier in the document (overlaps once)."""
         grams = self.grams(n)
-        if not len(grams):
+        if len(grams) < 2:
             return 0.0
-        _, first, inverse = np.unique(grams, return_index=True, return_inverse=True)
-        repeat_starts = np.flatnonzero(first[inverse] != np.arange(len(grams)))
+        order = np.argsort(grams, kind="stable")  # equal n-grams in order of occurrence
+        ordered = grams[order]
+        repeat_starts = order[1:][ordered[1:] == ordered[:-1]]
         if not len(repeat_starts):
             return 0.0
         cover = np.zeros(len(self.word_ids) + 1, dtype=np.int64)
@@ -130,15 +133,18 @@ class GopherRepetition(GopherRepetitionConfig):
         para_frac, para_chars = duplicate_fraction(paragraphs)
         line_frac, line_chars = duplicate_fraction(lines)
         # CJK words are single characters here, so n-grams count pairs of characters as one unit
-        tokens = [w.lower() for w in words(doc.text)]
+        tokens = words(doc.text.lower())
         if is_cjk(doc.meta.get("language")):
             tokens = ["".join(tokens[i : i + 2]) for i in range(0, len(tokens), 2)]
         index = NgramIndex(tokens)
         m: dict[str, Any] = {"dup_para_frac": para_frac, "dup_para_char_frac": para_chars, "dup_line_frac": line_frac, "dup_line_char_frac": line_chars}
         for n, _ in self.top_n_grams:
             m[f"top_{n}_gram_char_frac"] = index.top_char_fraction(n)
-        for n, _ in self.dup_n_grams:
-            m[f"dup_{n}_gram_char_frac"] = index.duplicated_char_fraction(n)
+        fraction = 1.0
+        for n, _ in sorted(self.dup_n_grams):
+            # a repeated n-gram contains a repeated (n-1)-gram: once none repeats, no longer one does
+            fraction = index.duplicated_char_fraction(n) if fraction > 0 else 0.0
+            m[f"dup_{n}_gram_char_frac"] = fraction
         return m
 
     def __call__(self, doc: Document) -> Optional[Rejection]:

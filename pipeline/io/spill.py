@@ -2,7 +2,7 @@
 
 ``unit-00007.docs.parquet`` holds the unit's surviving documents in read order (their position
 is their dedup node's position), ``unit-00007.index.parquet`` their ids, sources and sizes,
-``unit-00007.signatures.npy`` their MinHash signatures, and ``unit-00007.drops.parquet`` the
+``unit-00007.shingles.npz`` their shingle sets (for exact verification of candidate pairs), and ``unit-00007.drops.parquet`` the
 documents normalize and the filters removed. Later steps load one unit's small files at a time.
 """
 from __future__ import annotations
@@ -45,14 +45,31 @@ def read_index(work_dir: str, unit: int) -> UnitIndex:
     return UnitIndex(table.column("id").to_pylist(), table.column("source").to_pylist(), table.column("bytes").to_pylist())
 
 
-def write_signatures(work_dir: str, unit: int, signatures: np.ndarray) -> None:
+class ShingleSets:
+    """The sorted distinct shingle hashes of each document of a unit, stored flat with offsets."""
+
+    def __init__(self, flat: np.ndarray, offsets: np.ndarray):
+        self._flat, self._offsets = flat, offsets
+
+    @classmethod
+    def from_sets(cls, sets: list[np.ndarray]) -> "ShingleSets":
+        offsets = np.zeros(len(sets) + 1, dtype=np.int64)
+        np.cumsum([len(s) for s in sets], out=offsets[1:])
+        return cls(np.concatenate(sets) if sets else np.zeros(0, np.uint64), offsets)
+
+    def __getitem__(self, position: int) -> np.ndarray:
+        return self._flat[self._offsets[position] : self._offsets[position + 1]]
+
+
+def write_shingle_sets(work_dir: str, unit: int, sets: ShingleSets) -> None:
     buffer = io.BytesIO()
-    np.save(buffer, signatures, allow_pickle=False)
-    write_bytes(unit_file(work_dir, unit, "signatures.npy"), buffer.getvalue())
+    np.savez(buffer, flat=sets._flat, offsets=sets._offsets)
+    write_bytes(unit_file(work_dir, unit, "shingles.npz"), buffer.getvalue())
 
 
-def read_signatures(work_dir: str, unit: int) -> np.ndarray:
-    return np.load(io.BytesIO(read_bytes(unit_file(work_dir, unit, "signatures.npy"))), allow_pickle=False)
+def read_shingle_sets(work_dir: str, unit: int) -> ShingleSets:
+    with np.load(io.BytesIO(read_bytes(unit_file(work_dir, unit, "shingles.npz"))), allow_pickle=False) as data:
+        return ShingleSets(data["flat"], data["offsets"])
 
 
 def write_filter_drops(work_dir: str, unit: int, drops: list[Drop]) -> None:
