@@ -9,6 +9,7 @@ import hashlib
 import json
 from typing import Any, NamedTuple, Optional
 
+import numpy as np
 import xxhash
 
 
@@ -57,6 +58,29 @@ def stable_hash(seed: int, *parts: str) -> int:
 def stable_fraction(seed: int, *parts: str) -> float:
     """A uniform number in [0, 1) derived from ``stable_hash``."""
     return stable_hash(seed, *parts) / 2.0**64
+
+
+_FMIX = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def mix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finalizer, elementwise on a uint64 array."""
+    s, m1, m2 = _FMIX
+    with np.errstate(over="ignore"):
+        h = h ^ (h >> s)
+        h = h * m1
+        h = h ^ (h >> s)
+        h = h * m2
+        return h ^ (h >> s)
+
+
+def stable_fractions(base: int, positions: np.ndarray) -> np.ndarray:
+    """Uniform numbers in [0, 1), one per position, from a base ``stable_hash``: a vectorized
+    ``stable_fraction`` for many draws within one document."""
+    with np.errstate(over="ignore"):
+        keys = positions.astype(np.uint64) * _GOLDEN + np.uint64(base)
+    return (mix64(keys) >> np.uint64(11)).astype(np.float64) / 2.0**53
 
 
 def content_hash(text: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import regex
 import numpy as np
 
-from pipeline.documents import stable_hash
+from pipeline.documents import stable_fractions, stable_hash
 from tokenizer.encode import Encoder
 
 _COMBINED = regex.compile(r"^( ?[\p{P}\p{S}]+)([\r\n]+)$")
@@ -37,7 +37,7 @@ def split_combined_tokens(ids: np.ndarray, parts: dict[int, np.ndarray], rate: f
     if rate <= 0 or not parts:
         return ids, 0
     positions = np.flatnonzero(np.isin(ids, np.fromiter(parts, dtype=np.int32)))
-    chosen = [int(i) for i in positions if stable_hash(seed, "split-token", doc_id, str(int(i))) / 2.0**64 < rate]
+    chosen = positions[stable_fractions(stable_hash(seed, "split-token", doc_id), positions) < rate].tolist()
     if not chosen:
         return ids, 0
     pieces, start = [], 0

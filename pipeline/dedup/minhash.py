@@ -19,12 +19,12 @@ import xxhash
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
+from pipeline.documents import mix64
 from pipeline.normalize import CJK_CHARS
 
 _TEXT_WORDS = re.compile(f"[{CJK_CHARS}]|[^\\W{CJK_CHARS}]+")
 _CODE_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
 _COMBINE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier folding word hashes into a shingle hash
-_FMIX = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
 _CHUNK_SHINGLES = 16384
 
 
@@ -67,16 +67,6 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union else 1.0
 
 
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    s, m1, m2 = _FMIX
-    with np.errstate(over="ignore"):
-        h = h ^ (h >> s)
-        h = h * m1
-        h = h ^ (h >> s)
-        h = h * m2
-        return h ^ (h >> s)
-
-
 @lru_cache(maxsize=8)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's affine64 permutation parameters ``(a, b)`` for ``seed``."""
@@ -94,7 +84,7 @@ def signatures(shingles: Sequence[np.ndarray], num_perm: int, seed: int) -> np.n
     lengths = np.fromiter((len(s) for s in shingles), dtype=np.int64, count=len(shingles))
     if (lengths == 0).any():
         raise ValueError("every document needs at least one shingle")
-    flat = _fmix64(np.concatenate(shingles))
+    flat = mix64(np.concatenate(shingles))
     doc_of = np.repeat(np.arange(len(shingles)), lengths)
     out = np.full((num_perm, len(shingles)), np.iinfo(np.uint64).max, dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -138,6 +128,6 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
         for band in range(bands):
             h = np.full(len(sigs), band, dtype=np.uint64)
             for column in sigs[:, band * rows : (band + 1) * rows].T:
-                h = _fmix64(h * _COMBINE + column)
+                h = mix64(h * _COMBINE + column)
             keys[:, band] = h
     return keys

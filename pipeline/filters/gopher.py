@@ -4,6 +4,7 @@ language's list, CJK text counts characters as words (no word-length rule) and m
 repetition over character pairs, so good non-English prose passes."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -17,6 +18,7 @@ from pipeline.filters.text import is_cjk, non_empty_lines, words
 
 BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "※", "·", "-", "*", "–", "—")
 ELLIPSES = ("...", "…")
+_LINE_WITH_LETTER = re.compile(r"^[^\n]*?[^\W\d_]", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -33,12 +35,12 @@ class GopherQuality(GopherQualityConfig):
         stops = stop_words_for(language)
         return {
             "words": len(tokens),
-            "avg_word_length": None if cjk else sum(len(w) for w in tokens) / n,
+            "avg_word_length": None if cjk else sum(map(len, tokens)) / n,
             "symbol_word_ratio": (text.count("#") + sum(text.count(e) for e in ELLIPSES)) / n,
             "bullet_lines_ratio": sum(line.lstrip().startswith(BULLETS) for line in lines) / len(lines),
             "ellipsis_lines_ratio": sum(line.rstrip().endswith(ELLIPSES) for line in lines) / len(lines),
-            "alpha_words_ratio": sum(any(c.isalpha() for c in w) for w in tokens) / n,
-            "stop_words": None if stops is None else sum(1 for w in tokens if w.lower() in stops),
+            "alpha_words_ratio": len(_LINE_WITH_LETTER.findall("\n".join(tokens))) / n,  # one token a line
+            "stop_words": None if stops is None else sum(map(stops.__contains__, words(text.lower()))),
         }
 
     def __call__(self, doc: Document) -> Optional[Rejection]:

@@ -6,6 +6,7 @@ word of its own, so Chinese and Japanese text (no spaces) gets meaningful word c
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from pipeline.normalize import CJK_CHARS
 
@@ -14,8 +15,10 @@ _WORDS = re.compile(f"[{CJK_CHARS}]|[^\\s{CJK_CHARS}]+")
 TERMINAL_PUNCTUATION = (".", "!", "?", '"', "'", "”", "’", "。", "！", "？", "…", ":", ";", "：", "；", "」", "』")
 
 
-def words(text: str) -> list[str]:
-    return _WORDS.findall(text)
+@lru_cache(maxsize=4)
+def words(text: str) -> tuple[str, ...]:
+    """The words of a text; cached, because consecutive filters of a chain ask for the same text's words."""
+    return tuple(_WORDS.findall(text))
 
 
 def is_cjk(language: str | None) -> bool:
