@@ -1,7 +1,8 @@
 """Near-dedup throughput: the whole Beam transform on the local runner vs a plain datasketch loop.
 
 For 1×, 2× and 4× the same kind of corpus (real prose with injected near-duplicates) it runs
-ReadCorpus → NearDedup on FnApiRunner with 2 worker processes, in a fresh subprocess each so the
+corpusmill's curate job (filters and exact dedup off, so reading, MinHash, LSH, verification,
+components and writing) on FnApiRunner with 2 worker processes, in a fresh subprocess each so the
 peak memory is its own, and a single-process ``datasketch`` MinHash + MinHashLSH loop on the same
 documents; it prints documents/s, MB/s, the ratio and how cost grows with data.
 
@@ -24,20 +25,23 @@ from bench.corpus import corpus_with_duplicates, write_jsonl_shards  # noqa: E40
 
 
 def run_corpusmill(input_dir: str, workers: int) -> None:
-    """The measured job (runs in its own process): read JSONL shards, near-dedup, count survivors."""
-    import apache_beam as beam
+    """The measured job (runs in its own process): curate with every filter and exact dedup off,
+    so the time is reading, MinHash, LSH, verification, components and writing; counts the removed."""
+    from jobs.curate import run_curate
+    from pipeline.config import config_from_dict
 
-    from pipeline.config import MinHashConfig, SourceConfig
-    from pipeline.dedup.near import NearDedup
-    from pipeline.io.read import ReadCorpus
-    from pipeline.io.write import WriteCollectedJson
-    from pipeline.runner import create_pipeline
-
-    source = SourceConfig("bench", [f"{input_dir}/*.jsonl"], id_field="id")
-    beam_config = {"runner": "FnApiRunner", "direct_running_mode": "multi_processing" if workers > 1 else "in_memory", "direct_num_workers": workers}
-    with create_pipeline(beam_config) as p:
-        near = (p | ReadCorpus(source)).documents | NearDedup(MinHashConfig(), {"bench": 0}, {"bench": "text"}, seed=1234)
-        _ = (near["drops"] | "CountDrops" >> beam.combiners.Count.Globally()) | WriteCollectedJson(f"{input_dir}/result.json")
+    off = {"enabled": False}
+    config = config_from_dict({
+        "output_dir": f"{input_dir}/out",
+        "beam": {"runner": "FnApiRunner", "direct_running_mode": "multi_processing" if workers > 1 else "in_memory", "direct_num_workers": workers},
+        "sources": [{"name": "bench", "paths": [f"{input_dir}/*.jsonl"], "id_field": "id"}],
+        "filters": {name: off for name in ("min_length", "language", "gopher_quality", "gopher_repetition", "fineweb", "pii", "decontaminate")},
+        "dedup": {"exact": False},
+        "output": {"shard_mb": 4},
+    })
+    report = run_curate(config, force=True)
+    removed = report["sources"]["bench"]["dropped"].get("near_dedup/near_duplicate", 0)
+    Path(f"{input_dir}/result.json").write_text(json.dumps([removed]))
 
 
 def datasketch_loop(records: list[dict[str, str]]) -> tuple[float, int]:

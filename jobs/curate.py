@@ -33,6 +33,8 @@ from pipeline.units import WorkUnit, plan_units
 JOB = "curate"
 OUTPUT_DIRS = ("curated", "drops", "dead_letter")
 SAMPLED_CLUSTERS = 5
+TARGET_UNITS = 64
+MIN_UNIT_BYTES = 1 << 20
 
 
 def work_dir(config: Config) -> str:
@@ -40,9 +42,15 @@ def work_dir(config: Config) -> str:
 
 
 def plan(config: Config) -> list[WorkUnit]:
-    """The run's work units, from the sources' files and sizes (fails on a path matching nothing)."""
+    """The run's work units, from the sources' files and sizes (fails on a path matching nothing).
+
+    Units are ``output.shard_mb`` at most; a small input is cut into about ``TARGET_UNITS`` units
+    of at least 1 MB, so every worker gets work. The size depends on the input alone, never on
+    the runner or worker count, so the output does not either."""
     sources = [(s.name, s.format, match_source_files(s)) for s in config.sources]
-    return plan_units(sources, max(1, int(config.output.shard_mb * (1 << 20))))
+    total = sum(size for _, _, files in sources for _, _, size in files)
+    unit_bytes = min(int(config.output.shard_mb * (1 << 20)), max(MIN_UNIT_BYTES, total // TARGET_UNITS))
+    return plan_units(sources, max(1, unit_bytes))
 
 
 def _sum_by_key(pcoll: beam.PCollection, label: str) -> beam.PCollection:

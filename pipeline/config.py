@@ -192,9 +192,9 @@ class PackConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """The input is processed in work units of about ``shard_mb`` MB of input each (a large
-    uncompressed JSONL file is cut into byte ranges); each unit becomes one curated shard and
-    one dataset shard."""
+    """The input is processed in work units of at most ``shard_mb`` MB of input (a large
+    uncompressed JSONL file is cut into byte ranges; a small input into ~64 units of at least
+    1 MB); each unit becomes one curated shard and one dataset shard."""
 
     shard_mb: float = 64.0
 
