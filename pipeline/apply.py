@@ -110,7 +110,7 @@ class ApplyUnit(beam.DoFn):
                 for key, pii in pii_keys(doc):
                     counts[key] += pii
             upsampled += max(len(kept) - 1, 0)
-        curated_stats = curated.close()
+        curated_file = curated.close()
         drops_stats = write_drops(f"{self._drops_dir}/{unit_name('part', unit, '.parquet')}", drops)
         for key, n in sorted(counts.items()):
             yield beam.pvalue.TaggedOutput(COUNTS, (key, n))
@@ -120,9 +120,9 @@ class ApplyUnit(beam.DoFn):
         yield {
             "unit": unit,
             "source": source,
-            "kept": curated_stats["rows"],
+            "kept": curated_file["rows"],
             "upsampled": upsampled,
             "dropped": [[stage, reason, n] for (stage, reason), n in sorted(dropped.items())],
-            "curated_file": {k: curated_stats[k] for k in ("rows", "bytes", "sha256")},
+            "curated_file": {k: curated_file[k] for k in ("rows", "bytes", "sha256")},
             "drops_file": {k: drops_stats[k] for k in ("rows", "bytes", "sha256")},
         }

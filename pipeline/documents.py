@@ -6,7 +6,6 @@ All randomness and partitioning derive from these hashes of ``(seed, id)``: neve
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any, NamedTuple, Optional
 
 import numpy as np
@@ -98,8 +97,3 @@ def preview(raw: Any) -> str:
     if isinstance(raw, bytes):
         return raw[:RAW_PREVIEW_BYTES].decode("utf-8", "backslashreplace")
     return str(raw)[:RAW_PREVIEW_BYTES]
-
-
-def document_order(doc: Document) -> tuple[str, str, str]:
-    """A total order on documents (ids can repeat in bad input), for deterministic output."""
-    return (doc.id, doc.text, json.dumps(doc.meta, sort_keys=True, ensure_ascii=False))

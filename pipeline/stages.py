@@ -1,63 +1,27 @@
-"""``DocumentStage``: the shape every per-document step shares.
+"""What every per-document step shares: exceptions become dead letters, drops are sampled.
 
-A step is a plain function ``Document -> Document | Drop`` (testable without Beam); the
-transform routes kept documents to the main output, drops to ``drops``, and any exception to
-``dead_letter`` with the document's file and line, so one bad document never kills a run.
+A step is a plain function ``Document -> Document | Drop`` (testable without Beam); the analyze
+step turns any exception into a dead letter with the document's file and line, so one bad
+document never kills a run, and keeps a bounded sample of drops per reason for the report.
 """
 from __future__ import annotations
 
 import traceback
-from typing import Any, Callable, Iterator, Union
 
 import apache_beam as beam
 
-from pipeline.documents import DeadLetter, Document, Drop, preview, stable_hash
+from pipeline.documents import DeadLetter, Document, preview
 
-DROPS = "drops"
-DEAD_LETTER = "dead_letter"
 SAMPLES = "samples"
 SAMPLE_CHARS = 1000
-StepResult = Union[Document, Drop]
 
 
 def dead_letter_for(doc: Document, stage: str, error: BaseException) -> DeadLetter:
     where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
     location = f" ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})" if where else ""
+    if "offset" in doc.meta:  # a document of a byte range of a large file: no line number
+        location += f" at byte offset {doc.meta['offset']}"
     return DeadLetter(doc.source, stage, str(doc.meta.get("path", doc.id)), doc.meta.get("line"), doc.meta.get("row"), f"{type(error).__name__}: {error}{location}", preview(doc.text))
-
-
-class _ApplyStep(beam.DoFn):
-    def __init__(self, stage: str, step: Callable[[Document], StepResult]):
-        self._stage = stage
-        self._step = step
-
-    def process(self, doc: Document) -> Iterator[Any]:
-        try:
-            result = self._step(doc)
-        except Exception as e:
-            yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter_for(doc, self._stage, e))
-            return
-        if isinstance(result, Drop):
-            yield beam.pvalue.TaggedOutput(DROPS, result)
-            sample = (stable_hash(0, result.id), result.id, result.detail, doc.text[:SAMPLE_CHARS])
-            yield beam.pvalue.TaggedOutput(SAMPLES, ((result.stage, result.reason), sample))
-        else:
-            yield result
-
-
-class DocumentStage(beam.PTransform):
-    """Applies ``step`` to every document: outputs ``documents``, ``drops``, ``dead_letter`` and
-    ``samples`` (``((stage, reason), (hash, id, detail, text preview))`` for each drop)."""
-
-    def __init__(self, stage: str, step: Callable[[Document], StepResult]):
-        super().__init__()
-        self._stage = stage
-        self._step = step
-
-    def expand(self, docs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return docs | f"Apply{self._stage.title().replace('_', '')}" >> beam.ParDo(
-            _ApplyStep(self._stage, self._step)
-        ).with_outputs(DROPS, DEAD_LETTER, SAMPLES, main="documents")
 
 
 class SampleDrops(beam.PTransform):

@@ -75,7 +75,7 @@ def build_decontamination_index(config: Config) -> Optional[DecontaminationIndex
 
 @dataclass(frozen=True)
 class SourceFilterChains:
-    """Applies each document's own source chain; a plain picklable callable for ``DocumentStage``."""
+    """Applies each document's own source chain; a plain picklable callable the analyze step runs."""
 
     chains: dict[str, list[DocumentFilter]]
 
