@@ -51,8 +51,11 @@ def curate_document(doc: Document, filters: SourceFilterChains) -> Document | Dr
         return dead_letter_for(doc, stage, e)
 
 
-class _Signer:
-    """Accumulates a unit's survivors and computes MinHash signatures and band keys per batch."""
+class UnitSigner:
+    """Accumulates a unit's survivors and computes MinHash signatures and band keys per batch.
+
+    A document without words has no shingles: it gets no band keys (it never clusters; it can
+    still be an exact duplicate)."""
 
     def __init__(self, config: MinHashConfig, kind: str, seed: int):
         self._config, self._seed = config, seed
@@ -60,8 +63,10 @@ class _Signer:
         self._kind = kind
         self._bands, self._rows = choose_bands(config.threshold, config.num_perm, config.bands, config.rows, config.verify)
         self._pending: list[str] = []
+        self._done = 0
         self.shingle_sets: list[np.ndarray] = []  # sorted distinct hashes per document, for verification
-        self.band_keys: list[np.ndarray] = []
+        self.band_keys: list[np.ndarray] = []  # (documents with shingles, bands) per batch
+        self.positions: list[np.ndarray] = []  # the unit positions of those documents
 
     def add(self, text: str) -> None:
         self._pending.append(text)
@@ -69,13 +74,15 @@ class _Signer:
             self.flush()
 
     def flush(self) -> None:
-        if not self._pending:
-            return
         shingles = [shingle_hashes(t, self._ngram, self._kind) for t in self._pending]
-        sigs = signatures(shingles, self._config.num_perm, self._seed)
+        with_shingles = [i for i, s in enumerate(shingles) if len(s)]
+        if with_shingles:
+            sigs = signatures([shingles[i] for i in with_shingles], self._config.num_perm, self._seed)
+            self.band_keys.append(band_keys(sigs, self._bands, self._rows))
+            self.positions.append(np.asarray(with_shingles, dtype=np.uint64) + np.uint64(self._done))
         if self._config.verify:
             self.shingle_sets += [np.unique(s) for s in shingles]
-        self.band_keys.append(band_keys(sigs, self._bands, self._rows))
+        self._done += len(shingles)
         self._pending = []
 
 
@@ -93,7 +100,7 @@ class AnalyzeUnit(beam.DoFn):
     def process(self, unit: WorkUnit) -> Iterator[Any]:
         config = self._config
         source = config.source(unit.source)
-        minhash: Optional[_Signer] = _Signer(config.dedup.minhash, source.kind, config.seed) if config.dedup.minhash.enabled else None
+        minhash: Optional[UnitSigner] = UnitSigner(config.dedup.minhash, source.kind, config.seed) if config.dedup.minhash.enabled else None
         spill = ParquetRowWriter(unit_file(self._work_dir, unit.index, "docs.parquet"), CURATED_SCHEMA)
         index = UnitIndex([], [], [])
         hashes: list[tuple[int, int]] = []
@@ -139,13 +146,14 @@ class AnalyzeUnit(beam.DoFn):
             shuffled += entries.nbytes
             for p, block in keyed_partitions(entries, entries["h1"], DEDUP_PARTITIONS):
                 yield beam.pvalue.TaggedOutput(EXACT, (p, block))
-        if minhash is not None and index.ids:
+        if minhash is not None:
             minhash.flush()
             write_shingle_sets(self._work_dir, unit.index, ShingleSets.from_sets(minhash.shingle_sets))
+        if minhash is not None and minhash.band_keys:
             keys = np.concatenate(minhash.band_keys)
             entries = np.zeros(keys.size, BAND_ENTRY)
             entries["key"] = keys.ravel()
-            entries["node"] = np.repeat(nodes, keys.shape[1])
+            entries["node"] = np.repeat(np.uint64(base) + np.concatenate(minhash.positions), keys.shape[1])
             shuffled += entries.nbytes
             for p, block in keyed_partitions(entries, entries["key"], DEDUP_PARTITIONS):
                 yield beam.pvalue.TaggedOutput(BANDS, (p, block))

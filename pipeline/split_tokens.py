@@ -16,18 +16,21 @@ _COMBINED = regex.compile(r"^( ?[\p{P}\p{S}]+)([\r\n]+)$")
 
 
 def combined_token_parts(encoder: Encoder) -> dict[int, np.ndarray]:
-    """token id → ids of its parts, for every vocabulary token made of punctuation then line breaks."""
+    """token id → ids of its parts, for every vocabulary token whose bytes are valid UTF-8
+    punctuation or symbols then line breaks, and whose parts' bytes are exactly its bytes."""
     parts: dict[int, np.ndarray] = {}
     special = set(encoder.special_ids.values())
     for token_id in range(encoder.vocab_size):
         if token_id in special:
             continue
-        text = encoder.decode([token_id])
-        match = _COMBINED.match(text)
+        raw = encoder.token_bytes(token_id)
+        try:
+            match = _COMBINED.match(raw.decode("utf-8"))
+        except UnicodeDecodeError:  # part of a multi-byte character: never a candidate
+            continue
         if match:
-            pieces = encoder.encode_batch([match.group(1), match.group(2)])
-            replacement = np.concatenate(pieces).astype(np.int32)
-            if len(replacement) > 1:
+            replacement = np.concatenate(encoder.encode_batch([match.group(1), match.group(2)])).astype(np.int32)
+            if len(replacement) > 1 and b"".join(encoder.token_bytes(t) for t in replacement.tolist()) == raw:
                 parts[token_id] = replacement
     return parts
 

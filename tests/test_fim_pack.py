@@ -76,6 +76,27 @@ def test_combined_tokens_are_found_and_splitting_never_changes_text(encoder):
     assert split_combined_tokens(ids, parts, 0.0, seed=1, doc_id="d")[0] is ids
 
 
+SYMBOL_LINES = ["".join(random.Random(i).choice("│⊂❂⚂☂。⎂—…!?;:") for _ in range(random.Random(i).randint(1, 6))) + "\n" for i in range(400)]
+
+
+@pytest.mark.parametrize("backend", ["hf", "sentencepiece"])
+def test_splitting_never_changes_a_byte_even_inside_multibyte_symbols(backend):
+    texts = ["".join(SYMBOL_LINES[i : i + 40]) + "x = 1;\nend.\nok!\n" for i in range(0, 360, 4)]
+    if backend == "hf":
+        encoder = Encoder(train_tokenizer(texts, vocab_size=700))
+    else:
+        from tokenizer.sentencepiece_backend import SentencePieceEncoder, train_sentencepiece
+        encoder = SentencePieceEncoder(train_sentencepiece(texts, vocab_size=400))
+    as_bytes = lambda ids: b"".join(encoder.token_bytes(t) for t in ids)  # noqa: E731
+    parts = combined_token_parts(encoder)
+    for token_id, replacement in parts.items():
+        assert as_bytes(replacement.tolist()) == encoder.token_bytes(token_id)
+    text = "x ⎂\n" + "".join(SYMBOL_LINES[:200]) + "end.\n"
+    ids = encoder.encode(text)
+    split, _ = split_combined_tokens(ids, parts, 1.0, seed=1, doc_id="d")
+    assert as_bytes(split.tolist()) == as_bytes(ids.tolist()) == text.encode()
+
+
 def test_free_capacity_tree_finds_the_tightest_bin():
     tree, rng, bins = _FreeCapacityTree(100), random.Random(0), Counter()
     for _ in range(500):

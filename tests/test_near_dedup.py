@@ -9,6 +9,8 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 from datasketch import MinHash
 
+from pipeline.analyze import UnitSigner
+from pipeline.config import MinHashConfig
 from pipeline.dedup.components import ConnectedComponents, large_star, small_star, union_find_components
 from pipeline.dedup.exact import ENTRY, exact_duplicates, text_hash
 from pipeline.dedup.minhash import band_keys, jaccard, shingle_hashes, shingle_set, shingle_words, signatures
@@ -36,6 +38,16 @@ def test_shingling_folds_case_punctuation_and_splits_cjk():
     assert shingle_words("x.append(foo_bar1)", kind="code") == ["x", "append", "foo_bar1"]
     assert np.array_equal(shingle_set("A b, c d e f", 5), shingle_set("a B c d  e. F", 5))
     assert len(shingle_hashes("one two", 5)) == 1  # fewer words than n: one shingle
+    assert len(shingle_hashes("!!! ??? ...", 5)) == 0 and len(shingle_hashes("🙂🙂 —— ###", 5)) == 0  # no words: no shingle
+
+
+def test_documents_without_words_get_no_bucket_keys():
+    signer = UnitSigner(MinHashConfig(), "text", seed=1)
+    for text in ["!!! ??? ...", " ".join(WORDS), "🙂🙂 —— ###", " ".join(WORDS[:20])]:
+        signer.add(text)
+    signer.flush()
+    (positions,) = signer.positions
+    assert positions.tolist() == [1, 3] and signer.band_keys[0].shape[0] == 2 and len(signer.shingle_sets) == 4
 
 
 def test_exact_jaccard():

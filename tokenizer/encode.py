@@ -14,6 +14,22 @@ from tokenizer.special_tokens import DEEPSEEK_V3, SpecialTokens
 LOG = logging.getLogger(__name__)
 
 
+def _byte_symbols() -> dict[str, int]:
+    """Byte-level BPE's printable symbol for each byte (GPT-2's table), inverted: symbol → byte."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    symbols, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            symbols[chr(b)] = b
+        else:
+            symbols[chr(256 + extra)] = b
+            extra += 1
+    return symbols
+
+
+_BYTE_OF_SYMBOL = _byte_symbols()
+
+
 class Encoder:
     """Wraps a trained ``tokenizers.Tokenizer`` with the special token ids the pipeline needs.
 
@@ -25,6 +41,7 @@ class Encoder:
     def __init__(self, tok: Tokenizer, special_tokens: SpecialTokens = DEEPSEEK_V3, fast_pattern: Optional[str] = FAST_PATTERN):
         tok.encode_special_tokens = True
         self.tokenizer = tok
+        self._added_ids = set(tok.get_added_tokens_decoder())
         self.special_tokens = special_tokens
         self.fast = None
         if fast_pattern is not None:
@@ -49,6 +66,14 @@ class Encoder:
 
     def encode(self, text: str) -> np.ndarray:
         return self.encode_batch([text])[0]
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes a token stands for: byte-level BPE symbols mapped back to bytes (an added
+        token, such as a special token, is its text)."""
+        token = self.tokenizer.id_to_token(int(token_id))
+        if int(token_id) in self._added_ids:
+            return token.encode("utf-8")
+        return bytes(_BYTE_OF_SYMBOL[c] for c in token)
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ``ids``, special tokens included, so document boundaries stay visible."""

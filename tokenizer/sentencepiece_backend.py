@@ -72,6 +72,13 @@ class SentencePieceEncoder:
     def encode(self, text: str) -> np.ndarray:
         return self.encode_batch([text])[0]
 
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes a piece stands for: ``<0xNN>`` byte-fallback pieces are that byte, ``▁`` is a space."""
+        piece = self.processor.id_to_piece(int(token_id))
+        if self.processor.is_byte(int(token_id)):
+            return bytes([int(piece[3:5], 16)])
+        return piece.replace("\u2581", " ").encode("utf-8")
+
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ``ids``; special tokens (control symbols, which SentencePiece drops) are written out."""
         special = {i: self.processor.id_to_piece(i) for i in self.special_ids.values()}

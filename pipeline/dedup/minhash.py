@@ -39,7 +39,7 @@ def _combine(hashes: np.ndarray, ngram: int) -> np.ndarray:
     """Shingle hashes from word hashes: ``ngram`` consecutive words folded into one 64-bit value."""
     n = min(ngram, len(hashes))
     if n == 0:
-        return np.zeros(1, dtype=np.uint64)
+        return np.zeros(0, dtype=np.uint64)
     count = len(hashes) - n + 1
     combined = np.zeros(count, dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -49,7 +49,8 @@ def _combine(hashes: np.ndarray, ngram: int) -> np.ndarray:
 
 
 def shingle_hashes(text: str, ngram: int, kind: str = "text") -> np.ndarray:
-    """64-bit hashes of the word ``ngram``-grams (one shingle of all words when fewer), with repeats."""
+    """64-bit hashes of the word ``ngram``-grams (one shingle of all words when fewer; none for a
+    text without words, which then never clusters), with repeats."""
     words = shingle_words(text, kind)
     hashes = np.fromiter((xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in words), dtype=np.uint64, count=len(words))
     return _combine(hashes, ngram)
