@@ -34,9 +34,9 @@ ENCODE_BATCH = 256
 class BuildShard(beam.DoFn):
     """(index, curated shard path) → the dataset shard's stats (main) and ``stats`` ``(name, count)`` pairs."""
 
-    def __init__(self, tokenizer_dir: str, dataset_dir: str, fim: FimConfig, split_rate: float, pack: PackConfig, seed: int):
+    def __init__(self, tokenizer_dir: str, dataset_dir: str, fim: FimConfig, split_rate: float, pack: PackConfig, seed: int, check_rate: float):
         self._tokenizer_dir, self._dataset_dir = tokenizer_dir, dataset_dir.rstrip("/")
-        self._fim, self._split_rate, self._pack, self._seed = fim, split_rate, pack, seed
+        self._fim, self._split_rate, self._pack, self._seed, self._check_rate = fim, split_rate, pack, seed, check_rate
         self._shared = shared.Shared()
 
     def setup(self) -> None:
@@ -77,7 +77,7 @@ class BuildShard(beam.DoFn):
     def _encode(self, batch: list[Any], counts: dict[str, int]) -> list[TokenizedDocument]:
         if not batch:
             return []
-        tokenized, stats = encode_documents(self._tokenizer.encoder, self._tokenizer.parts, batch, self._fim, self._split_rate, self._seed)
+        tokenized, stats = encode_documents(self._tokenizer.encoder, self._tokenizer.parts, batch, self._fim, self._split_rate, self._seed, self._check_rate)
         for key, n in stats.items():
             counts[key] = counts.get(key, 0) + n
         return tokenized
@@ -92,7 +92,8 @@ def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str])
         p
         | "ListShards" >> beam.Create(list(enumerate(shards_in)))
         | "SpreadShards" >> beam.Reshuffle()
-        | "BuildShards" >> beam.ParDo(BuildShard(layout.tokenizer_dir(config), layout.dataset_dir(config), config.fim, config.split_combined_tokens.rate, config.pack, config.seed)).with_outputs("stats", main="shards")
+        | "BuildShards" >> beam.ParDo(BuildShard(layout.tokenizer_dir(config), layout.dataset_dir(config), config.fim, config.split_combined_tokens.rate, config.pack, config.seed,
+                                         config.tokenizer.check_rate)).with_outputs("stats", main="shards")
     )
     _ = built.shards | "WriteShardStats" >> WriteCollectedJson(layout.counts_path(config, "build_shards"))
     _ = built.stats | "SumBuildStats" >> beam.CombinePerKey(sum) | "WriteBuildStats" >> WriteCollectedJson(layout.counts_path(config, JOB))
@@ -167,5 +168,6 @@ def build_manifest(config: Config, encoder: Any, shard_stats: list[dict[str, Any
         },
         "fim": {k: pack_stats.get(f"fim_{k}", 0) for k in ("psm", "spm", "too_short")},
         "split_tokens": pack_stats.get("split_tokens", 0),
+        "fast_path_checked_documents": pack_stats.get("encode_checked", 0),
         "shards": [{k: s[k] for k in ("file", "rows", "tokens", "bytes", "sha256")} for s in shard_stats],
     }

@@ -170,6 +170,7 @@ class TokenizerConfig:
     min_frequency: int = 2
     max_token_length: Optional[int] = 32
     sample_bytes: int = 200_000_000
+    check_rate: float = 0.001  # share of documents the build re-encodes with tokenizer.json to prove the fast path exact
 
 
 @dataclass(frozen=True)
@@ -347,7 +348,7 @@ def _check_semantics(config: Config) -> None:
             raise ConfigError(f"mix.{name}: give exactly one of weight, epochs, max_tokens (got {', '.join(given) or 'none'})")
         if getattr(m, given[0]) < 0:
             raise ConfigError(f"mix.{name}.{given[0]}: must not be negative")
-    rates = {"fim.rate": config.fim.rate, "fim.spm_rate": config.fim.spm_rate, "split_combined_tokens.rate": config.split_combined_tokens.rate}
+    rates = {"tokenizer.check_rate": config.tokenizer.check_rate, "fim.rate": config.fim.rate, "fim.spm_rate": config.fim.spm_rate, "split_combined_tokens.rate": config.split_combined_tokens.rate}
     for key, value in rates.items():
         if not 0.0 <= value <= 1.0:
             raise ConfigError(f"{key}: must be within [0, 1], got {value}")

@@ -8,7 +8,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import FimConfig
-from pipeline.documents import Document
+from pipeline.documents import Document, stable_fraction
 from pipeline.fim import fim_cuts, fim_ids, fim_kind
 from pipeline.io.files import read_bytes
 from pipeline.pack import TokenizedDocument
@@ -26,12 +26,32 @@ def load_encoder(tokenizer_dir: str) -> Encoder:
     return load_encoder_files(files)  # type: ignore[return-value]
 
 
-def encode_documents(
-    encoder: Encoder, parts: dict[int, np.ndarray], docs: Sequence[Document], fim: FimConfig, split_rate: float, seed: int
-) -> tuple[list[TokenizedDocument], Counter]:
-    """Token ids of each document (EOS last): plain or FIM, then with combined tokens split.
+class FastPathMismatch(RuntimeError):
+    """The fast encoder gave other ids than ``tokenizer.json`` for a document: the build stops."""
 
-    Returns the documents and counts: ``fim_psm``, ``fim_spm``, ``fim_too_short``, ``split_tokens``.
+
+def check_fast_path(encoder: Encoder, docs: Sequence[Document], rate: float, seed: int) -> int:
+    """Re-encodes the documents that ``hash(seed, id)`` picks at ``rate`` with ``tokenizer.json``
+    and compares with the fast path; returns how many were checked (0 without a fast path)."""
+    if getattr(encoder, "fast", None) is None or rate <= 0:
+        return 0
+    chosen = [d for d in docs if stable_fraction(seed, "encode-check", d.id) < rate]
+    for doc, fast in zip(chosen, encoder.encode_batch([d.text for d in chosen])):
+        reference = encoder.reference_ids(doc.text)
+        if fast.tolist() != reference:
+            first = next((i for i, (a, b) in enumerate(zip(fast.tolist(), reference)) if a != b), min(len(fast), len(reference)))
+            raise FastPathMismatch(f"document {doc.id}: the fast encoder differs from tokenizer.json at token {first}")
+    return len(chosen)
+
+
+def encode_documents(
+    encoder: Encoder, parts: dict[int, np.ndarray], docs: Sequence[Document], fim: FimConfig, split_rate: float, seed: int, check_rate: float = 0.0
+) -> tuple[list[TokenizedDocument], Counter]:
+    """Token ids of each document (EOS last): plain or FIM, then with combined tokens split; a
+    ``check_rate`` share of documents is re-encoded with ``tokenizer.json`` (``check_fast_path``).
+
+    Returns the documents and counts: ``fim_psm``, ``fim_spm``, ``fim_too_short``, ``split_tokens``,
+    ``encode_checked``.
     """
     eos = np.asarray([encoder.eos_id], dtype=np.int32)
     kinds = [fim_kind(seed, d.id, d.text, fim.rate, fim.spm_rate) for d in docs]
@@ -40,6 +60,7 @@ def encode_documents(
     for i, encoded in zip(plain, encoder.encode_batch([docs[i].text for i in plain])):
         ids[i] = np.concatenate([encoded, eos])
     counts: Counter = Counter()
+    counts["encode_checked"] = check_fast_path(encoder, docs, check_rate, seed)
     for i, kind in enumerate(kinds):
         if kind in ("psm", "spm"):
             ids[i] = fim_ids(encoder, kind, docs[i].text, fim_cuts(seed, docs[i].id, len(docs[i].text)))

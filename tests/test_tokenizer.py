@@ -5,6 +5,7 @@ from tokenizers import Tokenizer
 
 from tests.conftest import paragraph_docs
 from tokenizer import Encoder, load_directory, train_tokenizer
+from tokenizer.fast import unicode_strings
 from tokenizer.pretokenize import deepseek_v3_pre_tokenizer
 from tokenizer.special_tokens import DEEPSEEK_V3
 from tokenizer.train import save_tokenizer
@@ -121,6 +122,42 @@ def test_round_trip_property(trained_for_property, text):
 @pytest.fixture(scope="module")
 def trained_for_property(trained):
     return Encoder(trained)
+
+
+@pytest.fixture(scope="module")
+def trained_on_all_of_unicode():
+    return Encoder(train_tokenizer([s * 3 for s in unicode_strings(4000, seed=1)] + SAMPLES * 20, vocab_size=3000))
+
+
+def test_fast_path_is_exact_over_the_whole_of_unicode(trained_on_all_of_unicode):
+    encoder = trained_on_all_of_unicode
+    assert encoder.fast is not None
+    texts = unicode_strings(3000, seed=2) + ["a \u200b\u200b b", "x\u2060\ufeff\u202e\u2066y 12\ue000\U0010fffd", "\u0378\u0301\u0301 1"]
+    for text, fast in zip(texts, encoder.encode_batch(texts)):
+        assert fast.tolist() == encoder.reference_ids(text), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60))
+def test_fast_path_property_on_a_unicode_vocabulary(trained_on_all_of_unicode, text):
+    assert trained_on_all_of_unicode.encode(text).tolist() == trained_on_all_of_unicode.reference_ids(text)
+
+
+def test_the_build_guard_names_a_document_the_fast_path_gets_wrong(trained):
+    from pipeline.documents import Document
+    from pipeline.tokenize import FastPathMismatch, check_fast_path
+
+    encoder = Encoder(trained)
+    docs = [Document(f"s/{i}", f"text number {i}", "s", {}) for i in range(50)]
+    assert check_fast_path(encoder, docs, 1.0, seed=3) == 50
+
+    class OffByOne:
+        def encode_ordinary_batch(self, texts, num_threads=1):
+            return [[t + 1 for t in encoder.reference_ids(text)] for text in texts]
+
+    encoder.fast = OffByOne()
+    with pytest.raises(FastPathMismatch, match=r"document s/\d+: the fast encoder differs from tokenizer.json at token 0"):
+        check_fast_path(encoder, docs, 0.2, seed=3)
 
 
 def test_sentencepiece_backend_round_trips_and_keeps_special_ids(tmp_path):

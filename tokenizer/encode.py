@@ -8,26 +8,13 @@ from typing import Optional, Sequence
 import numpy as np
 from tokenizers import Tokenizer
 
-from tokenizer.fast import FAST_PATTERN, build_fast_encoding
+from tokenizer.fast import FAST_PATTERN, build_fast_encoding, byte_decoder
 from tokenizer.special_tokens import DEEPSEEK_V3, SpecialTokens
 
 LOG = logging.getLogger(__name__)
 
 
-def _byte_symbols() -> dict[str, int]:
-    """Byte-level BPE's printable symbol for each byte (GPT-2's table), inverted: symbol → byte."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    symbols, extra = {}, 0
-    for b in range(256):
-        if b in printable:
-            symbols[chr(b)] = b
-        else:
-            symbols[chr(256 + extra)] = b
-            extra += 1
-    return symbols
-
-
-_BYTE_OF_SYMBOL = _byte_symbols()
+_BYTE_OF_SYMBOL = byte_decoder()
 
 
 class Encoder:
@@ -66,6 +53,10 @@ class Encoder:
 
     def encode(self, text: str) -> np.ndarray:
         return self.encode_batch([text])[0]
+
+    def reference_ids(self, text: str) -> list[int]:
+        """``tokenizer.json``'s own ids for ``text``: what the fast path must reproduce."""
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
 
     def token_bytes(self, token_id: int) -> bytes:
         """The bytes a token stands for: byte-level BPE symbols mapped back to bytes (an added

@@ -5,11 +5,15 @@ tiktoken takes one regex. ``fast_pattern`` is that single regex: the third patte
 exclude digits and CJK (which earlier steps already cut out), and its lookaheads treat a digit
 or CJK character as the end of a piece, as the sequence of splits does. Equivalence is not taken
 on trust: ``build_fast_encoding`` encodes a multilingual/code probe set both ways and returns
-None (with the first difference) on any mismatch, so callers fall back to HF.
+None (with the first difference) on any mismatch, so callers fall back to HF; the build also
+re-encodes a sample of documents with ``tokenizer.json`` (``pipeline.tokenize.check_fast_path``).
 """
 from __future__ import annotations
 
 import json
+import random
+import unicodedata
+from functools import lru_cache
 from typing import Optional
 
 from tokenizers import Tokenizer, pre_tokenizers
@@ -19,7 +23,7 @@ _LETTERS = rf"[[\p{{L}}\p{{M}}]--[{CJK}]]"
 _PUNCT = rf"[[\p{{P}}\p{{S}}]--[{CJK}]]"
 _SEGMENT_CHAR = rf"[^\s\p{{N}}{CJK}]"  # a non-space character of the same HF piece
 
-FAST_PATTERN = "|".join([
+_PIECES = [
     r"\p{N}{1,3}",
     rf"[{CJK}]+",
     r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+",
@@ -28,8 +32,10 @@ FAST_PATTERN = "|".join([
     r"\s*[\r\n]+",
     rf"\s+(?!{_SEGMENT_CHAR})",
     r"\s+",
-    r"(?s:.)",
-])
+]
+# What no split matches stays one piece, as HF's isolating splits keep the text between matches:
+# a run of characters, each at a position where none of the patterns above would match.
+FAST_PATTERN = "|".join([*_PIECES, rf"(?:(?!{'|'.join(_PIECES)})(?s:.))+"])
 
 PROBES = [
     "Hello, world!\nThe year 2024 had 366 days; 1234567 is long. x.append(y)\n",
@@ -42,7 +48,34 @@ PROBES = [
 ]
 
 
-def _byte_decoder() -> dict[str, int]:
+@lru_cache(maxsize=1)
+def _code_points_by_category() -> dict[str, list[str]]:
+    """Every code point but surrogates, by Unicode general category."""
+    groups: dict[str, list[str]] = {}
+    for code in range(0x110000):
+        category = unicodedata.category(chr(code))
+        if category != "Cs":
+            groups.setdefault(category, []).append(chr(code))
+    return groups
+
+
+def unicode_strings(count: int, seed: int = 0, max_length: int = 40) -> list[str]:
+    """Random strings over the whole of Unicode: each character from a random general category
+    (format, private-use, unassigned, marks, emoji, CJK, digits, spaces, ...), random lengths."""
+    rng = random.Random(seed)
+    groups = _code_points_by_category()
+    categories = sorted(groups)
+    out = []
+    for _ in range(count):
+        chars = []
+        for _ in range(rng.randint(1, max_length)):
+            pool = groups[rng.choice(categories)] if rng.random() < 0.7 else " \n\tab1数カ.,!"
+            chars.append(rng.choice(pool))
+        out.append("".join(chars))
+    return out
+
+
+def byte_decoder() -> dict[str, int]:
     """HF ByteLevel's printable-character alias of every byte, inverted."""
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs = bs[:]
@@ -65,7 +98,7 @@ def build_fast_encoding(tok: Tokenizer, pattern: str = FAST_PATTERN, probes: Opt
     model = json.loads(tok.to_str())
     if model["model"]["type"] != "BPE" or not isinstance(tok.pre_tokenizer, pre_tokenizers.Sequence):
         return None, "not a byte-level BPE tokenizer"
-    decoder = _byte_decoder()
+    decoder = byte_decoder()
     special = {t["content"]: t["id"] for t in model["added_tokens"]}
     ranks = {}
     for token, token_id in model["model"]["vocab"].items():
@@ -79,7 +112,7 @@ def build_fast_encoding(tok: Tokenizer, pattern: str = FAST_PATTERN, probes: Opt
         encoding = tiktoken.Encoding("corpusmill", pat_str=pattern, mergeable_ranks=ranks, special_tokens=special)
     except Exception as e:  # e.g. a pattern tiktoken's regex engine rejects
         return None, f"tiktoken rejected the encoding: {e}"
-    for probe in probes or PROBES:
+    for probe in probes or [*PROBES, *unicode_strings(500)]:
         expected = tok.encode(probe, add_special_tokens=False).ids
         got = encoding.encode_ordinary(probe)
         if got != expected:
