@@ -4,8 +4,9 @@ A corpus of real prose (docstrings on this machine) gets near-duplicates injecte
 edits (substitutions, insertions, truncations, reorderings). Ground truth is the exact Jaccard of
 the same shingle sets for every pair that shares a shingle (pairs sharing none have J = 0), so it
 is complete. corpusmill's pairs come from the functions its curate job runs, composed in one
-process: signatures, band keys, bucket pairs, then exact Jaccard of the candidate pairs' shingle
-sets; "LSH only" is the same banding without verification.
+process: signatures, band keys, bucket pairs, then verification (the MinHash estimate, and exact
+Jaccard for pairs whose estimate lies near the threshold); "LSH only" is the same banding without
+verification.
 
     python bench/dedup_quality.py [--base 3000 --duplicates 1500]
 """
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpus import corpus_with_duplicates  # noqa: E402
 from pipeline.config import MinHashConfig  # noqa: E402
 from pipeline.dedup.minhash import band_keys, choose_bands, jaccard, shingle_hashes, shingle_set, signatures  # noqa: E402
-from pipeline.dedup.near import BAND_ENTRY, bucket_pairs  # noqa: E402
+from pipeline.dedup.near import BAND_ENTRY, bucket_pairs, estimate_margin  # noqa: E402
 from pipeline.documents import Document  # noqa: E402
 
 
@@ -52,9 +53,15 @@ def predicted_pairs(docs: list[Document], config: MinHashConfig) -> set[tuple[st
     entries = np.zeros(keys.size, BAND_ENTRY)
     entries["key"], entries["node"] = keys.ravel(), np.repeat(np.arange(len(docs), dtype=np.uint64), bands)
     pairs = bucket_pairs([entries], config.max_bucket_pairs).astype(np.int64)
-    if config.verify:
-        sets = [shingle_set(d.text, config.ngram) for d in docs]
-        pairs = np.array([(a, b) for a, b in pairs.tolist() if jaccard(sets[a], sets[b]) >= config.threshold], dtype=np.int64).reshape(-1, 2)
+    if config.verify:  # as NearDuplicates: the MinHash estimate decides, exact Jaccard within the margin
+        small, margin = sigs.astype(np.uint32), estimate_margin(config.num_perm)
+        estimate = (small[pairs[:, 0]] == small[pairs[:, 1]]).mean(axis=1)
+        sets = {i: shingle_set(docs[i].text, config.ngram) for i in np.unique(pairs).tolist()}
+        exact = np.array([jaccard(sets[a], sets[b]) >= config.threshold for a, b in pairs.tolist()], dtype=bool)
+        unsure = np.abs(estimate - config.threshold) < margin
+        keep = np.where(unsure, exact, estimate >= config.threshold + margin)
+        print(f"      {unsure.mean():.1%} of {len(pairs):,} candidate pairs needed the exact check")
+        pairs = pairs[keep]
     return {tuple(sorted((docs[a].id, docs[b].id))) for a, b in pairs.tolist()}
 
 

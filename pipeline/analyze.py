@@ -23,7 +23,7 @@ from pipeline.dedup.nodes import make_node, priority_ranks
 from pipeline.documents import DeadLetter, Document, Drop, stable_hash
 from pipeline.filters import SourceFilterChains
 from pipeline.io.read import read_piece
-from pipeline.io.spill import ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets
+from pipeline.io.spill import ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets, write_signatures
 from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_dead_letters
 from pipeline.normalize import normalize_document
 from pipeline.report import length_bin
@@ -64,7 +64,8 @@ class UnitSigner:
         self._bands, self._rows = choose_bands(config.threshold, config.num_perm, config.bands, config.rows, config.verify)
         self._pending: list[str] = []
         self._done = 0
-        self.shingle_sets: list[np.ndarray] = []  # sorted distinct hashes per document, for verification
+        self.shingle_sets: list[np.ndarray] = []  # sorted distinct hashes per document, for exact checks
+        self.signatures: list[np.ndarray] = []  # uint32 (documents, num_perm) per batch; zeros without shingles
         self.band_keys: list[np.ndarray] = []  # (documents with shingles, bands) per batch
         self.positions: list[np.ndarray] = []  # the unit positions of those documents
 
@@ -76,12 +77,15 @@ class UnitSigner:
     def flush(self) -> None:
         shingles = [shingle_hashes(t, self._ngram, self._kind) for t in self._pending]
         with_shingles = [i for i, s in enumerate(shingles) if len(s)]
+        batch = np.zeros((len(shingles), self._config.num_perm), dtype=np.uint32)
         if with_shingles:
             sigs = signatures([shingles[i] for i in with_shingles], self._config.num_perm, self._seed)
             self.band_keys.append(band_keys(sigs, self._bands, self._rows))
             self.positions.append(np.asarray(with_shingles, dtype=np.uint64) + np.uint64(self._done))
+            batch[with_shingles] = sigs.astype(np.uint32)
         if self._config.verify:
             self.shingle_sets += [np.unique(s) for s in shingles]
+            self.signatures.append(batch)
         self._done += len(shingles)
         self._pending = []
 
@@ -149,6 +153,8 @@ class AnalyzeUnit(beam.DoFn):
         if minhash is not None:
             minhash.flush()
             write_shingle_sets(self._work_dir, unit.index, ShingleSets.from_sets(minhash.shingle_sets))
+            signed = np.concatenate(minhash.signatures) if minhash.signatures else np.zeros((0, config.dedup.minhash.num_perm), np.uint32)
+            write_signatures(self._work_dir, unit.index, signed)
         if minhash is not None and minhash.band_keys:
             keys = np.concatenate(minhash.band_keys)
             entries = np.zeros(keys.size, BAND_ENTRY)

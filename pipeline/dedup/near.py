@@ -1,10 +1,12 @@
 """``NearDuplicates``: global near-duplicate clusters with MinHash LSH (DESIGN.md §5).
 
 Only integers move: band buckets are numpy blocks of ``(bucket key, node)`` and candidate pairs
-are node pairs. Verification computes exact Jaccard: each side loads shingle sets from its own
-unit's spill file (``pipeline.io.spill``), and only candidate pairs carry one set across, never
-every document. Components run on node pairs; the smallest node of a cluster is its root (the
-keeper).
+are node pairs. Verification is exact where it matters: each candidate pair carries its first
+document's 32-bit MinHash signature to the second document's unit, which estimates the Jaccard
+similarity; a pair whose estimate lies within ``estimate_margin`` of the threshold carries the
+second document's shingle set back to the first one's unit for the exact value. Each side loads
+its own unit's spill files (``pipeline.io.spill``). Components run on node pairs; the smallest
+node of a cluster is its root (the keeper).
 """
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ import numpy as np
 from pipeline.config import MinHashConfig
 from pipeline.dedup.components import ConnectedComponents
 from pipeline.dedup.minhash import jaccard
-from pipeline.dedup.nodes import node_position, node_positions, node_units
-from pipeline.io.spill import read_shingle_sets
+from pipeline.dedup.nodes import node_position, node_positions, node_unit, node_units
+from pipeline.io.spill import read_shingle_sets, read_signatures
 
 STAGE = "near_dedup"
 REASON = "near_duplicate"
@@ -56,21 +58,54 @@ def by_unit(pairs: np.ndarray, column: int) -> Iterator[tuple[int, np.ndarray]]:
         yield int(unit), pairs[units == unit]
 
 
-class _AttachFirstShingles(beam.DoFn):
-    """(unit, distinct pairs whose first node lies there) → (second node's unit, [(pair, first shingle set)])."""
+def estimate_margin(num_perm: int) -> float:
+    """Half-width of the band around the threshold where a MinHash estimate cannot decide a pair:
+    four standard errors at the widest (J = 0.5), so an estimate outside it errs with odds ~1e-4."""
+    return 4 * 0.5 / num_perm**0.5
+
+
+class _AttachFirstSignatures(beam.DoFn):
+    """(unit, distinct pairs whose first node lies there) → (second node's unit, (pairs, first signatures))."""
 
     def __init__(self, work_dir: str):
         self._work_dir = work_dir
 
-    def process(self, keyed: tuple[int, np.ndarray]) -> Iterator[tuple[int, list[tuple[int, int, np.ndarray]]]]:
+    def process(self, keyed: tuple[int, np.ndarray]) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
         unit, pairs = keyed
-        sets = read_shingle_sets(self._work_dir, unit)
+        sigs = read_signatures(self._work_dir, unit)
         for other, group in by_unit(pairs, 1):
-            yield other, [(a, b, sets[position]) for (a, b), position in zip(group.tolist(), node_positions(group[:, 0]).tolist())]
+            yield other, (group, sigs[node_positions(group[:, 0])])
+
+
+class _EstimateJaccard(beam.DoFn):
+    """(unit, [(pairs, first signatures)]) → pairs whose MinHash estimate clears the threshold by the
+    margin (main); pairs within the margin go on as ``uncertain`` (first node's unit, [(a, b, second
+    shingle set)]) for an exact check; the rest are dropped."""
+
+    def __init__(self, work_dir: str, threshold: float, margin: float):
+        self._work_dir, self._threshold, self._margin = work_dir, threshold, margin
+
+    def process(self, keyed: tuple[int, Iterable[tuple[np.ndarray, np.ndarray]]]) -> Iterator[object]:
+        unit, parts = keyed
+        sigs = read_signatures(self._work_dir, unit)
+        sets = None
+        uncertain: dict[int, list[tuple[int, int, np.ndarray]]] = {}
+        for pairs, first in parts:
+            estimate = (first == sigs[node_positions(pairs[:, 1])]).mean(axis=1)
+            for a, b in pairs[estimate >= self._threshold + self._margin].tolist():
+                yield a, b
+            unsure = pairs[np.abs(estimate - self._threshold) < self._margin]
+            if len(unsure) and sets is None:
+                sets = read_shingle_sets(self._work_dir, unit)
+            if len(unsure):
+                for a, b in unsure.tolist():
+                    uncertain.setdefault(node_unit(a), []).append((a, b, sets[node_position(b)]))
+        for other, items in sorted(uncertain.items()):
+            yield beam.pvalue.TaggedOutput("uncertain", (other, items))
 
 
 class _ExactJaccard(beam.DoFn):
-    """(unit, pairs with the first shingle set) → the pairs whose exact Jaccard reaches the threshold."""
+    """(unit, [[(a, b, second shingle set)]]) → the pairs whose exact Jaccard reaches the threshold."""
 
     def __init__(self, work_dir: str, threshold: float):
         self._work_dir, self._threshold = work_dir, threshold
@@ -79,8 +114,8 @@ class _ExactJaccard(beam.DoFn):
         unit, parts = keyed
         sets = read_shingle_sets(self._work_dir, unit)
         for part in parts:
-            for a, b, first in part:
-                if jaccard(first, sets[node_position(b)]) >= self._threshold:
+            for a, b, second in part:
+                if jaccard(sets[node_position(a)], second) >= self._threshold:
                     yield a, b
 
 
@@ -103,12 +138,18 @@ class NearDuplicates(beam.PTransform):
         )
         candidates = by_first | "CountCandidates" >> beam.MapTuple(lambda _, pairs: len(pairs))
         if cfg.verify:
-            edges = (
+            estimated = (
                 by_first
-                | "AttachFirstShingles" >> beam.ParDo(_AttachFirstShingles(self._work_dir))
+                | "AttachFirstSignatures" >> beam.ParDo(_AttachFirstSignatures(self._work_dir))
                 | "GroupBySecondUnit" >> beam.GroupByKey()
+                | "EstimateJaccard" >> beam.ParDo(_EstimateJaccard(self._work_dir, cfg.threshold, estimate_margin(cfg.num_perm))).with_outputs("uncertain", main="edges")
+            )
+            checked = (
+                estimated.uncertain
+                | "GroupUncertainByFirstUnit" >> beam.GroupByKey()
                 | "ExactJaccard" >> beam.ParDo(_ExactJaccard(self._work_dir, cfg.threshold))
             )
+            edges = (estimated.edges, checked) | "MergeVerified" >> beam.Flatten()
         else:
             edges = by_first | "AllCandidates" >> beam.FlatMapTuple(lambda _, pairs: [(a, b) for a, b in pairs.tolist()])
         members, unconverged = edges | "Components" >> ConnectedComponents(cfg.component_rounds)

@@ -2,7 +2,9 @@
 
 ``unit-00007.docs.parquet`` holds the unit's surviving documents in read order (their position
 is their dedup node's position), ``unit-00007.index.parquet`` their ids, sources and sizes,
-``unit-00007.shingles.npz`` their shingle sets (for exact verification of candidate pairs), and ``unit-00007.drops.parquet`` the
+``unit-00007.signatures.npy`` their MinHash signatures (32-bit, to estimate the Jaccard
+similarity of candidate pairs), ``unit-00007.shingles.npz`` their shingle sets (for the exact
+check of pairs the estimate cannot decide), and ``unit-00007.drops.parquet`` the
 documents normalize and the filters removed. Later steps load one unit's small files at a time.
 """
 from __future__ import annotations
@@ -43,6 +45,16 @@ def write_index(work_dir: str, unit: int, index: UnitIndex) -> None:
 def read_index(work_dir: str, unit: int) -> UnitIndex:
     table = _read_table(unit_file(work_dir, unit, "index.parquet"))
     return UnitIndex(table.column("id").to_pylist(), table.column("source").to_pylist(), table.column("bytes").to_pylist())
+
+
+def write_signatures(work_dir: str, unit: int, signatures: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, signatures, allow_pickle=False)
+    write_bytes(unit_file(work_dir, unit, "signatures.npy"), buffer.getvalue())
+
+
+def read_signatures(work_dir: str, unit: int) -> np.ndarray:
+    return np.load(io.BytesIO(read_bytes(unit_file(work_dir, unit, "signatures.npy"))), allow_pickle=False)
 
 
 class ShingleSets:
