@@ -80,6 +80,7 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
         decisions.append(clusters["members"] | "NearDecisions" >> beam.MapTuple(lambda member, root: (member, root, near.STAGE)))
         near_stats += [
             clusters["candidate_pairs"] | "CandidateKey" >> beam.Map(lambda n: (("candidate_pairs", ""), n)),
+            clusters["exact_checked_pairs"] | "ExactCheckedKey" >> beam.Map(lambda n: (("exact_checked_pairs", ""), n)),
             clusters["duplicate_pairs"] | "DuplicateKey" >> beam.Map(lambda n: (("duplicate_pairs", ""), n)),
             clusters["unconverged"] | "UnconvergedKey" >> beam.Map(lambda n: (("unconverged_nodes", ""), n)),
             clusters["members"]

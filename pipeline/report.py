@@ -176,7 +176,7 @@ def update_run_report(report_dir: str, job: str, section: dict[str, Any], mix_ta
 
 def summarize_near_dedup(rows: Iterable[tuple[list[str], int]]) -> dict[str, Any]:
     """Pair counts, the cluster-size histogram and duplicates per (source -> keeper source)."""
-    summary: dict[str, Any] = {"candidate_pairs": 0, "duplicate_pairs": 0, "unconverged_nodes": 0, "cluster_sizes": {}, "duplicate_of": {}}
+    summary: dict[str, Any] = {"candidate_pairs": 0, "exact_checked_pairs": 0, "duplicate_pairs": 0, "unconverged_nodes": 0, "cluster_sizes": {}, "duplicate_of": {}}
     for (kind, detail), n in rows:
         if kind == "cluster_size":
             summary["cluster_sizes"][detail] = n

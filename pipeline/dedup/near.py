@@ -121,7 +121,8 @@ class _ExactJaccard(beam.DoFn):
 
 class NearDuplicates(beam.PTransform):
     """``(partition, band block)`` → ``members`` (``(member node, root node)`` for every
-    non-root node of a cluster), ``candidate_pairs``, ``duplicate_pairs`` and ``unconverged`` counts."""
+    non-root node of a cluster), ``candidate_pairs``, ``exact_checked_pairs`` (near the
+    threshold), ``duplicate_pairs`` and ``unconverged`` counts."""
 
     def __init__(self, config: MinHashConfig, work_dir: str):
         super().__init__()
@@ -153,9 +154,14 @@ class NearDuplicates(beam.PTransform):
         else:
             edges = by_first | "AllCandidates" >> beam.FlatMapTuple(lambda _, pairs: [(a, b) for a, b in pairs.tolist()])
         members, unconverged = edges | "Components" >> ConnectedComponents(cfg.component_rounds)
+        exact_checked = (
+            estimated.uncertain | "UncertainPairs" >> beam.MapTuple(lambda _, items: len(items)) if cfg.verify
+            else by_first.pipeline | "NoExactChecks" >> beam.Create([0])
+        )
         return {
             "members": members,
             "candidate_pairs": candidates | "SumCandidates" >> beam.CombineGlobally(sum),
+            "exact_checked_pairs": exact_checked | "SumExactChecked" >> beam.CombineGlobally(sum),
             "duplicate_pairs": edges | "OnePerEdge" >> beam.Map(lambda _: 1) | "SumEdges" >> beam.CombineGlobally(sum),
             "unconverged": unconverged,
         }
