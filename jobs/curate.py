@@ -14,7 +14,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import layout
-from pipeline.analyze import BANDS, COUNTS, EXACT, AnalyzeUnit
+from pipeline.analyze import BANDS, EXACT, AnalyzeUnit
 from pipeline.apply import NEAR_STATS, PREVIEWS, REMOVED, ApplyUnit, NameKeepers, ResolveUnit
 from pipeline.config import Config
 from pipeline.dedup import exact, near
@@ -27,7 +27,7 @@ from pipeline.io.write import WriteCollectedJson
 from pipeline.mix import BYTES_PER_TOKEN, estimated_tokens, sampling_rates
 from pipeline.report import CountAndWrite, check_error_budget, check_reconciliation, mix_targets, summarize_near_dedup, summarize_units, update_run_report, verify_written
 from pipeline.runner import configure_filesystems, create_pipeline
-from pipeline.stages import SAMPLES, SampleDrops
+from pipeline.stages import COUNTS, SAMPLES, SampleDrops
 from pipeline.units import WorkUnit, plan_units
 
 JOB = "curate"
@@ -51,10 +51,6 @@ def plan(config: Config) -> list[WorkUnit]:
     total = sum(size for _, _, files in sources for _, _, size in files)
     unit_bytes = min(int(config.output.shard_mb * (1 << 20)), max(MIN_UNIT_BYTES, total // TARGET_UNITS))
     return plan_units(sources, max(1, unit_bytes))
-
-
-def _sum_by_key(pcoll: beam.PCollection, label: str) -> beam.PCollection:
-    return pcoll | f"Sum{label}" >> beam.CombinePerKey(sum)
 
 
 def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit]) -> None:

@@ -27,12 +27,11 @@ from pipeline.io.spill import ShingleSets, UnitIndex, unit_file, write_filter_dr
 from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_dead_letters
 from pipeline.normalize import normalize_document
 from pipeline.report import length_bin
-from pipeline.stages import SAMPLE_CHARS, SAMPLES, dead_letter_for
+from pipeline.stages import COUNTS, SAMPLE_CHARS, SAMPLES, dead_letter_for
 from pipeline.units import WorkUnit, piece_bytes, unit_name
 
 EXACT = "exact"
 BANDS = "bands"
-COUNTS = "counts"
 DEDUP_PARTITIONS = 64
 SIGNATURE_BATCH = 512
 SAMPLES_PER_REASON = 5
@@ -152,6 +151,7 @@ class AnalyzeUnit(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(EXACT, (p, block))
         if minhash is not None:
             minhash.flush()
+        if minhash is not None and config.dedup.minhash.verify:  # what verification reads back
             write_shingle_sets(self._work_dir, unit.index, ShingleSets.from_sets(minhash.shingle_sets))
             signed = np.concatenate(minhash.signatures) if minhash.signatures else np.zeros((0, config.dedup.minhash.num_perm), np.uint32)
             write_signatures(self._work_dir, unit.index, signed)

@@ -22,13 +22,13 @@ from pipeline.io.spill import read_filter_drops, read_index, unit_file
 from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_drops
 from pipeline.mix import REASON as MIX_REASON, STAGE as MIX_STAGE, mixed_copies
 from pipeline.report import length_bin, pii_keys
+from pipeline.stages import COUNTS
 from pipeline.units import unit_name
 
 # (position in unit, stage, reason, keeper id, keeper source); exact duplicates sort first
 Decision = tuple[int, str, str, str, str]
 REMOVED = "removed"
 PREVIEWS = "previews"
-COUNTS = "counts"
 NEAR_STATS = "near_stats"
 PREVIEW_CHARS = 200
 _STAGE_ORDER = {exact.STAGE: 0, near.STAGE: 1}

@@ -13,6 +13,7 @@ import apache_beam as beam
 from pipeline.documents import DeadLetter, Document, preview
 
 SAMPLES = "samples"
+COUNTS = "counts"  # the tagged output of count keys, ((kind, source, stage, reason), n)
 SAMPLE_CHARS = 1000
 
 
