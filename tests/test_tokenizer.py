@@ -132,9 +132,29 @@ def trained_on_all_of_unicode():
 def test_fast_path_is_exact_over_the_whole_of_unicode(trained_on_all_of_unicode):
     encoder = trained_on_all_of_unicode
     assert encoder.fast is not None
-    texts = unicode_strings(3000, seed=2) + ["a \u200b\u200b b", "x\u2060\ufeff\u202e\u2066y 12\ue000\U0010fffd", "\u0378\u0301\u0301 1"]
+    texts = unicode_strings(3000, seed=2) + ["a \u200b\u200b b", "x\u2060\ufeff\u202e\u2066y 12\ue000\U0010fffd", "\u0378\u0301\u0301 1",
+        "\n\U000f1c76⓿1𒑓❮\U00104eab౬˃𝑈﮶.ー゜𑻵", "カタカナ・ひらがなー゛゜\u3040\u3097あ゠ア"]  # CJK runs re-split
     for text, fast in zip(texts, encoder.encode_batch(texts)):
         assert fast.tolist() == encoder.reference_ids(text), text
+
+
+def test_fast_pattern_cuts_the_pieces_of_the_three_split_pre_tokenizer():
+    """Vocabulary-independent: the single regex's pieces are HF's pieces, not just its ids. Run with
+    the ``regex`` module; assigned code points only, as its Unicode tables are newer than HF's."""
+    import re
+    import unicodedata
+
+    import regex
+
+    from tokenizer.fast import FAST_PATTERN, byte_decoder
+    from tokenizer.pretokenize import deepseek_v3_pre_tokenizer
+
+    pattern = regex.compile("(?V1)" + re.sub(r"\\x\{([0-9A-F]+)\}", lambda m: "\\U%08X" % int(m.group(1), 16), FAST_PATTERN))
+    pre_tokenizer, to_byte = deepseek_v3_pre_tokenizer(), byte_decoder()
+    texts = ["".join(c for c in text if unicodedata.category(c) != "Cn") for text in unicode_strings(3000, seed=4)]
+    for text in texts + ["ー゜ カタカナ・ひらがなー゛゜ あ゠ア", "a \u200b\u200b b ⓿1𒑓"]:
+        expected = [bytes(to_byte[c] for c in piece).decode() for piece, _ in pre_tokenizer.pre_tokenize_str(text)]
+        assert pattern.findall(text) == expected, text
 
 
 @settings(max_examples=300, deadline=None)

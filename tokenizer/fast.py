@@ -1,11 +1,19 @@
 """A fast exact encoder: a ``tiktoken.Encoding`` built from the trained merges.
 
-HF's pre-tokenizer is three isolating regex splits in sequence (digits, CJK runs, the rest);
-tiktoken takes one regex. ``fast_pattern`` is that single regex: the third pattern's classes
-exclude digits and CJK (which earlier steps already cut out), and its lookaheads treat a digit
-or CJK character as the end of a piece, as the sequence of splits does. Equivalence is not taken
-on trust: ``build_fast_encoding`` encodes a multilingual/code probe set both ways and returns
-None (with the first difference) on any mismatch, so callers fall back to HF; the build also
+HF's pre-tokenizer is three isolating regex splits in sequence (digits, CJK runs, the rest), and
+each later split re-splits every piece of the earlier ones; tiktoken takes one regex.
+``FAST_PATTERN`` is that sequence written as one regex, derived piece type by piece type:
+
+- a digit piece (``\p{N}{1,3}``) holds no letter, punctuation or space, so later splits keep it;
+- a CJK run is re-split by the third pattern, restricted to CJK characters (``ー゜`` is a letter
+  then a symbol: two pieces);
+- the rest is the third pattern with classes that exclude digits and CJK, whose lookaheads treat a
+  digit or CJK character as the end of a piece;
+- what no pattern matches stays one piece, as HF keeps the text between matches: a run of
+  characters that start no match (a character that would prefix a letter run does).
+
+Equivalence is checked, not taken on trust: ``build_fast_encoding`` encodes a probe set over the
+whole of Unicode both ways and returns None on any mismatch (callers then use HF), and the build
 re-encodes a sample of documents with ``tokenizer.json`` (``pipeline.tokenize.check_fast_path``).
 """
 from __future__ import annotations
@@ -21,21 +29,25 @@ from tokenizers import Tokenizer, pre_tokenizers
 CJK = r"\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}"
 _LETTERS = rf"[[\p{{L}}\p{{M}}]--[{CJK}]]"
 _PUNCT = rf"[[\p{{P}}\p{{S}}]--[{CJK}]]"
-_SEGMENT_CHAR = rf"[^\s\p{{N}}{CJK}]"  # a non-space character of the same HF piece
+_SEGMENT_CHAR = rf"[^\s\p{{N}}{CJK}]"  # a non-space character of the same piece
+_UNMATCHED = rf"[^\s\p{{L}}\p{{M}}\p{{P}}\p{{S}}\p{{N}}{CJK}]"  # starts no match unless it prefixes letters
+_CJK_LETTERS = rf"[[{CJK}]&&[\p{{L}}\p{{M}}]]"
+_CJK_PUNCT = rf"[[{CJK}]&&[\p{{P}}\p{{S}}]]"
+_CJK_UNMATCHED = rf"[[{CJK}]--[\p{{L}}\p{{M}}\p{{P}}\p{{S}}]]"
 
-_PIECES = [
+FAST_PATTERN = "|".join([
     r"\p{N}{1,3}",
-    rf"[{CJK}]+",
     r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+",
     rf"[^\r\n\p{{L}}\p{{P}}\p{{S}}\p{{N}}{CJK}]?{_LETTERS}+",
     rf" ?{_PUNCT}+[\r\n]*",
     r"\s*[\r\n]+",
     rf"\s+(?!{_SEGMENT_CHAR})",
     r"\s+",
-]
-# What no split matches stays one piece, as HF's isolating splits keep the text between matches:
-# a run of characters, each at a position where none of the patterns above would match.
-FAST_PATTERN = "|".join([*_PIECES, rf"(?:(?!{'|'.join(_PIECES)})(?s:.))+"])
+    rf"(?:{_UNMATCHED}(?!{_LETTERS}))+",
+    rf"{_CJK_UNMATCHED}?{_CJK_LETTERS}+",
+    rf"{_CJK_PUNCT}+",
+    rf"(?:{_CJK_UNMATCHED}(?!{_CJK_LETTERS}))+",
+])
 
 PROBES = [
     "Hello, world!\nThe year 2024 had 366 days; 1234567 is long. x.append(y)\n",
@@ -43,7 +55,7 @@ PROBES = [
     "数据管道处理中文文本。日本語のテキスト、カタカナ・ひらがなー！한국어 텍스트도 있습니다.",
     "emoji 🙂👍🏽 and e\u0301 marks, ñ, ß, Ωμέγα, русский текст, العربية, हिन्दी 12 apples",
     "  leading   spaces  \n\n\n  trailing  \t \n...\n?!\n)\n",
-    "a1b22c333d4444 ３４５ ⅷ ½ 数1字 x数 1数 \u3099\u309b ゠ ・ ー",
+    "a1b22c333d4444 ３４５ ⅷ ½ 数1字 x数 1数 \u3099\u309b ゠ ・ ー ー゜ア・イ\u3040\u3097あ ⓿1𒑓",
     "\x01\x02 controls \x7f and <｜end▁of▁sentence｜> as text, URLs https://example.com/a?b=c&d=1",
 ]
 
