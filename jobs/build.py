@@ -1,42 +1,64 @@
-"""Job 3, build: ``curated/`` + ``tokenizer/`` → tokenize → pack → ``dataset/`` (DESIGN.md §3).
+"""Job 3, build: ``curated/`` + ``tokenizer/`` → tokenize → mix in tokens → pack → ``dataset/`` (DESIGN.md §3).
 
-Each curated shard becomes one dataset shard in one worker: its documents are tokenized in
-batches, packed in groups of ``pack.group_size`` documents in shard order, and streamed to
-``data-00007.arrow``. Packing is local to a shard (a trainer's sampler shuffles rows), so
-tokens never cross a shuffle and the shard bytes are the same on every runner.
+One Beam pipeline in four steps, none of which moves tokens through a shuffle:
+
+1. ``TokenizeShard`` encodes each curated shard (FIM and splits from ``(seed, id)``), spills the
+   ids under ``dataset/_work/`` and emits a histogram of tokens over mixing draws per source.
+2. ``PlanMix`` sums the histograms into exact tokens per source and each source's target
+   (``pipeline.mix``): whole copies, and the draw bin in which the remainder is crossed.
+3. ``ResolveBoundaries`` sorts only that bin's documents and picks the last one to take.
+4. ``PackShard`` writes dataset shard j from the spills: copy k of a document of shard i goes to
+   shard ``(i + k) mod S``, so repeats land in other shards' rows; documents without a copy go
+   to ``drops/mix-part-j.parquet``. Packing is local to a shard, in groups of ``pack.group_size``.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.utils import shared
 
 from pipeline import __version__, layout
-from pipeline.config import Config, FimConfig, PackConfig
-from pipeline.io.files import completed_with, read_bytes, read_json, remove_temp_dirs, reset_dir, write_json, write_success
+from pipeline.config import Config, FimConfig, MixConfig, PackConfig
+from pipeline.documents import Drop
+from pipeline.io.files import completed_with, list_files, read_bytes, read_json, remove_temp_dirs, reset_dir, write_json, write_success
 from pipeline.io.read import curated_stats, read_curated_file
-from pipeline.io.write import WriteCollectedJson
+from pipeline.io.token_spill import TokenSpillWriter, read_doc_table, read_token_spill
+from pipeline.io.write import WriteCollectedJson, write_drops
 from pipeline.io.write_arrow import ArrowShardWriter, write_dataset_metadata
+from pipeline.mix import BIN_BITS, BINS, REASON as MIX_REASON, STAGE as MIX_STAGE, SourceMix, boundary_choice, describe, draw_bins, draws, plan_source, target_tokens
 from pipeline.pack import PACKERS, TokenizedDocument
-from pipeline.report import mix_targets, update_run_report
+from pipeline.report import ReconciliationError, update_run_report, verify_parquet_rows
 from pipeline.runner import configure_filesystems, create_pipeline
 from pipeline.tokenize import LoadedTokenizer, encode_documents, load_encoder
 from jobs.train_tokenizer import curated_shards
 
 JOB = "build"
 ENCODE_BATCH = 256
+HISTOGRAM = "histogram"
+STATS = "stats"
 
 
-class BuildShard(beam.DoFn):
-    """(index, curated shard path) → the dataset shard's stats (main) and ``stats`` ``(name, count)`` pairs."""
+def work_dir(config: Config) -> str:
+    return layout.out(config, "dataset", "_work")
 
-    def __init__(self, tokenizer_dir: str, dataset_dir: str, fim: FimConfig, split_rate: float, pack: PackConfig, seed: int, check_rate: float):
-        self._tokenizer_dir, self._dataset_dir = tokenizer_dir, dataset_dir.rstrip("/")
-        self._fim, self._split_rate, self._pack, self._seed, self._check_rate = fim, split_rate, pack, seed, check_rate
+
+def mix_drops_path(config: Config, shard: int) -> str:
+    return layout.out(config, "drops", f"mix-part-{shard:05d}.parquet")
+
+
+class TokenizeShard(beam.DoFn):
+    """(index, curated shard path) → ``{"shard", "documents", "tokens"}``; spills the tokens, and
+    emits ``histogram`` (source, (bins, tokens)) and ``stats`` (name, count) pairs."""
+
+    def __init__(self, tokenizer_dir: str, work: str, fim: FimConfig, split_rate: float, seed: int, check_rate: float):
+        self._tokenizer_dir, self._work = tokenizer_dir, work
+        self._fim, self._split_rate, self._seed, self._check_rate = fim, split_rate, seed, check_rate
         self._shared = shared.Shared()
 
     def setup(self) -> None:
@@ -44,12 +66,109 @@ class BuildShard(beam.DoFn):
 
     def process(self, indexed: tuple[int, str]) -> Iterator[Any]:
         index, path = indexed
+        spill = TokenSpillWriter(self._work, index)
+        counts: dict[str, int] = {}
+        histograms: dict[str, np.ndarray] = {}
+        documents = tokens = 0
+        batch = []
+        for doc in [*read_curated_file(path), None]:
+            if doc is not None:
+                batch.append(doc)
+            if batch and (doc is None or len(batch) == ENCODE_BATCH):
+                tokenized, stats = encode_documents(self._tokenizer.encoder, self._tokenizer.parts, batch, self._fim, self._split_rate, self._seed, self._check_rate)
+                doc_draws = draws(self._seed, [d.id for d in tokenized])
+                spill.write(tokenized, doc_draws)
+                for key, n in stats.items():
+                    counts[key] = counts.get(key, 0) + n
+                lengths = np.fromiter((len(d.ids) for d in tokenized), np.int64, len(tokenized))
+                bins = draw_bins(doc_draws)
+                for source in sorted({d.source for d in tokenized}):
+                    mask = np.fromiter((d.source == source for d in tokenized), bool, len(tokenized))
+                    histogram = histograms.setdefault(source, np.zeros(0, np.int64))
+                    histograms[source] = _add_sparse(histogram, bins[mask], lengths[mask])
+                documents += len(tokenized)
+                tokens += int(lengths.sum())
+                batch = []
+        spill.close()
+        for source, histogram in sorted(histograms.items()):
+            nonzero = np.flatnonzero(histogram)
+            yield beam.pvalue.TaggedOutput(HISTOGRAM, (source, (nonzero, histogram[nonzero])))
+        for key, n in sorted(counts.items()):
+            yield beam.pvalue.TaggedOutput(STATS, (key, n))
+        yield {"shard": index, "documents": documents, "tokens": tokens}
+
+
+def _add_sparse(histogram: np.ndarray, bins: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    counts = np.bincount(bins, weights=weights, minlength=BINS).astype(np.int64)
+    return counts if histogram.size == 0 else histogram + counts
+
+
+class SumHistograms(beam.CombineFn):
+    """Sparse (bins, tokens) parts → one dense histogram of ``pipeline.mix.BINS`` bins."""
+
+    def create_accumulator(self) -> np.ndarray:
+        return np.zeros(BINS, np.int64)
+
+    def add_input(self, acc: np.ndarray, part: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        np.add.at(acc, part[0], part[1])
+        return acc
+
+    def merge_accumulators(self, accs: Iterable[np.ndarray]) -> np.ndarray:
+        return np.sum(list(accs), axis=0)
+
+    def extract_output(self, acc: np.ndarray) -> np.ndarray:
+        return acc
+
+
+def plan_mix(histograms: Mapping[str, np.ndarray], mix: Mapping[str, MixConfig]) -> dict[str, tuple[SourceMix, int]]:
+    """Each source's plan and the tokens its boundary bin must add."""
+    targets = target_tokens(mix, {source: int(h.sum()) for source, h in histograms.items()})
+    return {source: plan_source(h, targets[source]) for source, h in sorted(histograms.items())}
+
+
+def boundary_documents(shard: dict[str, Any], work: str, plans: Mapping[str, tuple[SourceMix, int]]) -> Iterator[tuple[str, tuple[tuple[int, int, int], int]]]:
+    """(source, (key, tokens)) of a shard's documents in their source's boundary bin."""
+    if not any(needed > 0 for _, needed in plans.values()):
+        return
+    table = read_doc_table(work, shard["shard"]).to_pydict()
+    for position, (source, draw, tokens) in enumerate(zip(table["source"], table["draw"], table["tokens"])):
+        plan, needed = plans[source]
+        if needed > 0 and draw >> (64 - BIN_BITS) == plan.boundary_bin:
+            yield source, ((draw, shard["shard"], position), tokens)
+
+
+def resolve_boundary(grouped: tuple[str, Iterable[tuple[tuple[int, int, int], int]]], plans: Mapping[str, tuple[SourceMix, int]]) -> tuple[str, Any]:
+    """(source, the last boundary document to take) from the boundary bin's documents."""
+    source, docs = grouped
+    return source, boundary_choice(list(docs), plans[source][1])
+
+
+def final_plans(plans: Mapping[str, tuple[SourceMix, int]], last_keys: Mapping[str, tuple[int, int, int]]) -> dict[str, SourceMix]:
+    return {source: dataclasses.replace(plan, last_key=last_keys.get(source)) for source, (plan, _) in plans.items()}
+
+
+class PackShard(beam.DoFn):
+    """Dataset shard index → its stats (main) and ``stats`` (name, count) pairs; writes
+    ``dataset/data-j.arrow`` and the shard's sampled-out documents to ``drops/``."""
+
+    def __init__(self, tokenizer_dir: str, work: str, dataset_dir: str, drops_dir: str, shards: int, pack: PackConfig, rules: dict[str, str]):
+        self._tokenizer_dir, self._work, self._dataset_dir, self._drops_dir = tokenizer_dir, work, dataset_dir.rstrip("/"), drops_dir.rstrip("/")
+        self._shards, self._pack, self._rules = shards, pack, rules
+        self._shared = shared.Shared()
+
+    def setup(self) -> None:
+        self._tokenizer = self._shared.acquire(lambda: LoadedTokenizer(self._tokenizer_dir))
+
+    def process(self, index: int, plans: Mapping[str, SourceMix]) -> Iterator[Any]:
         name = dataset_shard_name(index)
         writer = ArrowShardWriter(f"{self._dataset_dir}/{name}")
         pack = PACKERS[self._pack.strategy]
         counts: dict[str, int] = {}
         group: list[TokenizedDocument] = []
         groups = 0
+        drops: list[Drop] = []
+        planned: dict[str, int] = {}
+        sampled_out: dict[str, int] = {}
 
         def flush() -> None:
             nonlocal group, groups
@@ -59,28 +178,44 @@ class BuildShard(beam.DoFn):
                 counts[key] = counts.get(key, 0) + getattr(stats, key)
             group, groups = [], groups + 1
 
-        batch = []
-        for doc in read_curated_file(path):
-            batch.append(doc)
-            if len(batch) == ENCODE_BATCH:
-                group += self._encode(batch, counts)
-                batch = []
-            if len(group) >= self._pack.group_size:
-                flush()
-        group += self._encode(batch, counts)
+        most = max((p.whole_copies + (p.last_key is not None or p.boundary_bin > 0) for p in plans.values()), default=1)
+        for k in range(max(most, 1)):
+            origin = (index - k) % self._shards
+            position = 0
+            for batch in read_token_spill(self._work, origin):
+                columns = batch.to_pydict()
+                n = len(columns["id"])
+                copies = shard_copies(plans, columns["source"], batch.column("draw").to_numpy(), origin, np.arange(position, position + n))
+                position += n
+                for i in range(n):
+                    source = columns["source"][i]
+                    if k == 0:
+                        planned[source] = planned.get(source, 0) + int(copies[i]) * len(columns["ids"][i])
+                        if copies[i] == 0:
+                            drops.append(Drop(columns["id"][i], source, MIX_STAGE, MIX_REASON, self._rules[source]))
+                            sampled_out[source] = sampled_out.get(source, 0) + 1
+                    if copies[i] > k:
+                        group.append(TokenizedDocument(columns["id"][i], source, np.asarray(columns["ids"][i], np.int32)))
+                        counts[f"copies_{k}"] = counts.get(f"copies_{k}", 0) + 1
+                        if len(group) >= self._pack.group_size:
+                            flush()
         if group:
             flush()
+        drops_file = write_drops(f"{self._drops_dir}/mix-part-{index:05d}.parquet", drops)
         for key, n in sorted(counts.items()):
-            yield beam.pvalue.TaggedOutput("stats", (key, n))
-        yield {"file": name, **writer.close()}
+            yield beam.pvalue.TaggedOutput(STATS, (key, n))
+        yield {"file": name, **writer.close(), "sampled_out": dict(sorted(sampled_out.items())), "sampled_out_file": {k: drops_file[k] for k in ("rows", "bytes", "sha256")},
+               "planned_tokens_per_source": dict(sorted(planned.items()))}
 
-    def _encode(self, batch: list[Any], counts: dict[str, int]) -> list[TokenizedDocument]:
-        if not batch:
-            return []
-        tokenized, stats = encode_documents(self._tokenizer.encoder, self._tokenizer.parts, batch, self._fim, self._split_rate, self._seed, self._check_rate)
-        for key, n in stats.items():
-            counts[key] = counts.get(key, 0) + n
-        return tokenized
+
+def shard_copies(plans: Mapping[str, SourceMix], sources: Sequence[str], draw: np.ndarray, shard: int, positions: np.ndarray) -> np.ndarray:
+    """Copies of each document of a batch, by its source's plan."""
+    copies = np.ones(len(sources), np.int64)
+    source_array = np.asarray(sources, dtype=object)
+    for source in set(sources):
+        mask = source_array == source
+        copies[mask] = plans[source].copies(draw[mask], shard, positions[mask])
+    return copies
 
 
 def dataset_shard_name(index: int) -> str:
@@ -88,15 +223,45 @@ def dataset_shard_name(index: int) -> str:
 
 
 def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str]) -> None:
-    built = (
+    work = work_dir(config)
+    tokenizer_dir = layout.tokenizer_dir(config)
+    tokenized = (
         p
         | "ListShards" >> beam.Create(list(enumerate(shards_in)))
         | "SpreadShards" >> beam.Reshuffle()
-        | "BuildShards" >> beam.ParDo(BuildShard(layout.tokenizer_dir(config), layout.dataset_dir(config), config.fim, config.split_combined_tokens.rate, config.pack, config.seed,
-                                         config.tokenizer.check_rate)).with_outputs("stats", main="shards")
+        | "TokenizeShards" >> beam.ParDo(TokenizeShard(tokenizer_dir, work, config.fim, config.split_combined_tokens.rate, config.seed, config.tokenizer.check_rate)).with_outputs(
+            HISTOGRAM, STATS, main="shards")
     )
-    _ = built.shards | "WriteShardStats" >> WriteCollectedJson(layout.counts_path(config, "build_shards"))
-    _ = built.stats | "SumBuildStats" >> beam.CombinePerKey(sum) | "WriteBuildStats" >> WriteCollectedJson(layout.counts_path(config, JOB))
+    mix = config.mix
+    plans = (
+        tokenized[HISTOGRAM]
+        | "SumHistograms" >> beam.CombinePerKey(SumHistograms())
+        | "HistogramsBySource" >> beam.combiners.ToDict()
+        | "PlanMix" >> beam.Map(plan_mix, mix)
+    )
+    last_keys = (
+        tokenized.shards
+        | "BoundaryDocuments" >> beam.FlatMap(boundary_documents, work, beam.pvalue.AsSingleton(plans))
+        | "GroupBoundaries" >> beam.GroupByKey()
+        | "ResolveBoundaries" >> beam.Map(resolve_boundary, beam.pvalue.AsSingleton(plans))
+    )
+    resolved = plans | "FinalPlans" >> beam.Map(final_plans, beam.pvalue.AsDict(last_keys))
+    rules = {s.name: describe(mix, s.name) for s in config.sources}
+    packed = (
+        tokenized.shards
+        | "ShardIndex" >> beam.Map(lambda s: s["shard"])
+        | "PackShards" >> beam.ParDo(PackShard(tokenizer_dir, work, layout.dataset_dir(config), layout.out(config, "drops"), len(shards_in), config.pack, rules),
+                                     beam.pvalue.AsSingleton(resolved)).with_outputs(STATS, main="shards")
+    )
+    _ = tokenized.shards | "WriteTokenizeStats" >> WriteCollectedJson(layout.counts_path(config, "build_tokenized"))
+    _ = resolved | "MixPlanRows" >> beam.Map(lambda plans: {s: p.__dict__ for s, p in plans.items()}) | "WriteMixPlan" >> WriteCollectedJson(layout.counts_path(config, "mix_plan"))
+    _ = packed.shards | "WriteShardStats" >> WriteCollectedJson(layout.counts_path(config, "build_shards"))
+    _ = (
+        (tokenized[STATS], packed[STATS])
+        | "MergeBuildStats" >> beam.Flatten()
+        | "SumBuildStats" >> beam.CombinePerKey(sum)
+        | "WriteBuildStats" >> WriteCollectedJson(layout.counts_path(config, JOB))
+    )
 
 
 def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool = False) -> dict[str, Any]:
@@ -114,36 +279,95 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool =
     encoder = load_encoder(layout.tokenizer_dir(config))
     dataset = layout.dataset_dir(config)
     reset_dir(dataset)
+    stale = list_files(layout.out(config, "drops", "mix-part-*.parquet"))
+    if stale:
+        FileSystems.delete(stale)
     started = time.monotonic()
     with create_pipeline(config.beam, extra_beam_args) as p:
         build_build_pipeline(p, config, shards_in)
-    remove_temp_dirs(dataset, layout.out(config, "report", "_counts"))
+    FileSystems.delete([work_dir(config)])
+    remove_temp_dirs(dataset, layout.out(config, "drops"), layout.out(config, "report", "_counts"))
     shard_stats = sorted(read_json(layout.counts_path(config, "build_shards")), key=lambda s: s["file"])
     if [s["file"] for s in shard_stats] != [dataset_shard_name(i) for i in range(len(shards_in))]:
         raise RuntimeError(f"built {len(shard_stats)} dataset shards for {len(shards_in)} curated shards")
-    pack_stats = dict(read_json(layout.counts_path(config, JOB)))
-    manifest = build_manifest(config, encoder, shard_stats, pack_stats, num_docs)
+    stats = dict(read_json(layout.counts_path(config, JOB)))
+    tokenized = read_json(layout.counts_path(config, "build_tokenized"))
+    (plan,) = read_json(layout.counts_path(config, "mix_plan"))
+    verify_build(config, shard_stats, stats, tokenized, num_docs)
+    manifest = build_manifest(config, encoder, shard_stats, stats, plan)
     write_json(FileSystems.join(dataset, "manifest.json"), manifest)
     write_dataset_metadata(dataset, [s["file"] for s in shard_stats], config.config_hash()[:16])
-    report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), **{k: manifest[k] for k in ("rows", "tokens", "tokens_per_source", "packing", "fim", "split_tokens")}}
-    update_run_report(layout.report_dir(config), JOB, report, mix_targets(config))
+    report = {"job": JOB, "seconds": round(time.monotonic() - started, 2),
+              **{k: manifest[k] for k in ("rows", "tokens", "tokens_per_source", "mix", "packing", "fim", "split_tokens")}}
+    update_run_report(layout.report_dir(config), JOB, report)
     remove_temp_dirs(dataset, layout.report_dir(config))
     write_success(dataset, {"config_hash": config.config_hash(), "shards": [s["sha256"] for s in manifest["shards"]]})
     return manifest
 
 
-def build_manifest(config: Config, encoder: Any, shard_stats: list[dict[str, Any]], pack_stats: dict[str, int], num_docs: int) -> dict[str, Any]:
+def verify_build(config: Config, shard_stats: list[dict[str, Any]], stats: dict[str, int], tokenized: list[dict[str, Any]], num_docs: int) -> None:
+    """Every curated document was tokenized once and ended in the dataset or in the mix drops,
+    the dataset holds the copies and tokens the plan gave, and the drops files hold what was reported."""
+    problems = []
+    documents = sum(t["documents"] for t in tokenized)
+    if documents != num_docs or len(tokenized) != len(shard_stats):
+        problems.append(f"tokenized {documents} documents in {len(tokenized)} shards; curated/ holds {num_docs} in {len(shard_stats)}")
+    sampled_out = sum(sum(s["sampled_out"].values()) for s in shard_stats)
+    if stats.get("copies_0", 0) + sampled_out != num_docs:
+        problems.append(f"{stats.get('copies_0', 0)} documents kept + {sampled_out} sampled out != {num_docs} curated")
+    copies = sum(n for key, n in stats.items() if key.startswith("copies_"))
+    if stats.get("documents", 0) != copies:
+        problems.append(f"packed {stats.get('documents', 0)} documents, the mixture has {copies} copies")
+    planned: dict[str, int] = {}
+    for s in shard_stats:
+        for source, n in s["planned_tokens_per_source"].items():
+            planned[source] = planned.get(source, 0) + n
+    written = _tokens_per_source(shard_stats)
+    if {k: v for k, v in planned.items() if v} != written:
+        problems.append(f"tokens per source written {written} != planned {planned}")
+    problems += verify_parquet_rows({mix_drops_path(config, i): sum(s["sampled_out"].values()) for i, s in enumerate(shard_stats)})
+    if problems:
+        raise ReconciliationError("build output does not match the counts: " + "; ".join(problems[:20]))
+
+
+def _tokens_per_source(shard_stats: list[dict[str, Any]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for s in shard_stats:
+        for source, n in s["tokens_per_source"].items():
+            total[source] = total.get(source, 0) + n
+    return dict(sorted(total.items()))
+
+
+def mixture_report(config: Config, plan: dict[str, dict[str, Any]], shard_stats: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per source: the rule, curated tokens, target vs achieved tokens and shares, copies."""
+    written = _tokens_per_source(shard_stats)
+    sampled_out: dict[str, int] = {}
+    for s in shard_stats:
+        for source, n in s["sampled_out"].items():
+            sampled_out[source] = sampled_out.get(source, 0) + n
+    target_total = sum(p["target_tokens"] for p in plan.values()) or 1
+    achieved_total = sum(written.values()) or 1
+    return {
+        source: {
+            "rule": describe(config.mix, source),
+            "curated_tokens": p["total_tokens"],
+            "target_tokens": p["target_tokens"],
+            "achieved_tokens": written.get(source, 0),
+            "target_share": round(p["target_tokens"] / target_total, 6),
+            "achieved_share": round(written.get(source, 0) / achieved_total, 6),
+            "whole_copies": p["whole_copies"],
+            "sampled_out": sampled_out.get(source, 0),
+        }
+        for source, p in sorted(plan.items())
+    }
+
+
+def build_manifest(config: Config, encoder: Any, shard_stats: list[dict[str, Any]], pack_stats: dict[str, int], plan: dict[str, dict[str, Any]]) -> dict[str, Any]:
     directory = layout.tokenizer_dir(config)
     model_file = "tokenizer.json" if FileSystems.exists(FileSystems.join(directory, "tokenizer.json")) else "tokenizer.model"
     tokenizer_bytes = read_bytes(FileSystems.join(directory, model_file))
-    tokens_per_source: dict[str, int] = {}
-    for s in shard_stats:
-        for source, n in s["tokens_per_source"].items():
-            tokens_per_source[source] = tokens_per_source.get(source, 0) + n
     rows = sum(s["rows"] for s in shard_stats)
     tokens = sum(s["tokens"] for s in shard_stats)
-    if pack_stats.get("documents", 0) != num_docs:
-        raise RuntimeError(f"packed {pack_stats.get('documents', 0)} documents but curated/ holds {num_docs}")
     return {
         "corpusmill_version": __version__,
         "config_hash": config.config_hash(),
@@ -158,7 +382,8 @@ def build_manifest(config: Config, encoder: Any, shard_stats: list[dict[str, Any
         "seq_len": config.pack.seq_len,
         "rows": rows,
         "tokens": tokens,
-        "tokens_per_source": dict(sorted(tokens_per_source.items())),
+        "tokens_per_source": _tokens_per_source(shard_stats),
+        "mix": mixture_report(config, plan, shard_stats),
         "packing": {
             "strategy": config.pack.strategy,
             "documents": pack_stats.get("documents", 0),

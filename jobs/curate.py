@@ -1,7 +1,7 @@
-"""Job 1, curate: read → normalize → filter → exact + near dedup → mix → ``curated/``.
+"""Job 1, curate: read → normalize → filter → exact + near dedup → ``curated/``.
 
 The input is cut into work units (``pipeline.units``). Step 1 (``AnalyzeUnit``) does all text
-work where a unit lies and emits compact keys; dedup and mixing decide on those keys alone;
+work where a unit lies and emits compact keys; dedup decides on those keys alone;
 step 2 (``ApplyUnit``) applies the decisions where the unit lies and writes its ``curated/``,
 ``drops/`` and ``dead_letter/`` files. Document text never crosses a GroupByKey.
 """
@@ -15,7 +15,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import layout
 from pipeline.analyze import BANDS, EXACT, AnalyzeUnit
-from pipeline.apply import NEAR_STATS, PREVIEWS, REMOVED, ApplyUnit, NameKeepers, ResolveUnit
+from pipeline.apply import NEAR_STATS, PREVIEWS, ApplyUnit, NameKeepers, resolve_unit
 from pipeline.config import Config
 from pipeline.dedup import exact, near
 from pipeline.dedup.nodes import node_unit
@@ -24,8 +24,7 @@ from pipeline.filters import SourceFilterChains
 from pipeline.io.files import completed_with, read_json, remove_temp_dirs, reset_dir, write_success
 from pipeline.io.read import match_source_files
 from pipeline.io.write import WriteCollectedJson
-from pipeline.mix import BYTES_PER_TOKEN, estimated_tokens, sampling_rates
-from pipeline.report import CountAndWrite, check_error_budget, check_reconciliation, mix_targets, summarize_near_dedup, summarize_units, update_run_report, verify_written
+from pipeline.report import CountAndWrite, check_error_budget, check_reconciliation, summarize_near_dedup, summarize_units, update_run_report, verify_written
 from pipeline.runner import configure_filesystems, create_pipeline
 from pipeline.stages import COUNTS, SAMPLES, SampleDrops
 from pipeline.units import WorkUnit, plan_units
@@ -96,23 +95,8 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
     resolved = (
         {"report": analyzed.reports | "ReportByUnit" >> beam.Map(lambda r: (r["unit"], r)), "decisions": named}
         | "GroupByUnit" >> beam.CoGroupByKey()
-        | "ResolveUnits" >> beam.ParDo(ResolveUnit(work)).with_outputs(REMOVED, main="units")
+        | "ResolveUnits" >> beam.Map(resolve_unit)
     )
-    mixing = bool(config.mix)
-    if not mixing:
-        rates = p | "NoMix" >> beam.Create([{}])
-    else:
-        mix, sources = config.mix, config.sources
-        survivor_bytes = analyzed.reports | "SurvivorBytes" >> beam.Map(lambda r: (r["source"], r["survivor_bytes"]))
-        removed = resolved[REMOVED] | "RemovedBytes" >> beam.MapTuple(lambda source, n: (source, -n))
-        rates = (
-            (survivor_bytes, removed)
-            | "MergeBytes" >> beam.Flatten()
-            | "BytesPerSource" >> beam.CombinePerKey(sum)
-            | "AsDict" >> beam.combiners.ToDict()
-            | "Rates" >> beam.Map(lambda b: sampling_rates(mix, estimated_tokens(b, sources, BYTES_PER_TOKEN)))
-        )
-        _ = rates | "WriteMixRates" >> WriteCollectedJson(layout.counts_path(config, "mix_rates"))
     seed = config.seed
     sampled_roots = (
         named
@@ -120,9 +104,8 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
         | "DistinctKeepers" >> beam.Distinct()
         | "SampleClusters" >> beam.combiners.Top.Smallest(SAMPLED_CLUSTERS, key=lambda r: stable_hash(seed, "cluster-sample", r))
     )
-    applied = resolved.units | "ApplyUnits" >> beam.ParDo(
-        ApplyUnit(work, layout.out(config, "curated"), layout.out(config, "drops"), seed, mixing),
-        beam.pvalue.AsSingleton(rates),
+    applied = resolved | "ApplyUnits" >> beam.ParDo(
+        ApplyUnit(work, layout.out(config, "curated"), layout.out(config, "drops")),
         beam.pvalue.AsSingleton(sampled_roots),
     ).with_outputs(COUNTS, NEAR_STATS, PREVIEWS, main="reports")
     _ = (
@@ -174,12 +157,9 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
     analyzed = [r for r in unit_reports if r["step"] == "analyze"]
     report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), "config_hash": config.config_hash(), "units": len(units),
               "input_bytes": sum(r["input_bytes"] for r in analyzed), "shuffled_bytes": sum(r["shuffled_bytes"] for r in analyzed), "sources": summary}
-    if config.mix:
-        (rates,) = read_json(layout.counts_path(config, "mix_rates"))
-        report["mix"] = {"rates": rates, "estimated_bytes_per_token": BYTES_PER_TOKEN}
     if config.dedup.minhash.enabled:
         report["near_dedup"] = summarize_near_dedup(read_json(layout.counts_path(config, "near_dedup")))
-    update_run_report(layout.report_dir(config), JOB, report, mix_targets(config))
+    update_run_report(layout.report_dir(config), JOB, report)
     remove_temp_dirs(layout.report_dir(config))
     check_reconciliation(summary)
     if report.get("near_dedup", {}).get("unconverged_nodes"):

@@ -16,7 +16,7 @@ from pipeline.config import Config
 from pipeline.documents import stable_fraction
 from pipeline.io.files import completed_with, list_files, remove_temp_dirs, reset_dir, write_bytes, write_success
 from pipeline.io.read import curated_stats, read_curated_file
-from pipeline.report import mix_targets, update_run_report
+from pipeline.report import update_run_report
 from pipeline.runner import configure_filesystems
 from pipeline.tokenize import load_encoder
 from tokenizer.sentencepiece_backend import train_sentencepiece
@@ -81,7 +81,7 @@ def run_train_tokenizer(config: Config, force: bool = False, extra_beam_args: Se
         "sample_documents": sample.get("documents", 0),
         "sample_bytes": sample.get("bytes", 0),
     }
-    update_run_report(layout.report_dir(config), JOB, report, mix_targets(config))
+    update_run_report(layout.report_dir(config), JOB, report)
     remove_temp_dirs(directory, layout.report_dir(config))
     write_success(directory, {"config_hash": config.config_hash()})
     return report

@@ -1,10 +1,9 @@
 """Curate, step 2: global decisions back to the units where the documents lie.
 
 Dedup decisions are node pairs ``(member, keeper)``. ``NameKeepers`` looks keeper ids up in the
-keeper's unit index, ``ResolveUnit`` gathers one unit's decisions (an exact duplicate wins over
-a near one) and what they remove, and ``ApplyUnit`` streams the unit's spill once: dropped
-documents to ``drops/``, the rest (sampled and repeated for the mixture) to ``curated/``, in
-read order. The files are written here, by the unit that owns them, and their committed row
+keeper's unit index, ``resolve_unit`` gathers one unit's decisions (an exact duplicate wins over
+a near one), and ``ApplyUnit`` streams the unit's spill once: dropped documents to ``drops/``,
+the rest to ``curated/``, in read order (mixing happens in the build, in tokens). The files are written here, by the unit that owns them, and their committed row
 counts are what the run report reconciles.
 """
 from __future__ import annotations
@@ -20,14 +19,12 @@ from pipeline.documents import Drop
 from pipeline.io.read import read_curated_file
 from pipeline.io.spill import read_filter_drops, read_index, unit_file
 from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_drops
-from pipeline.mix import REASON as MIX_REASON, STAGE as MIX_STAGE, mixed_copies
 from pipeline.report import length_bin, pii_keys
 from pipeline.stages import COUNTS
 from pipeline.units import unit_name
 
 # (position in unit, stage, reason, keeper id, keeper source); exact duplicates sort first
 Decision = tuple[int, str, str, str, str]
-REMOVED = "removed"
 PREVIEWS = "previews"
 NEAR_STATS = "near_stats"
 PREVIEW_CHARS = 200
@@ -49,23 +46,15 @@ class NameKeepers(beam.DoFn):
             yield node_unit(member), (node_position(member), stage, reason, index.ids[position], index.sources[position])
 
 
-class ResolveUnit(beam.DoFn):
+def resolve_unit(keyed: tuple[int, dict[str, list[Any]]]) -> tuple[dict[str, Any], list[Decision]]:
     """(unit, {"report": [analyze report], "decisions": [Decision]}) → (report, one decision per
-    removed position); ``removed`` outputs (source, bytes) of what dedup takes away."""
-
-    def __init__(self, work_dir: str):
-        self._work_dir = work_dir
-
-    def process(self, keyed: tuple[int, dict[str, list[Any]]]) -> Iterator[Any]:
-        unit, joined = keyed
-        (report,) = joined["report"]
-        decisions: dict[int, Decision] = {}
-        for d in sorted(joined["decisions"], key=lambda d: (d[0], _STAGE_ORDER[d[1]], d[3])):
-            decisions.setdefault(d[0], d)
-        if decisions:
-            sizes = read_index(self._work_dir, unit).sizes
-            yield beam.pvalue.TaggedOutput(REMOVED, (report["source"], sum(sizes[p] for p in decisions)))
-        yield report, sorted(decisions.values())
+    removed position): an exact duplicate wins over a near one."""
+    _, joined = keyed
+    (report,) = joined["report"]
+    decisions: dict[int, Decision] = {}
+    for d in sorted(joined["decisions"], key=lambda d: (d[0], _STAGE_ORDER[d[1]], d[3])):
+        decisions.setdefault(d[0], d)
+    return report, sorted(decisions.values())
 
 
 class ApplyUnit(beam.DoFn):
@@ -73,21 +62,19 @@ class ApplyUnit(beam.DoFn):
     the unit; ``counts`` keys of what was kept, ``near_stats`` (which source's documents
     duplicate which) and ``previews`` of sampled clusters."""
 
-    def __init__(self, work_dir: str, curated_dir: str, drops_dir: str, seed: int, mixing: bool):
-        self._work_dir, self._seed, self._mixing = work_dir, seed, mixing
+    def __init__(self, work_dir: str, curated_dir: str, drops_dir: str):
+        self._work_dir = work_dir
         self._curated_dir, self._drops_dir = curated_dir.rstrip("/"), drops_dir.rstrip("/")
 
-    def process(self, element: tuple[dict[str, Any], list[Decision]], rates: Mapping[str, float], sampled_roots: Iterable[str]) -> Iterator[Any]:
+    def process(self, element: tuple[dict[str, Any], list[Decision]], sampled_roots: Iterable[str]) -> Iterator[Any]:
         report, decisions = element
         unit, source = report["unit"], report["source"]
         by_position = {d[0]: d for d in decisions}
         sampled = set(sampled_roots)
-        rate = rates.get(source, 1.0)
         drops = list(read_filter_drops(self._work_dir, unit))
         curated = ParquetRowWriter(f"{self._curated_dir}/{unit_name('part', unit, '.parquet')}", CURATED_SCHEMA)
         counts: Counter = Counter()
         near_sources: Counter = Counter()
-        upsampled = 0
         for position, doc in enumerate(read_curated_file(unit_file(self._work_dir, unit, "docs.parquet"))):
             decision = by_position.get(position)
             if decision is not None:
@@ -100,16 +87,11 @@ class ApplyUnit(beam.DoFn):
                 continue
             if doc.id in sampled:
                 yield beam.pvalue.TaggedOutput(PREVIEWS, (doc.id, (doc.id, doc.text[:PREVIEW_CHARS])))
-            kept = mixed_copies(doc, rate, self._seed) if self._mixing else [doc]
-            if not kept:
-                drops.append(Drop(doc.id, doc.source, MIX_STAGE, MIX_REASON, f"rate {rate:.4f}"))
-            for copy in kept:
-                curated.write(curated_row(copy))
-                counts[("length_kept", source, length_bin(doc.text), "")] += 1
-                counts[("language", source, str(doc.meta.get("language", "unknown")), "")] += 1
-                for key, pii in pii_keys(doc):
-                    counts[key] += pii
-            upsampled += max(len(kept) - 1, 0)
+            curated.write(curated_row(doc))
+            counts[("length_kept", source, length_bin(doc.text), "")] += 1
+            counts[("language", source, str(doc.meta.get("language", "unknown")), "")] += 1
+            for key, pii in pii_keys(doc):
+                counts[key] += pii
         curated_file = curated.close()
         drops_stats = write_drops(f"{self._drops_dir}/{unit_name('part', unit, '.parquet')}", drops)
         for key, n in sorted(counts.items()):
@@ -121,7 +103,6 @@ class ApplyUnit(beam.DoFn):
             "unit": unit,
             "source": source,
             "kept": curated_file["rows"],
-            "upsampled": upsampled,
             "dropped": [[stage, reason, n] for (stage, reason), n in sorted(dropped.items())],
             "curated_file": {k: curated_file[k] for k in ("rows", "bytes", "sha256")},
             "drops_file": {k: drops_stats[k] for k in ("rows", "bytes", "sha256")},

@@ -61,8 +61,7 @@ def _run_curate(config: Config, beam_args: Sequence[str], args: argparse.Namespa
         return
     for name, s in report["sources"].items():
         dropped = sum(s["dropped"].values())
-        repeats = f" (incl. {s['upsampled']:,} up-sampled copies)" if s.get("upsampled") else ""
-        _say(args, f"[curate] {name}: read {s['read']:,}  kept {s['kept']:,}{repeats}  dropped {dropped:,}  dead-lettered {s['dead_lettered']:,}")
+        _say(args, f"[curate] {name}: read {s['read']:,}  kept {s['kept']:,}  dropped {dropped:,}  dead-lettered {s['dead_lettered']:,}")
     read = sum(s["read"] for s in report["sources"].values())
     _say(args, f"[curate] done in {report['seconds']:.1f}s ({read / max(report['seconds'], 1e-9):,.0f} documents/s)")
 
@@ -91,6 +90,9 @@ def _run_build(config: Config, beam_args: Sequence[str], args: argparse.Namespac
     if manifest.get("skipped"):
         _say(args, "[build] up to date (same config, complete output): skipped; --force redoes it")
         return
+    for name, m in manifest["mix"].items():
+        _say(args, f"[build] {name} ({m['rule']}): {m['achieved_tokens']:,} tokens, {m['achieved_share']:.2%} of the dataset (target {m['target_share']:.2%}); "
+                   f"{m['sampled_out']:,} documents sampled out")
     packing = manifest["packing"]
     _say(args, f"[build] {packing['documents']:,} documents → {manifest['tokens']:,} tokens in {manifest['rows']:,} rows, "
                f"{len(manifest['shards'])} shards (padding {packing['padding_share']:.2%}) in {seconds:.1f}s, "

@@ -57,10 +57,10 @@ class CountAndWrite(beam.PTransform):
 
 
 def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Per source: read, kept, upsampled copies, dead-lettered, dropped per ``stage/reason``, PII
-    redactions, and the invariant ``read = kept - upsampled + dropped + dead-lettered``."""
+    """Per source: read, kept, dead-lettered, dropped per ``stage/reason``, PII redactions, and the
+    invariant ``read = kept + dropped + dead-lettered``."""
     def empty() -> dict[str, Any]:
-        return {"read": 0, "kept": 0, "upsampled": 0, "dead_lettered": 0, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {},
+        return {"read": 0, "kept": 0, "dead_lettered": 0, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {},
                 "languages": {}, "length_histogram": {"read": {}, "kept": {}}}
 
     summary = {s: empty() for s in sources}
@@ -70,8 +70,6 @@ def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[st
             entry["read"] += n
         elif kind == "kept":
             entry["kept"] += n
-        elif kind == "upsampled":
-            entry["upsampled"] += n
         elif kind == "dropped":
             entry["dropped"][f"{stage}/{reason}"] = entry["dropped"].get(f"{stage}/{reason}", 0) + n
         elif kind == "pii":
@@ -84,13 +82,13 @@ def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[st
             entry["dead_lettered"] += n
             entry["dead_lettered_by_stage"][stage] = entry["dead_lettered_by_stage"].get(stage, 0) + n
     for entry in summary.values():
-        accounted = entry["kept"] - entry["upsampled"] + sum(entry["dropped"].values()) + entry["dead_lettered"]
+        accounted = entry["kept"] + sum(entry["dropped"].values()) + entry["dead_lettered"]
         entry["reconciles"] = accounted == entry["read"]
     return summary
 
 
 def unit_count_rows(unit_reports: Iterable[dict[str, Any]]) -> list[tuple[CountKey, int]]:
-    """The read, kept, upsampled, dropped and dead-lettered count rows of the per-unit reports."""
+    """The read, kept, dropped and dead-lettered count rows of the per-unit reports."""
     rows: list[tuple[CountKey, int]] = []
     for r in unit_reports:
         source = r["source"]
@@ -98,7 +96,7 @@ def unit_count_rows(unit_reports: Iterable[dict[str, Any]]) -> list[tuple[CountK
             rows.append((("read", source, "", ""), r["read"]))
             rows += [(("dead_letter", source, stage, ""), n) for stage, n in r["dead_lettered"].items()]
         else:
-            rows += [(("kept", source, "", ""), r["kept"]), (("upsampled", source, "", ""), r["upsampled"])]
+            rows.append((("kept", source, "", ""), r["kept"]))
             rows += [(("dropped", source, stage, reason), n) for stage, reason, n in r["dropped"]]
     return rows
 
@@ -111,6 +109,11 @@ def summarize_units(unit_reports: Iterable[dict[str, Any]], count_rows: Iterable
 def _parquet_rows(path: str) -> int:
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         return pq.ParquetFile(f).metadata.num_rows
+
+
+def verify_parquet_rows(expected: dict[str, int]) -> list[str]:
+    """The files whose Parquet footers hold another number of rows than expected (read back)."""
+    return [f"{path} holds {rows} rows, {n} were reported" for path, n in expected.items() if (rows := _parquet_rows(path)) != n]
 
 
 def _jsonl_rows(path: str) -> int:
@@ -134,8 +137,8 @@ def verify_written(units: Sequence[WorkUnit], unit_reports: Sequence[dict[str, A
         a, b = analyzed[0], applied[0]
         dead = sum(a["dead_lettered"].values())
         dropped = sum(n for _, _, n in b["dropped"])
-        if a["read"] != b["kept"] - b["upsampled"] + dropped + dead:
-            problems.append(f"{where}: read {a['read']} != kept {b['kept']} - upsampled {b['upsampled']} + dropped {dropped} + dead-lettered {dead}")
+        if a["read"] != b["kept"] + dropped + dead:
+            problems.append(f"{where}: read {a['read']} != kept {b['kept']} + dropped {dropped} + dead-lettered {dead}")
         written = {
             "curated": (_parquet_rows(FileSystems.join(curated_dir, unit_name("part", unit.index, ".parquet"))), b["kept"]),
             "drops": (_parquet_rows(FileSystems.join(drops_dir, unit_name("part", unit.index, ".parquet"))), dropped),
@@ -147,7 +150,7 @@ def verify_written(units: Sequence[WorkUnit], unit_reports: Sequence[dict[str, A
 
 
 def check_reconciliation(summary: dict[str, dict[str, Any]]) -> None:
-    bad = [f"{s}: read {e['read']} != kept {e['kept']} - upsampled copies {e['upsampled']} + dropped {sum(e['dropped'].values())} + dead-lettered {e['dead_lettered']}" for s, e in summary.items() if not e["reconciles"]]
+    bad = [f"{s}: read {e['read']} != kept {e['kept']} + dropped {sum(e['dropped'].values())} + dead-lettered {e['dead_lettered']}" for s, e in summary.items() if not e["reconciles"]]
     if bad:
         raise ReconciliationError("counts do not reconcile: " + "; ".join(bad))
 
@@ -162,7 +165,7 @@ def check_error_budget(summary: dict[str, dict[str, Any]], max_fraction: float, 
         )
 
 
-def update_run_report(report_dir: str, job: str, section: dict[str, Any], mix_targets: Optional[dict[str, float]] = None) -> None:
+def update_run_report(report_dir: str, job: str, section: dict[str, Any]) -> None:
     """Sets one job's section of ``report/report.json`` (keeping the others) and re-renders ``index.html``."""
     path = FileSystems.join(report_dir, "report.json")
     report = read_json(path) if FileSystems.exists(path) else {}
@@ -170,7 +173,7 @@ def update_run_report(report_dir: str, job: str, section: dict[str, Any], mix_ta
     write_json(path, report)
     optional = {name: read_json(FileSystems.join(report_dir, name)) if FileSystems.exists(FileSystems.join(report_dir, name)) else None
                 for name in ("drop_samples.json", "near_duplicate_samples.json")}
-    html = render(report, optional["drop_samples.json"], optional["near_duplicate_samples.json"], mix_targets)
+    html = render(report, optional["drop_samples.json"], optional["near_duplicate_samples.json"])
     write_bytes(FileSystems.join(report_dir, "index.html"), html.encode("utf-8"))
 
 
@@ -186,12 +189,3 @@ def summarize_near_dedup(rows: Iterable[tuple[list[str], int]]) -> dict[str, Any
             summary[kind] = n
     summary["cluster_sizes"] = dict(sorted(summary["cluster_sizes"].items(), key=lambda kv: int(kv[0])))
     return summary
-
-
-def mix_targets(config: Any) -> Optional[dict[str, float]]:
-    """Target token shares when every source is mixed by weight (otherwise there is no single target)."""
-    weights = {name: m.weight for name, m in config.mix.items() if m.weight is not None}
-    if not weights or len(weights) != len(config.sources):
-        return None
-    total = sum(weights.values()) or 1.0
-    return {name: w / total for name, w in weights.items()}

@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence
 
 COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f")
 FUNNEL_STAGES = (("read", "read"), ("dead letters", "dead_letter"), ("normalize", "normalize"), ("filter", "filter"),
-                 ("exact dedup", "exact_dedup"), ("near dedup", "near_dedup"), ("mix", "mix"))
+                 ("exact dedup", "exact_dedup"), ("near dedup", "near_dedup"))
 
 
 def hbars(rows: Sequence[tuple[str, float]], unit: str = "", width: int = 520, color: str = COLORS[0]) -> str:
@@ -61,8 +61,6 @@ def funnel(entry: dict[str, Any]) -> list[tuple[str, float]]:
     rows = [("read", float(remaining))]
     for label, stage in FUNNEL_STAGES[1:]:
         removed = entry["dead_lettered"] if stage == "dead_letter" else by_stage.get(stage, 0)
-        if stage == "mix":
-            remaining += entry.get("upsampled", 0)
         remaining -= removed
         rows.append((f"after {label}", float(remaining)))
     return rows
@@ -82,7 +80,7 @@ def _anchor(stage: str, reason: str) -> str:
     return f"samples-{stage}-{reason}".replace("/", "-")
 
 
-def render(report: dict[str, Any], drop_samples: Optional[list[dict[str, Any]]] = None, clusters: Optional[list[dict[str, Any]]] = None, mix_targets: Optional[dict[str, float]] = None) -> str:
+def render(report: dict[str, Any], drop_samples: Optional[list[dict[str, Any]]] = None, clusters: Optional[list[dict[str, Any]]] = None) -> str:
     curate, build, train = report.get("curate", {}), report.get("build", {}), report.get("train_tokenizer", {})
     sources = curate.get("sources", {})
     sampled = {(s["stage"], s["reason"]) for s in drop_samples or []}
@@ -96,10 +94,10 @@ def render(report: dict[str, Any], drop_samples: Optional[list[dict[str, Any]]] 
         [[f"{total_read:,}", f"{total_kept:,}", f"{build.get('tokens', 0):,}", f"{build.get('rows', 0):,}", curate.get("config_hash", "")[:16]]],
     ) + "<h3>Time per job</h3>" + hbars([(job, s) for job, s in timing], " s", color=COLORS[4]))
 
-    recon = [[name, f"{e['read']:,}", f"{e['kept']:,}", f"{e.get('upsampled', 0):,}", f"{sum(e['dropped'].values()):,}", f"{e['dead_lettered']:,}",
+    recon = [[name, f"{e['read']:,}", f"{e['kept']:,}", f"{sum(e['dropped'].values()):,}", f"{e['dead_lettered']:,}",
               Markup('<b class="ok">✓ reconciles</b>' if e["reconciles"] else '<b class="bad">✗ does not reconcile</b>')] for name, e in sources.items()]
-    sections.append("<h2>Reconciliation</h2><p>read = kept − upsampled copies + dropped + dead-lettered, per source.</p>"
-                    + _table(["source", "read", "kept", "upsampled", "dropped", "dead-lettered", "check"], recon))
+    sections.append("<h2>Reconciliation</h2><p>read = kept + dropped + dead-lettered, per source (curate).</p>"
+                    + _table(["source", "read", "kept", "dropped", "dead-lettered", "check"], recon))
 
     funnels = "".join(f"<h3>{escape(name)}</h3>" + hbars(funnel(e), " docs", color=COLORS[i % len(COLORS)]) for i, (name, e) in enumerate(sources.items()))
     tokens = build.get("tokens_per_source", {})
@@ -114,13 +112,15 @@ def render(report: dict[str, Any], drop_samples: Optional[list[dict[str, Any]]] 
             reason_rows.append([name, stage, reason, f"{n:,}", link])
     sections.append("<h2>Drop reasons</h2>" + _table(["source", "stage", "reason", "documents", ""], reason_rows))
 
-    if tokens:
-        total = sum(tokens.values()) or 1
-        names = sorted(tokens)
-        series = {"achieved": [tokens[s] / total for s in names]}
-        if mix_targets:
-            series = {"target": [mix_targets.get(s, 0.0) for s in names], **series}
-        sections.append('<h2 id="mixture">Mixture (share of tokens)</h2>' + grouped_bars(names, series))
+    mix = build.get("mix", {})
+    if mix:
+        names = sorted(mix)
+        series = {"target": [mix[s]["target_share"] for s in names], "achieved": [mix[s]["achieved_share"] for s in names]}
+        rows = [[s, m["rule"], f"{m['curated_tokens']:,}", f"{m['target_tokens']:,}", f"{m['achieved_tokens']:,}", f"{m['target_share']:.2%}",
+                 f"{m['achieved_share']:.2%}", m["whole_copies"], f"{m['sampled_out']:,}"] for s, m in sorted(mix.items())]
+        sections.append('<h2 id="mixture">Mixture (share of tokens)</h2><p>Decided in the build from real token counts; documents without a copy are '
+                        'drops of stage mix (<code>drops/mix-part-*.parquet</code>).</p>' + grouped_bars(names, series)
+                        + _table(["source", "rule", "curated tokens", "target tokens", "achieved tokens", "target share", "achieved share", "copies of all", "sampled out"], rows))
 
     languages: dict[str, int] = {}
     for e in sources.values():

@@ -74,7 +74,7 @@ def test_bad_records_are_dead_lettered_and_the_report_reconciles(built):
     histogram = web.pop("length_histogram")
     assert sum(histogram["read"].values()) == 64 and sum(histogram["kept"].values()) == 60  # read counts documents, not dead letters
     assert web == {
-        "read": 67, "kept": 60, "upsampled": 0, "dead_lettered": 3, "dead_lettered_by_stage": {"read": 3}, "reconciles": True, "pii_redactions": {"email": 1},
+        "read": 67, "kept": 60, "dead_lettered": 3, "dead_lettered_by_stage": {"read": 3}, "reconciles": True, "pii_redactions": {"email": 1},
         "dropped": {"exact_dedup/exact_duplicate": 1, "filter/too_short": 1, "near_dedup/near_duplicate": 2},
     }
     assert report["curate"]["sources"]["code"]["kept"] == 8
@@ -154,20 +154,32 @@ def test_sentencepiece_backend_builds_a_dataset_that_decodes(built):
     assert texts == Counter(curated_texts(out).values())
 
 
-def test_mixing_reconciles_with_sampled_out_drops_and_upsampled_copies(built):
+def test_mixing_in_tokens_is_exact_and_every_curated_document_is_accounted_for(built):
     tmp_path, config, _ = built
     out = tmp_path / "mixed"
-    mixed_config = dict(config, output_dir=str(out), mix={"web": {"max_tokens": 1000}, "code": {"epochs": 2}})
-    path = tmp_path / "mixed.yaml"
-    path.write_text(yaml.safe_dump(mixed_config))
-    assert main(["curate", str(path), "--quiet"]) == 0
-    report = json.loads((out / "report" / "report.json").read_text())["curate"]
-    code, web = report["sources"]["code"], report["sources"]["web"]
-    assert code["kept"] == 16 and code["upsampled"] == 8 and code["reconciles"]
-    assert web["reconciles"] and 0 < web["dropped"]["mix/sampled_out"] < 60 and web["kept"] == 60 - web["dropped"]["mix/sampled_out"]
-    assert report["mix"]["rates"]["code"] == 2.0
-    ids = list(curated_texts(out))
-    assert "code/alpha/m1.py#r1" in ids and len(ids) == len(set(ids))
+    budget = 3000
+    mixed_config = dict(config, output_dir=str(out), mix={"web": {"max_tokens": budget}, "code": {"epochs": 2}})
+    assert run(tmp_path, mixed_config) == 0
+    curated = curated_texts(out)
+    assert json.loads((out / "report" / "report.json").read_text())["curate"]["sources"]["code"]["kept"] == 8  # curate does not mix
+    manifest = json.loads((out / "dataset" / "manifest.json").read_text())
+    mix = manifest["mix"]
+    encoder = load_directory(str(out / "tokenizer"))
+    tokens = {doc_id: len(encoder.encode(text)) + 1 for doc_id, text in curated.items()}  # + EOS; no FIM, no splits here
+    code_tokens = sum(n for doc_id, n in tokens.items() if doc_id.startswith("code/"))
+    assert mix["code"]["curated_tokens"] == code_tokens and mix["code"]["achieved_tokens"] == 2 * code_tokens  # epochs: exact
+    largest_web = max(n for doc_id, n in tokens.items() if doc_id.startswith("web/"))
+    assert abs(mix["web"]["achieved_tokens"] - budget) <= largest_web  # budget: within one document
+    assert manifest["tokens_per_source"] == {"code": mix["code"]["achieved_tokens"], "web": mix["web"]["achieved_tokens"]}
+    sampled_out = [r for f in sorted((out / "drops").glob("mix-part-*.parquet")) for r in pq.read_table(f).to_pylist()]
+    assert len(sampled_out) == mix["web"]["sampled_out"] > 0 and {r["stage"] for r in sampled_out} == {"mix"}
+    ds = datasets.load_from_disk(str(out / "dataset"))
+    stream = np.concatenate([piece for row in ds for piece in unpack_row(row)])
+    in_dataset = Counter(encoder.decode(d[:-1]) for d in np.split(stream, np.flatnonzero(stream == encoder.eos_id) + 1)[:-1])
+    dropped_ids = {r["id"] for r in sampled_out}
+    for doc_id, text in curated.items():  # curated texts are unique (exact dedup)
+        assert in_dataset[text] == (2 if doc_id.startswith("code/") else 0 if doc_id in dropped_ids else 1), doc_id
+    assert sum(in_dataset.values()) == manifest["packing"]["documents"] == 2 * 8 + (60 - len(sampled_out))
 
 
 def test_html_report_has_the_funnel_and_renders_in_a_browser(built):

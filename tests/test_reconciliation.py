@@ -42,8 +42,8 @@ def test_a_row_lost_on_its_way_to_a_file_fails_the_run_naming_the_unit(tmp_path,
 def test_a_unit_whose_report_never_arrives_fails_the_run(tmp_path, corpus, monkeypatch):
     original = apply.ApplyUnit.process
 
-    def forgetful(self, element, rates, sampled_roots):
-        for output in original(self, element, rates, sampled_roots):
+    def forgetful(self, element, sampled_roots):
+        for output in original(self, element, sampled_roots):
             if not (isinstance(output, dict) and output["unit"] == 1):
                 yield output
 

@@ -23,7 +23,7 @@ SCHEMA = pa.schema(
 ROWS_PER_BATCH = 1024
 
 
-def _list_array(values: Sequence[np.ndarray], dtype: pa.DataType) -> pa.ListArray:
+def list_array(values: Sequence[np.ndarray], dtype: pa.DataType) -> pa.ListArray:
     offsets = np.zeros(len(values) + 1, dtype=np.int32)
     np.cumsum([len(v) for v in values], out=offsets[1:])
     flat = np.concatenate(values) if values else np.zeros(0)
@@ -33,8 +33,8 @@ def _list_array(values: Sequence[np.ndarray], dtype: pa.DataType) -> pa.ListArra
 def rows_to_batch(rows: Sequence[PackedRow]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(
         [
-            _list_array([r.input_ids for r in rows], pa.int32()),
-            _list_array([np.asarray(r.document_lengths, dtype=np.int32) for r in rows], pa.int32()),
+            list_array([r.input_ids for r in rows], pa.int32()),
+            list_array([np.asarray(r.document_lengths, dtype=np.int32) for r in rows], pa.int32()),
             pa.array([r.sources for r in rows], pa.list_(pa.string())),
         ],
         schema=SCHEMA,
