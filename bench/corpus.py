@@ -161,3 +161,23 @@ def join_into_documents(messages: list[str], chars: int, separator: str = " ", l
             if limit is not None and len(docs) == limit:
                 break
     return docs
+
+
+def straddling_cluster(documents: int, seed: int = 0, words: int = 400, families: int = 40, family_edit: float = 0.02, document_edit: float = 0.02) -> list[str]:
+    """One big near-duplicate cluster whose pairwise Jaccard straddles ~0.8 (5-word shingles): a
+    base text of random words; ``families`` variants of it with ``family_edit`` of the words
+    replaced; each document a family variant with up to ``document_edit`` more replaced. Pairs
+    within a family are mostly above 0.8, pairs across families mostly below, so most pairs
+    similar to each other are not similar to any one member."""
+    rng = random.Random(seed)
+    vocabulary = [f"w{i}" for i in range(50_000)]
+    base = [rng.choice(vocabulary) for _ in range(words)]
+
+    def edited(text: list[str], share: float) -> list[str]:
+        out = list(text)
+        for i in rng.sample(range(len(out)), int(len(out) * share)):
+            out[i] = rng.choice(vocabulary)
+        return out
+
+    variants = [edited(base, family_edit) for _ in range(families)]
+    return [" ".join(edited(variants[i % families], rng.uniform(0, document_edit))) for i in range(documents)]

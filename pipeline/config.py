@@ -143,7 +143,7 @@ class MinHashConfig:
     bands: Optional[int] = None  # with rows: explicit LSH shape; otherwise optimal for threshold
     rows: Optional[int] = None
     verify: bool = True  # exact Jaccard on candidate pairs removes LSH false positives
-    max_bucket_pairs: int = 32  # buckets up to this size compare all pairs, larger ones a star
+    max_bucket_pairs: int = 32  # buckets up to this size compare all pairs; larger ones each member with 16 others
     component_rounds: int = 8
 
 

@@ -60,8 +60,15 @@ def test_exact_jaccard():
 def test_star_steps():
     assert sorted(large_star("c", ["a", "d", "e"])) == [("a", "d"), ("a", "e")]
     assert sorted(small_star("d", ["b", "c"])) == [("b", "c"), ("b", "d")]
-    assert list(candidate_pairs([3, 1, 2], 32)) == [(1, 2), (1, 3), (2, 3)]
-    assert list(candidate_pairs([3, 1, 2], 2)) == [(1, 2), (1, 3)]
+
+
+def test_candidate_pairs_are_all_pairs_of_small_buckets_and_linear_in_large_ones():
+    assert candidate_pairs(np.array([1, 2, 3], np.uint64), 7, 32).tolist() == [[1, 2], [1, 3], [2, 3]]
+    nodes = np.arange(1000, dtype=np.uint64)
+    pairs = candidate_pairs(nodes, 7, 32)
+    assert len(pairs) == 1000 * 16 and (pairs[:, 0] < pairs[:, 1]).all()  # linear in the bucket size
+    assert np.bincount(pairs.ravel().astype(np.int64)).min() == 32  # every member meets 32 others
+    assert not np.array_equal(np.unique(pairs, axis=0), np.unique(candidate_pairs(nodes, 8, 32), axis=0))  # each bucket its own order
 
 
 def test_nodes_order_by_priority_then_unit_then_position():
@@ -82,7 +89,7 @@ def test_exact_duplicates_name_the_smallest_node():
     assert text_hash("a") == text_hash("a") != text_hash("b")
 
 
-def test_bucket_pairs_are_distinct_and_stars_for_big_buckets():
+def test_bucket_pairs_are_distinct_and_linear_for_big_buckets():
     def block(rows):
         b = np.zeros(len(rows), BAND_ENTRY)
         b["key"], b["node"] = zip(*rows)
@@ -90,7 +97,8 @@ def test_bucket_pairs_are_distinct_and_stars_for_big_buckets():
     small = [(1, 5), (1, 3), (1, 4), (2, 3), (2, 5), (2, 3), (9, 8)]
     assert bucket_pairs([block(small)], 32).tolist() == [[3, 4], [3, 5], [4, 5]]
     big = [(1, n) for n in range(10, 20)]
-    assert bucket_pairs([block(big[:4]), block(big[4:])], 3).tolist() == [[10, n] for n in range(11, 20)]
+    ring = bucket_pairs([block(big[:4]), block(big[4:])], 3)  # one neighbour each, in the bucket's cyclic order
+    assert len(ring) == 10 and sorted(np.bincount(ring.ravel().astype(np.int64))[10:].tolist()) == [2] * 10
 
 
 def test_components_match_union_find_on_random_graphs():
@@ -113,3 +121,25 @@ def test_band_keys_collide_only_for_equal_bands():
     equal_bands = [(sigs[0, b * 8 : b * 8 + 8] == sigs[1, b * 8 : b * 8 + 8]).all() for b in range(16)]
     assert (keys[0] == keys[1]).tolist() == equal_bands and any(equal_bands)
     assert not (keys[0] == keys[2]).any()
+
+
+def test_large_buckets_keep_pair_recall_in_a_cluster_straddling_the_threshold():
+    """400 documents in 20 families: most similar pairs are not similar to the bucket's smallest
+    member. With buckets far over ``max_bucket_pairs``, every similar pair still ends in one cluster."""
+    from bench.corpus import straddling_cluster
+    from pipeline.dedup.minhash import choose_bands
+
+    texts = straddling_cluster(400, seed=5, families=20)
+    sets = [shingle_set(t, 5) for t in texts]
+    sigs = signatures([shingle_hashes(t, 5) for t in texts], 128, 1234)
+    bands, rows = choose_bands(0.8, 128)
+    keys = band_keys(sigs, bands, rows)
+    entries = np.zeros(keys.size, BAND_ENTRY)
+    entries["key"], entries["node"] = keys.ravel(), np.repeat(np.arange(len(texts), dtype=np.uint64), bands)
+    pairs = bucket_pairs([entries], 8)
+    assert len(pairs) < len(texts) * bands * 4 + 1  # linear, not all 79,800 pairs
+    edges = [(a, b) for a, b in pairs.tolist() if jaccard(sets[a], sets[b]) >= 0.8]
+    root = union_find_components(edges)
+    truth = [(a, b) for a in range(len(texts)) for b in range(a + 1, len(texts)) if jaccard(sets[a], sets[b]) >= 0.8]
+    assert len(truth) > 1000
+    assert all(root.get(a, a) == root.get(b, b) for a, b in truth)

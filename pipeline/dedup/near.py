@@ -10,7 +10,6 @@ node of a cluster is its root (the keeper).
 """
 from __future__ import annotations
 
-from itertools import combinations
 from typing import Iterable, Iterator
 
 import apache_beam as beam
@@ -20,6 +19,7 @@ from pipeline.config import MinHashConfig
 from pipeline.dedup.components import ConnectedComponents
 from pipeline.dedup.minhash import jaccard
 from pipeline.dedup.nodes import node_position, node_positions, node_unit, node_units
+from pipeline.documents import mix64
 from pipeline.io.spill import read_shingle_sets, read_signatures
 
 STAGE = "near_dedup"
@@ -28,17 +28,26 @@ BAND_ENTRY = np.dtype([("key", "<u8"), ("node", "<u8")])
 _NO_PAIRS = np.zeros((0, 2), dtype=np.uint64)
 
 
-def candidate_pairs(members: Iterable[int], max_all_pairs: int) -> Iterator[tuple[int, int]]:
-    """Pairs to check in one bucket: all pairs of a small bucket, a star around the smallest otherwise."""
-    nodes = sorted(set(members))
-    if len(nodes) <= max_all_pairs:
-        yield from combinations(nodes, 2)
-    else:
-        yield from ((nodes[0], v) for v in nodes[1:])
+def candidate_pairs(nodes: np.ndarray, key: int, max_all_pairs: int) -> np.ndarray:
+    """Pairs to check in one bucket of distinct sorted ``nodes``: all pairs of a bucket of up to
+    ``max_all_pairs`` members; in a larger one, each member with the next ``max_all_pairs // 2``
+    in a cyclic order drawn from the bucket key. Every band draws another order, so a member meets
+    different members in each of its buckets, and pairs similar to each other but not to one
+    center still connect (a star would lose them), at a cost linear in the bucket size."""
+    n = len(nodes)
+    if n <= max_all_pairs:
+        first, second = np.triu_indices(n, 1)
+        return np.stack([nodes[first], nodes[second]], axis=1)
+    with np.errstate(over="ignore"):
+        order = nodes[np.argsort(mix64(nodes ^ np.uint64(key)), kind="stable")]
+    width = max(1, max_all_pairs // 2)
+    left = np.repeat(order, width)
+    right = order[(np.repeat(np.arange(n), width) + np.tile(np.arange(1, width + 1), n)) % n]
+    return np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1)
 
 
 def bucket_pairs(blocks: Iterable[np.ndarray], max_all_pairs: int) -> np.ndarray:
-    """Distinct ``(smaller, larger)`` node pairs that share a bucket, from blocks of ``BAND_ENTRY``."""
+    """Distinct ``(smaller, larger)`` node pairs to check among those sharing a bucket, from blocks of ``BAND_ENTRY``."""
     parts = list(blocks)
     entries = np.unique(np.concatenate(parts)) if parts else np.zeros(0, BAND_ENTRY)  # sorted by (key, node)
     if len(entries) < 2:
@@ -46,8 +55,7 @@ def bucket_pairs(blocks: Iterable[np.ndarray], max_all_pairs: int) -> np.ndarray
     keys = entries["key"]
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     sizes = np.diff(np.concatenate([starts, [len(keys)]]))
-    pairs = [np.array(list(candidate_pairs(entries["node"][s : s + n].tolist(), max_all_pairs)), dtype=np.uint64)
-             for s, n in zip(starts[sizes > 1], sizes[sizes > 1])]
+    pairs = [candidate_pairs(entries["node"][s : s + n], int(keys[s]), max_all_pairs) for s, n in zip(starts[sizes > 1], sizes[sizes > 1])]
     return np.unique(np.concatenate(pairs), axis=0) if pairs else _NO_PAIRS
 
 
