@@ -155,7 +155,9 @@ class DedupConfig:
 
 @dataclass(frozen=True)
 class MixConfig:
-    """One of: ``weight`` (share of output tokens among weighted sources), ``epochs``, ``max_tokens``."""
+    """One of: ``weight`` (share of the dataset tokens among weighted sources), ``epochs`` (copies
+    of every document; a fraction takes whole documents in draw order), ``max_tokens`` (budget).
+    The build meets each in real tokens, to the nearest document (``pipeline.mix``)."""
 
     weight: Optional[float] = None
     epochs: Optional[float] = None
