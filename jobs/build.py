@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import time
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -71,7 +72,7 @@ class TokenizeShard(beam.DoFn):
         histograms: dict[str, np.ndarray] = {}
         documents = tokens = 0
         batch = []
-        for doc in [*read_curated_file(path), None]:
+        for doc in itertools.chain(read_curated_file(path), [None]):  # None: flush the last batch
             if doc is not None:
                 batch.append(doc)
             if batch and (doc is None or len(batch) == ENCODE_BATCH):
@@ -183,19 +184,18 @@ class PackShard(beam.DoFn):
             origin = (index - k) % self._shards
             position = 0
             for batch in read_token_spill(self._work, origin):
-                columns = batch.to_pydict()
-                n = len(columns["id"])
-                copies = shard_copies(plans, columns["source"], batch.column("draw").to_numpy(), origin, np.arange(position, position + n))
+                n = len(batch.ids)
+                copies = shard_copies(plans, batch.sources, batch.draws, origin, np.arange(position, position + n))
                 position += n
                 for i in range(n):
-                    source = columns["source"][i]
+                    source = batch.sources[i]
                     if k == 0:
-                        planned[source] = planned.get(source, 0) + int(copies[i]) * len(columns["ids"][i])
+                        planned[source] = planned.get(source, 0) + int(copies[i]) * len(batch.tokens[i])
                         if copies[i] == 0:
-                            drops.append(Drop(columns["id"][i], source, MIX_STAGE, MIX_REASON, self._rules[source]))
+                            drops.append(Drop(batch.ids[i], source, MIX_STAGE, MIX_REASON, self._rules[source]))
                             sampled_out[source] = sampled_out.get(source, 0) + 1
                     if copies[i] > k:
-                        group.append(TokenizedDocument(columns["id"][i], source, np.asarray(columns["ids"][i], np.int32)))
+                        group.append(TokenizedDocument(batch.ids[i], source, batch.tokens[i]))
                         counts[f"copies_{k}"] = counts.get(f"copies_{k}", 0) + 1
                         if len(group) >= self._pack.group_size:
                             flush()

@@ -3,7 +3,7 @@ stream of (id, source, draw, ids) that packing reads, and a small Parquet table 
 tokens) that the mixing plan reads."""
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -61,10 +61,22 @@ class TokenSpillWriter:
         commit(out, path)
 
 
-def read_token_spill(work_dir: str, shard: int) -> Iterator[pa.RecordBatch]:
+class SpilledBatch(NamedTuple):
+    ids: list[str]
+    sources: list[str]
+    draws: np.ndarray
+    tokens: list[np.ndarray]  # int32 views into the batch
+
+
+def read_token_spill(work_dir: str, shard: int) -> Iterator[SpilledBatch]:
     """The shard's tokenized documents, in batches, in the order they were written."""
     with FileSystems.open(spill_path(work_dir, shard), compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        yield from pa.ipc.open_stream(f)
+        for batch in pa.ipc.open_stream(f):
+            lists = batch.column("ids")
+            offsets = lists.offsets.to_numpy()
+            values = lists.values.to_numpy()
+            tokens = [values[offsets[i] : offsets[i + 1]] for i in range(len(lists))]
+            yield SpilledBatch(batch.column("id").to_pylist(), batch.column("source").to_pylist(), batch.column("draw").to_numpy(), tokens)
 
 
 def read_doc_table(work_dir: str, shard: int) -> pa.Table:
