@@ -14,7 +14,9 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
-DEFAULTS = {"runner": "FnApiRunner", "default_sdk_harness_log_level": "WARNING"}
+from pipeline.runner_jars import job_server_jar
+
+DEFAULTS = {"runner": "FnApiRunner", "default_sdk_harness_log_level": "WARN"}  # WARN: a level Java job servers parse too
 
 
 def _flag(key: str, value: Any) -> list[str]:
@@ -35,12 +37,21 @@ def beam_args(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> li
     return args
 
 
+JOB_SERVER_FLAGS = {"FlinkRunner": ("flink", "flink_job_server_jar"), "SparkRunner": ("spark", "spark_job_server_jar")}
+
+
 def pipeline_options(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> PipelineOptions:
-    options = PipelineOptions(beam_args(beam_config, extra_args))
-    runner = options.view_as(StandardOptions).runner
+    """Options of the run. A Flink or Spark run without a job server jar gets the one
+    ``jobs/fetch_runner_jars.sh`` fetched (Beam would otherwise download one)."""
+    args = beam_args(beam_config, extra_args)
+    runner = PipelineOptions(args).view_as(StandardOptions).runner
     if runner in (None, "DirectRunner", "SwitchingDirectRunner"):
         raise ValueError(f"runner {runner!r} may download a binary at run time; use FnApiRunner locally or name a cluster runner")
-    return options
+    if runner in JOB_SERVER_FLAGS:
+        engine, flag = JOB_SERVER_FLAGS[runner]
+        if not any(a.startswith(f"--{flag}=") for a in args):
+            args.append(f"--{flag}={job_server_jar(engine)}")
+    return PipelineOptions(args)
 
 
 def configure_filesystems(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> None:
