@@ -1,0 +1,88 @@
+"""The same run on every runner this machine has: wall time per job, and whether the bytes agree.
+
+Runs ``corpusmill run`` (curate, train-tokenizer, build) on one corpus with FnApiRunner
+(in_memory, multi_processing), Flink's embedded cluster and Spark local mode, the last two with
+the Python workers in the driver (LOOPBACK) and with Beam's worker pool (EXTERNAL: one process
+per worker). Prints seconds per job, MB/s, peak RSS of the process tree (the Java job server
+included), and whether every dataset shard's sha256 equals the in_memory run's. Flink and Spark
+need ``jobs/fetch_runner_jars.sh`` first.
+
+    python bench/runners.py [--gb 0.1] [--workers 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.scale import corpus_dir, run_measured  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def runners(workers: int, pool: str) -> dict[str, list[str]]:
+    external = ["--environment_type=EXTERNAL", f"--environment_config={pool}"]
+    return {
+        "FnApiRunner in_memory": ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"],
+        "FnApiRunner multi_processing": ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"],
+        "Flink local, LOOPBACK": ["--runner=FlinkRunner", "--flink_master=[local]", "--environment_type=LOOPBACK", f"--parallelism={workers}"],
+        "Flink local, worker pool": ["--runner=FlinkRunner", "--flink_master=[local]", f"--parallelism={workers}", *external],
+        "Spark local, LOOPBACK": ["--runner=SparkRunner", f"--spark_master_url=local[{workers}]", "--environment_type=LOOPBACK"],
+        "Spark local, worker pool": ["--runner=SparkRunner", f"--spark_master_url=local[{workers}]", *external],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gb", type=float, default=0.1)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/corpusmill-scale"))
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    corpus = corpus_dir(args.work, args.gb)
+    size = sum(f.stat().st_size for f in corpus.glob("*/*.jsonl"))
+    port = free_port()
+    pool = subprocess.Popen([sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main", f"--service_port={port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print(f"corpus: {size / 1e6:.0f} MB ({corpus}); {args.workers} workers")
+    print(f"{'runner':<30} {'curate s':>8} {'tok s':>6} {'build s':>7} {'total s':>7} {'MB/s':>6} {'peak MB':>8}  shards identical")
+    reference = None
+    try:
+        for name, flags in runners(args.workers, f"localhost:{port}").items():
+            slug = name.lower().replace(" ", "-").replace(",", "")
+            out = args.work / f"runners-{args.gb:g}gb-{slug}"
+            config = {
+                "output_dir": str(out),
+                "sources": [{"name": "prose", "paths": [f"{corpus}/prose/*.jsonl"], "id_field": "id"},
+                            {"name": "code", "paths": [f"{corpus}/code/*.jsonl"], "id_field": "id", "kind": "code", "priority": 1}],
+                "tokenizer": {"vocab_size": 8000, "sample_bytes": 20_000_000},
+                "mix": {"prose": {"weight": 0.6}, "code": {"weight": 0.4}},
+            }
+            config_path = args.work / f"runners-{slug}.yaml"
+            config_path.write_text(yaml.safe_dump(config))
+            times = {}
+            for job in ("curate", "train-tokenizer", "build"):
+                log = args.work / f"runners-{slug}-{job}.log"
+                times[job] = run_measured([sys.executable, "-m", "pipeline", job, str(config_path), "--force", *flags], log)
+            shards = [s["sha256"] for s in json.loads((out / "dataset" / "manifest.json").read_text())["shards"]]
+            reference = reference or shards
+            total = sum(t for t, _ in times.values())
+            print(f"{name:<30} {times['curate'][0]:>8.0f} {times['train-tokenizer'][0]:>6.0f} {times['build'][0]:>7.0f} {total:>7.0f} "
+                  f"{size / 1e6 / total:>6.2f} {max(p for _, p in times.values()):>8.0f}  {shards == reference} ({len(shards)})", flush=True)
+    finally:
+        pool.terminate()
+
+
+if __name__ == "__main__":
+    main()
