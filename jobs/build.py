@@ -27,7 +27,7 @@ from apache_beam.utils import shared
 from pipeline import __version__, layout
 from pipeline.config import Config, FimConfig, MixConfig, PackConfig
 from pipeline.documents import Drop
-from pipeline.io.files import completed_with, list_files, read_bytes, read_json, remove_temp_dirs, reset_dir, write_json, write_success
+from pipeline.io.files import FileDoFn, completed_with, list_files, read_bytes, read_json, remove_temp_dirs, reset_dir, write_json, write_success
 from pipeline.io.read import curated_stats, read_curated_file
 from pipeline.io.token_spill import TokenSpillWriter, read_doc_table, read_token_spill
 from pipeline.io.write import WriteCollectedJson, write_drops
@@ -53,16 +53,18 @@ def mix_drops_path(config: Config, shard: int) -> str:
     return layout.out(config, "drops", f"mix-part-{shard:05d}.parquet")
 
 
-class TokenizeShard(beam.DoFn):
+class TokenizeShard(FileDoFn):
     """(index, curated shard path) → ``{"shard", "documents", "tokens"}``; spills the tokens, and
     emits ``histogram`` (source, (bins, tokens)) and ``stats`` (name, count) pairs."""
 
     def __init__(self, tokenizer_dir: str, work: str, fim: FimConfig, split_rate: float, seed: int, check_rate: float):
+        super().__init__()
         self._tokenizer_dir, self._work = tokenizer_dir, work
         self._fim, self._split_rate, self._seed, self._check_rate = fim, split_rate, seed, check_rate
         self._shared = shared.Shared()
 
     def setup(self) -> None:
+        super().setup()
         self._tokenizer = self._shared.acquire(lambda: LoadedTokenizer(self._tokenizer_dir))
 
     def process(self, indexed: tuple[int, str]) -> Iterator[Any]:
@@ -127,15 +129,21 @@ def plan_mix(histograms: Mapping[str, np.ndarray], mix: Mapping[str, MixConfig])
     return {source: plan_source(h, targets[source]) for source, h in sorted(histograms.items())}
 
 
-def boundary_documents(shard: dict[str, Any], work: str, plans: Mapping[str, tuple[SourceMix, int]]) -> Iterator[tuple[str, tuple[tuple[int, int, int], int]]]:
-    """(source, (key, tokens)) of a shard's documents in their source's boundary bin."""
-    if not any(needed > 0 for _, needed in plans.values()):
-        return
-    table = read_doc_table(work, shard["shard"]).to_pydict()
-    for position, (source, draw, tokens) in enumerate(zip(table["source"], table["draw"], table["tokens"])):
-        plan, needed = plans[source]
-        if needed > 0 and draw >> (64 - BIN_BITS) == plan.boundary_bin:
-            yield source, ((draw, shard["shard"], position), tokens)
+class BoundaryDocuments(FileDoFn):
+    """Tokenized shard → (source, (key, tokens)) of its documents in their source's boundary bin."""
+
+    def __init__(self, work: str):
+        super().__init__()
+        self._work = work
+
+    def process(self, shard: dict[str, Any], plans: Mapping[str, tuple[SourceMix, int]]) -> Iterator[tuple[str, tuple[tuple[int, int, int], int]]]:
+        if not any(needed > 0 for _, needed in plans.values()):
+            return
+        table = read_doc_table(self._work, shard["shard"]).to_pydict()
+        for position, (source, draw, tokens) in enumerate(zip(table["source"], table["draw"], table["tokens"])):
+            plan, needed = plans[source]
+            if needed > 0 and draw >> (64 - BIN_BITS) == plan.boundary_bin:
+                yield source, ((draw, shard["shard"], position), tokens)
 
 
 def resolve_boundary(grouped: tuple[str, Iterable[tuple[tuple[int, int, int], int]]], plans: Mapping[str, tuple[SourceMix, int]]) -> tuple[str, Any]:
@@ -148,16 +156,18 @@ def final_plans(plans: Mapping[str, tuple[SourceMix, int]], last_keys: Mapping[s
     return {source: dataclasses.replace(plan, last_key=last_keys.get(source)) for source, (plan, _) in plans.items()}
 
 
-class PackShard(beam.DoFn):
+class PackShard(FileDoFn):
     """Dataset shard index → its stats (main) and ``stats`` (name, count) pairs; writes
     ``dataset/data-j.arrow`` and the shard's sampled-out documents to ``drops/``."""
 
     def __init__(self, tokenizer_dir: str, work: str, dataset_dir: str, drops_dir: str, shards: int, pack: PackConfig, rules: dict[str, str]):
+        super().__init__()
         self._tokenizer_dir, self._work, self._dataset_dir, self._drops_dir = tokenizer_dir, work, dataset_dir.rstrip("/"), drops_dir.rstrip("/")
         self._shards, self._pack, self._rules = shards, pack, rules
         self._shared = shared.Shared()
 
     def setup(self) -> None:
+        super().setup()
         self._tokenizer = self._shared.acquire(lambda: LoadedTokenizer(self._tokenizer_dir))
 
     def process(self, index: int, plans: Mapping[str, SourceMix]) -> Iterator[Any]:
@@ -241,7 +251,7 @@ def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str])
     )
     last_keys = (
         tokenized.shards
-        | "BoundaryDocuments" >> beam.FlatMap(boundary_documents, work, beam.pvalue.AsSingleton(plans))
+        | "BoundaryDocuments" >> beam.ParDo(BoundaryDocuments(work), beam.pvalue.AsSingleton(plans))
         | "GroupBoundaries" >> beam.GroupByKey()
         | "ResolveBoundaries" >> beam.Map(resolve_boundary, beam.pvalue.AsSingleton(plans))
     )

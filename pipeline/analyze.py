@@ -22,6 +22,7 @@ from pipeline.dedup.near import BAND_ENTRY
 from pipeline.dedup.nodes import make_node, priority_ranks
 from pipeline.documents import DeadLetter, Document, Drop, stable_hash
 from pipeline.filters import SourceFilterChains
+from pipeline.io.files import FileDoFn
 from pipeline.io.read import read_piece
 from pipeline.io.spill import ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets, write_signatures
 from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_dead_letters
@@ -89,15 +90,17 @@ class UnitSigner:
         self._pending = []
 
 
-class AnalyzeUnit(beam.DoFn):
+class AnalyzeUnit(FileDoFn):
     """WorkUnit → its report (main output); ``exact`` and ``bands`` blocks; ``counts`` keys;
     ``samples`` of drops; and the unit's spill and dead-letter files."""
 
     def __init__(self, config: Config, filters: SourceFilterChains, work_dir: str, dead_letter_dir: str):
+        super().__init__()
         self._config, self._filters = config, filters
         self._work_dir, self._dead_letter_dir = work_dir, dead_letter_dir.rstrip("/")
 
     def setup(self) -> None:
+        super().setup()
         self._ranks = priority_ranks({s.name: s.priority for s in self._config.sources})
 
     def process(self, unit: WorkUnit) -> Iterator[Any]:

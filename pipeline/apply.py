@@ -16,6 +16,7 @@ import apache_beam as beam
 from pipeline.dedup import exact, near
 from pipeline.dedup.nodes import node_position, node_unit
 from pipeline.documents import Drop
+from pipeline.io.files import FileDoFn
 from pipeline.io.read import read_curated_file
 from pipeline.io.spill import read_filter_drops, read_index, unit_file
 from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_drops
@@ -31,10 +32,11 @@ PREVIEW_CHARS = 200
 _STAGE_ORDER = {exact.STAGE: 0, near.STAGE: 1}
 
 
-class NameKeepers(beam.DoFn):
+class NameKeepers(FileDoFn):
     """(keeper unit, [(member, keeper, stage)]) → (member unit, Decision), keeper named from its unit index."""
 
     def __init__(self, work_dir: str):
+        super().__init__()
         self._work_dir = work_dir
 
     def process(self, keyed: tuple[int, Iterable[tuple[int, int, str]]]) -> Iterator[tuple[int, Decision]]:
@@ -57,12 +59,13 @@ def resolve_unit(keyed: tuple[int, dict[str, list[Any]]]) -> tuple[dict[str, Any
     return report, sorted(decisions.values())
 
 
-class ApplyUnit(beam.DoFn):
+class ApplyUnit(FileDoFn):
     """(report, decisions) → the unit's ``apply`` report; writes ``curated/`` and ``drops/`` for
     the unit; ``counts`` keys of what was kept, ``near_stats`` (which source's documents
     duplicate which) and ``previews`` of sampled clusters."""
 
     def __init__(self, work_dir: str, curated_dir: str, drops_dir: str):
+        super().__init__()
         self._work_dir = work_dir
         self._curated_dir, self._drops_dir = curated_dir.rstrip("/"), drops_dir.rstrip("/")
 

@@ -9,11 +9,11 @@ import sys
 from typing import Any, Sequence
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
+from pipeline.io.files import use_run_options
 from pipeline.runner_jars import job_server_jar
 
 DEFAULTS = {"runner": "FnApiRunner", "default_sdk_harness_log_level": "WARN"}  # WARN: a level Java job servers parse too
@@ -55,9 +55,9 @@ def pipeline_options(beam_config: dict[str, Any], extra_args: Sequence[str] = ()
 
 
 def configure_filesystems(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> None:
-    """Gives the driver's ``FileSystems`` the run's options (S3 endpoint and keys, GCS project, ...),
-    so driver-side reads and writes reach the same storage as the workers."""
-    FileSystems.set_options(pipeline_options(beam_config, extra_args))
+    """Gives the driver's ``FileSystems`` and the workers' ``FileDoFn``s the run's options, so every
+    read and write reaches the same storage."""
+    use_run_options(pipeline_options(beam_config, extra_args))
 
 
 def create_pipeline(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> beam.Pipeline:

@@ -7,6 +7,8 @@ dependency:copy-dependencies`` and writes a small launcher jar whose manifest na
 class and the dependency jars (plus the ``Add-Opens`` Spark needs on Java 17). Pass it as
 ``--flink_job_server_jar`` / ``--spark_job_server_jar``; ``pipeline.runner`` does that itself.
 
+For a standalone Flink cluster, ``flink_distribution`` unpacks Flink's own jars from PyPI.
+
     python -m pipeline.runner_jars [flink|spark ...]     # what jobs/fetch_runner_jars.sh runs
 """
 from __future__ import annotations
@@ -15,8 +17,10 @@ import argparse
 import hashlib
 import os
 import shutil
+import re
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -120,6 +124,29 @@ def fetch(engine: str) -> Path:
     return path
 
 
+FLINK_VERSION = "1.19.0"  # the Flink of Beam's flink-1.19 runner
+
+
+def flink_distribution() -> Path:
+    """Flink's own jars (``lib/``, ``bin/bash-java-utils.jar``) for a standalone cluster, from PyPI's
+    ``apache-flink-libraries`` sdist, unpacked once into Beam's jar cache."""
+    home = cache_dir() / f"flink-{FLINK_VERSION}"
+    if (home / "_DONE").exists():
+        return home
+    with tempfile.TemporaryDirectory() as download:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", f"apache-flink-libraries=={FLINK_VERSION}",
+                        "-d", download], check=True)
+        (archive,) = Path(download).glob("apache-flink-libraries-*.tar.gz")
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                match = re.match(r"[^/]+/deps/(lib|bin)/([^/]+\.jar)$", member.name)
+                if match:
+                    member.name = f"{match.group(1)}/{match.group(2)}"
+                    tar.extract(member, home)
+    (home / "_DONE").write_text("")
+    return home
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fetch Beam's Flink/Spark job servers with Maven into Beam's jar cache.")
     parser.add_argument("engines", nargs="*", help=f"any of {', '.join(sorted(JOB_SERVERS))} (default: all)")
@@ -129,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown engine {', '.join(unknown)} (known: {', '.join(sorted(JOB_SERVERS))})")
     for engine in args.engines or sorted(JOB_SERVERS):
         print(f"{engine}: {fetch(engine)}", file=sys.stderr)
+        if engine == "flink":
+            print(f"flink distribution (standalone cluster): {flink_distribution()}", file=sys.stderr)
     return 0
 
 

@@ -95,3 +95,21 @@ def test_launcher_manifest_lines_are_wrapped_as_the_jar_spec_requires(tmp_path):
     unfolded = manifest.replace("\r\n ", "")
     assert "Main-Class: org.apache.beam.runners.spark.SparkJobServerDriver" in unfolded
     assert "some-lib/dependency-number-039-with-a-long-name.jar" in unfolded and "Add-Opens: java.base/java.lang" in unfolded
+
+
+def test_a_standalone_flink_cluster_with_the_worker_pool_writes_the_same_shards_to_s3(tmp_path):
+    """JobManager, TaskManager, Beam's worker pool (EXTERNAL) and the job server as separate
+    processes on loopback; input and output on an S3 server (``bench/flink_cluster.py``)."""
+    from bench.flink_cluster import s3_config, s3_manifest, s3_server, standalone_cluster
+
+    with s3_server() as endpoint:
+        remote, local = s3_config(tmp_path, endpoint, docs=120)
+        for name, config in (("cluster", remote), ("local", local)):
+            (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(config))
+        with standalone_cluster(tmp_path) as flags:
+            assert main(["run", str(tmp_path / "cluster.yaml"), "--quiet", *flags]) == 0
+        assert main(["run", str(tmp_path / "local.yaml"), "--quiet"]) == 0
+        remote_manifest = s3_manifest(endpoint)
+    local_manifest = json.loads((Path(local["output_dir"]) / "dataset" / "manifest.json").read_text())
+    assert [s["sha256"] for s in remote_manifest["shards"]] == [s["sha256"] for s in local_manifest["shards"]]
+    assert remote_manifest["mix"] == local_manifest["mix"]

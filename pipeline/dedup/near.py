@@ -20,6 +20,7 @@ from pipeline.dedup.components import ConnectedComponents
 from pipeline.dedup.minhash import jaccard
 from pipeline.dedup.nodes import node_position, node_positions, node_unit, node_units
 from pipeline.documents import mix64
+from pipeline.io.files import FileDoFn
 from pipeline.io.spill import read_shingle_sets, read_signatures
 
 STAGE = "near_dedup"
@@ -72,10 +73,11 @@ def estimate_margin(num_perm: int) -> float:
     return 4 * 0.5 / num_perm**0.5
 
 
-class _AttachFirstSignatures(beam.DoFn):
+class _AttachFirstSignatures(FileDoFn):
     """(unit, distinct pairs whose first node lies there) → (second node's unit, (pairs, first signatures))."""
 
     def __init__(self, work_dir: str):
+        super().__init__()
         self._work_dir = work_dir
 
     def process(self, keyed: tuple[int, np.ndarray]) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
@@ -85,12 +87,13 @@ class _AttachFirstSignatures(beam.DoFn):
             yield other, (group, sigs[node_positions(group[:, 0])])
 
 
-class _EstimateJaccard(beam.DoFn):
+class _EstimateJaccard(FileDoFn):
     """(unit, [(pairs, first signatures)]) → pairs whose MinHash estimate clears the threshold by the
     margin (main); pairs within the margin go on as ``uncertain`` (first node's unit, [(a, b, second
     shingle set)]) for an exact check; the rest are dropped."""
 
     def __init__(self, work_dir: str, threshold: float, margin: float):
+        super().__init__()
         self._work_dir, self._threshold, self._margin = work_dir, threshold, margin
 
     def process(self, keyed: tuple[int, Iterable[tuple[np.ndarray, np.ndarray]]]) -> Iterator[object]:
@@ -112,10 +115,11 @@ class _EstimateJaccard(beam.DoFn):
             yield beam.pvalue.TaggedOutput("uncertain", (other, items))
 
 
-class _ExactJaccard(beam.DoFn):
+class _ExactJaccard(FileDoFn):
     """(unit, [[(a, b, second shingle set)]]) → the pairs whose exact Jaccard reaches the threshold."""
 
     def __init__(self, work_dir: str, threshold: float):
+        super().__init__()
         self._work_dir, self._threshold = work_dir, threshold
 
     def process(self, keyed: tuple[int, Iterable[list[tuple[int, int, np.ndarray]]]]) -> Iterator[tuple[int, int]]:

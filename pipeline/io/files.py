@@ -6,10 +6,35 @@ import json
 import uuid
 from typing import Any
 
+import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
 
 TMP_DIR = "_tmp"
+_run_options: dict[str, Any] = {}
+
+
+def use_run_options(options: PipelineOptions) -> None:
+    """Gives the driver's ``FileSystems`` the run's options (S3 endpoint and keys, GCS project, ...)
+    and keeps them for the ``FileDoFn``s built after, which carry them to the workers."""
+    FileSystems.set_options(options)
+    _run_options.clear()
+    _run_options.update(options.get_all_options(drop_default=True))
+
+
+class FileDoFn(beam.DoFn):
+    """A DoFn that reads or writes through ``FileSystems``: it installs the run's options on its
+    worker at setup, because not every runner hands them to workers (Beam's worker pool does
+    not, so an ``s3://`` path would find no endpoint and no keys there)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._run_options = dict(_run_options)
+
+    def setup(self) -> None:
+        if self._run_options:
+            FileSystems.set_options(PipelineOptions.from_dictionary(self._run_options))
 
 
 class HashingWriter:

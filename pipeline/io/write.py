@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.documents import DeadLetter, Document, Drop
-from pipeline.io.files import commit, create_atomic, write_json
+from pipeline.io.files import FileDoFn, commit, create_atomic, write_json
 
 CURATED_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("source", pa.string()), ("meta", pa.string())])
 DROPS_SCHEMA = pa.schema([(f, pa.string()) for f in Drop._fields])
@@ -81,9 +81,13 @@ class WriteCollectedJson(beam.PTransform):
         self._path = path
 
     def expand(self, items: beam.PCollection) -> beam.PCollection:
-        path = self._path
-        return (
-            items
-            | "Collect" >> beam.combiners.ToList()
-            | "WriteJson" >> beam.Map(lambda collected: write_json(path, sorted(collected, key=lambda x: json.dumps(x, sort_keys=True))))
-        )
+        return items | "Collect" >> beam.combiners.ToList() | "WriteJson" >> beam.ParDo(_WriteSortedJson(self._path))
+
+
+class _WriteSortedJson(FileDoFn):
+    def __init__(self, path: str):
+        super().__init__()
+        self._path = path
+
+    def process(self, collected: list[Any]) -> None:
+        write_json(self._path, sorted(collected, key=lambda x: json.dumps(x, sort_keys=True)))
