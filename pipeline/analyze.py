@@ -121,6 +121,10 @@ class AnalyzeUnit(FileDoFn):
                 if isinstance(record, DeadLetter):
                     dead.append(record)
                     continue
+                if isinstance(record, Drop):  # a web record without main text
+                    drops.append(record)
+                    _keep_sample(samples, record, "")
+                    continue
                 counts[("length_read", source.name, length_bin(record.text), "")] += 1
                 result = curate_document(record, self._filters)
                 if isinstance(result, DeadLetter):

@@ -28,11 +28,12 @@ class ConfigError(ValueError):
 class SourceConfig:
     name: str
     paths: list[str]
-    format: Literal["jsonl", "parquet", "arrow", "hf", "text"] = "jsonl"
+    format: Literal["jsonl", "parquet", "arrow", "hf", "text", "warc", "html"] = "jsonl"
     text_field: str = "text"
     id_field: Optional[str] = None
     kind: Literal["text", "code"] = "text"
     priority: int = 0
+    extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"  # warc/html: main-text extraction
     filters: Optional["FiltersConfig"] = None  # the global filters with this source's overrides merged in
 
 
@@ -118,10 +119,24 @@ class DecontaminateConfig:
 
 
 @dataclass(frozen=True)
-class FiltersConfig:
-    """Text sources run min_length, language, gopher_*, fineweb, c4, decontaminate, pii;
-    code sources run min_length, code, decontaminate, pii."""
+class UrlConfig:
+    """Blocklists for web documents (``meta["url"]``): rules inline and in files (one per line)."""
 
+    enabled: bool = True
+    domains: list[str] = field(default_factory=list)  # a domain blocks its subdomains too
+    urls: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)  # substrings of the URL
+    domain_files: list[str] = field(default_factory=list)  # e.g. UT1's <category>/domains
+    url_files: list[str] = field(default_factory=list)
+    word_files: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FiltersConfig:
+    """Text sources run url, min_length, language, gopher_*, fineweb, c4, decontaminate, pii;
+    code sources run url, min_length, code, decontaminate, pii (url only judges documents with a URL)."""
+
+    url: UrlConfig = field(default_factory=UrlConfig)
     min_length: MinLengthConfig = field(default_factory=MinLengthConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
     gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)

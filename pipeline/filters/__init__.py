@@ -5,7 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from pipeline.config import Config, SourceConfig, filters_for
+from pipeline.config import Config, FiltersConfig, SourceConfig, filters_for
 from pipeline.documents import Document, Drop
 from pipeline.filters.base import DocumentFilter, Rejection, apply_filters
 from pipeline.filters.c4 import C4Quality
@@ -17,6 +17,7 @@ from pipeline.filters.language import LanguageFilter
 from pipeline.filters.length import MinLength
 from pipeline.filters.pii import PiiRedactor
 from pipeline.filters.text import is_cjk
+from pipeline.filters.url import UrlFilter, rules_from_files
 
 
 def _params(block: Any) -> dict[str, Any]:
@@ -38,10 +39,23 @@ class EnglishOnly:
         return None if language not in (None, "en") or is_cjk(language) else self.inner(doc)
 
 
+def url_filter(f: FiltersConfig) -> Optional[UrlFilter]:
+    """The source's URL blocklists (files read here, on the driver), or None when it has none."""
+    u = f.url
+    if not u.enabled:
+        return None
+    built = UrlFilter.build([*u.domains, *rules_from_files(u.domain_files)], [*u.urls, *rules_from_files(u.url_files)],
+                            [*u.words, *rules_from_files(u.word_files)])
+    return built or None
+
+
 def filters_for_source(config: Config, source: SourceConfig, decontamination: Optional[DecontaminationIndex] = None) -> list[DocumentFilter]:
     """The enabled filters, in order, for one source (by its kind, with its overrides)."""
     f = filters_for(config, source)
     chain: list[DocumentFilter] = []
+    urls = url_filter(f)
+    if urls is not None:
+        chain.append(urls)
     if f.min_length.enabled:
         chain.append(MinLength(f.min_length.min_chars))
     if source.kind == "code":

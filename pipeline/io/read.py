@@ -14,11 +14,12 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import SourceConfig
-from pipeline.documents import DeadLetter, Document, make_id, preview
+from pipeline.documents import DeadLetter, Document, Drop, make_id, preview
 from pipeline.io.decompress import Oversized, compression_of, lines
+from pipeline.io.web import read_html, read_warc
 from pipeline.units import Piece
 
-Record = Union[Document, DeadLetter]
+Record = Union[Document, DeadLetter, Drop]
 READ_STAGE = "read"
 _GLOB_CHARS = "*?["
 
@@ -246,18 +247,23 @@ def match_source_files(source: SourceConfig) -> list[tuple[str, str, int]]:
 
 
 def read_piece(source: SourceConfig, piece: Piece, max_bytes: Optional[int] = None) -> Iterator[Record]:
-    """Dispatches on the source's format; columnar records over ``max_bytes`` are dead-lettered."""
+    """Dispatches on the source's format; columnar records over ``max_bytes`` are dead-lettered.
+    Web formats also yield drops (stage ``extract``) for records without main text."""
     if source.format == "jsonl":
         return read_jsonl(source, piece.path, max_bytes, piece.start, piece.end)
     if source.format == "text":
         return read_text(source, piece.path, piece.base, max_bytes)
+    if source.format == "warc":
+        return read_warc(source, piece.path, max_bytes)
+    if source.format == "html":
+        return read_html(source, piece.path, piece.base, max_bytes)
     records = read_parquet(source, piece.path) if source.format == "parquet" else read_arrow(source, piece.path)
     return (_within_limit(source, piece.path, r, max_bytes) for r in records)
 
 
 def _within_limit(source: SourceConfig, path: str, record: Record, max_bytes: Optional[int]) -> Record:
     """The record, or a dead letter when its text is over ``max_bytes`` (UTF-8 measured only when it could be)."""
-    if isinstance(record, DeadLetter) or max_bytes is None or len(record.text) * 4 <= max_bytes:
+    if not isinstance(record, Document) or max_bytes is None or len(record.text) * 4 <= max_bytes:
         return record
     size = len(record.text.encode("utf-8", "surrogatepass"))
     if size <= max_bytes:
