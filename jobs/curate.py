@@ -18,6 +18,7 @@ from pipeline.analyze import BANDS, EXACT, AnalyzeUnit
 from pipeline.apply import NEAR_STATS, PREVIEWS, ApplyUnit, NameKeepers, resolve_unit
 from pipeline.config import Config
 from pipeline.dedup import exact, near
+from pipeline.dedup.lines import BoilerplateLines
 from pipeline.dedup.nodes import node_unit
 from pipeline.documents import stable_hash
 from pipeline.filters import SourceFilterChains
@@ -55,13 +56,11 @@ def plan(config: Config) -> list[WorkUnit]:
 def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit]) -> None:
     """Adds the curate graph to ``p``."""
     work = work_dir(config)
-    analyzed = (
-        p
-        | "ListUnits" >> beam.Create(units)
-        | "SpreadUnits" >> beam.Reshuffle()
-        | "AnalyzeUnits" >> beam.ParDo(AnalyzeUnit(config, SourceFilterChains.from_config(config), work, layout.out(config, "dead_letter"))).with_outputs(
-            EXACT, BANDS, COUNTS, SAMPLES, main="reports")
-    )
+    spread = p | "ListUnits" >> beam.Create(units) | "SpreadUnits" >> beam.Reshuffle()
+    side = [beam.pvalue.AsSingleton(spread | "BoilerplateLines" >> BoilerplateLines(config))] if config.dedup.lines.enabled else []
+    analyzed = spread | "AnalyzeUnits" >> beam.ParDo(
+        AnalyzeUnit(config, SourceFilterChains.from_config(config), work, layout.out(config, "dead_letter")), *side).with_outputs(
+        EXACT, BANDS, COUNTS, SAMPLES, main="reports")
     decisions = []
     if config.dedup.exact:
         decisions.append(

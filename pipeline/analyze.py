@@ -16,7 +16,7 @@ import apache_beam as beam
 import numpy as np
 
 from pipeline.config import Config, MinHashConfig
-from pipeline.dedup import exact
+from pipeline.dedup import exact, lines
 from pipeline.dedup.minhash import band_keys, choose_bands, shingle_hashes, signatures
 from pipeline.dedup.near import BAND_ENTRY
 from pipeline.dedup.nodes import make_node, priority_ranks
@@ -36,19 +36,23 @@ BANDS = "bands"
 DEDUP_PARTITIONS = 64
 SIGNATURE_BATCH = 512
 SAMPLES_PER_REASON = 5
+NO_LINES = np.zeros(0, np.uint64)  # no boilerplate lines known
 
 
-def curate_document(doc: Document, filters: SourceFilterChains) -> Document | Drop | DeadLetter:
-    """Normalize then filter one document; an exception becomes a dead letter naming the stage."""
-    stage = "normalize"
+def curate_document(doc: Document, filters: SourceFilterChains, boilerplate: np.ndarray = NO_LINES) -> tuple[Document | Drop | DeadLetter, int]:
+    """Normalize, remove boilerplate lines, then filter one document; returns the result and the
+    lines removed. An exception becomes a dead letter naming the stage."""
+    stage, removed = "normalize", 0
     try:
         result = normalize_document(doc)
         if isinstance(result, Document):
+            stage = lines.STAGE
+            result, removed = lines.remove_lines(result, boilerplate)
             stage = "filter"
             result = filters(result)
-        return result
+        return result, removed
     except Exception as e:
-        return dead_letter_for(doc, stage, e)
+        return dead_letter_for(doc, stage, e), removed
 
 
 class UnitSigner:
@@ -103,7 +107,7 @@ class AnalyzeUnit(FileDoFn):
         super().setup()
         self._ranks = priority_ranks({s.name: s.priority for s in self._config.sources})
 
-    def process(self, unit: WorkUnit) -> Iterator[Any]:
+    def process(self, unit: WorkUnit, boilerplate: np.ndarray = NO_LINES) -> Iterator[Any]:
         config = self._config
         source = config.source(unit.source)
         minhash: Optional[UnitSigner] = UnitSigner(config.dedup.minhash, source.kind, config.seed) if config.dedup.minhash.enabled else None
@@ -126,7 +130,9 @@ class AnalyzeUnit(FileDoFn):
                     _keep_sample(samples, record, "")
                     continue
                 counts[("length_read", source.name, length_bin(record.text), "")] += 1
-                result = curate_document(record, self._filters)
+                result, removed = curate_document(record, self._filters, boilerplate)
+                if removed:
+                    counts[("boilerplate_lines", source.name, "", "")] += removed
                 if isinstance(result, DeadLetter):
                     dead.append(result)
                 elif isinstance(result, Drop):

@@ -163,9 +163,18 @@ class MinHashConfig:
 
 
 @dataclass(frozen=True)
+class LinesConfig:
+    """Corpus-wide boilerplate-line removal (C4/CCNet): off by default."""
+
+    enabled: bool = False
+    min_documents: int = 3  # a line in at least this many documents is removed from all of them
+
+
+@dataclass(frozen=True)
 class DedupConfig:
     exact: bool = True
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
+    lines: LinesConfig = field(default_factory=LinesConfig)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[st
     """Per source: read, kept, dead-lettered, dropped per ``stage/reason``, PII redactions, and the
     invariant ``read = kept + dropped + dead-lettered``."""
     def empty() -> dict[str, Any]:
-        return {"read": 0, "kept": 0, "dead_lettered": 0, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {},
+        return {"read": 0, "kept": 0, "dead_lettered": 0, "boilerplate_lines_removed": 0, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {},
                 "languages": {}, "length_histogram": {"read": {}, "kept": {}}}
 
     summary = {s: empty() for s in sources}
@@ -72,6 +72,8 @@ def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[st
             entry["kept"] += n
         elif kind == "dropped":
             entry["dropped"][f"{stage}/{reason}"] = entry["dropped"].get(f"{stage}/{reason}", 0) + n
+        elif kind == "boilerplate_lines":
+            entry["boilerplate_lines_removed"] += n
         elif kind == "pii":
             entry["pii_redactions"][stage] = n
         elif kind == "language":

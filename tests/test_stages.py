@@ -41,7 +41,7 @@ def test_curate_document_normalizes_filters_and_dead_letters_exceptions():
     def broken(_: Document):
         raise ValueError("boom")
 
-    assert curate_document(doc("web/1", "a\r\nlong enough"), lambda d: apply_filters([MinLength(5)], d)) == doc("web/1", "a\nlong enough")
-    assert curate_document(doc("web/2", "\x00 "), broken).reason == "empty"  # normalize drops before the filters run
-    dead = curate_document(doc("web/3", "fine text"), broken)
+    assert curate_document(doc("web/1", "a\r\nlong enough"), lambda d: apply_filters([MinLength(5)], d)) == (doc("web/1", "a\nlong enough"), 0)
+    assert curate_document(doc("web/2", "\x00 "), broken)[0].reason == "empty"  # normalize drops before the filters run
+    dead, _ = curate_document(doc("web/3", "fine text"), broken)
     assert isinstance(dead, DeadLetter) and dead.stage == "filter" and dead.error.startswith("ValueError: boom")

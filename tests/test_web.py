@@ -114,3 +114,26 @@ def test_a_warc_source_runs_through_curate_with_url_blocklists_and_reconciles(tm
     assert report["pages"]["kept"] == 0 and report["pages"]["dropped"] == {"exact_dedup/exact_duplicate": 1}  # same main text as the crawled article
     drops = [r for f in (out / "drops").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
     assert {d["detail"] for d in drops if d["reason"] == "url_domain"} == {"example.net"} or {d["detail"] for d in drops if d["reason"] == "url_domain"} == {"blocked.example.net"}
+
+
+def test_boilerplate_lines_in_many_documents_are_removed_everywhere(tmp_path):
+    from pipeline.dedup.lines import count_lines, document_line_hashes, frequent_lines, line_key
+
+    assert line_key("  Copyright © 2024, Example Corp.  ") == line_key("copyright 2019 example corp") == "copyright 0000 example corp"
+    footer = "Copyright 2024 Example Corp. All rights reserved."
+    topics = ["rivers", "mountains", "harbors", "bridges", "forests", "deserts"]
+    docs = [f"An article about {t} and what lives there.\n{footer}\nThe {t} of the north differ from the {t} of the south." for t in topics]
+    docs.append("A page without the footer.\nIt keeps all of its lines, even this one.")
+    web = tmp_path / "web.jsonl"
+    web.write_text("".join(json.dumps({"id": f"p{i}", "text": t}) + "\n" for i, t in enumerate(docs)))
+    blocks = [count_lines([document_line_hashes(t) for t in docs[:3]]), count_lines([document_line_hashes(t) for t in docs[3:]])]
+    assert len(frequent_lines(blocks, 3)) == 1  # only the footer is in ≥ 3 documents
+    config = base_config(tmp_path, [{"name": "web", "paths": [str(web)], "id_field": "id"}], dedup={"exact": True, "minhash": {"enabled": False}, "lines": {"enabled": True}})
+    path = tmp_path / "lines.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["curate", str(path), "--quiet"]) == 0
+    out = Path(config["output_dir"])
+    texts = [r["text"] for f in sorted((out / "curated").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    assert len(texts) == 7 and not any(footer in t for t in texts) and any("It keeps all of its lines" in t for t in texts)
+    report = json.loads((out / "report" / "report.json").read_text())["curate"]["sources"]["web"]
+    assert report["boilerplate_lines_removed"] == 6 and report["reconciles"]
