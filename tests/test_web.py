@@ -64,6 +64,7 @@ def test_html_is_decoded_by_the_declared_then_meta_charset_and_reduced_to_main_t
     assert charset == "iso-8859-1" and "café" in text
     main = main_text(ARTICLE)
     assert main.startswith("Writing data pipelines") and "A data pipeline reads records" in main and "def double(x):\n    return 2 * x" in main
+    assert "deduplicate the corpus" in main and "filter low quality pages" in main
     assert "Copyright" not in main and "About us" not in main and "cookies" not in main
 
 

@@ -43,9 +43,21 @@ def decode_html(payload: bytes, declared: Optional[str]) -> tuple[str, str]:
     return bytes_to_str(payload, charset), charset
 
 
+# Page furniture, by element, ARIA role or telling class/id: skipped with everything inside it.
+BOILERPLATE_ELEMENTS = [
+    "nav", "header", "footer", "aside", "form", "[role=navigation]", "[role=banner]", "[role=contentinfo]", "[role=complementary]",
+    "[class*=cookie]", "[id*=cookie]", "[class*=navbar]", "[class*=navheader]", "[class*=navfooter]", "[class*=menu]", "[id*=menu]",
+    "[class*=footer]", "[id*=footer]", "[class*=sidebar]", "[id*=sidebar]", "[class*=breadcrumb]", "[class*=banner]", "[class*=share]",
+    "[class*=social]",
+]
+
+
 def _resiliparse(html: str) -> str:
-    return extract_plain_text(HTMLTree.parse(html), preserve_formatting=True, main_content=True, list_bullets=True, alt_texts=False,
-                              links=False, form_fields=False, noscript=False)
+    """Resiliparse's plain text of the page without its furniture (``BOILERPLATE_ELEMENTS``). Its own
+    main-content heuristics are off: on the extraction bench they drop lists and short paragraphs
+    (recall 0.53 against 0.89)."""
+    return extract_plain_text(HTMLTree.parse(html), preserve_formatting=True, main_content=False, list_bullets=True, alt_texts=False,
+                              links=False, form_fields=False, noscript=False, skip_elements=BOILERPLATE_ELEMENTS)
 
 
 def _trafilatura(html: str) -> str:
