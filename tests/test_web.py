@@ -68,7 +68,7 @@ def test_html_is_decoded_by_the_declared_then_meta_charset_and_reduced_to_main_t
     assert "Copyright" not in main and "About us" not in main and "cookies" not in main
 
 
-def test_warc_records_stream_into_documents_drops_and_dead_letters(tmp_path):
+def test_warc_records_stream_into_documents_drops_and_dead_letters(tmp_path, monkeypatch):
     path = tmp_path / "crawl.warc.gz"
     write_warc(path, truncated_tail=True)
     source = SourceConfig("web", [str(path)], format="warc")
@@ -84,6 +84,11 @@ def test_warc_records_stream_into_documents_drops_and_dead_letters(tmp_path):
     assert drops["not_html"].startswith("image/png") and "no_main_text" in drops
     errors = [r.error for r in records if type(r).__name__ == "DeadLetter"]
     assert any("exceeds max_document_bytes" in e for e in errors) and any("ends in a truncated record" in e for e in errors)
+    import pipeline.io.web as web
+
+    monkeypatch.setattr(web, "MAX_HTML_BYTES", 100_000)  # stands for 10 MB: a huge page is dropped unparsed
+    huge = [r for r in read_warc(source, str(path)) if type(r).__name__ == "Drop" and r.reason == "html_too_large"]
+    assert len(huge) == 1 and "https://example.com/huge" in huge[0].detail
     for compressed in (True, False):  # complete files have no tail; a plain file's short last record is one
         for truncated in (False, True):
             plain = tmp_path / f"crawl-{compressed}-{truncated}.warc"
@@ -106,8 +111,10 @@ def test_a_warc_source_runs_through_curate_with_url_blocklists_and_reconciles(tm
                          max_document_bytes=10_000_000, dedup={"exact": True, "minhash": {"enabled": False}})
     path = tmp_path / "web.yaml"
     path.write_text(yaml.safe_dump(config))
-    assert main(["curate", str(path), "--quiet"]) == 0
+    assert main(["run", str(path), "--quiet"]) == 0  # to Arrow shards
     out = Path(config["output_dir"])
+    manifest = json.loads((out / "dataset" / "manifest.json").read_text())
+    assert manifest["packing"]["documents"] == 7 and manifest["tokens_per_source"]["crawl"] > 0  # the 7 kept pages
     report = json.loads((out / "report" / "report.json").read_text())["curate"]["sources"]
     crawl = report["crawl"]
     assert crawl["read"] == 11 and crawl["dead_lettered"] == 0 and crawl["reconciles"]  # response records only; the request record is no document

@@ -29,6 +29,7 @@ Record = Union[Document, DeadLetter, Drop]
 STAGE = "extract"
 READ_STAGE = "read"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+MAX_HTML_BYTES = 10 << 20  # larger HTML payloads are generated or binary junk, not pages: dropped unparsed
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
@@ -161,6 +162,8 @@ def _warc_record(source: SourceConfig, path: str, record: Any, max_bytes: Option
     meta["content_type"] = content_type
     if content_type not in HTML_TYPES:
         return Drop(make_id(source.name, record_id, ""), source.name, STAGE, "not_html", f"{content_type or 'no content type'}: {url}")
+    if len(payload) > MAX_HTML_BYTES:
+        return Drop(make_id(source.name, record_id, ""), source.name, STAGE, "html_too_large", f"{len(payload):,} bytes: {url}")
     return _html_document(source, record_id, payload, record.http_charset, meta)
 
 
