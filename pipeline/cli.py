@@ -6,6 +6,7 @@ The config is validated before Beam is even imported, so a bad config fails in w
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
@@ -166,6 +167,17 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--row", type=int, help="decode this one row in full")
     inspect.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("tokenizer", help="train | encode | decode | stats | compare (see corpusmill tokenizer --help)", add_help=False)
+    classifier = sub.add_parser("classifier", help="train a fastText quality/domain classifier", description="train a fastText quality/domain classifier")
+    classifier_sub = classifier.add_subparsers(dest="classifier_command", required=True)
+    train = classifier_sub.add_parser("train", help="positives vs negatives → DIR/model.bin + DIR/card.json (held-out metrics)")
+    train.add_argument("--positive", nargs="+", required=True, help="files, globs or curated/ directories (jsonl, parquet, arrow, text)")
+    train.add_argument("--negative", nargs="+", required=True, help="the same, for the other class")
+    train.add_argument("--output", required=True, help="the classifier directory (any Beam file system)")
+    train.add_argument("--label", default="positive", help="the positive class's name (the score is its probability)")
+    train.add_argument("--text-field", default="text")
+    train.add_argument("--holdout", type=float, default=0.1, help="share of documents held out for the card's metrics")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--quiet", action="store_true")
     demo = sub.add_parser("demo", help="write the demo corpus (Python's own docs) and run configs/demo.yaml")
     demo.add_argument("--config", default=DEMO_CONFIG, help=f"demo config (default {DEMO_CONFIG})")
     demo.add_argument("--output-dir", help="override the config's output_dir")
@@ -191,6 +203,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from pipeline.inspect import inspect
 
             print(inspect(args.directory, args.rows, args.row))
+            return 0
+        if args.command == "classifier":
+            from pipeline.classify import train_classifier
+
+            result = train_classifier(args.positive, args.negative, args.output, args.label, args.text_field, args.holdout, args.seed,
+                                      command=" ".join(["corpusmill", *argv]))
+            _say(args, json.dumps(result.card, indent=2))
             return 0
         if args.command == "demo":
             config = load_config(args.config, args.output_dir)

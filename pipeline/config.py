@@ -132,9 +132,20 @@ class UrlConfig:
 
 
 @dataclass(frozen=True)
+class ClassifierConfig:
+    """A trained classifier (``corpusmill classifier train``) in the chain."""
+
+    name: str
+    model: str  # its directory
+    min_score: float = 0.5
+    action: Literal["drop", "tag"] = "drop"  # tag: score into meta["scores"][name] only
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class FiltersConfig:
-    """Text sources run url, min_length, language, gopher_*, fineweb, c4, decontaminate, pii;
-    code sources run url, min_length, code, decontaminate, pii (url only judges documents with a URL)."""
+    """Text sources run url, min_length, language, gopher_*, fineweb, c4, classifiers, decontaminate, pii;
+    code sources run url, min_length, code, classifiers, decontaminate, pii (url only judges documents with a URL)."""
 
     url: UrlConfig = field(default_factory=UrlConfig)
     min_length: MinLengthConfig = field(default_factory=MinLengthConfig)
@@ -146,6 +157,7 @@ class FiltersConfig:
     code: CodeConfig = field(default_factory=CodeConfig)
     pii: PiiConfig = field(default_factory=PiiConfig)
     decontaminate: DecontaminateConfig = field(default_factory=DecontaminateConfig)
+    classifiers: list[ClassifierConfig] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pipeline.config import Config, FiltersConfig, SourceConfig, filters_for
 from pipeline.documents import Document, Drop
 from pipeline.filters.base import DocumentFilter, Rejection, apply_filters
 from pipeline.filters.c4 import C4Quality
+from pipeline.filters.classifier import ClassifierFilter
 from pipeline.filters.code import CodeQuality
 from pipeline.filters.decontam import Decontaminate, DecontaminationIndex
 from pipeline.filters.fineweb import FineWebQuality
@@ -72,6 +73,7 @@ def filters_for_source(config: Config, source: SourceConfig, decontamination: Op
             chain.append(FineWebQuality(**_params(f.fineweb)))
         if f.c4.enabled:
             chain.append(EnglishOnly(C4Quality(**_params(f.c4))))
+    chain += [ClassifierFilter(c.name, c.model, c.min_score, c.action) for c in f.classifiers if c.enabled]
     if f.decontaminate.enabled and decontamination is not None and len(decontamination.hashes):
         chain.append(Decontaminate(decontamination))
     if f.pii.enabled and f.pii.redact:

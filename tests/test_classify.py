@@ -1,0 +1,63 @@
+"""Classifiers: fastText training with held-out metrics, deterministic, and scoring in the filter chain."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import yaml
+
+from pipeline.classify import Classifier, roc_auc, train_classifier
+from pipeline.cli import main
+from tests.conftest import base_config
+
+MATH = "theorem proof lemma integral derivative matrix eigenvalue polynomial equation prime group ring field vector limit series".split()
+COOKING = "recipe oven flour butter sugar onion garlic simmer bake stir salt pepper sauce dough fry boil".split()
+COMMON = "the a of and to in is that it for with as on this be by".split()
+
+
+def documents(vocabulary: list[str], n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(vocabulary if rng.random() < 0.4 else COMMON) for _ in range(rng.randint(30, 80))) for _ in range(n)]
+
+
+def write_jsonl(path: Path, texts: list[str]) -> str:
+    path.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+    return str(path)
+
+
+def test_roc_auc_counts_ties_as_half():
+    assert roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([False, False, True, True])) == 0.75
+    assert roc_auc(np.array([0.5, 0.5]), np.array([True, False])) == 0.5
+
+
+def test_training_writes_a_model_and_a_card_with_held_out_metrics_and_is_deterministic(tmp_path):
+    math = write_jsonl(tmp_path / "math.jsonl", documents(MATH, 400, 1))
+    cooking = write_jsonl(tmp_path / "cooking.jsonl", documents(COOKING, 400, 2))
+    first = train_classifier([math], [cooking], str(tmp_path / "clf"), label="math", seed=3)
+    card = json.loads((tmp_path / "clf" / "card.json").read_text())
+    assert card["label"] == "math" and card["train"]["positive"] + card["holdout"]["positive"] == 400
+    assert card["metrics"]["f1"] > 0.95 and card["metrics"]["roc_auc"] > 0.98
+    second = train_classifier([math], [cooking], str(tmp_path / "clf2"), label="math", seed=3)
+    assert (tmp_path / "clf" / "model.bin").read_bytes() == (tmp_path / "clf2" / "model.bin").read_bytes() and second.card == first.card
+    scores = Classifier(str(tmp_path / "clf")).score([documents(MATH, 1, 9)[0], documents(COOKING, 1, 9)[0]])
+    assert scores[0] > 0.9 > 0.1 > scores[1]
+
+
+def test_the_classifier_filter_tags_or_drops_in_a_run(tmp_path):
+    train_classifier([write_jsonl(tmp_path / "m.jsonl", documents(MATH, 300, 1))], [write_jsonl(tmp_path / "c.jsonl", documents(COOKING, 300, 2))],
+                     str(tmp_path / "clf"), label="math")
+    mixed = documents(MATH, 20, 5) + documents(COOKING, 20, 6)
+    web = write_jsonl(tmp_path / "web.jsonl", mixed)
+    filters = {**base_config(tmp_path, [])["filters"], "classifiers": [{"name": "math", "model": str(tmp_path / "clf"), "min_score": 0.5}]}
+    config = base_config(tmp_path, [{"name": "web", "paths": [web], "id_field": "id"}], filters=filters, dedup={"exact": True, "minhash": {"enabled": False}})
+    path = tmp_path / "clf.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["curate", str(path), "--quiet"]) == 0
+    out = Path(config["output_dir"])
+    kept = [r for f in (out / "curated").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    dropped = [r for f in (out / "drops").glob("part-*.parquet") for r in pq.read_table(f).to_pylist()]
+    assert len(kept) == 20 and all(json.loads(r["meta"])["scores"]["math"] >= 0.5 for r in kept)
+    assert len(dropped) == 20 and {d["reason"] for d in dropped} == {"classifier_math"}
