@@ -10,7 +10,7 @@ from typing import Sequence
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import layout
-from pipeline.config import Config
+from pipeline.config import Config, filters_for
 from pipeline.io.files import ensure_dir
 from pipeline.io.read import match_source_files
 
@@ -46,6 +46,11 @@ def preflight(config: Config, jobs: Sequence[str]) -> None:
     if "curate" in jobs:
         for source in config.sources:
             match_source_files(source)
+            for classifier in filters_for(config, source).classifiers:
+                missing = [name for name in ("model.bin", "card.json") if not FileSystems.exists(FileSystems.join(classifier.model, name))]
+                if classifier.enabled and missing:
+                    raise PreflightError(f"sources[{source.name}] classifier {classifier.name!r}: {classifier.model} lacks {', '.join(missing)} "
+                                         "(train one with `corpusmill classifier train`)")
     if config.tokenizer.path:
         check_tokenizer(config.tokenizer.path)
     if "build" in jobs and "curate" not in jobs and not FileSystems.exists(layout.curated_dir(config)):

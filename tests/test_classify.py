@@ -61,3 +61,12 @@ def test_the_classifier_filter_tags_or_drops_in_a_run(tmp_path):
     dropped = [r for f in (out / "drops").glob("part-*.parquet") for r in pq.read_table(f).to_pylist()]
     assert len(kept) == 20 and all(json.loads(r["meta"])["scores"]["math"] >= 0.5 for r in kept)
     assert len(dropped) == 20 and {d["reason"] for d in dropped} == {"classifier_math"}
+
+
+def test_a_missing_classifier_fails_before_any_work(tmp_path):
+    web = write_jsonl(tmp_path / "web.jsonl", documents(MATH, 3, 1))
+    filters = {**base_config(tmp_path, [])["filters"], "classifiers": [{"name": "math", "model": str(tmp_path / "nowhere")}]}
+    path = tmp_path / "missing.yaml"
+    path.write_text(yaml.safe_dump(base_config(tmp_path, [{"name": "web", "paths": [web]}], filters=filters)))
+    assert main(["curate", str(path), "--quiet"]) != 0
+    assert not (tmp_path / "out" / "curated").exists()
