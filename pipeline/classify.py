@@ -13,11 +13,12 @@ import os
 import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional, Sequence
+from urllib.parse import urlsplit
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.config import SourceConfig
+from pipeline.config import Config, SourceConfig
 from pipeline.documents import Document, content_hash, stable_fraction
 from pipeline.io.files import read_bytes, write_bytes, write_json
 from pipeline.io.read import match_source_files, read_curated_file, read_piece
@@ -154,3 +155,66 @@ def train_classifier(positive: Sequence[str], negative: Sequence[str], output: s
         write_json(FileSystems.join(output, "card.json"), card)
     return TrainingResult(output, card)
 
+
+
+def group_of(doc: Document, group_by: str) -> str:
+    """The document's group for recall: its URL's domain, or a ``meta.<key>`` value."""
+    if group_by == "url_domain":
+        host = urlsplit(str(doc.meta.get("url", ""))).hostname or ""
+        return host.removeprefix("www.") or "(no url)"
+    return str(doc.meta.get(group_by.removeprefix("meta."), "(none)"))
+
+
+def pool_documents(config: Config) -> Iterator[Document]:
+    """Every readable document of the config's sources, in planning order."""
+    for source in config.sources:
+        for path, base, size in match_source_files(source):
+            for record in read_piece(source, Piece(path, base, size), config.max_document_bytes):
+                if isinstance(record, Document):
+                    yield record
+
+
+def iterative_recall(config: Config, command: Optional[str] = None) -> dict[str, Any]:
+    """Rounds of: train on positives vs negatives → score the pool → recall documents at or above
+    ``min_score`` → mark groups whose recalled share reaches ``group_share`` → their documents join
+    the positives. Writes ``round-N/`` classifiers, ``recall.json`` (per-round counts and
+    metrics) and ``recalled.jsonl`` (the last round's recalled ids, scores and groups)."""
+    r = config.recall
+    output = r.output if "://" in r.output or r.output.startswith("/") else FileSystems.join(config.output_dir, r.output)
+    pool = list(pool_documents(config))
+    groups = [group_of(d, r.group_by) for d in pool]
+    group_sizes: dict[str, int] = {}
+    for g in groups:
+        group_sizes[g] = group_sizes.get(g, 0) + 1
+    added: set[int] = set()
+    rounds = []
+    last_scores = np.zeros(len(pool))
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_index in range(1, r.rounds + 1):
+            extra = os.path.join(tmp, f"added-{round_index}.jsonl")
+            with open(extra, "w", encoding="utf-8") as f:
+                for i in sorted(added):
+                    f.write(json.dumps({"text": pool[i].text}) + "\n")
+            directory = FileSystems.join(output, f"round-{round_index}")
+            trained = train_classifier([*r.positive, extra], r.negative, directory, r.label, seed=config.seed, command=command)
+            scores = Classifier(directory).score([d.text for d in pool]) if pool else np.zeros(0)
+            recalled = scores >= r.min_score
+            recalled_per_group: dict[str, int] = {}
+            for g, hit in zip(groups, recalled.tolist()):
+                if hit:
+                    recalled_per_group[g] = recalled_per_group.get(g, 0) + 1
+            marked = sorted(g for g, n in recalled_per_group.items() if n / group_sizes[g] >= r.group_share)
+            marked_set = set(marked)
+            new = {i for i, g in enumerate(groups) if g in marked_set} - added
+            rounds.append({"round": round_index, "positives_added_before": len(added), "pool": len(pool), "recalled": int(recalled.sum()),
+                           "groups_marked": len(marked), "documents_added": len(new), "classifier": trained.card.get("metrics", {}),
+                           "marked_groups": marked[:50]})
+            added |= new
+            last_scores = scores
+    lines = "".join(json.dumps({"id": d.id, "source": d.source, "group": g, "score": round(float(s), 4)}) + "\n"
+                    for d, g, s, hit in zip(pool, groups, last_scores.tolist(), (last_scores >= r.min_score).tolist()) if hit)
+    write_bytes(FileSystems.join(output, "recalled.jsonl"), lines.encode("utf-8"))
+    report = {"label": r.label, "group_by": r.group_by, "min_score": r.min_score, "group_share": r.group_share, "rounds": rounds,
+              "classifier": FileSystems.join(output, f"round-{r.rounds}")}
+    write_json(FileSystems.join(output, "recall.json"), report)
+    return report

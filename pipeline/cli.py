@@ -178,6 +178,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--holdout", type=float, default=0.1, help="share of documents held out for the card's metrics")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--quiet", action="store_true")
+    recall = classifier_sub.add_parser("recall", help="iterative recall over a config's sources (its recall: section), DeepSeekMath-style")
+    recall.add_argument("config", help="YAML config file with a recall: section")
+    recall.add_argument("--output-dir", help="override the config's output_dir")
+    recall.add_argument("--quiet", action="store_true")
     demo = sub.add_parser("demo", help="write the demo corpus (Python's own docs) and run configs/demo.yaml")
     demo.add_argument("--config", default=DEMO_CONFIG, help=f"demo config (default {DEMO_CONFIG})")
     demo.add_argument("--output-dir", help="override the config's output_dir")
@@ -205,10 +209,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(inspect(args.directory, args.rows, args.row))
             return 0
         if args.command == "classifier":
-            from pipeline.classify import train_classifier
+            from pipeline.classify import iterative_recall, train_classifier
 
-            result = train_classifier(args.positive, args.negative, args.output, args.label, args.text_field, args.holdout, args.seed,
-                                      command=" ".join(["corpusmill", *argv]))
+            command = " ".join(["corpusmill", *argv])
+            if args.classifier_command == "recall":
+                report = iterative_recall(load_config(args.config, args.output_dir), command)
+                for r in report["rounds"]:
+                    _say(args, f"[recall] round {r['round']}: recalled {r['recalled']:,} of {r['pool']:,}; {r['groups_marked']} groups marked, "
+                               f"{r['documents_added']:,} documents join the positives; held-out {r['classifier']}")
+                _say(args, f"[recall] final classifier: {report['classifier']}")
+                return 0
+            result = train_classifier(args.positive, args.negative, args.output, args.label, args.text_field, args.holdout, args.seed, command=command)
             _say(args, json.dumps(result.card, indent=2))
             return 0
         if args.command == "demo":

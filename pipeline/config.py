@@ -143,6 +143,20 @@ class ClassifierConfig:
 
 
 @dataclass(frozen=True)
+class RecallConfig:
+    """DeepSeekMath-style iterative recall over the config's sources (``corpusmill classifier recall``)."""
+
+    positive: list[str] = field(default_factory=list)  # the seed positives (files, globs, curated/ dirs)
+    negative: list[str] = field(default_factory=list)  # e.g. random crawl pages
+    label: str = "positive"
+    rounds: int = 4
+    min_score: float = 0.5  # a pool document at or above it is recalled
+    group_by: str = "url_domain"  # or meta.<key>
+    group_share: float = 0.1  # a group with this share of its documents recalled is marked related
+    output: str = "classifiers/recall"  # round-N/ classifiers, recall.json, recalled.jsonl; under output_dir unless absolute
+
+
+@dataclass(frozen=True)
 class FiltersConfig:
     """Text sources run url, min_length, language, gopher_*, fineweb, c4, classifiers, decontaminate, pii;
     code sources run url, min_length, code, classifiers, decontaminate, pii (url only judges documents with a URL)."""
@@ -254,6 +268,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     max_dead_letter_fraction: float = 0.01
     max_document_bytes: int = 64 * 1024 * 1024  # larger records are dead-lettered unread (bounds decompression bombs)
+    recall: RecallConfig = field(default_factory=RecallConfig)
 
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.sources if s.name == name)

@@ -16,6 +16,7 @@ from tests.conftest import base_config
 MATH = "theorem proof lemma integral derivative matrix eigenvalue polynomial equation prime group ring field vector limit series".split()
 COOKING = "recipe oven flour butter sugar onion garlic simmer bake stir salt pepper sauce dough fry boil".split()
 COMMON = "the a of and to in is that it for with as on this be by".split()
+SPORTS = "match goal team player season league coach score referee stadium transfer cup final striker keeper".split()
 
 
 def documents(vocabulary: list[str], n: int, seed: int) -> list[str]:
@@ -70,3 +71,29 @@ def test_a_missing_classifier_fails_before_any_work(tmp_path):
     path.write_text(yaml.safe_dump(base_config(tmp_path, [{"name": "web", "paths": [web]}], filters=filters)))
     assert main(["curate", str(path), "--quiet"]) != 0
     assert not (tmp_path / "out" / "curated").exists()
+
+
+def test_iterative_recall_marks_domains_adds_their_pages_and_is_deterministic(tmp_path):
+    """Seed math vs random pages (cooking, sports); the pool holds a math forum (math words plus forum chatter), a recipe
+    site and a sports site. The forum is recalled and marked; its pages join the positives, and the
+    next round recalls the forum's pages more surely, marking nothing new."""
+    from pipeline.classify import iterative_recall
+    from pipeline.config import config_from_dict
+
+    seed = write_jsonl(tmp_path / "seed.jsonl", documents(MATH, 200, 1))
+    negative = write_jsonl(tmp_path / "negative.jsonl", documents(COOKING, 150, 2) + documents(SPORTS, 150, 7))  # "random pages"
+    chatter = "forum thread reply posted user quote thanks help question answer".split()
+    pool = ([{"url": f"https://forum.mathland.org/t/{i}", "text": t} for i, t in enumerate(documents(MATH + chatter, 40, 3))]
+            + [{"url": f"https://www.recipes.example/{i}", "text": t} for i, t in enumerate(documents(COOKING, 40, 4))]
+            + [{"url": f"https://news.example/{i}", "text": t} for i, t in enumerate(documents(SPORTS, 40, 5))])
+    (tmp_path / "pool.jsonl").write_text("".join(json.dumps({"id": f"p{i}", **d}) + "\n" for i, d in enumerate(pool)))
+    config = config_from_dict({"output_dir": str(tmp_path / "out"), "sources": [{"name": "crawl", "paths": [str(tmp_path / "pool.jsonl")], "id_field": "id"}],
+                               "recall": {"positive": [seed], "negative": [negative], "label": "math", "rounds": 2, "group_share": 0.2}})
+    report = iterative_recall(config)
+    first, second = report["rounds"]
+    assert first["marked_groups"] == ["forum.mathland.org"] and first["documents_added"] == 40 and second["documents_added"] == 0
+    assert second["recalled"] >= first["recalled"] >= 20
+    recalled = [json.loads(line) for line in (tmp_path / "out" / "classifiers" / "recall" / "recalled.jsonl").read_text().splitlines()]
+    assert {r["group"] for r in recalled} == {"forum.mathland.org"} and all(r["score"] >= 0.5 for r in recalled)
+    assert (tmp_path / "out" / "classifiers" / "recall" / "round-2" / "model.bin").exists()
+    assert iterative_recall(config)["rounds"] == report["rounds"]  # deterministic
