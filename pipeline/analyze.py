@@ -133,6 +133,8 @@ class AnalyzeUnit(FileDoFn):
                 result, removed = curate_document(record, self._filters, boilerplate)
                 if removed:
                     counts[("boilerplate_lines", source.name, "", "")] += removed
+                for key in score_keys(source.name, result):
+                    counts[key] += 1
                 if isinstance(result, DeadLetter):
                     dead.append(result)
                 elif isinstance(result, Drop):
@@ -205,10 +207,28 @@ def keyed_partitions(entries: np.ndarray, key: np.ndarray, partitions: int) -> I
         yield int(part[start]), entries[start:end]
 
 
-def _keep_sample(samples: dict[tuple[str, str], list[tuple[int, str, str, str]]], drop: Drop, text: str) -> None:
-    """Keeps the ``SAMPLES_PER_REASON`` drops with the smallest id hash per (stage, reason): a max-heap of negated hashes."""
+def classifier_score(drop: Drop) -> Optional[float]:
+    """The score a classifier drop carries (its detail starts with it), else None."""
+    return float(drop.detail.split(" ", 1)[0]) if drop.reason.startswith("classifier_") else None
+
+
+def score_keys(source: str, result: Document | Drop | DeadLetter) -> list[tuple[str, str, str, str]]:
+    """Count keys of the classifier scores of a kept document or a classifier drop, in tenths."""
+    if isinstance(result, Document):
+        scores = result.meta.get("scores", {}).items()
+    elif isinstance(result, Drop) and (score := classifier_score(result)) is not None:
+        scores = [(result.reason.removeprefix("classifier_"), score)]
+    else:
+        return []
+    return [("score", source, f"{name}/{min(int(score * 10), 9) / 10:.1f}", "") for name, score in scores]
+
+
+def _keep_sample(samples: dict[tuple[str, str], list[tuple[Any, str, str, str]]], drop: Drop, text: str) -> None:
+    """Keeps ``SAMPLES_PER_REASON`` drops per (stage, reason): those with the smallest id hash, or
+    for a classifier the borderline ones (the highest scores under its threshold)."""
     heap = samples.setdefault((drop.stage, drop.reason), [])
-    entry = (-stable_hash(0, drop.id), drop.id, drop.detail, text[:SAMPLE_CHARS])
+    score = classifier_score(drop)
+    entry = (-stable_hash(0, drop.id) if score is None else score, drop.id, drop.detail, text[:SAMPLE_CHARS])
     if len(heap) < SAMPLES_PER_REASON:
         heapq.heappush(heap, entry)
     elif entry > heap[0]:

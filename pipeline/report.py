@@ -60,7 +60,7 @@ def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[st
     """Per source: read, kept, dead-lettered, dropped per ``stage/reason``, PII redactions, and the
     invariant ``read = kept + dropped + dead-lettered``."""
     def empty() -> dict[str, Any]:
-        return {"read": 0, "kept": 0, "dead_lettered": 0, "boilerplate_lines_removed": 0, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {},
+        return {"read": 0, "kept": 0, "dead_lettered": 0, "boilerplate_lines_removed": 0, "classifier_scores": {}, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {},
                 "languages": {}, "length_histogram": {"read": {}, "kept": {}}}
 
     summary = {s: empty() for s in sources}
@@ -78,6 +78,8 @@ def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[st
             entry["pii_redactions"][stage] = n
         elif kind == "language":
             entry["languages"][stage] = n
+        elif kind == "score":
+            entry["classifier_scores"][stage] = n
         elif kind in ("length_read", "length_kept"):
             entry["length_histogram"][kind.removeprefix("length_")][stage] = n
         elif kind == "dead_letter":

@@ -130,6 +130,19 @@ def render(report: dict[str, Any], drop_samples: Optional[list[dict[str, Any]]] 
         top = sorted(languages.items(), key=lambda kv: -kv[1])[:15]
         sections.append("<h2>Languages (kept documents)</h2>" + hbars([(k, float(v)) for k, v in top], " docs", color=COLORS[2]))
 
+    scores = []
+    for name, e in sources.items():
+        by_label: dict[str, dict[str, int]] = {}
+        for key, n in e.get("classifier_scores", {}).items():
+            label, bin_start = key.rsplit("/", 1)
+            by_label.setdefault(label, {})[bin_start] = n
+        for label, bins in sorted(by_label.items()):
+            labels = [f"{b / 10:.1f}" for b in range(10)]
+            scores.append(f"<h3>{escape(name)}: {escape(label)} score</h3>" + grouped_bars(labels, {"documents": [float(bins.get(f"{b / 10:.1f}", 0)) for b in range(10)]}, percent=False))
+    if scores:
+        sections.append('<h2 id="scores">Classifier scores</h2><p>Kept and dropped documents by score (tenths); the drop samples of a '
+                        "classifier are its borderline documents, the highest scores under its threshold.</p>" + "".join(scores))
+
     hist = []
     for name, e in sources.items():
         h = e.get("length_histogram", {})

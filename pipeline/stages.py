@@ -27,7 +27,8 @@ def dead_letter_for(doc: Document, stage: str, error: BaseException) -> DeadLett
 
 class SampleDrops(beam.PTransform):
     """A bounded, deterministic sample of dropped documents per (stage, reason): the ``per_reason``
-    smallest by a hash of their id, so the same documents are shown on every run and runner."""
+    smallest by a hash of their id (for a classifier: the highest scores under its threshold), so
+    the same documents are shown on every run and runner."""
 
     def __init__(self, per_reason: int = 5):
         super().__init__()

@@ -62,6 +62,13 @@ def test_the_classifier_filter_tags_or_drops_in_a_run(tmp_path):
     dropped = [r for f in (out / "drops").glob("part-*.parquet") for r in pq.read_table(f).to_pylist()]
     assert len(kept) == 20 and all(json.loads(r["meta"])["scores"]["math"] >= 0.5 for r in kept)
     assert len(dropped) == 20 and {d["reason"] for d in dropped} == {"classifier_math"}
+    report = json.loads((out / "report" / "report.json").read_text())["curate"]["sources"]["web"]
+    assert sum(report["classifier_scores"].values()) == 40 and report["classifier_scores"]["math/0.9"] >= 15  # every scored document, in tenths
+    samples = json.loads((out / "report" / "drop_samples.json").read_text())
+    (math_samples,) = [s["documents"] for s in samples if s["reason"] == "classifier_math"]
+    shown = sorted(float(d["detail"].split()[0]) for d in math_samples)
+    assert shown == sorted(float(d["detail"].split()[0]) for d in dropped)[-len(shown):]  # the borderline ones
+    assert "Classifier scores" in (out / "report" / "index.html").read_text()
 
 
 def test_a_missing_classifier_fails_before_any_work(tmp_path):
