@@ -32,7 +32,7 @@ from pipeline.io.read import curated_stats, read_curated_file
 from pipeline.io.token_spill import TokenSpillWriter, read_doc_table, read_token_spill
 from pipeline.io.write import WriteCollectedJson, write_drops
 from pipeline.io.write_arrow import ArrowShardWriter, write_dataset_metadata
-from pipeline.mix import BIN_BITS, BINS, REASON as MIX_REASON, STAGE as MIX_STAGE, SourceMix, boundary_choice, describe, draw_bins, draws, plan_source, target_tokens
+from pipeline.mix import BIN_BITS, BINS, REASON as MIX_REASON, STAGE as MIX_STAGE, SourceMix, boundary_choice, describe, draw_bins, draws, mix_group, plan_source, target_tokens
 from pipeline.pack import PACKERS, TokenizedDocument
 from pipeline.report import ReconciliationError, update_run_report, verify_parquet_rows
 from pipeline.runner import configure_filesystems, create_pipeline
@@ -55,11 +55,11 @@ def mix_drops_path(config: Config, shard: int) -> str:
 
 class TokenizeShard(FileDoFn):
     """(index, curated shard path) → ``{"shard", "documents", "tokens"}``; spills the tokens, and
-    emits ``histogram`` (source, (bins, tokens)) and ``stats`` (name, count) pairs."""
+    emits ``histogram`` (mixing group, (bins, tokens)) and ``stats`` (name, count) pairs."""
 
-    def __init__(self, tokenizer_dir: str, work: str, fim: FimConfig, split_rate: float, seed: int, check_rate: float):
+    def __init__(self, tokenizer_dir: str, work: str, fim: FimConfig, split_rate: float, seed: int, check_rate: float, mix_by: str):
         super().__init__()
-        self._tokenizer_dir, self._work = tokenizer_dir, work
+        self._tokenizer_dir, self._work, self._mix_by = tokenizer_dir, work, mix_by
         self._fim, self._split_rate, self._seed, self._check_rate = fim, split_rate, seed, check_rate
         self._shared = shared.Shared()
 
@@ -80,22 +80,24 @@ class TokenizeShard(FileDoFn):
             if batch and (doc is None or len(batch) == ENCODE_BATCH):
                 tokenized, stats = encode_documents(self._tokenizer.encoder, self._tokenizer.parts, batch, self._fim, self._split_rate, self._seed, self._check_rate)
                 doc_draws = draws(self._seed, [d.id for d in tokenized])
-                spill.write(tokenized, doc_draws)
+                groups = [mix_group(d.source, d.meta, self._mix_by) for d in batch]
+                spill.write(tokenized, groups, doc_draws)
                 for key, n in stats.items():
                     counts[key] = counts.get(key, 0) + n
                 lengths = np.fromiter((len(d.ids) for d in tokenized), np.int64, len(tokenized))
                 bins = draw_bins(doc_draws)
-                for source in sorted({d.source for d in tokenized}):
-                    mask = np.fromiter((d.source == source for d in tokenized), bool, len(tokenized))
-                    histogram = histograms.setdefault(source, np.zeros(0, np.int64))
-                    histograms[source] = _add_sparse(histogram, bins[mask], lengths[mask])
+                group_array = np.asarray(groups, dtype=object)
+                for group in sorted(set(groups)):
+                    mask = group_array == group
+                    histogram = histograms.setdefault(group, np.zeros(0, np.int64))
+                    histograms[group] = _add_sparse(histogram, bins[mask], lengths[mask])
                 documents += len(tokenized)
                 tokens += int(lengths.sum())
                 batch = []
         spill.close()
-        for source, histogram in sorted(histograms.items()):
+        for group, histogram in sorted(histograms.items()):
             nonzero = np.flatnonzero(histogram)
-            yield beam.pvalue.TaggedOutput(HISTOGRAM, (source, (nonzero, histogram[nonzero])))
+            yield beam.pvalue.TaggedOutput(HISTOGRAM, (group, (nonzero, histogram[nonzero])))
         for key, n in sorted(counts.items()):
             yield beam.pvalue.TaggedOutput(STATS, (key, n))
         yield {"shard": index, "documents": documents, "tokens": tokens}
@@ -140,10 +142,10 @@ class BoundaryDocuments(FileDoFn):
         if not any(needed > 0 for _, needed in plans.values()):
             return
         table = read_doc_table(self._work, shard["shard"]).to_pydict()
-        for position, (source, draw, tokens) in enumerate(zip(table["source"], table["draw"], table["tokens"])):
-            plan, needed = plans[source]
+        for position, (group, draw, tokens) in enumerate(zip(table["group"], table["draw"], table["tokens"])):
+            plan, needed = plans[group]
             if needed > 0 and draw >> (64 - BIN_BITS) == plan.boundary_bin:
-                yield source, ((draw, shard["shard"], position), tokens)
+                yield group, ((draw, shard["shard"], position), tokens)
 
 
 def resolve_boundary(grouped: tuple[str, Iterable[tuple[tuple[int, int, int], int]]], plans: Mapping[str, tuple[SourceMix, int]]) -> tuple[str, Any]:
@@ -160,10 +162,10 @@ class PackShard(FileDoFn):
     """Dataset shard index → its stats (main) and ``stats`` (name, count) pairs; writes
     ``dataset/data-j.arrow`` and the shard's sampled-out documents to ``drops/``."""
 
-    def __init__(self, tokenizer_dir: str, work: str, dataset_dir: str, drops_dir: str, shards: int, pack: PackConfig, rules: dict[str, str]):
+    def __init__(self, tokenizer_dir: str, work: str, dataset_dir: str, drops_dir: str, shards: int, pack: PackConfig, mix: dict[str, MixConfig]):
         super().__init__()
         self._tokenizer_dir, self._work, self._dataset_dir, self._drops_dir = tokenizer_dir, work, dataset_dir.rstrip("/"), drops_dir.rstrip("/")
-        self._shards, self._pack, self._rules = shards, pack, rules
+        self._shards, self._pack, self._mix = shards, pack, mix
         self._shared = shared.Shared()
 
     def setup(self) -> None:
@@ -178,7 +180,8 @@ class PackShard(FileDoFn):
         group: list[TokenizedDocument] = []
         groups = 0
         drops: list[Drop] = []
-        planned: dict[str, int] = {}
+        planned: dict[str, int] = {}  # per mixing group: the tokens its copies should bring
+        packed: dict[str, int] = {}  # per mixing group: the tokens handed to packing
         sampled_out: dict[str, int] = {}
 
         def flush() -> None:
@@ -195,16 +198,17 @@ class PackShard(FileDoFn):
             position = 0
             for batch in read_token_spill(self._work, origin):
                 n = len(batch.ids)
-                copies = shard_copies(plans, batch.sources, batch.draws, origin, np.arange(position, position + n))
+                copies = shard_copies(plans, batch.groups, batch.draws, origin, np.arange(position, position + n))
                 position += n
                 for i in range(n):
-                    source = batch.sources[i]
+                    source, mixing = batch.sources[i], batch.groups[i]
                     if k == 0:
-                        planned[source] = planned.get(source, 0) + int(copies[i]) * len(batch.tokens[i])
+                        planned[mixing] = planned.get(mixing, 0) + int(copies[i]) * len(batch.tokens[i])
                         if copies[i] == 0:
-                            drops.append(Drop(batch.ids[i], source, MIX_STAGE, MIX_REASON, self._rules[source]))
-                            sampled_out[source] = sampled_out.get(source, 0) + 1
+                            drops.append(Drop(batch.ids[i], source, MIX_STAGE, MIX_REASON, describe(self._mix, mixing)))
+                            sampled_out[mixing] = sampled_out.get(mixing, 0) + 1
                     if copies[i] > k:
+                        packed[mixing] = packed.get(mixing, 0) + len(batch.tokens[i])
                         group.append(TokenizedDocument(batch.ids[i], source, batch.tokens[i]))
                         counts[f"copies_{k}"] = counts.get(f"copies_{k}", 0) + 1
                         if len(group) >= self._pack.group_size:
@@ -215,16 +219,16 @@ class PackShard(FileDoFn):
         for key, n in sorted(counts.items()):
             yield beam.pvalue.TaggedOutput(STATS, (key, n))
         yield {"file": name, **writer.close(), "sampled_out": dict(sorted(sampled_out.items())), "sampled_out_file": {k: drops_file[k] for k in ("rows", "bytes", "sha256")},
-               "planned_tokens_per_source": dict(sorted(planned.items()))}
+               "planned_tokens_per_group": dict(sorted(planned.items())), "packed_tokens_per_group": dict(sorted(packed.items()))}
 
 
-def shard_copies(plans: Mapping[str, SourceMix], sources: Sequence[str], draw: np.ndarray, shard: int, positions: np.ndarray) -> np.ndarray:
-    """Copies of each document of a batch, by its source's plan."""
-    copies = np.ones(len(sources), np.int64)
-    source_array = np.asarray(sources, dtype=object)
-    for source in set(sources):
-        mask = source_array == source
-        copies[mask] = plans[source].copies(draw[mask], shard, positions[mask])
+def shard_copies(plans: Mapping[str, SourceMix], groups: Sequence[str], draw: np.ndarray, shard: int, positions: np.ndarray) -> np.ndarray:
+    """Copies of each document of a batch, by its mixing group's plan."""
+    copies = np.ones(len(groups), np.int64)
+    group_array = np.asarray(groups, dtype=object)
+    for group in set(groups):
+        mask = group_array == group
+        copies[mask] = plans[group].copies(draw[mask], shard, positions[mask])
     return copies
 
 
@@ -239,7 +243,8 @@ def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str])
         p
         | "ListShards" >> beam.Create(list(enumerate(shards_in)))
         | "SpreadShards" >> beam.Reshuffle()
-        | "TokenizeShards" >> beam.ParDo(TokenizeShard(tokenizer_dir, work, config.fim, config.split_combined_tokens.rate, config.seed, config.tokenizer.check_rate)).with_outputs(
+        | "TokenizeShards" >> beam.ParDo(TokenizeShard(tokenizer_dir, work, config.fim, config.split_combined_tokens.rate, config.seed, config.tokenizer.check_rate,
+                                                                 config.mix_by)).with_outputs(
             HISTOGRAM, STATS, main="shards")
     )
     mix = config.mix
@@ -256,11 +261,10 @@ def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str])
         | "ResolveBoundaries" >> beam.Map(resolve_boundary, beam.pvalue.AsSingleton(plans))
     )
     resolved = plans | "FinalPlans" >> beam.Map(final_plans, beam.pvalue.AsDict(last_keys))
-    rules = {s.name: describe(mix, s.name) for s in config.sources}
     packed = (
         tokenized.shards
         | "ShardIndex" >> beam.Map(lambda s: s["shard"])
-        | "PackShards" >> beam.ParDo(PackShard(tokenizer_dir, work, layout.dataset_dir(config), layout.out(config, "drops"), len(shards_in), config.pack, rules),
+        | "PackShards" >> beam.ParDo(PackShard(tokenizer_dir, work, layout.dataset_dir(config), layout.out(config, "drops"), len(shards_in), config.pack, dict(mix)),
                                      beam.pvalue.AsSingleton(resolved)).with_outputs(STATS, main="shards")
     )
     _ = tokenized.shards | "WriteTokenizeStats" >> WriteCollectedJson(layout.counts_path(config, "build_tokenized"))
@@ -328,33 +332,34 @@ def verify_build(config: Config, shard_stats: list[dict[str, Any]], stats: dict[
     copies = sum(n for key, n in stats.items() if key.startswith("copies_"))
     if stats.get("documents", 0) != copies:
         problems.append(f"packed {stats.get('documents', 0)} documents, the mixture has {copies} copies")
-    planned: dict[str, int] = {}
-    for s in shard_stats:
-        for source, n in s["planned_tokens_per_source"].items():
-            planned[source] = planned.get(source, 0) + n
-    written = _tokens_per_source(shard_stats)
-    if {k: v for k, v in planned.items() if v} != written:
-        problems.append(f"tokens per source written {written} != planned {planned}")
+    planned, packed = _sum_per_key(shard_stats, "planned_tokens_per_group"), _sum_per_key(shard_stats, "packed_tokens_per_group")
+    if {k: v for k, v in planned.items() if v} != packed:
+        problems.append(f"tokens per mixing group packed {packed} != planned {planned}")
+    written = sum(_tokens_per_source(shard_stats).values())
+    if written != sum(packed.values()):
+        problems.append(f"{written} tokens written != {sum(packed.values())} packed")
     problems += verify_parquet_rows({mix_drops_path(config, i): sum(s["sampled_out"].values()) for i, s in enumerate(shard_stats)})
     if problems:
         raise ReconciliationError("build output does not match the counts: " + "; ".join(problems[:20]))
 
 
-def _tokens_per_source(shard_stats: list[dict[str, Any]]) -> dict[str, int]:
+def _sum_per_key(shard_stats: list[dict[str, Any]], field: str) -> dict[str, int]:
     total: dict[str, int] = {}
     for s in shard_stats:
-        for source, n in s["tokens_per_source"].items():
-            total[source] = total.get(source, 0) + n
+        for key, n in s[field].items():
+            total[key] = total.get(key, 0) + n
     return dict(sorted(total.items()))
 
 
+def _tokens_per_source(shard_stats: list[dict[str, Any]]) -> dict[str, int]:
+    return _sum_per_key(shard_stats, "tokens_per_source")
+
+
 def mixture_report(config: Config, plan: dict[str, dict[str, Any]], shard_stats: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per source: the rule, curated tokens, target vs achieved tokens and shares, copies."""
-    written = _tokens_per_source(shard_stats)
-    sampled_out: dict[str, int] = {}
-    for s in shard_stats:
-        for source, n in s["sampled_out"].items():
-            sampled_out[source] = sampled_out.get(source, 0) + n
+    """Per mixing group (source, or meta value with ``mix_by``): the rule, curated tokens, target
+    vs achieved tokens and shares, copies."""
+    written = _sum_per_key(shard_stats, "packed_tokens_per_group")
+    sampled_out = _sum_per_key(shard_stats, "sampled_out")
     target_total = sum(p["target_tokens"] for p in plan.values()) or 1
     achieved_total = sum(written.values()) or 1
     return {

@@ -261,6 +261,7 @@ class Config:
     filters: FiltersConfig = field(default_factory=FiltersConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     mix: dict[str, MixConfig] = field(default_factory=dict)
+    mix_by: str = "source"  # or meta.<key> (e.g. meta.language, meta.host): what the mix keys name
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     fim: FimConfig = field(default_factory=FimConfig)
     split_combined_tokens: SplitCombinedTokensConfig = field(default_factory=SplitCombinedTokensConfig)
@@ -393,10 +394,12 @@ def _check_semantics(config: Config) -> None:
         if getattr(mh, key) <= 0:
             raise ConfigError(f"dedup.minhash.{key}: must be positive, got {getattr(mh, key)}")
     names = {s.name for s in config.sources}
+    if config.mix_by != "source" and not config.mix_by.startswith("meta."):
+        raise ConfigError(f"mix_by: expected source or meta.<key>, got {config.mix_by!r}")
     for name, m in config.mix.items():
         given = [k for k in ("weight", "epochs", "max_tokens") if getattr(m, k) is not None]
-        if name not in names:
-            raise ConfigError(f"mix.{name}: no source named {name!r} (sources: {', '.join(sorted(names))})")
+        if config.mix_by == "source" and name not in names:
+            raise ConfigError(f"mix.{name}: no source named {name!r} (sources: {', '.join(sorted(names))}; or set mix_by: meta.<key>)")
         if len(given) != 1:
             raise ConfigError(f"mix.{name}: give exactly one of weight, epochs, max_tokens (got {', '.join(given) or 'none'})")
         if getattr(m, given[0]) < 0:

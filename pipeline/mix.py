@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -120,6 +120,17 @@ def plan_source(histogram: np.ndarray, target: int) -> tuple[SourceMix, int]:
     whole, remainder = whole_copies_and_remainder(total, target)
     b, below = boundary_bin(histogram, remainder)
     return SourceMix(total, target, whole, b), remainder - below if remainder > 0 else 0
+
+
+def mix_group(source: str, meta: Mapping[str, Any], mix_by: str) -> str:
+    """The group a document is mixed in: its source, or the value at ``meta.<key>`` (dotted into
+    nested meta), ``(none)`` when absent."""
+    if mix_by == "source":
+        return source
+    value: Any = meta
+    for part in mix_by.removeprefix("meta.").split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return "(none)" if value is None else str(value)
 
 
 def describe(mix: Mapping[str, MixConfig], name: str) -> str:

@@ -108,3 +108,15 @@ def test_mix_config_is_validated():
         config_from_dict({"sources": [{"name": "a", "paths": ["x"]}], "mix": {"a": {"weight": 0.5, "epochs": 2}}})
     with pytest.raises(ConfigError, match="mix.zz: no source named"):
         config_from_dict({"sources": [{"name": "a", "paths": ["x"]}], "mix": {"zz": {"epochs": 2}}})
+    with pytest.raises(ConfigError, match="mix_by: expected source or meta.<key>"):
+        config_from_dict({"sources": [{"name": "a", "paths": ["x"]}], "mix_by": "language"})
+    assert config_from_dict({"sources": [{"name": "a", "paths": ["x"]}], "mix_by": "meta.language", "mix": {"en": {"weight": 1}}}).mix_by == "meta.language"
+
+
+def test_mix_groups_come_from_the_source_or_a_meta_path():
+    from pipeline.mix import mix_group
+
+    assert mix_group("web", {"language": "de"}, "source") == "web"
+    assert mix_group("web", {"language": "de"}, "meta.language") == "de"
+    assert mix_group("web", {"scores": {"math": 0.9}}, "meta.scores.math") == "0.9"
+    assert mix_group("web", {}, "meta.host") == "(none)"

@@ -145,3 +145,27 @@ def test_boilerplate_lines_in_many_documents_are_removed_everywhere(tmp_path):
     assert len(texts) == 7 and not any(footer in t for t in texts) and any("It keeps all of its lines" in t for t in texts)
     report = json.loads((out / "report" / "report.json").read_text())["curate"]["sources"]["web"]
     assert report["boilerplate_lines_removed"] == 6 and report["reconciles"]
+
+
+def test_mixing_by_a_meta_key_remixes_hosts_in_tokens(tmp_path):
+    warc = tmp_path / "in" / "hosts.warc.gz"
+    warc.parent.mkdir()
+    words = "river mountain harbor bridge forest desert valley island canyon glacier meadow lagoon".split()
+    with open(warc, "wb") as f:
+        writer = WARCWriter(f, gzip=True)
+        for host, n in (("big.example", 30), ("small.example", 10)):
+            for i in range(n):
+                body = " ".join(words[(i * 7 + j * 3 + len(host)) % len(words)] + str(j) for j in range(60 + i))
+                response(writer, f"https://{host}/page{i}", page(f"{host} page {i}", body).encode(), "text/html")
+    config = base_config(tmp_path, [{"name": "crawl", "paths": [str(warc)], "format": "warc"}], mix_by="meta.host",
+                         mix={"big.example": {"weight": 0.5}, "small.example": {"weight": 0.5}}, dedup={"exact": True, "minhash": {"enabled": False}})
+    path = tmp_path / "remix.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["run", str(path), "--quiet"]) == 0
+    manifest = json.loads((Path(config["output_dir"]) / "dataset" / "manifest.json").read_text())
+    mix = manifest["mix"]
+    assert set(mix) == {"big.example", "small.example"} and mix["small.example"]["whole_copies"] >= 1  # the small host is up-sampled
+    largest = max(m["curated_tokens"] for m in mix.values()) / 10  # about one page's tokens
+    for m in mix.values():
+        assert abs(m["achieved_tokens"] - m["target_tokens"]) <= largest
+    assert sum(m["achieved_tokens"] for m in mix.values()) == manifest["tokens"] == manifest["tokens_per_source"]["crawl"]

@@ -1,6 +1,6 @@
 """The build's spill of tokenized documents, one pair of files per curated shard: an Arrow IPC
-stream of (id, source, draw, ids) that packing reads, and a small Parquet table of (source, draw,
-tokens) that the mixing plan reads."""
+stream of (id, source, mixing group, draw, ids) that packing reads, and a small Parquet table of
+(group, draw, tokens) that the mixing plan reads."""
 from __future__ import annotations
 
 from typing import Iterator, NamedTuple, Sequence
@@ -14,8 +14,8 @@ from pipeline.io.files import commit, create_atomic
 from pipeline.io.write_arrow import list_array
 from pipeline.pack import TokenizedDocument
 
-SPILL_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("draw", pa.uint64()), ("ids", pa.list_(pa.int32()))])
-TABLE_SCHEMA = pa.schema([("source", pa.string()), ("draw", pa.uint64()), ("tokens", pa.int64())])
+SPILL_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("group", pa.string()), ("draw", pa.uint64()), ("ids", pa.list_(pa.int32()))])
+TABLE_SCHEMA = pa.schema([("group", pa.string()), ("draw", pa.uint64()), ("tokens", pa.int64())])
 
 
 def spill_path(work_dir: str, shard: int) -> str:
@@ -33,27 +33,27 @@ class TokenSpillWriter:
         self._work_dir, self._shard = work_dir, shard
         self._file = create_atomic(spill_path(work_dir, shard))
         self._stream = pa.ipc.new_stream(self._file, SPILL_SCHEMA)
-        self._sources: list[str] = []
+        self._groups: list[str] = []
         self._draws: list[np.ndarray] = []
         self._tokens: list[int] = []
 
-    def write(self, docs: Sequence[TokenizedDocument], draws: np.ndarray) -> None:
+    def write(self, docs: Sequence[TokenizedDocument], groups: Sequence[str], draws: np.ndarray) -> None:
         if not docs:
             return
-        sources = [d.source for d in docs]
         batch = pa.RecordBatch.from_arrays(
-            [pa.array([d.id for d in docs], pa.string()), pa.array(sources, pa.string()), pa.array(draws, pa.uint64()), list_array([d.ids for d in docs], pa.int32())],
+            [pa.array([d.id for d in docs], pa.string()), pa.array([d.source for d in docs], pa.string()), pa.array(groups, pa.string()),
+             pa.array(draws, pa.uint64()), list_array([d.ids for d in docs], pa.int32())],
             schema=SPILL_SCHEMA,
         )
         self._stream.write_batch(batch)
-        self._sources += sources
+        self._groups += groups
         self._draws.append(draws)
         self._tokens += [len(d.ids) for d in docs]
 
     def close(self) -> None:
         self._stream.close()
         commit(self._file, spill_path(self._work_dir, self._shard))
-        table = pa.table([pa.array(self._sources, pa.string()), pa.array(np.concatenate(self._draws) if self._draws else np.zeros(0, np.uint64), pa.uint64()),
+        table = pa.table([pa.array(self._groups, pa.string()), pa.array(np.concatenate(self._draws) if self._draws else np.zeros(0, np.uint64), pa.uint64()),
                           pa.array(self._tokens, pa.int64())], schema=TABLE_SCHEMA)
         path = table_path(self._work_dir, self._shard)
         out = create_atomic(path)
@@ -64,6 +64,7 @@ class TokenSpillWriter:
 class SpilledBatch(NamedTuple):
     ids: list[str]
     sources: list[str]
+    groups: list[str]
     draws: np.ndarray
     tokens: list[np.ndarray]  # int32 views into the batch
 
@@ -76,7 +77,8 @@ def read_token_spill(work_dir: str, shard: int) -> Iterator[SpilledBatch]:
             offsets = lists.offsets.to_numpy()
             values = lists.values.to_numpy()
             tokens = [values[offsets[i] : offsets[i + 1]] for i in range(len(lists))]
-            yield SpilledBatch(batch.column("id").to_pylist(), batch.column("source").to_pylist(), batch.column("draw").to_numpy(), tokens)
+            yield SpilledBatch(batch.column("id").to_pylist(), batch.column("source").to_pylist(), batch.column("group").to_pylist(),
+                               batch.column("draw").to_numpy(), tokens)
 
 
 def read_doc_table(work_dir: str, shard: int) -> pa.Table:
