@@ -158,7 +158,9 @@ def train_classifier(positive: Sequence[str], negative: Sequence[str], output: s
 
 
 def group_of(doc: Document, group_by: str) -> str:
-    """The document's group for recall: its URL's domain, or a ``meta.<key>`` value."""
+    """The document's group for recall: its URL's domain, its source, or a ``meta.<key>`` value."""
+    if group_by == "source":
+        return doc.source
     if group_by == "url_domain":
         host = urlsplit(str(doc.meta.get("url", ""))).hostname or ""
         return host.removeprefix("www.") or "(no url)"

@@ -151,7 +151,7 @@ class RecallConfig:
     label: str = "positive"
     rounds: int = 4
     min_score: float = 0.5  # a pool document at or above it is recalled
-    group_by: str = "url_domain"  # or meta.<key>
+    group_by: str = "url_domain"  # or source, or meta.<key>
     group_share: float = 0.1  # a group with this share of its documents recalled is marked related
     output: str = "classifiers/recall"  # round-N/ classifiers, recall.json, recalled.jsonl; under output_dir unless absolute
 
@@ -445,7 +445,8 @@ def config_from_dict(data: Any, output_dir: Optional[str] = None) -> Config:
     if output_dir is not None:
         config = dataclasses.replace(config, output_dir=output_dir)
     sources = [dataclasses.replace(s, paths=[_expand_placeholders(p, config.output_dir) for p in s.paths]) for s in config.sources]
-    config = dataclasses.replace(config, sources=sources)
+    recall = dataclasses.replace(config.recall, **{k: [_expand_placeholders(p, config.output_dir) for p in getattr(config.recall, k)] for k in ("positive", "negative")})
+    config = dataclasses.replace(config, sources=sources, recall=recall)
     _check_semantics(config)
     return config
 

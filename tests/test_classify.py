@@ -60,7 +60,7 @@ def test_the_classifier_filter_tags_or_drops_in_a_run(tmp_path):
     out = Path(config["output_dir"])
     kept = [r for f in (out / "curated").glob("*.parquet") for r in pq.read_table(f).to_pylist()]
     dropped = [r for f in (out / "drops").glob("part-*.parquet") for r in pq.read_table(f).to_pylist()]
-    assert len(kept) == 20 and all(json.loads(r["meta"])["scores"]["math"] >= 0.5 for r in kept)
+    assert len(kept) == 20 and all(json.loads(r["meta"])["scores"]["math"] >= 0.5 and json.loads(r["meta"])["labels"]["math"] == "math" for r in kept)
     assert len(dropped) == 20 and {d["reason"] for d in dropped} == {"classifier_math"}
     report = json.loads((out / "report" / "report.json").read_text())["curate"]["sources"]["web"]
     assert sum(report["classifier_scores"].values()) == 40 and report["classifier_scores"]["math/0.9"] >= 15  # every scored document, in tenths

@@ -1,5 +1,7 @@
-"""A trained classifier in the filter chain: the score goes to ``meta["scores"][name]``; with
-``action: drop``, documents under ``min_score`` are dropped with their score as the detail."""
+"""A trained classifier in the filter chain: the score goes to ``meta["scores"][name]`` and the
+verdict to ``meta["labels"][name]`` (the classifier's label at or above ``min_score``, else
+``other``: a key ``mix_by`` can remix on); with ``action: drop``, documents under ``min_score`` are
+dropped with their score as the detail."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,4 +30,6 @@ class ClassifierFilter:
         score = round(float(self.classifier.score([doc.text])[0]), 4)
         if self.action == "drop" and score < self.min_score:
             return Rejection(f"classifier_{self.name}", f"{score:.4f} < {self.min_score}")
-        return doc._replace(meta={**doc.meta, "scores": {**doc.meta.get("scores", {}), self.name: score}})
+        label = self.classifier.label if score >= self.min_score else "other"
+        return doc._replace(meta={**doc.meta, "scores": {**doc.meta.get("scores", {}), self.name: score},
+                                  "labels": {**doc.meta.get("labels", {}), self.name: label}})
