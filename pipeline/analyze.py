@@ -37,6 +37,7 @@ DEDUP_PARTITIONS = 64
 SIGNATURE_BATCH = 512
 SAMPLES_PER_REASON = 5
 NO_LINES = np.zeros(0, np.uint64)  # no boilerplate lines known
+BORDERLINE_STAGE = "kept_borderline"  # samples of kept documents just above a classifier's threshold
 
 
 def curate_document(doc: Document, filters: SourceFilterChains, boilerplate: np.ndarray = NO_LINES) -> tuple[Document | Drop | DeadLetter, int]:
@@ -135,6 +136,11 @@ class AnalyzeUnit(FileDoFn):
                     counts[("boilerplate_lines", source.name, "", "")] += removed
                 for key in score_keys(source.name, result):
                     counts[key] += 1
+                if isinstance(result, Document):
+                    for name, label in result.meta.get("labels", {}).items():
+                        if label != "other":  # kept by the classifier: the lowest scores are its borderline above
+                            score = result.meta["scores"][name]
+                            _keep_sample(samples, Drop(result.id, source.name, BORDERLINE_STAGE, f"classifier_{name}", f"{score:.4f} kept"), result.text)
                 if isinstance(result, DeadLetter):
                     dead.append(result)
                 elif isinstance(result, Drop):
@@ -225,10 +231,12 @@ def score_keys(source: str, result: Document | Drop | DeadLetter) -> list[tuple[
 
 def _keep_sample(samples: dict[tuple[str, str], list[tuple[Any, str, str, str]]], drop: Drop, text: str) -> None:
     """Keeps ``SAMPLES_PER_REASON`` drops per (stage, reason): those with the smallest id hash, or
-    for a classifier the borderline ones (the highest scores under its threshold)."""
+    for a classifier the borderline ones (the highest scores under its threshold; for
+    ``kept_borderline``, the lowest scores it kept)."""
     heap = samples.setdefault((drop.stage, drop.reason), [])
     score = classifier_score(drop)
-    entry = (-stable_hash(0, drop.id) if score is None else score, drop.id, drop.detail, text[:SAMPLE_CHARS])
+    rank = -stable_hash(0, drop.id) if score is None else (-score if drop.stage == BORDERLINE_STAGE else score)
+    entry = (rank, drop.id, drop.detail, text[:SAMPLE_CHARS])
     if len(heap) < SAMPLES_PER_REASON:
         heapq.heappush(heap, entry)
     elif entry > heap[0]:

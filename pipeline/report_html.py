@@ -174,7 +174,8 @@ def render(report: dict[str, Any], drop_samples: Optional[list[dict[str, Any]]] 
         for s in drop_samples:
             docs = "".join(f"<p><b>{escape(d['id'])}</b> — {escape(d['detail'])}<br><code>{escape(d['text'])}</code></p>" for d in s["documents"])
             blocks.append(f'<details id="{_anchor(s["stage"], s["reason"])}"><summary>{escape(s["stage"])} / {escape(s["reason"])} ({len(s["documents"])} samples)</summary>{docs}</details>')
-        sections.append("<h2>Sampled dropped documents</h2>" + "".join(blocks))
+        sections.append("<h2>Sampled documents</h2><p>Dropped documents per stage and reason; <i>kept_borderline</i>: the documents a "
+                        "classifier kept with the lowest scores.</p>" + "".join(blocks))
 
     style = ("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:.5em 0}"
              "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}th{background:#f3f3f3}code{white-space:pre-wrap;font-size:12px}"

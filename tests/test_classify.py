@@ -65,9 +65,12 @@ def test_the_classifier_filter_tags_or_drops_in_a_run(tmp_path):
     report = json.loads((out / "report" / "report.json").read_text())["curate"]["sources"]["web"]
     assert sum(report["classifier_scores"].values()) == 40 and report["classifier_scores"]["math/0.9"] >= 15  # every scored document, in tenths
     samples = json.loads((out / "report" / "drop_samples.json").read_text())
-    (math_samples,) = [s["documents"] for s in samples if s["reason"] == "classifier_math"]
+    (math_samples,) = [s["documents"] for s in samples if s["stage"] == "filter" and s["reason"] == "classifier_math"]
     shown = sorted(float(d["detail"].split()[0]) for d in math_samples)
     assert shown == sorted(float(d["detail"].split()[0]) for d in dropped)[-len(shown):]  # the borderline ones
+    (above,) = [s["documents"] for s in samples if s["stage"] == "kept_borderline"]
+    kept_scores = sorted(json.loads(r["meta"])["scores"]["math"] for r in kept)
+    assert sorted(float(d["detail"].split()[0]) for d in above) == kept_scores[: len(above)]  # and the lowest kept
     assert "Classifier scores" in (out / "report" / "index.html").read_text()
 
 
