@@ -1,0 +1,159 @@
+"""Repository-level code: the files of a repository in dependency order, DeepSeek-Coder style.
+
+``import_targets`` finds what a file imports (Python, JavaScript/TypeScript, Java, Go, Rust,
+C/C++ ``#include "..."``), ``resolve_imports`` maps those names to files of the same repository,
+and ``dependency_order`` sorts the files so that every file comes after the files it uses: a
+topological sort whose ties are taken in path order and whose cycles are broken at the smallest
+path, so the order depends on the repository's contents alone. ``language_of`` is the one table
+of extensions.
+"""
+from __future__ import annotations
+
+import heapq
+import posixpath
+import re
+from typing import Iterable, Mapping, Optional
+
+LANGUAGES = {
+    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
+    ".ts": "typescript", ".tsx": "typescript", ".java": "java", ".go": "go", ".rs": "rust",
+    ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp",
+}
+_PY_IMPORT = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+import\s+([\w*, ()]+)|import\s+([\w., ]+))", re.MULTILINE)
+_JS_IMPORT = re.compile(r"""(?:import\s[^'"]*?from\s*|import\s*|require\s*\(\s*|export\s[^'"]*?from\s*)['"]([^'"]+)['"]""")
+_JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?([\w.]+)(?:\.\*)?\s*;", re.MULTILINE)
+_JAVA_PACKAGE = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.MULTILINE)
+_GO_IMPORT = re.compile(r"""^\s*import\s*(?:\(([^)]*)\)|(?:\w+\s+)?"([^"]+)")""", re.MULTILINE)
+_GO_MODULE = re.compile(r"^module\s+(\S+)", re.MULTILINE)
+_RUST_MOD = re.compile(r"^\s*(?:pub\s+)?mod\s+(\w+)\s*;", re.MULTILINE)
+_RUST_USE = re.compile(r"^\s*(?:pub\s+)?use\s+(?:crate|super|self)::(\w+)", re.MULTILINE)
+_C_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
+
+
+def language_of(path: str) -> Optional[str]:
+    return LANGUAGES.get(posixpath.splitext(path)[1].lower())
+
+
+def import_targets(path: str, text: str) -> list[str]:
+    """The raw names ``path`` imports (module names, relative paths, packages), in file order."""
+    language = language_of(path)
+    if language == "python":
+        names = []
+        for relative, items, plain in _PY_IMPORT.findall(text):
+            if plain:
+                names += [n.split(" as ")[0].strip() for n in plain.split(",")]
+            else:
+                names.append(relative)
+                names += [f"{relative}{'' if relative.endswith('.') else '.'}{i.strip()}" for i in items.strip("() ").split(",") if i.strip() and i.strip() != "*"]
+        return names
+    if language in ("javascript", "typescript"):
+        return _JS_IMPORT.findall(text)
+    if language == "java":
+        return _JAVA_IMPORT.findall(text)
+    if language == "go":
+        return [n for block, single in _GO_IMPORT.findall(text) for n in (re.findall(r'"([^"]+)"', block) if block else [single])]
+    if language == "rust":
+        return [f"mod:{m}" for m in _RUST_MOD.findall(text)] + [f"use:{u}" for u in _RUST_USE.findall(text)]
+    if language in ("c", "cpp"):
+        return _C_INCLUDE.findall(text)
+    return []
+
+
+def _python_candidates(path: str, name: str) -> list[str]:
+    dots = len(name) - len(name.lstrip("."))
+    parts = [p for p in name.lstrip(".").split(".") if p]
+    if dots:
+        base = posixpath.dirname(path)
+        for _ in range(dots - 1):
+            base = posixpath.dirname(base)
+        stem = posixpath.join(base, *parts) if parts else base
+    else:
+        stem = posixpath.join(*parts) if parts else ""
+    return [f"{stem}.py", f"{stem}/__init__.py"] if stem else []
+
+
+def resolve_imports(files: Mapping[str, str]) -> dict[str, set[str]]:
+    """For every file, the files of the same repository it imports (paths relative to the root)."""
+    paths = set(files)
+    by_suffix: dict[str, list[str]] = {}
+    for p in sorted(paths):  # a Python module or Java class may sit under a source root (src/, lib/...)
+        segments = p.split("/")
+        for i in range(len(segments)):
+            by_suffix.setdefault("/".join(segments[i:]), []).append(p)
+    go_module = next((m.group(1) for p, t in sorted(files.items()) if p.endswith("go.mod") for m in [_GO_MODULE.search(t)] if m), None)
+
+    def found(candidate: str) -> Optional[str]:
+        candidate = posixpath.normpath(candidate)
+        if candidate in paths:
+            return candidate
+        matches = by_suffix.get(candidate, [])
+        return matches[0] if matches else None
+
+    edges: dict[str, set[str]] = {p: set() for p in paths}
+    for path, text in files.items():
+        language, folder = language_of(path), posixpath.dirname(path)
+        for name in import_targets(path, text):
+            candidates: list[str] = []
+            if language == "python":
+                candidates = _python_candidates(path, name)
+            elif language in ("javascript", "typescript") and name.startswith("."):
+                stem = posixpath.join(folder, name)
+                candidates = [stem] + [stem + e for e in (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs")] + [f"{stem}/index{e}" for e in (".ts", ".tsx", ".js", ".jsx")]
+            elif language == "java":
+                candidates = [name.replace(".", "/") + ".java"]
+            elif language == "go" and go_module and (name == go_module or name.startswith(go_module + "/")):
+                directory = name[len(go_module):].lstrip("/")
+                candidates = sorted(p for p in paths if posixpath.dirname(p) == directory and p.endswith(".go") and not p.endswith("_test.go"))
+            elif language == "rust":
+                kind, module = name.split(":", 1)
+                base = folder if posixpath.basename(path) in ("mod.rs", "lib.rs", "main.rs") else posixpath.splitext(path)[0]
+                roots = [base] if kind == "mod" else [folder, posixpath.dirname(folder)]
+                candidates = [c for r in roots for c in (posixpath.join(r, f"{module}.rs"), posixpath.join(r, module, "mod.rs"))]
+            elif language in ("c", "cpp"):
+                candidates = [posixpath.join(folder, name), name]
+            targets = [t for c in candidates if (t := found(c)) is not None and t != path]
+            if language == "go":
+                edges[path].update(targets)
+            elif targets:
+                edges[path].add(targets[0])
+    return edges
+
+
+def dependency_order(paths: Iterable[str], edges: Mapping[str, set[str]]) -> list[str]:
+    """Every file after the files it imports; among files free to go, the smallest path first; a
+    cycle is broken by releasing its smallest waiting file."""
+    remaining = {p: set(edges.get(p, ())) & set(paths) for p in paths}
+    users: dict[str, set[str]] = {p: set() for p in remaining}
+    for p, deps in remaining.items():
+        for d in deps:
+            users[d].add(p)
+    ready = [p for p, deps in remaining.items() if not deps]
+    heapq.heapify(ready)
+    order: list[str] = []
+    placed: set[str] = set()
+    while len(order) < len(remaining):
+        if not ready:  # every waiting file is on or behind a cycle: release the smallest one on a cycle
+            heapq.heappush(ready, min(p for p in remaining if p not in placed and _on_cycle(p, remaining)))
+        path = heapq.heappop(ready)
+        if path in placed:
+            continue
+        placed.add(path)
+        order.append(path)
+        for user in sorted(users[path]):
+            remaining[user].discard(path)
+            if not remaining[user] and user not in placed:
+                heapq.heappush(ready, user)
+    return order
+
+
+def _on_cycle(start: str, remaining: Mapping[str, set[str]]) -> bool:
+    """Whether ``start`` reaches itself through the imports still waiting."""
+    stack, seen = list(remaining[start]), set()
+    while stack:
+        node = stack.pop()
+        if node == start:
+            return True
+        if node not in seen:
+            seen.add(node)
+            stack.extend(remaining[node])
+    return False
