@@ -32,7 +32,7 @@ from pipeline.io.read import curated_stats, read_curated_file
 from pipeline.io.token_spill import TokenSpillWriter, read_doc_table, read_token_spill
 from pipeline.io.write import WriteCollectedJson, write_drops
 from pipeline.io.write_arrow import ArrowShardWriter, write_dataset_metadata
-from pipeline.mix import BIN_BITS, BINS, REASON as MIX_REASON, STAGE as MIX_STAGE, SourceMix, boundary_choice, describe, draw_bins, draws, mix_group, plan_source, target_tokens
+from pipeline.mix import BINS, REASON as MIX_REASON, STAGE as MIX_STAGE, SourceMix, boundary_choice, describe, draw_bins, draws, mix_group, plan_source, target_tokens
 from pipeline.pack import PACKERS, TokenizedDocument
 from pipeline.report import ReconciliationError, update_run_report, verify_parquet_rows
 from pipeline.runner import configure_filesystems, create_pipeline
@@ -141,10 +141,12 @@ class BoundaryDocuments(FileDoFn):
     def process(self, shard: dict[str, Any], plans: Mapping[str, tuple[SourceMix, int]]) -> Iterator[tuple[str, tuple[tuple[int, int, int], int]]]:
         if not any(needed > 0 for _, needed in plans.values()):
             return
-        table = read_doc_table(self._work, shard["shard"]).to_pydict()
-        for position, (group, draw, tokens) in enumerate(zip(table["group"], table["draw"], table["tokens"])):
+        table = read_doc_table(self._work, shard["shard"])
+        bins = draw_bins(table.column("draw").to_numpy()).tolist()
+        columns = table.to_pydict()
+        for position, (group, draw, tokens, b) in enumerate(zip(columns["group"], columns["draw"], columns["tokens"], bins)):
             plan, needed = plans[group]
-            if needed > 0 and draw >> (64 - BIN_BITS) == plan.boundary_bin:
+            if needed > 0 and b == plan.boundary_bin:
                 yield group, ((draw, shard["shard"], position), tokens)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional, Sequence
@@ -136,9 +137,8 @@ def train_classifier(positive: Sequence[str], negative: Sequence[str], output: s
         with open(model_path, "rb") as f:
             write_bytes(FileSystems.join(output, "model.bin"), f.read())
     test = [(lab, t) for (lab, t), is_held in zip(examples, held) if is_held]
-    card: dict[str, Any] = {"label": label, "train": {"positive": sum(1 for (lab, _), h in zip(examples, held) if lab == label and not h),
-                                                       "negative": sum(1 for (lab, _), h in zip(examples, held) if lab != label and not h)},
-                            "holdout": {"positive": sum(1 for lab, _ in test if lab == label), "negative": sum(1 for lab, _ in test if lab != label)},
+    sizes = Counter(("holdout" if h else "train", "positive" if lab == label else "negative") for (lab, _), h in zip(examples, held))
+    card: dict[str, Any] = {"label": label, **{split: {kind: sizes[(split, kind)] for kind in ("positive", "negative")} for split in ("train", "holdout")},
                             "fasttext": FASTTEXT_PARAMS, "seed": seed, "command": command}
     write_json(FileSystems.join(output, "card.json"), card)
     Classifier._loaded.pop(output, None)  # a model trained before into the same directory

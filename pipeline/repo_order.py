@@ -133,7 +133,7 @@ def dependency_order(paths: Iterable[str], edges: Mapping[str, set[str]]) -> lis
     placed: set[str] = set()
     while len(order) < len(remaining):
         if not ready:  # every waiting file is on or behind a cycle: release the smallest one on a cycle
-            heapq.heappush(ready, min(p for p in remaining if p not in placed and _on_cycle(p, remaining)))
+            heapq.heappush(ready, min(p for p in remaining if p not in placed and any(reaches(remaining, d, p) for d in remaining[p])))
         path = heapq.heappop(ready)
         if path in placed:
             continue
@@ -146,14 +146,15 @@ def dependency_order(paths: Iterable[str], edges: Mapping[str, set[str]]) -> lis
     return order
 
 
-def _on_cycle(start: str, remaining: Mapping[str, set[str]]) -> bool:
-    """Whether ``start`` reaches itself through the imports still waiting."""
-    stack, seen = list(remaining[start]), set()
+
+def reaches(edges: Mapping[str, Iterable[str]], start: str, goal: str) -> bool:
+    """Whether ``goal`` is reachable from ``start`` along ``edges`` (file → files it imports)."""
+    stack, seen = [start], set()
     while stack:
         node = stack.pop()
-        if node == start:
+        if node == goal:
             return True
         if node not in seen:
             seen.add(node)
-            stack.extend(remaining[node])
+            stack.extend(edges[node])
     return False

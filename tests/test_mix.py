@@ -10,7 +10,7 @@ import pytest
 
 from jobs.build import plan_mix
 from pipeline.config import ConfigError, MixConfig, config_from_dict
-from pipeline.mix import BIN_BITS, BINS, boundary_choice, draw_bins, draws, target_tokens
+from pipeline.mix import BINS, boundary_choice, draw_bins, draws, target_tokens
 
 
 def corpus(seed: int = 0) -> dict[str, list[tuple[str, int, int]]]:
@@ -37,9 +37,9 @@ def mixed_tokens(shards: dict[int, list], mix: dict[str, MixConfig], seed: int =
     plans = plan_mix(histograms, mix)
     boundary: dict[str, list] = {}
     for shard, docs in shards.items():
-        for position, ((source, _, tokens), draw) in enumerate(zip(docs, per_shard[shard].tolist())):
+        for position, ((source, _, tokens), draw, b) in enumerate(zip(docs, per_shard[shard].tolist(), draw_bins(per_shard[shard]).tolist())):
             plan, needed = plans[source]
-            if needed > 0 and int(draw) >> (64 - BIN_BITS) == plan.boundary_bin:
+            if needed > 0 and b == plan.boundary_bin:
                 boundary.setdefault(source, []).append(((int(draw), shard, position), tokens))
     final = {s: dataclasses.replace(p, last_key=boundary_choice(boundary.get(s, []), needed)) for s, (p, needed) in plans.items()}
     achieved: dict[str, int] = {}

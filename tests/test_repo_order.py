@@ -4,7 +4,7 @@ from __future__ import annotations
 import sysconfig
 from pathlib import Path
 
-from pipeline.repo_order import dependency_order, language_of, resolve_imports
+from pipeline.repo_order import dependency_order, language_of, reaches, resolve_imports
 
 
 def ordered(files: dict[str, str]) -> list[str]:
@@ -58,20 +58,8 @@ def test_installed_packages_as_repositories_have_no_order_violations():
         edges = resolve_imports(files)
         order = dependency_order(sorted(files), edges)
         position = {p: i for i, p in enumerate(order)}
-
-        def reaches(start: str, goal: str) -> bool:
-            stack, seen = [start], set()
-            while stack:
-                node = stack.pop()
-                if node == goal:
-                    return True
-                if node not in seen:
-                    seen.add(node)
-                    stack.extend(edges[node])
-            return False
-
         for user, used in ((u, d) for u, ds in edges.items() for d in ds):
-            if not reaches(used, user):  # not on a cycle with its user
+            if not reaches(edges, used, user):  # not on a cycle with its user
                 assert position[used] < position[user], (user, used)
                 edges_checked += 1
     assert edges_checked > 200
