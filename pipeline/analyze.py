@@ -24,9 +24,11 @@ from pipeline.documents import DeadLetter, Document, Drop, stable_hash
 from pipeline.filters import SourceFilterChains
 from pipeline.io.files import FileDoFn
 from pipeline.io.read import read_piece
+from pipeline.io.repos import Repository
 from pipeline.io.spill import ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets, write_signatures
 from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_dead_letters
 from pipeline.normalize import normalize_document
+from pipeline.repo_order import repository_documents
 from pipeline.report import length_bin
 from pipeline.stages import COUNTS, SAMPLE_CHARS, SAMPLES, dead_letter_for
 from pipeline.units import WorkUnit, piece_bytes, unit_name
@@ -54,6 +56,42 @@ def curate_document(doc: Document, filters: SourceFilterChains, boilerplate: np.
         return result, removed
     except Exception as e:
         return dead_letter_for(doc, stage, e), removed
+
+
+Outcome = tuple[Optional[Document], Document | Drop | DeadLetter, int]  # (record read, its result, lines removed)
+
+
+def curate_repository(repo: Repository, filters: SourceFilterChains, boilerplate: np.ndarray, max_repo_bytes: int) -> list[Outcome]:
+    """Curates each file of a repository (a drop names the file), then lays the survivors out as
+    repository documents (``repository_documents``), which are kept as they are."""
+    outcomes: list[Outcome] = []
+    survivors: list[Document] = []
+    removed_lines = 0
+    for file in repo.files:
+        result, removed = curate_document(file, filters, boilerplate)
+        removed_lines += removed
+        if isinstance(result, Document):
+            survivors.append(result)
+        else:
+            outcomes.append((file, result, removed))
+    documents = repository_documents(repo.source, repo.name, repo.location, survivors, max_repo_bytes)
+    outcomes += [(doc, doc, removed_lines if i == 0 else 0) for i, doc in enumerate(documents)]
+    return outcomes
+
+
+def repository_counts(repo: Repository, outcomes: list[Outcome]) -> Counter:
+    """Count keys of one repository: repositories, documents, files (read and in documents) and the
+    files per language in its documents."""
+    documents = [result for _, result, _ in outcomes if isinstance(result, Document)]
+    counts: Counter = Counter()
+    counts[("repos", repo.source, "repositories", "")] += 1
+    counts[("repos", repo.source, "documents", "")] += len(documents)
+    counts[("repos", repo.source, "files_curated", "")] += len(repo.files)
+    for doc in documents:
+        for span in doc.meta["files"]:
+            counts[("repos", repo.source, "files_in_documents", "")] += 1
+            counts[("repo_language", repo.source, span["language"], "")] += 1
+    return counts
 
 
 class UnitSigner:
@@ -122,40 +160,41 @@ class AnalyzeUnit(FileDoFn):
         read = 0
         for piece in unit.pieces:
             for record in read_piece(source, piece, config.max_document_bytes):
-                read += 1
-                if isinstance(record, DeadLetter):
-                    dead.append(record)
-                    continue
-                if isinstance(record, Drop):  # a web record without main text
-                    drops.append(record)
-                    _keep_sample(samples, record, "")
-                    continue
-                counts[("length_read", source.name, length_bin(record.text), "")] += 1
-                result, removed = curate_document(record, self._filters, boilerplate)
-                if removed:
-                    counts[("boilerplate_lines", source.name, "", "")] += removed
-                for key in score_keys(source.name, result):
-                    counts[key] += 1
-                if isinstance(result, Document):
-                    for name, label in result.meta.get("labels", {}).items():
-                        if label != "other":  # kept by the classifier: the lowest scores are its borderline above
-                            score = result.meta["scores"][name]
-                            _keep_sample(samples, Drop(result.id, source.name, BORDERLINE_STAGE, f"classifier_{name}", f"{score:.4f} kept"), result.text)
-                if isinstance(result, DeadLetter):
-                    dead.append(result)
-                elif isinstance(result, Drop):
-                    drops.append(result)
-                    _keep_sample(samples, result, record.text)
+                outcomes: list[Outcome]
+                if isinstance(record, Repository):
+                    outcomes = curate_repository(record, self._filters, boilerplate, source.max_repo_bytes)
+                    counts.update(repository_counts(record, outcomes))
+                elif isinstance(record, Document):
+                    outcomes = [(record, *curate_document(record, self._filters, boilerplate))]
                 else:
-                    spill.write(curated_row(result))
-                    size = len(result.text.encode("utf-8", "surrogatepass"))
-                    index.ids.append(result.id)
-                    index.sources.append(result.source)
-                    index.sizes.append(size)
-                    if config.dedup.exact:
-                        hashes.append(exact.text_hash(result.text))
-                    if minhash is not None:
-                        minhash.add(result.text)
+                    outcomes = [(None, record, 0)]
+                for original, result, removed in outcomes:
+                    read += 1
+                    if original is not None:
+                        counts[("length_read", source.name, length_bin(original.text), "")] += 1
+                    if removed:
+                        counts[("boilerplate_lines", source.name, "", "")] += removed
+                    for key in score_keys(source.name, result):
+                        counts[key] += 1
+                    if isinstance(result, DeadLetter):
+                        dead.append(result)
+                    elif isinstance(result, Drop):  # web records without main text have no original
+                        drops.append(result)
+                        _keep_sample(samples, result, original.text if original is not None else "")
+                    else:
+                        for name, label in result.meta.get("labels", {}).items():
+                            if label != "other":  # kept by the classifier: the lowest scores are its borderline above
+                                score = result.meta["scores"][name]
+                                _keep_sample(samples, Drop(result.id, source.name, BORDERLINE_STAGE, f"classifier_{name}", f"{score:.4f} kept"), result.text)
+                        spill.write(curated_row(result))
+                        size = len(result.text.encode("utf-8", "surrogatepass"))
+                        index.ids.append(result.id)
+                        index.sources.append(result.source)
+                        index.sizes.append(size)
+                        if config.dedup.exact:
+                            hashes.append(exact.text_hash(result.text))
+                        if minhash is not None:
+                            minhash.add(result.text)
         spill.close()
         write_index(self._work_dir, unit.index, index)
         write_filter_drops(self._work_dir, unit.index, drops)

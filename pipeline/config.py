@@ -28,13 +28,22 @@ class ConfigError(ValueError):
 class SourceConfig:
     name: str
     paths: list[str]
-    format: Literal["jsonl", "parquet", "arrow", "hf", "text", "warc", "html"] = "jsonl"
+    format: Literal["jsonl", "parquet", "arrow", "hf", "text", "warc", "html", "repos"] = "jsonl"
     text_field: str = "text"
     id_field: Optional[str] = None
     kind: Literal["text", "code"] = "text"
     priority: int = 0
     extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"  # warc/html: main-text extraction
     filters: Optional["FiltersConfig"] = None  # the global filters with this source's overrides merged in
+    repo_field: Optional[str] = None  # jsonl/parquet rows that are files: the column naming their repository
+    path_field: Optional[str] = None  # ... and the column with the file's path in it
+    max_repo_bytes: int = 1_048_576  # a longer repository document is split at file boundaries into parts
+    max_file_bytes: int = 1_000_000  # larger repository files are skipped (too_large)
+
+    @property
+    def repositories(self) -> bool:
+        """Whether the source's documents are whole repositories assembled from their files."""
+        return self.format == "repos" or self.repo_field is not None
 
 
 @dataclass(frozen=True)
@@ -229,6 +238,7 @@ class TokenizerConfig:
 class FimConfig:
     rate: float = 0.1  # DeepSeek-V3
     spm_rate: float = 0.0  # share of FIM documents laid out SPM instead of PSM
+    within_files: bool = True  # repository documents: the middle lies inside one file, never across a file marker
 
 
 @dataclass(frozen=True)
@@ -370,6 +380,14 @@ def _check_semantics(config: Config) -> None:
             raise ConfigError(f"sources[{i}].name: duplicate source name {s.name!r}")
         if not s.paths:
             raise ConfigError(f"sources[{i}].paths: at least one path is required")
+        if (s.repo_field is None) != (s.path_field is None):
+            raise ConfigError(f"sources[{i}].repo_field: give repo_field and path_field together, or neither")
+        if s.repo_field is not None and s.format not in ("jsonl", "parquet"):
+            raise ConfigError(f"sources[{i}].repo_field: rows are grouped into repositories for jsonl and parquet sources, not {s.format}")
+        if s.repositories and s.kind != "code":
+            raise ConfigError(f"sources[{i}].kind: a repository source is code; set kind: code")
+        if s.max_repo_bytes <= 0 or s.max_file_bytes <= 0:
+            raise ConfigError(f"sources[{i}].max_repo_bytes: max_repo_bytes and max_file_bytes must be positive")
     positive = {
         "tokenizer.vocab_size": config.tokenizer.vocab_size,
         "tokenizer.sample_bytes": config.tokenizer.sample_bytes,

@@ -4,7 +4,8 @@ With probability ``rate`` (from ``hash(seed, id)``) a document is cut at two uni
 character positions into prefix/middle/suffix and laid out as
 PSM ``<fim_begin> prefix <fim_hole> suffix <fim_end> middle <eos>`` or, with probability
 ``spm_rate`` among those, SPM ``<fim_begin> <fim_hole> suffix <fim_end> prefix middle <eos>``.
-Cuts are between characters (code points), so no UTF-8 sequence is ever split.
+Cuts are between characters (code points), so no UTF-8 sequence is ever split. In a repository
+document both cuts fall inside one file (``fim.within_files``), so a hole never spans two files.
 """
 from __future__ import annotations
 
@@ -19,10 +20,20 @@ FimKind = Literal["psm", "spm", "plain", "too_short"]
 MIN_CHARS = 2
 
 
-def fim_cuts(seed: int, doc_id: str, length: int) -> tuple[int, int]:
-    """Two uniform cut positions in ``[0, length]``, sorted."""
-    a = stable_hash(seed, "fim-cut-a", doc_id) % (length + 1)
-    b = stable_hash(seed, "fim-cut-b", doc_id) % (length + 1)
+def fim_cuts(seed: int, doc_id: str, length: int, spans: Sequence[tuple[int, int]] = ()) -> tuple[int, int]:
+    """Two uniform cut positions in ``[0, length]``, sorted. With ``spans`` (the files of a
+    repository document) both fall inside one span, picked with probability proportional to its
+    length, so the middle never crosses a file marker."""
+    start, end = 0, length
+    if spans:
+        total = sum(e - s for s, e in spans)
+        position = stable_hash(seed, "fim-file", doc_id) % max(total, 1)
+        for start, end in spans:
+            if position < end - start:
+                break
+            position -= end - start
+    a = start + stable_hash(seed, "fim-cut-a", doc_id) % (end - start + 1)
+    b = start + stable_hash(seed, "fim-cut-b", doc_id) % (end - start + 1)
     return (a, b) if a <= b else (b, a)
 
 

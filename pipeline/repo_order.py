@@ -4,21 +4,20 @@
 C/C++ ``#include "..."``), ``resolve_imports`` maps those names to files of the same repository,
 and ``dependency_order`` sorts the files so that every file comes after the files it uses: a
 topological sort whose ties are taken in path order and whose cycles are broken at the smallest
-path, so the order depends on the repository's contents alone. ``language_of`` is the one table
-of extensions.
+path, so the order depends on the repository's contents alone. ``repository_documents`` lays
+the ordered files out as one document (or parts) with a path marker before each file.
 """
 from __future__ import annotations
 
 import heapq
 import posixpath
 import re
-from typing import Iterable, Mapping, Optional
+from collections import Counter
+from typing import Iterable, Mapping, Optional, Sequence
 
-LANGUAGES = {
-    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
-    ".ts": "typescript", ".tsx": "typescript", ".java": "java", ".go": "go", ".rs": "rust",
-    ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp",
-}
+from pipeline.code_files import language_of
+from pipeline.documents import Document
+
 _PY_IMPORT = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+import\s+([\w*, ()]+)|import\s+([\w., ]+))", re.MULTILINE)
 _JS_IMPORT = re.compile(r"""(?:import\s[^'"]*?from\s*|import\s*|require\s*\(\s*|export\s[^'"]*?from\s*)['"]([^'"]+)['"]""")
 _JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?([\w.]+)(?:\.\*)?\s*;", re.MULTILINE)
@@ -28,10 +27,6 @@ _GO_MODULE = re.compile(r"^module\s+(\S+)", re.MULTILINE)
 _RUST_MOD = re.compile(r"^\s*(?:pub\s+)?mod\s+(\w+)\s*;", re.MULTILINE)
 _RUST_USE = re.compile(r"^\s*(?:pub\s+)?use\s+(?:crate|super|self)::(\w+)", re.MULTILINE)
 _C_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
-
-
-def language_of(path: str) -> Optional[str]:
-    return LANGUAGES.get(posixpath.splitext(path)[1].lower())
 
 
 def import_targets(path: str, text: str) -> list[str]:
@@ -146,7 +141,6 @@ def dependency_order(paths: Iterable[str], edges: Mapping[str, set[str]]) -> lis
     return order
 
 
-
 def reaches(edges: Mapping[str, Iterable[str]], start: str, goal: str) -> bool:
     """Whether ``goal`` is reachable from ``start`` along ``edges`` (file → files it imports)."""
     stack, seen = [start], set()
@@ -158,3 +152,45 @@ def reaches(edges: Mapping[str, Iterable[str]], start: str, goal: str) -> bool:
             seen.add(node)
             stack.extend(edges[node])
     return False
+
+
+FILE_MARKER = "# {path}\n"  # the line before each file of a repository document, DeepSeek-Coder style
+
+
+def repository_documents(source: str, repo: str, location: str, files: Sequence[Document], max_repo_bytes: int) -> list[Document]:
+    """The repository's files in dependency order, each after a ``FILE_MARKER`` line, as one document
+    ``source/repo`` or, over ``max_repo_bytes``, parts ``source/repo#1``, ``#2``... split at file
+    boundaries. ``meta['files']`` gives each file's path, language and ``[start, end)`` character
+    span (FIM keeps its hole inside one span); ``meta['language']`` is the language of most bytes."""
+    by_path = {f.meta["file"]: f for f in files}
+    order = dependency_order(sorted(by_path), resolve_imports({p: f.text for p, f in by_path.items()}))
+    parts: list[list[str]] = []
+    size = 0
+    for path in order:
+        body = by_path[path].text
+        piece_bytes = len(FILE_MARKER.format(path=path).encode("utf-8", "surrogatepass")) + len(body.encode("utf-8", "surrogatepass")) + 1
+        if not parts or (size + piece_bytes > max_repo_bytes and parts[-1]):
+            parts.append([])
+            size = 0
+        parts[-1].append(path)
+        size += piece_bytes
+    documents = []
+    for k, paths in enumerate(parts, 1):
+        chunks: list[str] = []
+        spans = []
+        offset = 0
+        language_bytes: Counter = Counter()
+        for path in paths:
+            marker, body = FILE_MARKER.format(path=path), by_path[path].text
+            start = offset + len(marker)
+            chunks += [marker, body] if body.endswith("\n") else [marker, body, "\n"]
+            language = by_path[path].meta["language"]
+            spans.append({"path": path, "language": language, "start": start, "end": start + len(body)})
+            language_bytes[language] += len(body)
+            offset = start + len(body) + (0 if body.endswith("\n") else 1)
+        meta = {"path": location, "repo": repo, "files": spans, "language": min(language_bytes, key=lambda l: (-language_bytes[l], l))}
+        if len(parts) > 1:
+            meta["part"] = k
+        doc_id = f"{source}/{repo}" if len(parts) == 1 else f"{source}/{repo}#{k}"
+        documents.append(Document(doc_id, "".join(chunks), source, meta))
+    return documents

@@ -16,6 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.documents import Document
 from pipeline.io.files import read_bytes, read_json, write_bytes, write_json
+from pipeline.io.repos import REPO_STAGE
 from pipeline.io.write import WriteCollectedJson
 from pipeline.report_html import render
 from pipeline.units import WorkUnit, unit_name
@@ -57,8 +58,10 @@ class CountAndWrite(beam.PTransform):
 
 
 def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Per source: read, kept, dead-lettered, dropped per ``stage/reason``, PII redactions, and the
-    invariant ``read = kept + dropped + dead-lettered``."""
+    """Per source: read, kept, dead-lettered, dropped per ``stage/reason``, PII redactions, for
+    repository sources their repositories, files and languages, and the invariant
+    ``read = kept + dropped + dead-lettered`` (a repository source reads repository documents and
+    the files it skipped, dropped or dead-lettered)."""
     def empty() -> dict[str, Any]:
         return {"read": 0, "kept": 0, "dead_lettered": 0, "boilerplate_lines_removed": 0, "classifier_scores": {}, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {},
                 "languages": {}, "length_histogram": {"read": {}, "kept": {}}}
@@ -80,12 +83,22 @@ def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[st
             entry["languages"][stage] = n
         elif kind == "score":
             entry["classifier_scores"][stage] = n
+        elif kind in ("repos", "repo_language"):
+            repos = entry.setdefault("repositories", {"repositories": 0, "documents": 0, "files_curated": 0, "files_in_documents": 0, "languages": {}})
+            if kind == "repos":
+                repos[stage] += n
+            else:
+                repos["languages"][stage] = n
         elif kind in ("length_read", "length_kept"):
             entry["length_histogram"][kind.removeprefix("length_")][stage] = n
         elif kind == "dead_letter":
             entry["dead_lettered"] += n
             entry["dead_lettered_by_stage"][stage] = entry["dead_lettered_by_stage"].get(stage, 0) + n
     for entry in summary.values():
+        if "repositories" in entry:  # files: skipped unread (stage repo) or curated (then dropped, dead-lettered or in a document)
+            repos = entry["repositories"]
+            repos["files_skipped"] = {key.split("/", 1)[1]: n for key, n in sorted(entry["dropped"].items()) if key.startswith(f"{REPO_STAGE}/")}
+            repos["files"] = repos.pop("files_curated") + sum(repos["files_skipped"].values())
         accounted = entry["kept"] + sum(entry["dropped"].values()) + entry["dead_lettered"]
         entry["reconciles"] = accounted == entry["read"]
     return summary

@@ -63,7 +63,8 @@ def encode_documents(
     counts["encode_checked"] = check_fast_path(encoder, docs, check_rate, seed)
     for i, kind in enumerate(kinds):
         if kind in ("psm", "spm"):
-            ids[i] = fim_ids(encoder, kind, docs[i].text, fim_cuts(seed, docs[i].id, len(docs[i].text)))
+            spans = [(f["start"], f["end"]) for f in docs[i].meta.get("files", ())] if fim.within_files else []
+            ids[i] = fim_ids(encoder, kind, docs[i].text, fim_cuts(seed, docs[i].id, len(docs[i].text), spans))
         if kind != "plain":
             counts[f"fim_{kind}"] += 1
     out = []

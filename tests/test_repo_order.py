@@ -4,7 +4,8 @@ from __future__ import annotations
 import sysconfig
 from pathlib import Path
 
-from pipeline.repo_order import dependency_order, language_of, reaches, resolve_imports
+from pipeline.code_files import language_of
+from pipeline.repo_order import dependency_order, reaches, resolve_imports
 
 
 def ordered(files: dict[str, str]) -> list[str]:
@@ -45,7 +46,7 @@ def test_cycles_and_files_that_import_nothing_keep_a_deterministic_order():
     assert order == ordered(dict(reversed(list(files.items()))))  # the order depends on contents, not listing order
     assert order.index("a.py") < order.index("c.py") and order.index("b.py") < order.index("c.py")  # c waits for the whole cycle
     assert order.index("z.py") < order.index("m.py") and sorted(order) == sorted(files)
-    assert language_of("x/Y.java") == "java" and language_of("README.md") is None
+    assert language_of("x/Y.java") == "java" and language_of("README.md") == "markdown" and language_of("LICENSE") is None
 
 
 def test_installed_packages_as_repositories_have_no_order_violations():

@@ -12,6 +12,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 TMP_DIR = "_tmp"
+GLOB_CHARS = "*?["
 _run_options: dict[str, Any] = {}
 
 
@@ -163,3 +164,22 @@ def completed_with(directory: str, config_hash: str) -> bool:
     """True when ``directory`` holds a complete output made with this config hash."""
     marker = FileSystems.join(directory, SUCCESS)
     return FileSystems.exists(marker) and read_json(marker).get("config_hash") == config_hash
+
+
+class InputNotFoundError(FileNotFoundError):
+    """A source path or glob that matches no file."""
+
+
+def glob_base(pattern: str) -> str:
+    """The directory part of a glob before its first wildcard."""
+    cut = min((pattern.find(c) for c in GLOB_CHARS if c in pattern), default=len(pattern))
+    return pattern[: pattern.rfind("/", 0, cut) + 1]
+
+
+def common_base(bases: list[str]) -> str:
+    """The longest directory prefix shared by all ``bases`` (each ends with '/' or is empty)."""
+    common = bases[0]
+    for base in bases[1:]:
+        while not base.startswith(common):
+            common = common[: common.rstrip("/").rfind("/") + 1]
+    return common

@@ -16,16 +16,13 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.config import SourceConfig
 from pipeline.documents import DeadLetter, Document, Drop, make_id, preview
 from pipeline.io.decompress import Oversized, compression_of, lines
+from pipeline.io.files import InputNotFoundError, common_base, glob_base
+from pipeline.io.repos import RepoRecord, match_repositories, read_repository, repositories_from_rows
 from pipeline.io.web import read_html, read_warc
 from pipeline.units import Piece
 
 Record = Union[Document, DeadLetter, Drop]
 READ_STAGE = "read"
-_GLOB_CHARS = "*?["
-
-
-class InputNotFoundError(FileNotFoundError):
-    """A source path or glob that matches no file."""
 
 
 def _dead(source: SourceConfig, path: str, line: Optional[int], error: str, raw: Any = "", row: Optional[int] = None) -> DeadLetter:
@@ -126,6 +123,8 @@ def _jsonl_record(source: SourceConfig, path: str, raw: bytes | Oversized, line_
     meta: dict[str, Any] = {"path": path, **place}
     if isinstance(obj.get("url"), str):
         meta["url"] = obj["url"]
+    if source.repo_field is not None:
+        meta["repo"], meta["file"] = obj.get(source.repo_field), obj.get(source.path_field)
     yield _document(source, obj.get(source.text_field), obj.get(source.id_field) if source.id_field else None, meta, body)
 
 
@@ -140,14 +139,17 @@ def _read_record_batches(source: SourceConfig, path: str, batches: Iterable[pa.R
             text = texts[i] if texts is not None else None
             oid = ids[i] if ids is not None else None
             raw = {k: v[i] for k, v in columns.items()}
-            yield _document(source, text, oid, {"path": path, "row": row}, raw)
+            meta: dict[str, Any] = {"path": path, "row": row}
+            if source.repo_field is not None:
+                meta["repo"], meta["file"] = raw.get(source.repo_field), raw.get(source.path_field)
+            yield _document(source, text, oid, meta, raw)
 
 
 def _columns(source: SourceConfig, schema: pa.Schema, path: str) -> list[str]:
     """The columns to read; a file without the text column is wholly unreadable."""
     if source.text_field not in schema.names:
         raise KeyError(f"no column {source.text_field!r} (columns: {', '.join(schema.names)})")
-    return [c for c in (source.text_field, source.id_field) if c and c in schema.names]
+    return [c for c in (source.text_field, source.id_field, source.repo_field, source.path_field) if c and c in schema.names]
 
 
 def read_parquet(source: SourceConfig, path: str) -> Iterator[Record]:
@@ -201,12 +203,6 @@ def read_text(source: SourceConfig, path: str, base: str, max_bytes: Optional[in
     yield Document(make_id(source.name, relative, text), text, source.name, {"path": path})
 
 
-def _glob_base(pattern: str) -> str:
-    """The directory part of a glob before its first wildcard."""
-    cut = min((pattern.find(c) for c in _GLOB_CHARS if c in pattern), default=len(pattern))
-    return pattern[: pattern.rfind("/", 0, cut) + 1]
-
-
 def _hf_data_files(directory: str) -> list[str]:
     """The Arrow shards of a ``datasets.save_to_disk`` directory, from its state.json."""
     state_path = FileSystems.join(directory, "state.json")
@@ -215,21 +211,14 @@ def _hf_data_files(directory: str) -> list[str]:
     return [FileSystems.join(directory, d["filename"]) for d in state["_data_files"]]
 
 
-def _common_base(bases: list[str]) -> str:
-    """The longest directory prefix shared by all ``bases`` (each ends with '/' or is empty)."""
-    common = bases[0]
-    for base in bases[1:]:
-        while not base.startswith(common):
-            common = common[: common.rstrip("/").rfind("/") + 1]
-    return common
-
-
 def match_source_files(source: SourceConfig) -> list[tuple[str, str, int]]:
     """``(path, base, size in bytes)`` for every file of a source, sorted; fails on a pattern matching nothing.
 
     ``base`` is the directory shared by all the source's patterns, so ids of ``text`` documents
     (paths relative to it) stay unique across patterns: ``asyncio/__init__.py``, ``email/__init__.py``.
     """
+    if source.format == "repos":
+        return match_repositories(source)
     found: dict[str, int] = {}
     for pattern in source.paths:
         if source.format == "hf":
@@ -242,13 +231,21 @@ def match_source_files(source: SourceConfig) -> list[tuple[str, str, int]]:
         if not metadata:
             raise InputNotFoundError(f"source {source.name!r}: no file matches {pattern}")
         found.update((m.path, m.size_in_bytes) for m in metadata)
-    base = _common_base([_glob_base(p) for p in source.paths])
+    base = common_base([glob_base(p) for p in source.paths])
     return [(path, base, found[path]) for path in sorted(found)]
 
 
-def read_piece(source: SourceConfig, piece: Piece, max_bytes: Optional[int] = None) -> Iterator[Record]:
+def read_piece(source: SourceConfig, piece: Piece, max_bytes: Optional[int] = None) -> Iterator[Union[Record, RepoRecord]]:
     """Dispatches on the source's format; columnar records over ``max_bytes`` are dead-lettered.
-    Web formats also yield drops (stage ``extract``) for records without main text."""
+    Web formats also yield drops (stage ``extract``) for records without main text; repository
+    sources yield ``Repository`` records and drops (stage ``repo``) for skipped files."""
+    if source.format == "repos":
+        return read_repository(source, piece.path, piece.base)
+    records = _records(source, piece, max_bytes)
+    return repositories_from_rows(source, records) if source.repo_field is not None else records
+
+
+def _records(source: SourceConfig, piece: Piece, max_bytes: Optional[int]) -> Iterator[Record]:
     if source.format == "jsonl":
         return read_jsonl(source, piece.path, max_bytes, piece.start, piece.end)
     if source.format == "text":
