@@ -3,8 +3,9 @@
 ``import_targets`` finds what a file imports (Python, JavaScript/TypeScript, Java, Go, Rust,
 C/C++ ``#include "..."``), ``resolve_imports`` maps those names to files of the same repository,
 and ``dependency_order`` sorts the files so that every file comes after the files it uses: a
-topological sort whose ties are taken in path order and whose cycles are broken at the smallest
-path, so the order depends on the repository's contents alone. ``repository_documents`` lays
+topological sort of the groups of files that import each other, ties taken in path order and
+cycles broken at the smallest path, so the order depends on the repository's contents alone and
+every import outside a cycle points backwards. ``repository_documents`` lays
 the ordered files out as one document (or parts) with a path marker before each file.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ _GO_IMPORT = re.compile(r"""^\s*import\s*(?:\(([^)]*)\)|(?:\w+\s+)?"([^"]+)")"""
 _GO_MODULE = re.compile(r"^module\s+(\S+)", re.MULTILINE)
 _RUST_MOD = re.compile(r"^\s*(?:pub\s+)?mod\s+(\w+)\s*;", re.MULTILINE)
 _RUST_USE = re.compile(r"^\s*(?:pub\s+)?use\s+(?:crate|super|self)::(\w+)", re.MULTILINE)
+FROM_IMPORT = ":"  # joins "from R import a" into one name, R:a
 _C_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
 
 
@@ -37,9 +39,10 @@ def import_targets(path: str, text: str) -> list[str]:
         for relative, items, plain in _PY_IMPORT.findall(text):
             if plain:
                 names += [n.split(" as ")[0].strip() for n in plain.split(",")]
-            else:
-                names.append(relative)
-                names += [f"{relative}{'' if relative.endswith('.') else '.'}{i.strip()}" for i in items.strip("() ").split(",") if i.strip() and i.strip() != "*"]
+            else:  # "from R import a": the module R.a if there is one, else R (see _python_candidates)
+                members = [i.split(" as ")[0].strip() for i in items.strip("() ").split(",")]
+                members = [m for m in members if m and m != "*"]
+                names += [f"{relative}{FROM_IMPORT}{m}" for m in members] or [relative]
         return names
     if language in ("javascript", "typescript"):
         return _JS_IMPORT.findall(text)
@@ -55,8 +58,10 @@ def import_targets(path: str, text: str) -> list[str]:
 
 
 def _python_candidates(path: str, name: str) -> list[str]:
-    dots = len(name) - len(name.lstrip("."))
-    parts = [p for p in name.lstrip(".").split(".") if p]
+    """Files a Python import may name: ``R:a`` (``from R import a``) is module ``R.a``, else ``R``."""
+    module, _, member = name.partition(FROM_IMPORT)
+    dots = len(module) - len(module.lstrip("."))
+    parts = [p for p in module.lstrip(".").split(".") if p]
     if dots:
         base = posixpath.dirname(path)
         for _ in range(dots - 1):
@@ -64,7 +69,8 @@ def _python_candidates(path: str, name: str) -> list[str]:
         stem = posixpath.join(base, *parts) if parts else base
     else:
         stem = posixpath.join(*parts) if parts else ""
-    return [f"{stem}.py", f"{stem}/__init__.py"] if stem else []
+    stems = ([posixpath.join(stem, member)] if member else []) + [stem]
+    return [c for s in stems if s for c in (f"{s}.py", f"{s}/__init__.py")]
 
 
 def resolve_imports(files: Mapping[str, str]) -> dict[str, set[str]]:
@@ -114,31 +120,91 @@ def resolve_imports(files: Mapping[str, str]) -> dict[str, set[str]]:
     return edges
 
 
-def dependency_order(paths: Iterable[str], edges: Mapping[str, set[str]]) -> list[str]:
-    """Every file after the files it imports; among files free to go, the smallest path first; a
-    cycle is broken by releasing its smallest waiting file."""
-    remaining = {p: set(edges.get(p, ())) & set(paths) for p in paths}
-    users: dict[str, set[str]] = {p: set() for p in remaining}
-    for p, deps in remaining.items():
-        for d in deps:
-            users[d].add(p)
-    ready = [p for p, deps in remaining.items() if not deps]
-    heapq.heapify(ready)
+def dependency_order(paths: Iterable[str], edges: Mapping[str, Iterable[str]]) -> list[str]:
+    """Every file after the files it imports: the groups of files that import each other (strongly
+    connected components) in topological order, the group with the smallest path first among those
+    free to go; inside a group, the same order with each cycle broken at its smallest waiting file."""
+    nodes = sorted(set(paths))
+    graph = {p: sorted(set(edges.get(p, ())) & set(nodes) - {p}) for p in nodes}
+    components = strongly_connected_components(graph)
+    component_of = {p: i for i, members in enumerate(components) for p in members}
+    depends = [{component_of[d] for p in members for d in graph[p]} - {i} for i, members in enumerate(components)]
     order: list[str] = []
-    placed: set[str] = set()
-    while len(order) < len(remaining):
-        if not ready:  # every waiting file is on or behind a cycle: release the smallest one on a cycle
-            heapq.heappush(ready, min(p for p in remaining if p not in placed and any(reaches(remaining, d, p) for d in remaining[p])))
-        path = heapq.heappop(ready)
-        if path in placed:
-            continue
-        placed.add(path)
-        order.append(path)
-        for user in sorted(users[path]):
-            remaining[user].discard(path)
-            if not remaining[user] and user not in placed:
-                heapq.heappush(ready, user)
+    for i in _kahn(list(range(len(components))), depends, key=lambda i: components[i][0]):
+        members = components[i]
+        inside = {p: {d for d in graph[p] if component_of[d] == i} for p in members}
+        order += _kahn(members, inside, key=lambda p: p, break_cycles=True)
     return order
+
+
+def _kahn(nodes: list, depends: Mapping, key, break_cycles: bool = False) -> list:
+    """Kahn's topological sort taking the smallest ``key`` among the free nodes; when nothing is
+    free (a cycle) and ``break_cycles``, the smallest waiting node goes next."""
+    waiting = {n: set(depends[n]) for n in nodes}
+    users: dict = {n: [] for n in nodes}
+    for n in nodes:
+        for d in waiting[n]:
+            users[d].append(n)
+    ready = [(key(n), n) for n in nodes if not waiting[n]]
+    heapq.heapify(ready)
+    order: list = []
+    placed: set = set()
+    while len(order) < len(nodes):
+        if not ready:
+            if not break_cycles:
+                raise ValueError("the dependency graph of components has a cycle")
+            heapq.heappush(ready, min((key(n), n) for n in nodes if n not in placed))
+        _, node = heapq.heappop(ready)
+        if node in placed:
+            continue
+        placed.add(node)
+        order.append(node)
+        for user in users[node]:
+            waiting[user].discard(node)
+            if not waiting[user] and user not in placed:
+                heapq.heappush(ready, (key(user), user))
+    return order
+
+
+def strongly_connected_components(graph: Mapping[str, list[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components (iterative), each sorted by path."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(graph[root]))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(graph[child])))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                members = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    members.append(member)
+                    if member == node:
+                        break
+                components.append(sorted(members))
+    return components
 
 
 def reaches(edges: Mapping[str, Iterable[str]], start: str, goal: str) -> bool:

@@ -187,8 +187,9 @@ def _skip(source: SourceConfig, repo: str, relative: str, reason: str, detail: s
 
 def repositories_from_rows(source: SourceConfig, records: Iterable[Union[Document, DeadLetter, Drop]]) -> Iterator[RepoRecord]:
     """Groups the file rows of one input file into repositories by ``meta['repo']`` (``repo_field``),
-    in order of each repository's first row; rows without a repository or path are dead letters."""
-    grouped: dict[str, list[Document]] = {}
+    in order of each repository's first row; rows without a repository or path are dead letters,
+    a second row with the same path in a repository is skipped (``duplicate_path``)."""
+    grouped: dict[str, dict[str, Document]] = {}
     where: dict[str, str] = {}
     for record in records:
         if not isinstance(record, Document):
@@ -199,14 +200,14 @@ def repositories_from_rows(source: SourceConfig, records: Iterable[Union[Documen
             missing = source.repo_field if not isinstance(repo, str) or not repo else source.path_field
             yield DeadLetter(source.name, "read", record.meta["path"], record.meta.get("line"), record.meta.get("row"), f"missing or non-string field {missing!r}", preview(record.text))
             continue
-        grouped.setdefault(repo, [])
+        files = grouped.setdefault(repo, {})
         where.setdefault(repo, record.meta["path"])
         data = record.text.encode("utf-8", "surrogatepass")
-        reason = path_skip_reason(relative, len(data), source.max_file_bytes) or content_skip_reason(relative, data)
+        reason = "duplicate_path" if relative in files else path_skip_reason(relative, len(data), source.max_file_bytes) or content_skip_reason(relative, data)
         if reason is not None:
             yield _skip(source, repo, relative, reason, f"{len(data):,} bytes")
             continue
         meta = {**record.meta, "repo": repo, "file": relative, "language": language_of(relative, data[:256])}
-        grouped[repo].append(Document(f"{source.name}/{repo}/{relative}", record.text, source.name, meta))
+        files[relative] = Document(f"{source.name}/{repo}/{relative}", record.text, source.name, meta)
     for repo, files in grouped.items():
-        yield Repository(source.name, repo, where[repo], tuple(sorted(files, key=lambda d: d.meta["file"])))
+        yield Repository(source.name, repo, where[repo], tuple(files[p] for p in sorted(files)))
