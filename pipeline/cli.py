@@ -63,6 +63,10 @@ def _run_curate(config: Config, beam_args: Sequence[str], args: argparse.Namespa
     for name, s in report["sources"].items():
         dropped = sum(s["dropped"].values())
         _say(args, f"[curate] {name}: read {s['read']:,}  kept {s['kept']:,}  dropped {dropped:,}  dead-lettered {s['dead_lettered']:,}")
+        if "repositories" in s:
+            r = s["repositories"]
+            _say(args, f"[curate] {name}: {r['repositories']:,} repositories → {r['documents']:,} documents; files {r['files']:,}: "
+                       f"{r['files_in_documents']:,} in documents, {sum(r['files_skipped'].values()):,} skipped")
     read = sum(s["read"] for s in report["sources"].values())
     _say(args, f"[curate] done in {report['seconds']:.1f}s ({read / max(report['seconds'], 1e-9):,.0f} documents/s)")
 

@@ -124,8 +124,9 @@ def dependency_order(paths: Iterable[str], edges: Mapping[str, Iterable[str]]) -
     """Every file after the files it imports: the groups of files that import each other (strongly
     connected components) in topological order, the group with the smallest path first among those
     free to go; inside a group, the same order with each cycle broken at its smallest waiting file."""
-    nodes = sorted(set(paths))
-    graph = {p: sorted(set(edges.get(p, ())) & set(nodes) - {p}) for p in nodes}
+    known = set(paths)
+    nodes = sorted(known)
+    graph = {p: sorted(known.intersection(edges.get(p, ())) - {p}) for p in nodes}
     components = strongly_connected_components(graph)
     component_of = {p: i for i, members in enumerate(components) for p in members}
     depends = [{component_of[d] for p in members for d in graph[p]} - {i} for i, members in enumerate(components)]

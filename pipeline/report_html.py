@@ -112,6 +112,15 @@ def render(report: dict[str, Any], drop_samples: Optional[list[dict[str, Any]]] 
             reason_rows.append([name, stage, reason, f"{n:,}", link])
     sections.append("<h2>Drop reasons</h2>" + _table(["source", "stage", "reason", "documents", ""], reason_rows))
 
+    repo_rows = [[name, f"{r['repositories']:,}", f"{r['documents']:,}", f"{r['files']:,}", f"{r['files_in_documents']:,}",
+                  ", ".join(f"{k}: {n:,}" for k, n in sorted(r["files_skipped"].items(), key=lambda kv: -kv[1])) or "none",
+                  ", ".join(f"{k}: {n:,}" for k, n in sorted(r["languages"].items(), key=lambda kv: -kv[1])[:8])]
+                 for name, e in sources.items() if (r := e.get("repositories"))]
+    if repo_rows:
+        sections.append("<h2>Repositories</h2><p>Files in dependency order, one document per repository (parts at file boundaries); "
+                        "skipped files are drops of stage repo.</p>"
+                        + _table(["source", "repositories", "documents", "files", "in documents", "skipped", "languages (files)"], repo_rows))
+
     mix = build.get("mix", {})
     if mix:
         names = sorted(mix)

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,12 +30,21 @@ def test_defaults_fill_a_short_config():
         ({"sources": [SOURCE], "dedup": {"exact": "yes"}}, "dedup.exact: expected true or false"),
         ({"sources": [SOURCE], "pack": {"seq_len": 0}}, "pack.seq_len: must be positive"),
         ({"sources": []}, "sources: at least one source"),
+        ({"sources": [{"name": "r", "paths": ["repos/*"], "format": "repos"}]}, "sources[0].kind: a repository source is code"),
+        ({"sources": [{**SOURCE, "kind": "code", "repo_field": "repo"}]}, "sources[0].repo_field: give repo_field and path_field together"),
+        ({"sources": [{**SOURCE, "format": "text", "kind": "code", "repo_field": "r", "path_field": "p"}]}, "rows are grouped into repositories for jsonl and parquet"),
     ],
 )
 def test_bad_configs_name_the_key_path(data, message):
     with pytest.raises(ConfigError) as err:
         config_from_dict(data)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "selection.yaml", "repos.yaml"])
+def test_shipped_configs_are_valid(name):
+    config = load_config(str(Path(__file__).resolve().parents[1] / "configs" / name))
+    assert config.sources
 
 
 def test_placeholders_expand(tmp_path):
