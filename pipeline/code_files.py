@@ -2,7 +2,7 @@
 
 A linguist-style table: a language per file extension, per exact file name (``Makefile``) and per
 shebang interpreter, and the skip rules of The Stack / StarCoder / DeepSeek-Coder: vendored
-directories, binary and non-UTF-8 files, generated files, data files, files over a size limit and
+directories, version-control stores, binary and non-UTF-8 files, generated files, data files, files over a size limit and
 files of no known language. Each rule returns a named reason, which the report counts.
 """
 from __future__ import annotations
@@ -40,9 +40,10 @@ SHEBANGS = {
 }
 VENDORED_DIRS = frozenset({
     "node_modules", "vendor", "vendors", "_vendor", "_vendored", "third_party", "third-party", "thirdparty",
-    "bower_components", "site-packages", "dist-packages", ".git", ".hg", ".svn", "__pycache__", ".tox", ".venv", "venv",
+    "bower_components", "site-packages", "dist-packages", "__pycache__", ".tox", ".venv", "venv",
     ".mypy_cache", ".pytest_cache", ".idea", ".vscode", "dist", "target", ".next", "Pods",
 })
+VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})  # a working tree's version-control store
 GENERATED_NAMES = re.compile(
     r"(\.min\.(js|css)|\.bundle\.js|_pb2(_grpc)?\.pyi?|\.pb\.(go|cc|h)|\.generated\.\w+|\.g\.dart|\.designer\.cs)$"
     r"|^(package-lock\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|Cargo\.lock|go\.sum|composer\.lock|Gemfile\.lock|Pipfile\.lock|uv\.lock)$"
@@ -67,7 +68,10 @@ def language_of(path: str, head: bytes = b"") -> Optional[str]:
 
 def path_skip_reason(path: str, size: int, max_file_bytes: int = MAX_FILE_BYTES) -> Optional[str]:
     """A reason to skip a file known from its path and size alone (no need to read it)."""
-    if any(part in VENDORED_DIRS for part in path.split("/")[:-1]):
+    directories = path.split("/")[:-1]
+    if any(part in VCS_DIRS for part in directories):
+        return "vcs_metadata"
+    if any(part in VENDORED_DIRS for part in directories):
         return "vendored"
     if GENERATED_NAMES.search(posixpath.basename(path)):
         return "generated"

@@ -9,6 +9,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import datasets
 import pyarrow.parquet as pq
 import yaml
 from dulwich import porcelain
@@ -17,12 +18,14 @@ from pipeline.cli import main
 from pipeline.code_files import content_skip_reason, language_of, path_skip_reason
 from pipeline.config import SourceConfig
 from pipeline.documents import Document
-from pipeline.fim import fim_cuts
+from pipeline.fim import document_text, fim_cuts
 from pipeline.io.repos import Repository, read_repository, repositories_from_rows
 from pipeline.io.read import read_piece
+from pipeline.pack import unpack_row
 from pipeline.repo_order import FILE_MARKER, reaches, repository_documents, resolve_imports
 from pipeline.units import Piece
 from tests.conftest import base_config
+from tokenizer import load_directory
 
 PYTHON_REPO = {
     "pkg/__init__.py": "from pkg.core import run\n\n__all__ = ['run']\n",
@@ -87,6 +90,7 @@ def make_repositories(root: Path) -> None:
 def test_files_are_classified_by_name_extension_shebang_and_content():
     assert language_of("a/b.tsx") == "typescript" and language_of("Makefile") == "makefile"
     assert language_of("bin/tool", b"#!/usr/bin/env python3\nprint(1)\n") == "python" and language_of("run", b"#!/bin/bash\n") == "shell"
+    assert path_skip_reason(".git/objects/ab/cdef", 10) == "vcs_metadata"
     assert path_skip_reason("web/node_modules/x/index.js", 10) == "vendored" and path_skip_reason("pip/_vendor/six.py", 10) == "vendored"
     assert path_skip_reason("static/app.min.js", 10) == "generated" and path_skip_reason("api_pb2.py", 10) == "generated"
     assert path_skip_reason("yarn.lock", 10) == "generated" and path_skip_reason("data/train.csv", 10) == "data_file"
@@ -157,7 +161,8 @@ def test_a_repos_source_runs_to_arrow_shards_with_every_file_accounted_for(tmp_p
     root.mkdir()
     make_repositories(root)
     source = {"name": "code", "paths": [f"{root}/*"], "format": "repos", "kind": "code", "max_file_bytes": 4000, "max_repo_bytes": 400}
-    config = base_config(tmp_path, [source], fim={"rate": 1.0}, filters={**base_config(tmp_path, [])["filters"], "min_length": {"min_chars": 1}, "code": {"max_line_length": 1000}})
+    config = base_config(tmp_path, [source], fim={"rate": 1.0}, pack={"seq_len": 2048, "group_size": 50},
+                         filters={**base_config(tmp_path, [])["filters"], "min_length": {"min_chars": 1}, "code": {"max_line_length": 1000}})
     path = tmp_path / "repos.yaml"
     path.write_text(yaml.safe_dump(config))
     assert main(["run", str(path), "--quiet"]) == 0
@@ -183,7 +188,21 @@ def test_a_repos_source_runs_to_arrow_shards_with_every_file_accounted_for(tmp_p
     gamma = [p for k in sorted(order) if k.startswith("code/gamma") for p in order[k]]
     assert gamma.index("ops/ops.go") < gamma.index("main.go")
     manifest = json.loads((out / "dataset" / "manifest.json").read_text())
-    assert manifest["packing"]["documents"] == len(kept) > 0
+    assert manifest["packing"]["documents"] == len(kept) > 0 and manifest["packing"]["documents_split"] == 0
+    spans = {r["text"]: [(f["start"], f["end"]) for f in json.loads(r["meta"])["files"]] for r in kept}
+    encoder = load_directory(str(out / "tokenizer"))
+    fim_begin, fim_hole, fim_end = (encoder.special_ids[k] for k in ("fim_begin", "fim_hole", "fim_end"))
+    decoded = []
+    for row in datasets.load_from_disk(str(out / "dataset")):
+        for piece in unpack_row(row):
+            ids = piece.tolist()
+            text = document_text(encoder, ids)
+            decoded.append(text)
+            assert ids[0] == fim_begin  # fim.rate 1: every repository document is FIM, its hole inside one file
+            middle_start = len(encoder.decode(ids[1 : ids.index(fim_hole)]))
+            middle_end = middle_start + len(encoder.decode(ids[ids.index(fim_end) + 1 : -1]))
+            assert any(start <= middle_start <= middle_end <= end for start, end in spans[text])
+    assert sorted(decoded) == sorted(spans)
 
 
 def package_bytes(directory: Path) -> int:
