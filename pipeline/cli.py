@@ -6,6 +6,7 @@ The config is validated before Beam is even imported, so a bad config fails in w
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -194,16 +195,38 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def unknown_flag(parser: argparse.ArgumentParser, command: str, extra: Sequence[str]) -> Optional[str]:
+    """Why the arguments left over by corpusmill's parser are not Beam pipeline options (which are
+    passed on to the runner), naming the closest valid flag; None when they all are."""
+    if not extra:
+        return None
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    beam_flags = {f"--{name}" for name in PipelineOptions([]).get_all_options()}
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    own_flags = {f for a in subparsers.choices[command]._actions for f in a.option_strings}
+    for arg in extra:
+        if not arg.startswith("--"):
+            return f"unexpected argument {arg!r}"
+        flag = arg.split("=", 1)[0]
+        if flag not in beam_flags:
+            close = difflib.get_close_matches(flag, sorted(own_flags | beam_flags), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            return f"unknown option {flag}{hint}: neither a corpusmill option of '{command}' nor a Beam pipeline option"
+    return None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["tokenizer"]:  # the tokenizer library's own CLI; no Beam involved
         from tokenizer.cli import main as tokenizer_main
 
         return tokenizer_main(argv[1:])
-    args, beam_args = _parser().parse_known_args(argv)
-    unknown = [a for a in beam_args if not a.startswith("--")]
-    if unknown:
-        print(f"corpusmill: error: unexpected argument {unknown[0]!r}", file=sys.stderr)
+    parser = _parser()
+    args, beam_args = parser.parse_known_args(argv)
+    problem = unknown_flag(parser, args.command, beam_args)
+    if problem:
+        print(f"corpusmill: error: {problem}", file=sys.stderr)
         return 2
     quiet_root_logging()
     try:
@@ -244,7 +267,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             preflight(config, ["curate"])
             for s in config.sources:
-                _say(args, f"{s.name}: {len(match_source_files(s)):,} file(s)")
+                _say(args, f"{s.name}: {len(match_source_files(s)):,} {'repositories' if s.format == 'repos' else 'file(s)'}")
             _say(args, "config OK")
             return 0
         _run_jobs(args.command, config, beam_args, args)

@@ -80,3 +80,16 @@ def test_cli_rejects_misspelled_key_before_importing_beam(tmp_path):
     assert result.returncode == 2
     assert "sources[0].text_feild: unknown key" in result.stderr
     assert "beam not imported" in result.stdout
+
+
+def test_cli_rejects_unknown_flags_naming_the_closest_and_passes_beam_options_on(tmp_path, capsys):
+    from pipeline.cli import main
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"sources:\n  - name: web\n    paths: ['{tmp_path}/missing-*.jsonl']\n")
+    assert main(["validate", str(config), "--forse"]) == 2
+    assert "unknown option --forse (did you mean --force?)" in capsys.readouterr().err
+    assert main(["validate", str(config), "--flink_mastr=[local]"]) == 2
+    assert "did you mean --flink_master?" in capsys.readouterr().err
+    assert main(["validate", str(config), "--flink_master=[local]", "--runner=FlinkRunner"]) == 1  # accepted; then no input file matches
+    assert "no file matches" in capsys.readouterr().err
