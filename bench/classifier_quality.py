@@ -27,8 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import prose_documents  # noqa: E402
-from pipeline.classify import Classifier, roc_auc, train_classifier  # noqa: E402
-from pipeline.documents import content_hash, stable_fraction  # noqa: E402
+from pipeline.curate.classify import Classifier, roc_auc, train_classifier  # noqa: E402
+from pipeline.records import content_hash, stable_fraction  # noqa: E402
 
 
 def licence_documents(limit: int, words: int = 250) -> list[str]:
@@ -79,7 +79,7 @@ def main() -> None:
 
 
 def recall_run(tech_train: list[str], lic_train: list[str], tech_test: list[str], lic_test: list[str]) -> None:
-    from pipeline.classify import iterative_recall
+    from pipeline.curate.classify import iterative_recall
     from pipeline.config import config_from_dict
 
     with tempfile.TemporaryDirectory() as tmp:

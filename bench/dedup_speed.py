@@ -48,7 +48,7 @@ def datasketch_loop(records: list[dict[str, str]]) -> tuple[float, int]:
     """The textbook single-process baseline: MinHash per document, query then insert into MinHashLSH."""
     from datasketch import MinHash, MinHashLSH
 
-    from pipeline.dedup.minhash import shingle_words
+    from pipeline.curate.dedup.minhash import shingle_words
 
     started = time.monotonic()
     lsh = MinHashLSH(threshold=0.8, num_perm=128)

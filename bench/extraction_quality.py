@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.io.web import EXTRACTORS  # noqa: E402
+from pipeline.read.web import EXTRACTORS  # noqa: E402
 
 MIN_WORDS = 4  # shorter "paragraphs" (single words, labels) say little about extraction
 MATCH = 0.8  # share of a paragraph's word 3-grams that must occur on the other side

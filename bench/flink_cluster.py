@@ -27,7 +27,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.runner_jars import flink_distribution, job_server_jar  # noqa: E402
+from pipeline.engine.runner_jars import flink_distribution, job_server_jar  # noqa: E402
 
 
 def free_port() -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import catalog_messages, join_into_documents  # noqa: E402
-from pipeline.filters.language import LanguageFilter  # noqa: E402
+from pipeline.curate.filters.language import LanguageFilter  # noqa: E402
 
 LOCALES = {"de": "de", "fr": "fr", "es": "es", "it": "it", "pt": "pt_BR", "nl": "nl", "pl": "pl", "sv": "sv", "ru": "ru", "uk": "uk",
            "zh": "zh_CN", "ja": "ja", "ko": "ko", "tr": "tr", "cs": "cs", "vi": "vi"}
@@ -77,9 +77,9 @@ def print_default_chain_keep_rates(corpus: dict[str, list[str]]) -> None:
     from collections import Counter
 
     from pipeline.config import config_from_dict
-    from pipeline.documents import Document, Drop
-    from pipeline.filters import filters_for_source
-    from pipeline.filters.base import apply_filters
+    from pipeline.records import Document, Drop
+    from pipeline.curate.filters import filters_for_source
+    from pipeline.curate.filters.base import apply_filters
 
     config = config_from_dict({"sources": [{"name": "docs", "paths": ["unused"]}]})
     chain = filters_for_source(config, config.sources[0])

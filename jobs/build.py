@@ -5,7 +5,7 @@ One Beam pipeline in four steps, none of which moves tokens through a shuffle:
 1. ``TokenizeShard`` encodes each curated shard (FIM and splits from ``(seed, id)``), spills the
    ids under ``dataset/_work/`` and emits a histogram of tokens over mixing draws per source.
 2. ``PlanMix`` sums the histograms into exact tokens per source and each source's target
-   (``pipeline.mix``): whole copies, and the draw bin in which the remainder is crossed.
+   (``pipeline.build.mix``): whole copies, and the draw bin in which the remainder is crossed.
 3. ``ResolveBoundaries`` sorts only that bin's documents and picks the last one to take.
 4. ``PackShard`` writes dataset shard j from the spills: copy k of a document of shard i goes to
    shard ``(i + k) mod S``, so repeats land in other shards' rows; documents without a copy go
@@ -26,17 +26,17 @@ from apache_beam.utils import shared
 
 from pipeline import __version__, layout
 from pipeline.config import Config, FimConfig, MixConfig, PackConfig
-from pipeline.documents import Drop
+from pipeline.records import Drop
 from pipeline.io.files import FileDoFn, completed_with, list_files, read_bytes, read_json, remove_temp_dirs, reset_dir, write_json, write_success
-from pipeline.io.read import curated_stats, read_curated_file
+from pipeline.read.formats import curated_stats, read_curated_file
 from pipeline.io.token_spill import TokenSpillWriter, read_doc_table, read_token_spill
 from pipeline.io.write import WriteCollectedJson, write_drops
 from pipeline.io.write_arrow import ArrowShardWriter, write_dataset_metadata
-from pipeline.mix import BINS, REASON as MIX_REASON, STAGE as MIX_STAGE, SourceMix, boundary_choice, describe, draw_bins, draws, mix_group, plan_source, target_tokens
-from pipeline.pack import PACKERS, TokenizedDocument
-from pipeline.report import ReconciliationError, update_run_report, verify_parquet_rows
-from pipeline.runner import configure_filesystems, create_pipeline
-from pipeline.tokenize import LoadedTokenizer, encode_documents, load_encoder
+from pipeline.build.mix import BINS, REASON as MIX_REASON, STAGE as MIX_STAGE, SourceMix, boundary_choice, describe, draw_bins, draws, mix_group, plan_source, target_tokens
+from pipeline.build.pack import PACKERS, TokenizedDocument
+from pipeline.report.accounting import ReconciliationError, update_run_report, verify_parquet_rows
+from pipeline.engine.runner import configure_filesystems, create_pipeline
+from pipeline.build.tokenize import LoadedTokenizer, encode_documents, load_encoder
 from jobs.train_tokenizer import curated_shards
 
 JOB = "build"
@@ -109,7 +109,7 @@ def _add_sparse(histogram: np.ndarray, bins: np.ndarray, weights: np.ndarray) ->
 
 
 class SumHistograms(beam.CombineFn):
-    """Sparse (bins, tokens) parts → one dense histogram of ``pipeline.mix.BINS`` bins."""
+    """Sparse (bins, tokens) parts → one dense histogram of ``pipeline.build.mix.BINS`` bins."""
 
     def create_accumulator(self) -> np.ndarray:
         return np.zeros(BINS, np.int64)

@@ -1,6 +1,6 @@
 """Job 1, curate: read → normalize → filter → exact + near dedup → ``curated/``.
 
-The input is cut into work units (``pipeline.units``). Step 1 (``AnalyzeUnit``) does all text
+The input is cut into work units (``pipeline.read.units``). Step 1 (``AnalyzeUnit``) does all text
 work where a unit lies and emits compact keys; dedup decides on those keys alone;
 step 2 (``ApplyUnit``) applies the decisions where the unit lies and writes its ``curated/``,
 ``drops/`` and ``dead_letter/`` files. Document text never crosses a GroupByKey.
@@ -14,21 +14,21 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import layout
-from pipeline.analyze import BANDS, EXACT, AnalyzeUnit
-from pipeline.apply import NEAR_STATS, PREVIEWS, ApplyUnit, NameKeepers, resolve_unit
+from pipeline.curate.analyze import BANDS, EXACT, AnalyzeUnit
+from pipeline.curate.apply import NEAR_STATS, PREVIEWS, ApplyUnit, NameKeepers, resolve_unit
 from pipeline.config import Config
-from pipeline.dedup import exact, near
-from pipeline.dedup.lines import BoilerplateLines
-from pipeline.dedup.nodes import node_unit
-from pipeline.documents import stable_hash
-from pipeline.filters import SourceFilterChains
+from pipeline.curate.dedup import exact, near
+from pipeline.curate.dedup.lines import BoilerplateLines
+from pipeline.curate.dedup.nodes import node_unit
+from pipeline.records import stable_hash
+from pipeline.curate.filters import SourceFilterChains
 from pipeline.io.files import completed_with, read_json, remove_temp_dirs, reset_dir, write_success
-from pipeline.io.read import match_source_files
+from pipeline.read.formats import match_source_files
 from pipeline.io.write import WriteCollectedJson
-from pipeline.report import CountAndWrite, check_error_budget, check_reconciliation, summarize_near_dedup, summarize_units, update_run_report, verify_written
-from pipeline.runner import configure_filesystems, create_pipeline
-from pipeline.stages import COUNTS, SAMPLES, SampleDrops
-from pipeline.units import WorkUnit, plan_units
+from pipeline.report.accounting import CountAndWrite, check_error_budget, check_reconciliation, summarize_near_dedup, summarize_units, update_run_report, verify_written
+from pipeline.engine.runner import configure_filesystems, create_pipeline
+from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
+from pipeline.read.units import WorkUnit, plan_units
 
 JOB = "curate"
 OUTPUT_DIRS = ("curated", "drops", "dead_letter")

@@ -13,4 +13,4 @@ if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
     exit 1
   fi
 fi
-exec python -m pipeline.runner_jars "$@"
+exec python -m pipeline.engine.runner_jars "$@"

@@ -13,12 +13,12 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import layout
 from pipeline.config import Config
-from pipeline.documents import stable_fraction
+from pipeline.records import stable_fraction
 from pipeline.io.files import completed_with, list_files, remove_temp_dirs, reset_dir, write_bytes, write_success
-from pipeline.io.read import curated_stats, read_curated_file
-from pipeline.report import update_run_report
-from pipeline.runner import configure_filesystems
-from pipeline.tokenize import load_encoder
+from pipeline.read.formats import curated_stats, read_curated_file
+from pipeline.report.accounting import update_run_report
+from pipeline.engine.runner import configure_filesystems
+from pipeline.build.tokenize import load_encoder
 from tokenizer.sentencepiece_backend import train_sentencepiece
 from tokenizer.train import artifact_files, sentencepiece_artifact_files, train_tokenizer
 

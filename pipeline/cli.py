@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 from pipeline.config import Config, ConfigError, load_config
-from pipeline.logs import quiet_root_logging
+from pipeline.engine.logs import quiet_root_logging
 
 DEMO_CONFIG = "configs/demo.yaml"
 EPILOG = """\
@@ -107,9 +107,9 @@ def _run_build(config: Config, beam_args: Sequence[str], args: argparse.Namespac
 
 def _explain(config: Config, args: argparse.Namespace) -> None:
     """Prints, filter by filter, what was measured and what was decided for one document."""
-    from pipeline.documents import Document
-    from pipeline.filters import build_decontamination_index, explain, filters_for_source
-    from pipeline.normalize import normalize_text
+    from pipeline.records import Document
+    from pipeline.curate.filters import build_decontamination_index, explain, filters_for_source
+    from pipeline.curate.normalize import normalize_text
 
     source = config.source(args.source) if args.source else config.sources[0]
     with open(args.text, encoding="utf-8", errors="replace") as f:
@@ -129,8 +129,8 @@ JOBS: dict[str, list[Callable[[Config, Sequence[str], argparse.Namespace], None]
 
 
 def _run_jobs(command: str, config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
-    from pipeline.runner import configure_filesystems
-    from pipeline.validate import preflight
+    from pipeline.engine.runner import configure_filesystems
+    from pipeline.tools.validate import preflight
 
     configure_filesystems(config.beam, beam_args)
     preflight(config, [job.__name__.removeprefix("_run_") for job in JOBS[command]])
@@ -231,12 +231,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     quiet_root_logging()
     try:
         if args.command == "inspect":
-            from pipeline.inspect import inspect
+            from pipeline.tools.inspect import inspect
 
             print(inspect(args.directory, args.rows, args.row))
             return 0
         if args.command == "classifier":
-            from pipeline.classify import iterative_recall, train_classifier
+            from pipeline.curate.classify import iterative_recall, train_classifier
 
             command = " ".join(["corpusmill", *argv])
             if args.classifier_command == "recall":
@@ -251,7 +251,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 0
         if args.command == "demo":
             config = load_config(args.config, args.output_dir)
-            from pipeline.demo import write_demo_corpus
+            from pipeline.tools.demo import write_demo_corpus
 
             prose = next(p for s in config.sources if s.format == "jsonl" for p in s.paths)
             _say(args, f"[demo] wrote {write_demo_corpus(prose):,} documents of Python documentation to {prose}")
@@ -262,8 +262,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _explain(config, args)
             return 0
         if args.command == "validate":
-            from pipeline.io.read import match_source_files
-            from pipeline.validate import preflight
+            from pipeline.read.formats import match_source_files
+            from pipeline.tools.validate import preflight
 
             preflight(config, ["curate"])
             for s in config.sources:

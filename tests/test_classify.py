@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import yaml
 
-from pipeline.classify import Classifier, roc_auc, train_classifier
+from pipeline.curate.classify import Classifier, roc_auc, train_classifier
 from pipeline.cli import main
 from tests.conftest import base_config
 
@@ -87,7 +87,7 @@ def test_iterative_recall_marks_domains_adds_their_pages_and_is_deterministic(tm
     """Seed math vs random pages (cooking, sports); the pool holds a math forum (math words plus forum chatter), a recipe
     site and a sports site. The forum is recalled and marked; its pages join the positives, and the
     next round recalls the forum's pages more surely, marking nothing new."""
-    from pipeline.classify import iterative_recall
+    from pipeline.curate.classify import iterative_recall
     from pipeline.config import config_from_dict
 
     seed = write_jsonl(tmp_path / "seed.jsonl", documents(MATH, 200, 1))

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from pipeline.cli import main
-from pipeline.fim import document_text
-from pipeline.pack import unpack_row
+from pipeline.build.fim import document_text
+from pipeline.build.pack import unpack_row
 from tests.conftest import base_config
 from tokenizer import load_directory
 

@@ -67,8 +67,8 @@ def test_real_engine_gives_identical_files_and_counts(reference, engine):
 
 
 def test_flink_and_spark_runs_get_the_fetched_job_server_and_never_a_download(tmp_path, monkeypatch):
-    from pipeline import runner_jars
-    from pipeline.runner import pipeline_options
+    from pipeline.engine import runner_jars
+    from pipeline.engine.runner import pipeline_options
 
     options = pipeline_options({"runner": "FlinkRunner"}, ["--flink_master=[local]"]).get_all_options()
     assert options["flink_job_server_jar"] == runner_jars.job_server_jar("flink")
@@ -82,7 +82,7 @@ def test_flink_and_spark_runs_get_the_fetched_job_server_and_never_a_download(tm
 def test_launcher_manifest_lines_are_wrapped_as_the_jar_spec_requires(tmp_path):
     import zipfile
 
-    from pipeline.runner_jars import JOB_SERVERS, write_launcher
+    from pipeline.engine.runner_jars import JOB_SERVERS, write_launcher
 
     lib = tmp_path / "some-lib"
     lib.mkdir()

@@ -6,16 +6,16 @@ import json
 import pytest
 
 from pipeline.config import config_from_dict
-from pipeline.documents import Document, Drop
-from pipeline.filters import SourceFilterChains, explain, filters_for_source
-from pipeline.filters.base import Rejection, apply_filters
-from pipeline.filters.c4 import C4Quality
-from pipeline.filters.code import CodeQuality
-from pipeline.filters.decontam import Decontaminate, DecontaminationIndex
-from pipeline.filters.fineweb import FineWebQuality
-from pipeline.filters.gopher import GopherQuality, GopherRepetition
-from pipeline.filters.language import LanguageFilter
-from pipeline.filters.pii import PiiRedactor
+from pipeline.records import Document, Drop
+from pipeline.curate.filters import SourceFilterChains, explain, filters_for_source
+from pipeline.curate.filters.base import Rejection, apply_filters
+from pipeline.curate.filters.c4 import C4Quality
+from pipeline.curate.filters.code import CodeQuality
+from pipeline.curate.filters.decontam import Decontaminate, DecontaminationIndex
+from pipeline.curate.filters.fineweb import FineWebQuality
+from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition
+from pipeline.curate.filters.language import LanguageFilter
+from pipeline.curate.filters.pii import PiiRedactor
 
 VOCAB = ("the river runs with quiet water and the mountain holds snow that melts to feed valleys of green farms "
          "where people have built homes with stone walls and wooden roofs beside old roads").split()
@@ -199,7 +199,7 @@ def test_filters_explain_cli_prints_measures_and_verdicts(tmp_path, capsys):
 def test_vectorized_ngram_measures_match_a_plain_reference():
     from collections import Counter as C
 
-    from pipeline.filters.gopher import NgramIndex
+    from pipeline.curate.filters.gopher import NgramIndex
 
     def top_ref(tokens, n):
         counts = C(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))

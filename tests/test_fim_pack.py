@@ -9,11 +9,11 @@ import pytest
 
 from pipeline.config import FimConfig
 from pipeline.dataset import cu_seqlens, loss_mask, position_ids
-from pipeline.documents import Document
-from pipeline.fim import document_text, fim_cuts, fim_ids, fim_kind
-from pipeline.pack import TokenizedDocument, _FreeCapacityTree, pack_best_fit, pack_concat, unpack_row
-from pipeline.split_tokens import combined_token_parts, split_combined_tokens
-from pipeline.tokenize import encode_documents
+from pipeline.records import Document
+from pipeline.build.fim import document_text, fim_cuts, fim_ids, fim_kind
+from pipeline.build.pack import TokenizedDocument, _FreeCapacityTree, pack_best_fit, pack_concat, unpack_row
+from pipeline.build.split_tokens import combined_token_parts, split_combined_tokens
+from pipeline.build.tokenize import encode_documents
 from tests.conftest import paragraph_docs
 from tokenizer import Encoder, train_tokenizer
 

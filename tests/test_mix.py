@@ -10,7 +10,7 @@ import pytest
 
 from jobs.build import plan_mix
 from pipeline.config import ConfigError, MixConfig, config_from_dict
-from pipeline.mix import BINS, boundary_choice, draw_bins, draws, target_tokens
+from pipeline.build.mix import BINS, boundary_choice, draw_bins, draws, target_tokens
 
 
 def corpus(seed: int = 0) -> dict[str, list[tuple[str, int, int]]]:
@@ -114,7 +114,7 @@ def test_mix_config_is_validated():
 
 
 def test_mix_groups_come_from_the_source_or_a_meta_path():
-    from pipeline.mix import mix_group
+    from pipeline.build.mix import mix_group
 
     assert mix_group("web", {"language": "de"}, "source") == "web"
     assert mix_group("web", {"language": "de"}, "meta.language") == "de"

@@ -9,14 +9,14 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 from datasketch import MinHash
 
-from pipeline.analyze import UnitSigner
+from pipeline.curate.analyze import UnitSigner
 from pipeline.config import MinHashConfig
-from pipeline.dedup.components import ConnectedComponents, large_star, small_star, union_find_components
-from pipeline.dedup.exact import ENTRY, exact_duplicates, text_hash
-from pipeline.dedup.minhash import band_keys, jaccard, shingle_hashes, shingle_set, shingle_words, signatures
-from pipeline.dedup.near import BAND_ENTRY, bucket_pairs, candidate_pairs
-from pipeline.dedup.nodes import make_node, node_position, node_positions, node_unit, node_units, priority_ranks
-from pipeline.runner import create_pipeline
+from pipeline.curate.dedup.components import ConnectedComponents, large_star, small_star, union_find_components
+from pipeline.curate.dedup.exact import ENTRY, exact_duplicates, text_hash
+from pipeline.curate.dedup.minhash import band_keys, jaccard, shingle_hashes, shingle_set, shingle_words, signatures
+from pipeline.curate.dedup.near import BAND_ENTRY, bucket_pairs, candidate_pairs
+from pipeline.curate.dedup.nodes import make_node, node_position, node_positions, node_unit, node_units, priority_ranks
+from pipeline.engine.runner import create_pipeline
 from tests.conftest import WORDS
 
 IN_MEMORY = {"runner": "FnApiRunner", "direct_running_mode": "in_memory", "direct_num_workers": 1}
@@ -127,7 +127,7 @@ def test_large_buckets_keep_pair_recall_in_a_cluster_straddling_the_threshold():
     """400 documents in 20 families: most similar pairs are not similar to the bucket's smallest
     member. With buckets far over ``max_bucket_pairs``, every similar pair still ends in one cluster."""
     from bench.corpus import straddling_cluster
-    from pipeline.dedup.minhash import choose_bands
+    from pipeline.curate.dedup.minhash import choose_bands
 
     texts = straddling_cluster(400, seed=5, families=20)
     sets = [shingle_set(t, 5) for t in texts]

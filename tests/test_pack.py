@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.pack import TokenizedDocument, pack_concat, unpack_row
+from pipeline.build.pack import TokenizedDocument, pack_concat, unpack_row
 
 PAD = 2
 

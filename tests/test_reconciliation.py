@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from pipeline import apply
+from pipeline.curate import apply
 from pipeline.config import load_config
 from pipeline.io.write import ParquetRowWriter
-from pipeline.report import ReconciliationError
+from pipeline.report.accounting import ReconciliationError
 from tests.conftest import base_config
 
 

@@ -164,8 +164,8 @@ def test_fast_path_property_on_a_unicode_vocabulary(trained_on_all_of_unicode, t
 
 
 def test_the_build_guard_names_a_document_the_fast_path_gets_wrong(trained):
-    from pipeline.documents import Document
-    from pipeline.tokenize import FastPathMismatch, check_fast_path
+    from pipeline.records import Document
+    from pipeline.build.tokenize import FastPathMismatch, check_fast_path
 
     encoder = Encoder(trained)
     docs = [Document(f"s/{i}", f"text number {i}", "s", {}) for i in range(50)]

@@ -13,7 +13,7 @@ from warcio.warcwriter import WARCWriter
 
 from pipeline.cli import main
 from pipeline.config import SourceConfig
-from pipeline.io.web import decode_html, main_text, read_warc
+from pipeline.read.web import decode_html, main_text, read_warc
 from tests.conftest import base_config
 
 ARTICLE = """<html><head><title>Beam pipelines</title></head><body>
@@ -84,7 +84,7 @@ def test_warc_records_stream_into_documents_drops_and_dead_letters(tmp_path, mon
     assert drops["not_html"].startswith("image/png") and "no_main_text" in drops
     errors = [r.error for r in records if type(r).__name__ == "DeadLetter"]
     assert any("exceeds max_document_bytes" in e for e in errors) and any("ends in a truncated record" in e for e in errors)
-    import pipeline.io.web as web
+    import pipeline.read.web as web
 
     monkeypatch.setattr(web, "MAX_HTML_BYTES", 100_000)  # stands for 10 MB: a huge page is dropped unparsed
     huge = [r for r in read_warc(source, str(path)) if type(r).__name__ == "Drop" and r.reason == "html_too_large"]
@@ -125,7 +125,7 @@ def test_a_warc_source_runs_through_curate_with_url_blocklists_and_reconciles(tm
 
 
 def test_boilerplate_lines_in_many_documents_are_removed_everywhere(tmp_path):
-    from pipeline.dedup.lines import count_lines, document_line_hashes, frequent_lines, line_key
+    from pipeline.curate.dedup.lines import count_lines, document_line_hashes, frequent_lines, line_key
 
     assert line_key("  Copyright © 2024, Example Corp.  ") == line_key("copyright 2019 example corp") == "copyright 0000 example corp"
     footer = "Copyright 2024 Example Corp. All rights reserved."

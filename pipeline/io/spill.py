@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.documents import Drop
+from pipeline.records import Drop
 from pipeline.io.files import read_bytes, write_bytes
 from pipeline.io.write import ParquetRowWriter, write_drops
 

@@ -13,7 +13,7 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.documents import DeadLetter, Document, Drop
+from pipeline.records import DeadLetter, Document, Drop
 from pipeline.io.files import FileDoFn, commit, create_atomic, write_json
 
 CURATED_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("source", pa.string()), ("meta", pa.string())])

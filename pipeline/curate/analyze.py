@@ -1,0 +1,282 @@
+"""Curate, step 1, per work unit where its files lie: read → normalize → filter → spill.
+
+Everything that needs a document's text happens here, in one worker, streaming: the unit's
+survivors go to its spill file in read order, and only compact keys leave the worker: exact
+text hashes and LSH bucket keys as numpy blocks of ``(key, node)`` partitioned by key, one
+report of counts, count keys and a bounded sample of drops (DESIGN.md §5: only ids and hashes
+are shuffled).
+"""
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from typing import Any, Iterator, Optional
+
+import apache_beam as beam
+import numpy as np
+
+from pipeline.config import Config, MinHashConfig
+from pipeline.curate.dedup import exact, lines
+from pipeline.curate.dedup.minhash import band_keys, choose_bands, shingle_hashes, signatures
+from pipeline.curate.dedup.near import BAND_ENTRY
+from pipeline.curate.dedup.nodes import make_node, priority_ranks
+from pipeline.records import DeadLetter, Document, Drop, stable_hash
+from pipeline.curate.filters import SourceFilterChains
+from pipeline.io.files import FileDoFn
+from pipeline.read.formats import read_piece
+from pipeline.read.repos import Repository
+from pipeline.io.spill import ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets, write_signatures
+from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_dead_letters
+from pipeline.curate.normalize import normalize_document
+from pipeline.curate.repo_order import repository_documents
+from pipeline.report.accounting import length_bin
+from pipeline.curate.stages import COUNTS, SAMPLE_CHARS, SAMPLES, dead_letter_for
+from pipeline.read.units import WorkUnit, piece_bytes, unit_name
+
+EXACT = "exact"
+BANDS = "bands"
+DEDUP_PARTITIONS = 64
+SIGNATURE_BATCH = 512
+SAMPLES_PER_REASON = 5
+NO_LINES = np.zeros(0, np.uint64)  # no boilerplate lines known
+BORDERLINE_STAGE = "kept_borderline"  # samples of kept documents just above a classifier's threshold
+
+
+def curate_document(doc: Document, filters: SourceFilterChains, boilerplate: np.ndarray = NO_LINES) -> tuple[Document | Drop | DeadLetter, int]:
+    """Normalize, remove boilerplate lines, then filter one document; returns the result and the
+    lines removed. An exception becomes a dead letter naming the stage."""
+    stage, removed = "normalize", 0
+    try:
+        result = normalize_document(doc)
+        if isinstance(result, Document):
+            stage = lines.STAGE
+            result, removed = lines.remove_lines(result, boilerplate)
+            stage = "filter"
+            result = filters(result)
+        return result, removed
+    except Exception as e:
+        return dead_letter_for(doc, stage, e), removed
+
+
+Outcome = tuple[Optional[Document], Document | Drop | DeadLetter, int]  # (record read, its result, lines removed)
+
+
+def curate_repository(repo: Repository, filters: SourceFilterChains, boilerplate: np.ndarray, max_repo_bytes: int) -> list[Outcome]:
+    """Curates each file of a repository (a drop names the file), then lays the survivors out as
+    repository documents (``repository_documents``), which are kept as they are."""
+    outcomes: list[Outcome] = []
+    survivors: list[Document] = []
+    removed_lines = 0
+    for file in repo.files:
+        result, removed = curate_document(file, filters, boilerplate)
+        removed_lines += removed
+        if isinstance(result, Document):
+            survivors.append(result)
+        else:
+            outcomes.append((file, result, removed))
+    documents = repository_documents(repo.source, repo.name, repo.location, survivors, max_repo_bytes)
+    outcomes += [(doc, doc, removed_lines if i == 0 else 0) for i, doc in enumerate(documents)]
+    return outcomes
+
+
+def repository_counts(repo: Repository, outcomes: list[Outcome]) -> Counter:
+    """Count keys of one repository: repositories, documents, files (read and in documents) and the
+    files per language in its documents."""
+    documents = [result for _, result, _ in outcomes if isinstance(result, Document)]
+    counts: Counter = Counter()
+    counts[("repos", repo.source, "repositories", "")] += 1
+    counts[("repos", repo.source, "documents", "")] += len(documents)
+    counts[("repos", repo.source, "files_curated", "")] += len(repo.files)
+    for doc in documents:
+        for span in doc.meta["files"]:
+            counts[("repos", repo.source, "files_in_documents", "")] += 1
+            counts[("repo_language", repo.source, span["language"], "")] += 1
+    return counts
+
+
+class UnitSigner:
+    """Accumulates a unit's survivors and computes MinHash signatures and band keys per batch.
+
+    A document without words has no shingles: it gets no band keys (it never clusters; it can
+    still be an exact duplicate)."""
+
+    def __init__(self, config: MinHashConfig, kind: str, seed: int):
+        self._config, self._seed = config, seed
+        self._ngram = config.code_ngram if kind == "code" else config.ngram
+        self._kind = kind
+        self._bands, self._rows = choose_bands(config.threshold, config.num_perm, config.bands, config.rows, config.verify)
+        self._pending: list[str] = []
+        self._done = 0
+        self.shingle_sets: list[np.ndarray] = []  # sorted distinct hashes per document, for exact checks
+        self.signatures: list[np.ndarray] = []  # uint32 (documents, num_perm) per batch; zeros without shingles
+        self.band_keys: list[np.ndarray] = []  # (documents with shingles, bands) per batch
+        self.positions: list[np.ndarray] = []  # the unit positions of those documents
+
+    def add(self, text: str) -> None:
+        self._pending.append(text)
+        if len(self._pending) >= SIGNATURE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        shingles = [shingle_hashes(t, self._ngram, self._kind) for t in self._pending]
+        with_shingles = [i for i, s in enumerate(shingles) if len(s)]
+        batch = np.zeros((len(shingles), self._config.num_perm), dtype=np.uint32)
+        if with_shingles:
+            sigs = signatures([shingles[i] for i in with_shingles], self._config.num_perm, self._seed)
+            self.band_keys.append(band_keys(sigs, self._bands, self._rows))
+            self.positions.append(np.asarray(with_shingles, dtype=np.uint64) + np.uint64(self._done))
+            batch[with_shingles] = sigs.astype(np.uint32)
+        if self._config.verify:
+            self.shingle_sets += [np.unique(s) for s in shingles]
+            self.signatures.append(batch)
+        self._done += len(shingles)
+        self._pending = []
+
+
+class AnalyzeUnit(FileDoFn):
+    """WorkUnit → its report (main output); ``exact`` and ``bands`` blocks; ``counts`` keys;
+    ``samples`` of drops; and the unit's spill and dead-letter files."""
+
+    def __init__(self, config: Config, filters: SourceFilterChains, work_dir: str, dead_letter_dir: str):
+        super().__init__()
+        self._config, self._filters = config, filters
+        self._work_dir, self._dead_letter_dir = work_dir, dead_letter_dir.rstrip("/")
+
+    def setup(self) -> None:
+        super().setup()
+        self._ranks = priority_ranks({s.name: s.priority for s in self._config.sources})
+
+    def process(self, unit: WorkUnit, boilerplate: np.ndarray = NO_LINES) -> Iterator[Any]:
+        config = self._config
+        source = config.source(unit.source)
+        minhash: Optional[UnitSigner] = UnitSigner(config.dedup.minhash, source.kind, config.seed) if config.dedup.minhash.enabled else None
+        spill = ParquetRowWriter(unit_file(self._work_dir, unit.index, "docs.parquet"), CURATED_SCHEMA)
+        index = UnitIndex([], [], [])
+        hashes: list[tuple[int, int]] = []
+        drops: list[Drop] = []
+        dead: list[DeadLetter] = []
+        samples: dict[tuple[str, str], list[tuple[int, str, str, str]]] = {}
+        counts: Counter = Counter()
+        read = 0
+        for piece in unit.pieces:
+            for record in read_piece(source, piece, config.max_document_bytes):
+                outcomes: list[Outcome]
+                if isinstance(record, Repository):
+                    outcomes = curate_repository(record, self._filters, boilerplate, source.max_repo_bytes)
+                    counts.update(repository_counts(record, outcomes))
+                elif isinstance(record, Document):
+                    outcomes = [(record, *curate_document(record, self._filters, boilerplate))]
+                else:
+                    outcomes = [(None, record, 0)]
+                for original, result, removed in outcomes:
+                    read += 1
+                    if original is not None:
+                        counts[("length_read", source.name, length_bin(original.text), "")] += 1
+                    if removed:
+                        counts[("boilerplate_lines", source.name, "", "")] += removed
+                    for key in score_keys(source.name, result):
+                        counts[key] += 1
+                    if isinstance(result, DeadLetter):
+                        dead.append(result)
+                    elif isinstance(result, Drop):  # web records without main text have no original
+                        drops.append(result)
+                        _keep_sample(samples, result, original.text if original is not None else "")
+                    else:
+                        for name, label in result.meta.get("labels", {}).items():
+                            if label != "other":  # kept by the classifier: the lowest scores are its borderline above
+                                score = result.meta["scores"][name]
+                                _keep_sample(samples, Drop(result.id, source.name, BORDERLINE_STAGE, f"classifier_{name}", f"{score:.4f} kept"), result.text)
+                        spill.write(curated_row(result))
+                        size = len(result.text.encode("utf-8", "surrogatepass"))
+                        index.ids.append(result.id)
+                        index.sources.append(result.source)
+                        index.sizes.append(size)
+                        if config.dedup.exact:
+                            hashes.append(exact.text_hash(result.text))
+                        if minhash is not None:
+                            minhash.add(result.text)
+        spill.close()
+        write_index(self._work_dir, unit.index, index)
+        write_filter_drops(self._work_dir, unit.index, drops)
+        write_dead_letters(f"{self._dead_letter_dir}/{unit_name('part', unit.index, '.jsonl')}", dead)
+        shuffled = 0
+        base = make_node(self._ranks[source.name], unit.index, 0)
+        nodes = np.uint64(base) + np.arange(len(index.ids), dtype=np.uint64)
+        if hashes:
+            entries = np.zeros(len(hashes), exact.ENTRY)
+            entries["h1"], entries["h2"] = np.array(hashes, dtype=np.uint64).T
+            entries["node"] = nodes
+            shuffled += entries.nbytes
+            for p, block in keyed_partitions(entries, entries["h1"], DEDUP_PARTITIONS):
+                yield beam.pvalue.TaggedOutput(EXACT, (p, block))
+        if minhash is not None:
+            minhash.flush()
+        if minhash is not None and config.dedup.minhash.verify:  # what verification reads back
+            write_shingle_sets(self._work_dir, unit.index, ShingleSets.from_sets(minhash.shingle_sets))
+            signed = np.concatenate(minhash.signatures) if minhash.signatures else np.zeros((0, config.dedup.minhash.num_perm), np.uint32)
+            write_signatures(self._work_dir, unit.index, signed)
+        if minhash is not None and minhash.band_keys:
+            keys = np.concatenate(minhash.band_keys)
+            entries = np.zeros(keys.size, BAND_ENTRY)
+            entries["key"] = keys.ravel()
+            entries["node"] = np.repeat(np.uint64(base) + np.concatenate(minhash.positions), keys.shape[1])
+            shuffled += entries.nbytes
+            for p, block in keyed_partitions(entries, entries["key"], DEDUP_PARTITIONS):
+                yield beam.pvalue.TaggedOutput(BANDS, (p, block))
+        for key, n in sorted(counts.items()):
+            yield beam.pvalue.TaggedOutput(COUNTS, (key, n))
+        for reason, rows in sorted(samples.items()):
+            for row in rows:
+                yield beam.pvalue.TaggedOutput(SAMPLES, (reason, (-row[0], *row[1:])))
+        dead_by_stage = Counter(d.stage for d in dead)
+        yield {
+            "unit": unit.index,
+            "source": source.name,
+            "read": read,
+            "dead_lettered": dict(sorted(dead_by_stage.items())),
+            "survivors": len(index.ids),
+            "survivor_bytes": sum(index.sizes),
+            "input_bytes": sum(piece_bytes(p) for p in unit.pieces),
+            "shuffled_bytes": shuffled,
+        }
+
+
+def keyed_partitions(entries: np.ndarray, key: np.ndarray, partitions: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(partition, block)`` for each non-empty partition of ``entries`` by ``key % partitions``."""
+    part = key % np.uint64(partitions)
+    order = np.argsort(part, kind="stable")
+    part, entries = part[order], entries[order]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(part)) + 1])
+    ends = np.concatenate([starts[1:], [len(part)]])
+    for start, end in zip(starts, ends):
+        yield int(part[start]), entries[start:end]
+
+
+def classifier_score(drop: Drop) -> Optional[float]:
+    """The score a classifier drop carries (its detail starts with it), else None."""
+    return float(drop.detail.split(" ", 1)[0]) if drop.reason.startswith("classifier_") else None
+
+
+def score_keys(source: str, result: Document | Drop | DeadLetter) -> list[tuple[str, str, str, str]]:
+    """Count keys of the classifier scores of a kept document or a classifier drop, in tenths."""
+    if isinstance(result, Document):
+        scores = result.meta.get("scores", {}).items()
+    elif isinstance(result, Drop) and (score := classifier_score(result)) is not None:
+        scores = [(result.reason.removeprefix("classifier_"), score)]
+    else:
+        return []
+    return [("score", source, f"{name}/{min(int(score * 10), 9) / 10:.1f}", "") for name, score in scores]
+
+
+def _keep_sample(samples: dict[tuple[str, str], list[tuple[Any, str, str, str]]], drop: Drop, text: str) -> None:
+    """Keeps ``SAMPLES_PER_REASON`` drops per (stage, reason): those with the smallest id hash, or
+    for a classifier the borderline ones (the highest scores under its threshold; for
+    ``kept_borderline``, the lowest scores it kept)."""
+    heap = samples.setdefault((drop.stage, drop.reason), [])
+    score = classifier_score(drop)
+    rank = -stable_hash(0, drop.id) if score is None else (-score if drop.stage == BORDERLINE_STAGE else score)
+    entry = (rank, drop.id, drop.detail, text[:SAMPLE_CHARS])
+    if len(heap) < SAMPLES_PER_REASON:
+        heapq.heappush(heap, entry)
+    elif entry > heap[0]:
+        heapq.heapreplace(heap, entry)

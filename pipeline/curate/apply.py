@@ -1,0 +1,112 @@
+"""Curate, step 2: global decisions back to the units where the documents lie.
+
+Dedup decisions are node pairs ``(member, keeper)``. ``NameKeepers`` looks keeper ids up in the
+keeper's unit index, ``resolve_unit`` gathers one unit's decisions (an exact duplicate wins over
+a near one), and ``ApplyUnit`` streams the unit's spill once: dropped documents to ``drops/``,
+the rest to ``curated/``, in read order (mixing happens in the build, in tokens). The files are written here, by the unit that owns them, and their committed row
+counts are what the run report reconciles.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Iterable, Iterator, Mapping
+
+import apache_beam as beam
+
+from pipeline.curate.dedup import exact, near
+from pipeline.curate.dedup.nodes import node_position, node_unit
+from pipeline.records import Drop
+from pipeline.io.files import FileDoFn
+from pipeline.read.formats import read_curated_file
+from pipeline.io.spill import read_filter_drops, read_index, unit_file
+from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_drops
+from pipeline.report.accounting import length_bin, pii_keys
+from pipeline.curate.stages import COUNTS
+from pipeline.read.units import unit_name
+
+# (position in unit, stage, reason, keeper id, keeper source); exact duplicates sort first
+Decision = tuple[int, str, str, str, str]
+PREVIEWS = "previews"
+NEAR_STATS = "near_stats"
+PREVIEW_CHARS = 200
+_STAGE_ORDER = {exact.STAGE: 0, near.STAGE: 1}
+
+
+class NameKeepers(FileDoFn):
+    """(keeper unit, [(member, keeper, stage)]) → (member unit, Decision), keeper named from its unit index."""
+
+    def __init__(self, work_dir: str):
+        super().__init__()
+        self._work_dir = work_dir
+
+    def process(self, keyed: tuple[int, Iterable[tuple[int, int, str]]]) -> Iterator[tuple[int, Decision]]:
+        unit, decisions = keyed
+        index = read_index(self._work_dir, unit)
+        for member, keeper, stage in decisions:
+            position = node_position(keeper)
+            reason = exact.REASON if stage == exact.STAGE else near.REASON
+            yield node_unit(member), (node_position(member), stage, reason, index.ids[position], index.sources[position])
+
+
+def resolve_unit(keyed: tuple[int, dict[str, list[Any]]]) -> tuple[dict[str, Any], list[Decision]]:
+    """(unit, {"report": [analyze report], "decisions": [Decision]}) → (report, one decision per
+    removed position): an exact duplicate wins over a near one."""
+    _, joined = keyed
+    (report,) = joined["report"]
+    decisions: dict[int, Decision] = {}
+    for d in sorted(joined["decisions"], key=lambda d: (d[0], _STAGE_ORDER[d[1]], d[3])):
+        decisions.setdefault(d[0], d)
+    return report, sorted(decisions.values())
+
+
+class ApplyUnit(FileDoFn):
+    """(report, decisions) → the unit's ``apply`` report; writes ``curated/`` and ``drops/`` for
+    the unit; ``counts`` keys of what was kept, ``near_stats`` (which source's documents
+    duplicate which) and ``previews`` of sampled clusters."""
+
+    def __init__(self, work_dir: str, curated_dir: str, drops_dir: str):
+        super().__init__()
+        self._work_dir = work_dir
+        self._curated_dir, self._drops_dir = curated_dir.rstrip("/"), drops_dir.rstrip("/")
+
+    def process(self, element: tuple[dict[str, Any], list[Decision]], sampled_roots: Iterable[str]) -> Iterator[Any]:
+        report, decisions = element
+        unit, source = report["unit"], report["source"]
+        by_position = {d[0]: d for d in decisions}
+        sampled = set(sampled_roots)
+        drops = list(read_filter_drops(self._work_dir, unit))
+        curated = ParquetRowWriter(f"{self._curated_dir}/{unit_name('part', unit, '.parquet')}", CURATED_SCHEMA)
+        counts: Counter = Counter()
+        near_sources: Counter = Counter()
+        for position, doc in enumerate(read_curated_file(unit_file(self._work_dir, unit, "docs.parquet"))):
+            decision = by_position.get(position)
+            if decision is not None:
+                _, stage, reason, keeper, keeper_source = decision
+                drops.append(Drop(doc.id, doc.source, stage, reason, keeper))
+                if stage == near.STAGE:
+                    near_sources[f"{doc.source} -> {keeper_source}"] += 1
+                    if keeper in sampled:
+                        yield beam.pvalue.TaggedOutput(PREVIEWS, (keeper, (doc.id, doc.text[:PREVIEW_CHARS])))
+                continue
+            if doc.id in sampled:
+                yield beam.pvalue.TaggedOutput(PREVIEWS, (doc.id, (doc.id, doc.text[:PREVIEW_CHARS])))
+            curated.write(curated_row(doc))
+            counts[("length_kept", source, length_bin(doc.text), "")] += 1
+            counts[("language", source, str(doc.meta.get("language", "unknown")), "")] += 1
+            for key, pii in pii_keys(doc):
+                counts[key] += pii
+        curated_file = curated.close()
+        drops_stats = write_drops(f"{self._drops_dir}/{unit_name('part', unit, '.parquet')}", drops)
+        for key, n in sorted(counts.items()):
+            yield beam.pvalue.TaggedOutput(COUNTS, (key, n))
+        for pair, n in sorted(near_sources.items()):
+            yield beam.pvalue.TaggedOutput(NEAR_STATS, (("duplicate_of", pair), n))
+        dropped = Counter((d.stage, d.reason) for d in drops)
+        yield {
+            "unit": unit,
+            "source": source,
+            "kept": curated_file["rows"],
+            "dropped": [[stage, reason, n] for (stage, reason), n in sorted(dropped.items())],
+            "curated_file": {k: curated_file[k] for k in ("rows", "bytes", "sha256")},
+            "drops_file": {k: drops_stats[k] for k in ("rows", "bytes", "sha256")},
+        }

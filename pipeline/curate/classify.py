@@ -1,0 +1,222 @@
+"""Quality/domain classifiers: fastText supervised models trained on positives vs negatives.
+
+``train_classifier`` reads texts from any input corpusmill reads (JSONL, Parquet, Arrow, text files,
+``curated/`` directories), holds out a deterministic share by ``hash(seed, text)``, trains with one
+thread and a fixed seed (the same inputs give the same model), and writes ``model.bin`` and
+``card.json`` (label, sizes, precision/recall/F1 at 0.5 and ROC-AUC on the held-out split, the
+command). ``Classifier`` scores texts with the probability of the label.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional, Sequence
+from urllib.parse import urlsplit
+
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.config import Config, SourceConfig
+from pipeline.records import Document, content_hash, stable_fraction
+from pipeline.io.files import read_bytes, write_bytes, write_json
+from pipeline.read.formats import match_source_files, read_curated_file, read_piece
+from pipeline.read.units import Piece
+
+OTHER = "other"
+FASTTEXT_PARAMS = {"lr": 0.1, "epoch": 10, "wordNgrams": 2, "dim": 64, "bucket": 2_000_000, "minCount": 1, "loss": "softmax", "thread": 1, "verbose": 0}
+
+
+def _format_of(path: str) -> str:
+    name = path.lower()
+    for ending, fmt in ((".jsonl", "jsonl"), (".jsonl.gz", "jsonl"), (".jsonl.zst", "jsonl"), (".parquet", "parquet"), (".arrow", "arrow")):
+        if name.endswith(ending):
+            return fmt
+    return "text"
+
+
+def read_texts(paths: Sequence[str], text_field: str = "text") -> Iterator[str]:
+    """The document texts of files, globs or ``curated/`` directories, in path order."""
+    for path in paths:
+        curated = sorted(m.path for m in FileSystems.match([FileSystems.join(path, "part-*.parquet")])[0].metadata_list) if FileSystems.exists(path) else []
+        if curated:
+            for shard in curated:
+                yield from (d.text for d in read_curated_file(shard))
+            continue
+        source = SourceConfig("input", [path], format=_format_of(path), text_field=text_field)  # type: ignore[arg-type]
+        for file, base, size in match_source_files(source):
+            for record in read_piece(source, Piece(file, base, size)):
+                if isinstance(record, Document):
+                    yield record.text
+
+
+def one_line(text: str) -> str:
+    """fastText reads one example per line."""
+    return " ".join(text.split())
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with average ranks for ties)."""
+    positives, negatives = int(labels.sum()), int((~labels).sum())
+    if not positives or not negatives:
+        return float("nan")
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    i = 0
+    while i < len(scores):
+        j = i
+        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+class Classifier:
+    """A trained model: ``score(texts)`` is the probability of its label. Loaded once per process."""
+
+    _loaded: dict[str, Any] = {}
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        self.card = json.loads(read_bytes(FileSystems.join(directory, "card.json")))
+        self.label = self.card["label"]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"directory": self.directory, "card": self.card, "label": self.label}
+
+    def _model(self) -> Any:
+        model = Classifier._loaded.get(self.directory)
+        if model is None:
+            import fasttext
+
+            with tempfile.TemporaryDirectory() as tmp:  # fastText loads local files only
+                local = os.path.join(tmp, "model.bin")
+                with open(local, "wb") as f:
+                    f.write(read_bytes(FileSystems.join(self.directory, "model.bin")))
+                model = Classifier._loaded[self.directory] = fasttext.load_model(local)
+        return model
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        labels, probabilities = self._model().predict([one_line(t) for t in texts], k=2)
+        out = np.zeros(len(texts))
+        for i, (names, probs) in enumerate(zip(labels, probabilities)):
+            for name, p in zip(names, probs):
+                if name == f"__label__{self.label}":
+                    out[i] = min(float(p), 1.0)
+        return out
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    directory: str
+    card: dict[str, Any]
+
+
+def train_classifier(positive: Sequence[str], negative: Sequence[str], output: str, label: str = "positive", text_field: str = "text",
+                     holdout: float = 0.1, seed: int = 0, command: Optional[str] = None) -> TrainingResult:
+    """Trains ``label`` vs ``other`` and writes ``model.bin`` and ``card.json`` to ``output``."""
+    import fasttext
+
+    examples = [(label, t) for t in read_texts(positive, text_field)] + [(OTHER, t) for t in read_texts(negative, text_field)]
+    if not any(lab == label for lab, _ in examples) or not any(lab == OTHER for lab, _ in examples):
+        raise ValueError("classifier training needs positive and negative documents")
+    held = [stable_fraction(seed, "holdout", content_hash(t)) < holdout for _, t in examples]
+    with tempfile.TemporaryDirectory() as tmp:
+        train_path = os.path.join(tmp, "train.txt")
+        with open(train_path, "w", encoding="utf-8") as f:
+            for (lab, text), is_held in zip(examples, held):
+                if not is_held:
+                    f.write(f"__label__{lab} {one_line(text)}\n")
+        model = fasttext.train_supervised(input=train_path, seed=seed, **FASTTEXT_PARAMS)
+        model_path = os.path.join(tmp, "model.bin")
+        model.save_model(model_path)
+        with open(model_path, "rb") as f:
+            write_bytes(FileSystems.join(output, "model.bin"), f.read())
+    test = [(lab, t) for (lab, t), is_held in zip(examples, held) if is_held]
+    sizes = Counter(("holdout" if h else "train", "positive" if lab == label else "negative") for (lab, _), h in zip(examples, held))
+    card: dict[str, Any] = {"label": label, **{split: {kind: sizes[(split, kind)] for kind in ("positive", "negative")} for split in ("train", "holdout")},
+                            "fasttext": FASTTEXT_PARAMS, "seed": seed, "command": command}
+    write_json(FileSystems.join(output, "card.json"), card)
+    Classifier._loaded.pop(output, None)  # a model trained before into the same directory
+    if test:
+        scores = Classifier(output).score([t for _, t in test])
+        truth = np.array([lab == label for lab, _ in test])
+        predicted = scores >= 0.5
+        tp = int((predicted & truth).sum())
+        precision = tp / max(int(predicted.sum()), 1)
+        recall = tp / max(int(truth.sum()), 1)
+        card["metrics"] = {"precision": round(precision, 4), "recall": round(recall, 4),
+                           "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
+                           "roc_auc": round(roc_auc(scores, truth), 4)}
+        write_json(FileSystems.join(output, "card.json"), card)
+    return TrainingResult(output, card)
+
+
+
+def group_of(doc: Document, group_by: str) -> str:
+    """The document's group for recall: its URL's domain, its source, or a ``meta.<key>`` value."""
+    if group_by == "source":
+        return doc.source
+    if group_by == "url_domain":
+        host = urlsplit(str(doc.meta.get("url", ""))).hostname or ""
+        return host.removeprefix("www.") or "(no url)"
+    return str(doc.meta.get(group_by.removeprefix("meta."), "(none)"))
+
+
+def pool_documents(config: Config) -> Iterator[Document]:
+    """Every readable document of the config's sources, in planning order."""
+    for source in config.sources:
+        for path, base, size in match_source_files(source):
+            for record in read_piece(source, Piece(path, base, size), config.max_document_bytes):
+                if isinstance(record, Document):
+                    yield record
+
+
+def iterative_recall(config: Config, command: Optional[str] = None) -> dict[str, Any]:
+    """Rounds of: train on positives vs negatives → score the pool → recall documents at or above
+    ``min_score`` → mark groups whose recalled share reaches ``group_share`` → their documents join
+    the positives. Writes ``round-N/`` classifiers, ``recall.json`` (per-round counts and
+    metrics) and ``recalled.jsonl`` (the last round's recalled ids, scores and groups)."""
+    r = config.recall
+    output = r.output if "://" in r.output or r.output.startswith("/") else FileSystems.join(config.output_dir, r.output)
+    pool = list(pool_documents(config))
+    groups = [group_of(d, r.group_by) for d in pool]
+    group_sizes: dict[str, int] = {}
+    for g in groups:
+        group_sizes[g] = group_sizes.get(g, 0) + 1
+    added: set[int] = set()
+    rounds = []
+    last_scores = np.zeros(len(pool))
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_index in range(1, r.rounds + 1):
+            extra = os.path.join(tmp, f"added-{round_index}.jsonl")
+            with open(extra, "w", encoding="utf-8") as f:
+                for i in sorted(added):
+                    f.write(json.dumps({"text": pool[i].text}) + "\n")
+            directory = FileSystems.join(output, f"round-{round_index}")
+            trained = train_classifier([*r.positive, extra], r.negative, directory, r.label, seed=config.seed, command=command)
+            scores = Classifier(directory).score([d.text for d in pool]) if pool else np.zeros(0)
+            recalled = scores >= r.min_score
+            recalled_per_group: dict[str, int] = {}
+            for g, hit in zip(groups, recalled.tolist()):
+                if hit:
+                    recalled_per_group[g] = recalled_per_group.get(g, 0) + 1
+            marked = sorted(g for g, n in recalled_per_group.items() if n / group_sizes[g] >= r.group_share)
+            marked_set = set(marked)
+            new = {i for i, g in enumerate(groups) if g in marked_set} - added
+            rounds.append({"round": round_index, "positives_added_before": len(added), "pool": len(pool), "recalled": int(recalled.sum()),
+                           "groups_marked": len(marked), "documents_added": len(new), "classifier": trained.card.get("metrics", {}),
+                           "marked_groups": marked[:50]})
+            added |= new
+            last_scores = scores
+    lines = "".join(json.dumps({"id": d.id, "source": d.source, "group": g, "score": round(float(s), 4)}) + "\n"
+                    for d, g, s, hit in zip(pool, groups, last_scores.tolist(), (last_scores >= r.min_score).tolist()) if hit)
+    write_bytes(FileSystems.join(output, "recalled.jsonl"), lines.encode("utf-8"))
+    report = {"label": r.label, "group_by": r.group_by, "min_score": r.min_score, "group_share": r.group_share, "rounds": rounds,
+              "classifier": FileSystems.join(output, f"round-{r.rounds}")}
+    write_json(FileSystems.join(output, "recall.json"), report)
+    return report

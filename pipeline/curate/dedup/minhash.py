@@ -1,0 +1,134 @@
+"""MinHash signatures and LSH banding (plain functions; the Beam graph is in ``near.py``).
+
+Shingles are word n-grams of normalized text (lowercased, punctuation and whitespace folded;
+CJK characters count as words), or identifier n-grams for code. Each word is hashed once with
+64-bit xxhash and n consecutive word hashes are combined arithmetically, so shingling is
+vectorized. Signatures follow datasketch's ``affine64`` scheme exactly (MurmurHash3 fmix64, then
+``a*h + b mod 2^64`` with datasketch's own permutations for the seed): a signature here equals
+``datasketch.MinHash(num_perm, seed, hashfunc=identity, scheme="affine64")`` over the same
+shingle hashes, computed for a whole batch of documents at once with numpy.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+import xxhash
+from datasketch import MinHash
+from datasketch.lsh import _optimal_param
+
+from pipeline.records import mix64
+from pipeline.curate.normalize import CJK_CHARS
+
+_TEXT_WORDS = re.compile(f"[{CJK_CHARS}]|[^\\W{CJK_CHARS}]+")
+_CODE_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
+_COMBINE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier folding word hashes into a shingle hash
+_CHUNK_SHINGLES = 16384
+
+
+def shingle_words(text: str, kind: str = "text") -> list[str]:
+    """Words for shingling: lowercase words and single CJK characters, or code identifiers/numbers."""
+    if kind == "code":
+        return _CODE_WORDS.findall(text)
+    return _TEXT_WORDS.findall(text.lower())
+
+
+def _combine(hashes: np.ndarray, ngram: int) -> np.ndarray:
+    """Shingle hashes from word hashes: ``ngram`` consecutive words folded into one 64-bit value."""
+    n = min(ngram, len(hashes))
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    count = len(hashes) - n + 1
+    combined = np.zeros(count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(n):
+            combined = combined * _COMBINE + hashes[k : k + count]
+    return combined
+
+
+def shingle_hashes(text: str, ngram: int, kind: str = "text") -> np.ndarray:
+    """64-bit hashes of the word ``ngram``-grams (one shingle of all words when fewer; none for a
+    text without words, which then never clusters), with repeats."""
+    words = shingle_words(text, kind)
+    hashes = np.fromiter((xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in words), dtype=np.uint64, count=len(words))
+    return _combine(hashes, ngram)
+
+
+def shingle_set(text: str, ngram: int, kind: str = "text") -> np.ndarray:
+    """The sorted distinct shingle hashes (the set Jaccard similarity is defined on)."""
+    return np.unique(shingle_hashes(text, ngram, kind))
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sorted distinct hash arrays."""
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    union = len(a) + len(b) - inter
+    return inter / union if union else 1.0
+
+
+@lru_cache(maxsize=8)
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine64 permutation parameters ``(a, b)`` for ``seed``."""
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine64").permutations
+    return np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
+
+
+def signatures(shingles: Sequence[np.ndarray], num_perm: int, seed: int) -> np.ndarray:
+    """MinHash signatures, shape ``(len(shingles), num_perm)`` uint64, for a batch of documents.
+
+    Permutations run as one ``(num_perm, shingles)`` matrix per chunk, reduced per document with
+    ``minimum.reduceat`` along contiguous rows.
+    """
+    a, b = permutations(num_perm, seed)
+    lengths = np.fromiter((len(s) for s in shingles), dtype=np.int64, count=len(shingles))
+    if (lengths == 0).any():
+        raise ValueError("every document needs at least one shingle")
+    flat = mix64(np.concatenate(shingles))
+    doc_of = np.repeat(np.arange(len(shingles)), lengths)
+    out = np.full((num_perm, len(shingles)), np.iinfo(np.uint64).max, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for start in range(0, len(flat), _CHUNK_SHINGLES):
+            permuted = np.multiply.outer(a, flat[start : start + _CHUNK_SHINGLES])
+            permuted += b[:, None]
+            owners = doc_of[start : start + _CHUNK_SHINGLES]
+            starts = np.concatenate([[0], np.flatnonzero(np.diff(owners)) + 1])
+            docs = owners[starts]
+            out[:, docs] = np.minimum(out[:, docs], np.minimum.reduceat(permuted, starts, axis=1))
+    return out.T
+
+
+def detection_probability(similarity: float, bands: int, rows: int) -> float:
+    """Chance that two documents of this Jaccard similarity share at least one LSH bucket."""
+    return 1.0 - (1.0 - similarity**rows) ** bands
+
+
+def choose_bands(threshold: float, num_perm: int, bands: int | None = None, rows: int | None = None, verify: bool = True, recall: float = 0.995) -> tuple[int, int]:
+    """``(bands, rows)``: as given; with verification, the longest bands that still detect a pair
+    right at the threshold with probability ``recall`` (candidates are cheap, exact Jaccard removes
+    the false ones); without it, datasketch's balanced optimum (every false positive is a lost document)."""
+    if bands and rows:
+        if bands * rows > num_perm:
+            raise ValueError(f"bands × rows = {bands * rows} exceeds num_perm {num_perm}")
+        return bands, rows
+    if not verify:
+        return _optimal_param(threshold, num_perm, 0.5, 0.5)
+    for r in range(num_perm, 0, -1):
+        b = num_perm // r
+        if detection_probability(threshold, b, r) >= recall:
+            return b, r
+    return num_perm, 1
+
+
+def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """Bucket keys, shape ``(documents, bands)`` uint64: each band's slice of the signature folded
+    into one 64-bit value (multiply-add, then MurmurHash3's finalizer), seeded by the band index."""
+    keys = np.empty((len(sigs), bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            h = np.full(len(sigs), band, dtype=np.uint64)
+            for column in sigs[:, band * rows : (band + 1) * rows].T:
+                h = mix64(h * _COMBINE + column)
+            keys[:, band] = h
+    return keys

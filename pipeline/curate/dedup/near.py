@@ -1,0 +1,179 @@
+"""``NearDuplicates``: global near-duplicate clusters with MinHash LSH (DESIGN.md §5).
+
+Only integers move: band buckets are numpy blocks of ``(bucket key, node)`` and candidate pairs
+are node pairs. Verification is exact where it matters: each candidate pair carries its first
+document's 32-bit MinHash signature to the second document's unit, which estimates the Jaccard
+similarity; a pair whose estimate lies within ``estimate_margin`` of the threshold carries the
+second document's shingle set back to the first one's unit for the exact value. Each side loads
+its own unit's spill files (``pipeline.io.spill``). Components run on node pairs; the smallest
+node of a cluster is its root (the keeper).
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import apache_beam as beam
+import numpy as np
+
+from pipeline.config import MinHashConfig
+from pipeline.curate.dedup.components import ConnectedComponents
+from pipeline.curate.dedup.minhash import jaccard
+from pipeline.curate.dedup.nodes import node_position, node_positions, node_unit, node_units
+from pipeline.records import mix64
+from pipeline.io.files import FileDoFn
+from pipeline.io.spill import read_shingle_sets, read_signatures
+
+STAGE = "near_dedup"
+REASON = "near_duplicate"
+BAND_ENTRY = np.dtype([("key", "<u8"), ("node", "<u8")])
+_NO_PAIRS = np.zeros((0, 2), dtype=np.uint64)
+
+
+def candidate_pairs(nodes: np.ndarray, key: int, max_all_pairs: int) -> np.ndarray:
+    """Pairs to check in one bucket of distinct sorted ``nodes``: all pairs of a bucket of up to
+    ``max_all_pairs`` members; in a larger one, each member with the next ``max_all_pairs // 2``
+    in a cyclic order drawn from the bucket key. Every band draws another order, so a member meets
+    different members in each of its buckets, and pairs similar to each other but not to one
+    center still connect (a star would lose them), at a cost linear in the bucket size."""
+    n = len(nodes)
+    if n <= max_all_pairs:
+        first, second = np.triu_indices(n, 1)
+        return np.stack([nodes[first], nodes[second]], axis=1)
+    with np.errstate(over="ignore"):
+        order = nodes[np.argsort(mix64(nodes ^ np.uint64(key)), kind="stable")]
+    width = max(1, max_all_pairs // 2)
+    left = np.repeat(order, width)
+    right = order[(np.repeat(np.arange(n), width) + np.tile(np.arange(1, width + 1), n)) % n]
+    return np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1)
+
+
+def bucket_pairs(blocks: Iterable[np.ndarray], max_all_pairs: int) -> np.ndarray:
+    """Distinct ``(smaller, larger)`` node pairs to check among those sharing a bucket, from blocks of ``BAND_ENTRY``."""
+    parts = list(blocks)
+    entries = np.unique(np.concatenate(parts)) if parts else np.zeros(0, BAND_ENTRY)  # sorted by (key, node)
+    if len(entries) < 2:
+        return _NO_PAIRS
+    keys = entries["key"]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    sizes = np.diff(np.concatenate([starts, [len(keys)]]))
+    pairs = [candidate_pairs(entries["node"][s : s + n], int(keys[s]), max_all_pairs) for s, n in zip(starts[sizes > 1], sizes[sizes > 1])]
+    return np.unique(np.concatenate(pairs), axis=0) if pairs else _NO_PAIRS
+
+
+def by_unit(pairs: np.ndarray, column: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(unit, pairs)`` groups of ``pairs`` by the unit of the node in ``column``."""
+    units = node_units(pairs[:, column])
+    for unit in np.unique(units):
+        yield int(unit), pairs[units == unit]
+
+
+def estimate_margin(num_perm: int) -> float:
+    """Half-width of the band around the threshold where a MinHash estimate cannot decide a pair:
+    four standard errors at the widest (J = 0.5), so an estimate outside it errs with odds ~1e-4."""
+    return 4 * 0.5 / num_perm**0.5
+
+
+class _AttachFirstSignatures(FileDoFn):
+    """(unit, distinct pairs whose first node lies there) → (second node's unit, (pairs, first signatures))."""
+
+    def __init__(self, work_dir: str):
+        super().__init__()
+        self._work_dir = work_dir
+
+    def process(self, keyed: tuple[int, np.ndarray]) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+        unit, pairs = keyed
+        sigs = read_signatures(self._work_dir, unit)
+        for other, group in by_unit(pairs, 1):
+            yield other, (group, sigs[node_positions(group[:, 0])])
+
+
+class _EstimateJaccard(FileDoFn):
+    """(unit, [(pairs, first signatures)]) → pairs whose MinHash estimate clears the threshold by the
+    margin (main); pairs within the margin go on as ``uncertain`` (first node's unit, [(a, b, second
+    shingle set)]) for an exact check; the rest are dropped."""
+
+    def __init__(self, work_dir: str, threshold: float, margin: float):
+        super().__init__()
+        self._work_dir, self._threshold, self._margin = work_dir, threshold, margin
+
+    def process(self, keyed: tuple[int, Iterable[tuple[np.ndarray, np.ndarray]]]) -> Iterator[object]:
+        unit, parts = keyed
+        sigs = read_signatures(self._work_dir, unit)
+        sets = None
+        uncertain: dict[int, list[tuple[int, int, np.ndarray]]] = {}
+        for pairs, first in parts:
+            estimate = (first == sigs[node_positions(pairs[:, 1])]).mean(axis=1)
+            for a, b in pairs[estimate >= self._threshold + self._margin].tolist():
+                yield a, b
+            unsure = pairs[np.abs(estimate - self._threshold) < self._margin]
+            if len(unsure) and sets is None:
+                sets = read_shingle_sets(self._work_dir, unit)
+            if len(unsure):
+                for a, b in unsure.tolist():
+                    uncertain.setdefault(node_unit(a), []).append((a, b, sets[node_position(b)]))
+        for other, items in sorted(uncertain.items()):
+            yield beam.pvalue.TaggedOutput("uncertain", (other, items))
+
+
+class _ExactJaccard(FileDoFn):
+    """(unit, [[(a, b, second shingle set)]]) → the pairs whose exact Jaccard reaches the threshold."""
+
+    def __init__(self, work_dir: str, threshold: float):
+        super().__init__()
+        self._work_dir, self._threshold = work_dir, threshold
+
+    def process(self, keyed: tuple[int, Iterable[list[tuple[int, int, np.ndarray]]]]) -> Iterator[tuple[int, int]]:
+        unit, parts = keyed
+        sets = read_shingle_sets(self._work_dir, unit)
+        for part in parts:
+            for a, b, second in part:
+                if jaccard(sets[node_position(a)], second) >= self._threshold:
+                    yield a, b
+
+
+class NearDuplicates(beam.PTransform):
+    """``(partition, band block)`` → ``members`` (``(member node, root node)`` for every
+    non-root node of a cluster), ``candidate_pairs``, ``exact_checked_pairs`` (near the
+    threshold), ``duplicate_pairs`` and ``unconverged`` counts."""
+
+    def __init__(self, config: MinHashConfig, work_dir: str):
+        super().__init__()
+        self._config, self._work_dir = config, work_dir
+
+    def expand(self, band_blocks: beam.PCollection) -> dict[str, beam.PCollection]:
+        cfg = self._config
+        by_first = (
+            band_blocks
+            | "GroupBuckets" >> beam.GroupByKey()
+            | "CandidatePairs" >> beam.FlatMapTuple(lambda _, blocks: by_unit(bucket_pairs(blocks, cfg.max_bucket_pairs), 0))
+            | "GroupByFirstUnit" >> beam.GroupByKey()
+            | "DistinctPairs" >> beam.MapTuple(lambda unit, blocks: (unit, np.unique(np.concatenate(list(blocks)), axis=0)))
+        )
+        candidates = by_first | "CountCandidates" >> beam.MapTuple(lambda _, pairs: len(pairs))
+        if cfg.verify:
+            estimated = (
+                by_first
+                | "AttachFirstSignatures" >> beam.ParDo(_AttachFirstSignatures(self._work_dir))
+                | "GroupBySecondUnit" >> beam.GroupByKey()
+                | "EstimateJaccard" >> beam.ParDo(_EstimateJaccard(self._work_dir, cfg.threshold, estimate_margin(cfg.num_perm))).with_outputs("uncertain", main="edges")
+            )
+            checked = (
+                estimated.uncertain
+                | "GroupUncertainByFirstUnit" >> beam.GroupByKey()
+                | "ExactJaccard" >> beam.ParDo(_ExactJaccard(self._work_dir, cfg.threshold))
+            )
+            edges = (estimated.edges, checked) | "MergeVerified" >> beam.Flatten()
+        else:
+            edges = by_first | "AllCandidates" >> beam.FlatMapTuple(lambda _, pairs: [(a, b) for a, b in pairs.tolist()])
+        members, unconverged = edges | "Components" >> ConnectedComponents(cfg.component_rounds)
+        exact_checked = (
+            estimated.uncertain | "UncertainPairs" >> beam.MapTuple(lambda _, items: len(items)) if cfg.verify
+            else by_first.pipeline | "NoExactChecks" >> beam.Create([0])
+        )
+        return {
+            "members": members,
+            "candidate_pairs": candidates | "SumCandidates" >> beam.CombineGlobally(sum),
+            "exact_checked_pairs": exact_checked | "SumExactChecked" >> beam.CombineGlobally(sum),
+            "duplicate_pairs": edges | "OnePerEdge" >> beam.Map(lambda _: 1) | "SumEdges" >> beam.CombineGlobally(sum),
+            "unconverged": unconverged,
+        }

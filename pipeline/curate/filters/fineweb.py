@@ -1,0 +1,35 @@
+"""FineWeb's quality rules (Penedo et al. 2024, as in datatrove)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from pipeline.config import FineWebConfig
+from pipeline.records import Document
+from pipeline.curate.filters.base import Rejection, first_failure
+from pipeline.curate.filters.gopher import duplicate_fraction
+from pipeline.curate.filters.text import TERMINAL_PUNCTUATION, non_empty_lines, words
+
+
+@dataclass(frozen=True)
+class FineWebQuality(FineWebConfig):
+    """Thresholds (and their published defaults) are the config block's fields."""
+
+    def measure(self, doc: Document) -> dict[str, Any]:
+        lines = [line.strip() for line in non_empty_lines(doc.text)] or [""]
+        _, dup_chars = duplicate_fraction(lines)
+        return {
+            "line_punct_ratio": sum(line.endswith(TERMINAL_PUNCTUATION) for line in lines) / len(lines),
+            "short_line_ratio": sum(len(line) <= self.short_line_length for line in lines) / len(lines),
+            "dup_line_char_ratio": dup_chars,
+            "newline_word_ratio": doc.text.count("\n") / max(len(words(doc.text)), 1),
+        }
+
+    def __call__(self, doc: Document) -> Optional[Rejection]:
+        m = self.measure(doc)
+        return first_failure([
+            ("fineweb_line_punct_ratio", m["line_punct_ratio"], m["line_punct_ratio"] >= self.min_line_punct_ratio),
+            ("fineweb_short_line_ratio", m["short_line_ratio"], m["short_line_ratio"] <= self.max_short_line_ratio),
+            ("fineweb_dup_line_char_ratio", m["dup_line_char_ratio"], m["dup_line_char_ratio"] <= self.max_dup_line_char_ratio),
+            ("fineweb_newline_word_ratio", m["newline_word_ratio"], m["newline_word_ratio"] <= self.max_newline_word_ratio),
+        ])

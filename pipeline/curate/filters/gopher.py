@@ -1,0 +1,162 @@
+"""Gopher (MassiveText, Rae et al. 2021) quality and repetition rules, with their published defaults
+as implemented in datatrove. Rules follow the detected language: stop words come from that
+language's list, CJK text counts characters as words (no word-length rule) and measures n-gram
+repetition over character pairs, so good non-English prose passes."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from pipeline.config import GopherQualityConfig, GopherRepetitionConfig
+from pipeline.records import Document
+from pipeline.curate.filters.base import Rejection, first_failure
+from pipeline.curate.filters.stopwords import stop_words_for
+from pipeline.curate.filters.text import is_cjk, non_empty_lines, words
+
+BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "※", "·", "-", "*", "–", "—")
+ELLIPSES = ("...", "…")
+_LINE_WITH_LETTER = re.compile(r"^[^\n]*?[^\W\d_]", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class GopherQuality(GopherQualityConfig):
+    """Thresholds (and their published defaults) are the config block's fields."""
+
+    def measure(self, doc: Document) -> dict[str, Any]:
+        text = doc.text
+        tokens = words(text)
+        n = max(len(tokens), 1)
+        lines = non_empty_lines(text) or [""]
+        language = doc.meta.get("language")
+        cjk = is_cjk(language)
+        stops = stop_words_for(language)
+        return {
+            "words": len(tokens),
+            "avg_word_length": None if cjk else sum(map(len, tokens)) / n,
+            "symbol_word_ratio": (text.count("#") + sum(text.count(e) for e in ELLIPSES)) / n,
+            "bullet_lines_ratio": sum(line.lstrip().startswith(BULLETS) for line in lines) / len(lines),
+            "ellipsis_lines_ratio": sum(line.rstrip().endswith(ELLIPSES) for line in lines) / len(lines),
+            "alpha_words_ratio": len(_LINE_WITH_LETTER.findall("\n".join(tokens))) / n,  # one token a line
+            "stop_words": None if stops is None else sum(map(stops.__contains__, words(text.lower()))),
+        }
+
+    def __call__(self, doc: Document) -> Optional[Rejection]:
+        m = self.measure(doc)
+        return first_failure([
+            ("gopher_short_doc", m["words"], m["words"] >= self.min_doc_words),
+            ("gopher_long_doc", m["words"], m["words"] <= self.max_doc_words),
+            ("gopher_below_avg_word_length", m["avg_word_length"] or 0, m["avg_word_length"] is None or m["avg_word_length"] >= self.min_avg_word_length),
+            ("gopher_above_avg_word_length", m["avg_word_length"] or 0, m["avg_word_length"] is None or m["avg_word_length"] <= self.max_avg_word_length),
+            ("gopher_symbol_word_ratio", m["symbol_word_ratio"], m["symbol_word_ratio"] <= self.max_symbol_word_ratio),
+            ("gopher_bullet_lines", m["bullet_lines_ratio"], m["bullet_lines_ratio"] <= self.max_bullet_lines_ratio),
+            ("gopher_ellipsis_lines", m["ellipsis_lines_ratio"], m["ellipsis_lines_ratio"] <= self.max_ellipsis_lines_ratio),
+            ("gopher_alpha_words", m["alpha_words_ratio"], m["alpha_words_ratio"] >= self.min_alpha_words_ratio),
+            ("gopher_stop_words", m["stop_words"] or 0, m["stop_words"] is None or m["stop_words"] >= self.min_stop_words),
+        ])
+
+
+def duplicate_fraction(items: list[str]) -> tuple[float, float]:
+    """(share of items that repeat an earlier one, share of characters in those repeats)."""
+    seen: set[str] = set()
+    dup_items = dup_chars = 0
+    for item in items:
+        if item in seen:
+            dup_items += 1
+            dup_chars += len(item)
+        else:
+            seen.add(item)
+    total_chars = sum(len(i) for i in items) or 1
+    return dup_items / max(len(items), 1), dup_chars / total_chars
+
+
+class NgramIndex:
+    """Word n-grams of one document as integers, for vectorized repetition measures.
+
+    Words get ids by first occurrence; an n-gram is the polynomial hash of its ids (64-bit, wrapping),
+    so equal n-grams always get equal values and a collision needs ~2^32 distinct n-grams. The
+    n-gram arrays are built incrementally (n from n - 1) and cached.
+    """
+
+    _MULTIPLIER = np.uint64(0x100000001B3)
+
+    def __init__(self, tokens: list[str]):
+        ids = {w: i for i, w in enumerate(dict.fromkeys(tokens), 1)}
+        self.word_ids = np.fromiter(map(ids.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
+        self.lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        self.total_chars = max(int(self.lengths.sum()), 1)
+        self._grams = {1: self.word_ids}
+
+    def grams(self, n: int) -> np.ndarray:
+        if n not in self._grams:
+            shorter = self.grams(n - 1)
+            count = max(len(self.word_ids) - n + 1, 0)
+            with np.errstate(over="ignore"):
+                self._grams[n] = shorter[:count] * self._MULTIPLIER + self.word_ids[n - 1 : n - 1 + count]
+        return self._grams[n]
+
+    def top_char_fraction(self, n: int) -> float:
+        """Characters covered by the most frequent n-gram (every occurrence) over all characters."""
+        grams = self.grams(n)
+        if not len(grams):
+            return 0.0
+        _, first, counts = np.unique(grams, return_index=True, return_counts=True)
+        most = counts.max()
+        start = int(first[counts == most].min())  # ties: the earliest n-gram, as Counter.most_common
+        return float(self.lengths[start : start + n].sum()) * int(most) / self.total_chars
+
+    def duplicated_char_fraction(self, n: int) -> float:
+        """Characters of words inside n-grams seen earlier in the document (overlaps once)."""
+        grams = self.grams(n)
+        if len(grams) < 2:
+            return 0.0
+        order = np.argsort(grams, kind="stable")  # equal n-grams in order of occurrence
+        ordered = grams[order]
+        repeat_starts = order[1:][ordered[1:] == ordered[:-1]]
+        if not len(repeat_starts):
+            return 0.0
+        cover = np.zeros(len(self.word_ids) + 1, dtype=np.int64)
+        np.add.at(cover, repeat_starts, 1)
+        np.add.at(cover, repeat_starts + n, -1)
+        covered = np.cumsum(cover[:-1]) > 0
+        return float(self.lengths[covered].sum()) / self.total_chars
+
+
+@dataclass(frozen=True)
+class GopherRepetition(GopherRepetitionConfig):
+    top_n_grams: tuple[tuple[int, float], ...] = ((2, 0.20), (3, 0.18), (4, 0.16))
+    dup_n_grams: tuple[tuple[int, float], ...] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10))
+
+    def measure(self, doc: Document) -> dict[str, Any]:
+        paragraphs = [p for p in doc.text.split("\n\n") if p.strip()]
+        lines = non_empty_lines(doc.text)
+        para_frac, para_chars = duplicate_fraction(paragraphs)
+        line_frac, line_chars = duplicate_fraction(lines)
+        # CJK words are single characters here, so n-grams count pairs of characters as one unit
+        tokens = words(doc.text.lower())
+        if is_cjk(doc.meta.get("language")):
+            tokens = ["".join(tokens[i : i + 2]) for i in range(0, len(tokens), 2)]
+        index = NgramIndex(tokens)
+        m: dict[str, Any] = {"dup_para_frac": para_frac, "dup_para_char_frac": para_chars, "dup_line_frac": line_frac, "dup_line_char_frac": line_chars}
+        for n, _ in self.top_n_grams:
+            m[f"top_{n}_gram_char_frac"] = index.top_char_fraction(n)
+        fraction = 1.0
+        for n, _ in sorted(self.dup_n_grams):
+            # a repeated n-gram contains a repeated (n-1)-gram: once none repeats, no longer one does
+            fraction = index.duplicated_char_fraction(n) if fraction > 0 else 0.0
+            m[f"dup_{n}_gram_char_frac"] = fraction
+        return m
+
+    def __call__(self, doc: Document) -> Optional[Rejection]:
+        m = self.measure(doc)
+        checks = [
+            ("gopher_dup_para_frac", m["dup_para_frac"], m["dup_para_frac"] <= self.dup_para_frac),
+            ("gopher_dup_para_char_frac", m["dup_para_char_frac"], m["dup_para_char_frac"] <= self.dup_para_char_frac),
+            ("gopher_dup_line_frac", m["dup_line_frac"], m["dup_line_frac"] <= self.dup_line_frac),
+            ("gopher_dup_line_char_frac", m["dup_line_char_frac"], m["dup_line_char_frac"] <= self.dup_line_char_frac),
+        ]
+        checks += [(f"gopher_top_{n}_gram", m[f"top_{n}_gram_char_frac"], m[f"top_{n}_gram_char_frac"] <= t) for n, t in self.top_n_grams]
+        checks += [(f"gopher_dup_{n}_gram", m[f"dup_{n}_gram_char_frac"], m[f"dup_{n}_gram_char_frac"] <= t) for n, t in self.dup_n_grams]
+        return first_failure(checks)

@@ -1,0 +1,29 @@
+"""Language-aware text measures shared by the heuristic filters.
+
+Words: whitespace-separated tokens, except that every CJK character (Han, Kana, Hangul) is a
+word of its own, so Chinese and Japanese text (no spaces) gets meaningful word counts.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from pipeline.curate.normalize import CJK_CHARS
+
+CJK_LANGUAGES = frozenset({"zh", "ja", "ko"})
+_WORDS = re.compile(f"[{CJK_CHARS}]|[^\\s{CJK_CHARS}]+")
+TERMINAL_PUNCTUATION = (".", "!", "?", '"', "'", "”", "’", "。", "！", "？", "…", ":", ";", "：", "；", "」", "』")
+
+
+@lru_cache(maxsize=4)
+def words(text: str) -> tuple[str, ...]:
+    """The words of a text; cached, because consecutive filters of a chain ask for the same text's words."""
+    return tuple(_WORDS.findall(text))
+
+
+def is_cjk(language: str | None) -> bool:
+    return language in CJK_LANGUAGES
+
+
+def non_empty_lines(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line.strip()]

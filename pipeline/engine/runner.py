@@ -1,0 +1,71 @@
+"""Beam pipeline options: an explicit offline-safe local runner unless told otherwise.
+
+Beam's default DirectRunner may try to download the Prism binary; corpusmill never leaves the
+runner implicit. The config's ``beam:`` section comes first, then command-line flags (last wins).
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Sequence
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.transforms.environments import SubprocessSDKEnvironment
+
+from pipeline.io.files import use_run_options
+from pipeline.engine.runner_jars import job_server_jar
+
+DEFAULTS = {"runner": "FnApiRunner", "default_sdk_harness_log_level": "WARN"}  # WARN: a level Java job servers parse too
+
+
+def _flag(key: str, value: Any) -> list[str]:
+    if isinstance(value, bool):
+        return [f"--{key}"] if value else []
+    if isinstance(value, list):
+        return [f"--{key}={v}" for v in value]
+    return [f"--{key}={value}"]
+
+
+def beam_args(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> list[str]:
+    """The flag list for ``PipelineOptions``; adds ``--runner=FnApiRunner`` (and quiet workers) unless given."""
+    args = [f for key, value in beam_config.items() for f in _flag(key, value)]
+    args += list(extra_args)
+    for key, value in DEFAULTS.items():
+        if not any(a == f"--{key}" or a.startswith(f"--{key}=") for a in args):
+            args.insert(0, f"--{key}={value}")
+    return args
+
+
+JOB_SERVER_FLAGS = {"FlinkRunner": ("flink", "flink_job_server_jar"), "SparkRunner": ("spark", "spark_job_server_jar")}
+
+
+def pipeline_options(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> PipelineOptions:
+    """Options of the run. A Flink or Spark run without a job server jar gets the one
+    ``jobs/fetch_runner_jars.sh`` fetched (Beam would otherwise download one)."""
+    args = beam_args(beam_config, extra_args)
+    runner = PipelineOptions(args).view_as(StandardOptions).runner
+    if runner in (None, "DirectRunner", "SwitchingDirectRunner"):
+        raise ValueError(f"runner {runner!r} may download a binary at run time; use FnApiRunner locally or name a cluster runner")
+    if runner in JOB_SERVER_FLAGS:
+        engine, flag = JOB_SERVER_FLAGS[runner]
+        if not any(a.startswith(f"--{flag}=") for a in args):
+            args.append(f"--{flag}={job_server_jar(engine)}")
+    return PipelineOptions(args)
+
+
+def configure_filesystems(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> None:
+    """Gives the driver's ``FileSystems`` and the workers' ``FileDoFn``s the run's options, so every
+    read and write reaches the same storage."""
+    use_run_options(pipeline_options(beam_config, extra_args))
+
+
+def create_pipeline(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> beam.Pipeline:
+    """A ``beam.Pipeline``; local multi-process runs use corpusmill's quiet worker entry point."""
+    options = pipeline_options(beam_config, extra_args)
+    direct = options.view_as(DirectOptions)
+    if options.view_as(StandardOptions).runner == "FnApiRunner" and direct.direct_running_mode == "multi_processing":
+        direct.direct_running_mode = None  # our environment below replaces Beam's stock worker command
+        environment = SubprocessSDKEnvironment.from_command_string(f"{sys.executable} -m pipeline.engine.worker")
+        return beam.Pipeline(runner=FnApiRunner(default_environment=environment), options=options)
+    return beam.Pipeline(options=options)

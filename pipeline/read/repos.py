@@ -1,0 +1,213 @@
+"""Repository sources: each repository read whole, its files classified, as one ``Repository`` record.
+
+A repository is a directory tree, a ``.tar``/``.tar.gz``/``.tgz``/``.zip`` archive, a bare git
+repository (the tree at HEAD), or the rows of a JSONL/Parquet source that share ``repo_field``
+(The Stack style, a file per row). Everything is read through Beam's file systems except git
+object stores, which ``dulwich`` reads from a local path. Every file ends as a skip (a ``Drop``
+of stage ``repo`` with the reason from ``pipeline.read.code_files``), a dead letter, or a file of the
+``Repository`` record.
+"""
+from __future__ import annotations
+
+import io
+import posixpath
+import tarfile
+import zipfile
+from typing import Callable, Iterable, Iterator, NamedTuple, Optional, Union
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.read.code_files import content_skip_reason, language_of, path_skip_reason
+from pipeline.config import SourceConfig
+from pipeline.records import DeadLetter, Document, Drop, preview
+from pipeline.io.files import InputNotFoundError, common_base, glob_base
+
+REPO_STAGE = "repo"
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+
+
+class Repository(NamedTuple):
+    """The readable source files of one repository (``Document`` ids ``source/repo/path``), in path order."""
+
+    source: str
+    name: str
+    location: str
+    files: tuple[Document, ...]
+
+
+RepoRecord = Union[Repository, Document, Drop, DeadLetter]
+FileEntry = tuple[str, int, Optional[Callable[[], bytes]]]  # (relative path, size, loader; None: not a regular file)
+
+
+def repository_name(location: str, base: str) -> str:
+    """A repository's name: its location relative to the source's base, without archive suffix."""
+    relative = location[len(base):] if location.startswith(base) else posixpath.basename(location)
+    relative = relative.strip("/")
+    for suffix in ARCHIVE_SUFFIXES:
+        if relative.endswith(suffix):
+            return relative[: -len(suffix)]
+    return relative.removesuffix(".git")
+
+
+def _directory_files(location: str) -> list[tuple[str, int, str]]:
+    """``(relative path, size, path)`` of every file under a directory, sorted."""
+    root = location.rstrip("/") + "/"
+    matched = FileSystems.match([root + "**"])[0].metadata_list
+    return sorted((m.path[len(root):], m.size_in_bytes, m.path) for m in matched)
+
+
+def _read(path: str) -> bytes:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return f.read()
+
+
+def _archive_entries(location: str) -> Iterator[FileEntry]:
+    data = _read(location)
+    if location.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            for info in sorted(z.infolist(), key=lambda i: i.filename):
+                if not info.is_dir():
+                    yield info.filename, info.file_size, (lambda i=info: z.read(i))
+        return
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as t:
+        for member in sorted(t.getmembers(), key=lambda m: m.name):
+            if member.isdir():
+                continue
+            loader = (lambda m=member: t.extractfile(m).read()) if member.isfile() else None  # type: ignore[union-attr]
+            yield member.name.removeprefix("./"), member.size, loader
+
+
+def _git_entries(location: str) -> Iterator[FileEntry]:
+    from dulwich.object_store import iter_tree_contents
+    from dulwich.repo import Repo
+
+    if "://" in location:
+        raise ValueError("bare git repositories are read from a local path only (use an archive for remote storage)")
+    repo = Repo(location)
+    try:
+        store = repo.object_store
+        tree = repo[repo.head()].tree
+        entries = sorted(iter_tree_contents(store, tree), key=lambda e: e.path)
+        for e in entries:
+            path = e.path.decode("utf-8", "surrogateescape")
+            if (e.mode & 0o170000) != 0o100000:  # a symlink or a submodule
+                yield path, 0, None
+                continue
+            data = store[e.sha].as_raw_string()
+            yield path, len(data), (lambda d=data: d)
+    finally:
+        repo.close()
+
+
+def is_bare_git(files: Iterable[str]) -> bool:
+    """Whether the relative file names of a directory are those of a bare git repository."""
+    names = set(files)
+    has_refs = "packed-refs" in names or any(f.startswith("refs/") for f in names)
+    return "HEAD" in names and has_refs and any(f.startswith("objects/") for f in names)
+
+
+def _entries(location: str) -> Iterator[FileEntry]:
+    """The files of a repository at ``location``, whatever its kind, in path order."""
+    if location.endswith(ARCHIVE_SUFFIXES):
+        return _archive_entries(location)
+    listed = _directory_files(location)
+    if not listed:
+        raise ValueError("not a repository: expected a directory, a .tar/.tar.gz/.tgz/.zip archive or a bare git repository")
+    if is_bare_git(relative for relative, _, _ in listed):
+        return _git_entries(location)
+    return ((relative, size, lambda p=path: _read(p)) for relative, size, path in listed)
+
+
+def match_repositories(source: SourceConfig) -> list[tuple[str, str, int]]:
+    """``(location, base, size in bytes)`` of every repository the source's patterns match, sorted.
+
+    A pattern matches archives directly, and directories (any file system, object stores
+    included) through the files under them: ``repos/*`` makes each ``repos/<name>/`` one repository."""
+    found: dict[str, int] = {}
+    for pattern in source.paths:
+        pattern = pattern.rstrip("/")
+        depth = pattern.count("/")
+        matched = 0
+        for m in FileSystems.match([pattern])[0].metadata_list:
+            found[m.path] = m.size_in_bytes
+            matched += 1
+        for m in FileSystems.match([pattern + "/**"])[0].metadata_list:
+            if m.path.count("/") > depth:
+                root = "/".join(m.path.split("/")[: depth + 1])
+                found[root] = found.get(root, 0) + m.size_in_bytes
+                matched += 1
+        if not matched:
+            raise InputNotFoundError(f"source {source.name!r}: no repository matches {pattern}")
+    base = common_base([glob_base(p.rstrip("/")) for p in source.paths])
+    return [(location, base, found[location]) for location in sorted(found)]
+
+
+def read_repository(source: SourceConfig, location: str, base: str) -> Iterator[RepoRecord]:
+    """The skips and dead letters of one repository's files, then its ``Repository`` record.
+
+    An archive or git store that cannot be opened is one dead letter for the repository."""
+    name = repository_name(location, base)
+    files: list[Document] = []
+    try:
+        for relative, size, loader in _entries(location):
+            where = f"{location}/{relative}"
+            if loader is None:
+                yield _skip(source, name, relative, "not_a_regular_file", "symlink, submodule or device")
+                continue
+            reason = path_skip_reason(relative, size, source.max_file_bytes)
+            if reason is not None:
+                yield _skip(source, name, relative, reason, f"{size:,} bytes")
+                continue
+            try:
+                data = loader()
+            except Exception as e:
+                yield DeadLetter(source.name, REPO_STAGE, where, None, None, f"unreadable file: {type(e).__name__}: {e}", "")
+                continue
+            yield from _classified(source, name, relative, where, data, files)
+    except Exception as e:
+        yield DeadLetter(source.name, REPO_STAGE, location, None, None, f"unreadable repository: {type(e).__name__}: {e}", "")
+        return
+    yield Repository(source.name, name, location, tuple(files))
+
+
+def _classified(source: SourceConfig, repo: str, relative: str, where: str, data: bytes, files: list[Document]) -> Iterator[Drop]:
+    """Skips the file with a reason, or adds it to ``files``."""
+    reason = content_skip_reason(relative, data)
+    if reason is not None:
+        yield _skip(source, repo, relative, reason, preview(data[:80]) if reason != "binary" else f"{len(data):,} bytes")
+        return
+    language = language_of(relative, data[:256])
+    files.append(Document(f"{source.name}/{repo}/{relative}", data.decode("utf-8"), source.name, {"path": where, "repo": repo, "file": relative, "language": language}))
+
+
+def _skip(source: SourceConfig, repo: str, relative: str, reason: str, detail: str) -> Drop:
+    return Drop(f"{source.name}/{repo}/{relative}", source.name, REPO_STAGE, reason, detail)
+
+
+def repositories_from_rows(source: SourceConfig, records: Iterable[Union[Document, DeadLetter, Drop]]) -> Iterator[RepoRecord]:
+    """Groups the file rows of one input file into repositories by ``meta['repo']`` (``repo_field``),
+    in order of each repository's first row; rows without a repository or path are dead letters,
+    a second row with the same path in a repository is skipped (``duplicate_path``)."""
+    grouped: dict[str, dict[str, Document]] = {}
+    where: dict[str, str] = {}
+    for record in records:
+        if not isinstance(record, Document):
+            yield record
+            continue
+        repo, relative = record.meta.get("repo"), record.meta.get("file")
+        if not isinstance(repo, str) or not repo or not isinstance(relative, str) or not relative:
+            missing = source.repo_field if not isinstance(repo, str) or not repo else source.path_field
+            yield DeadLetter(source.name, "read", record.meta["path"], record.meta.get("line"), record.meta.get("row"), f"missing or non-string field {missing!r}", preview(record.text))
+            continue
+        files = grouped.setdefault(repo, {})
+        where.setdefault(repo, record.meta["path"])
+        data = record.text.encode("utf-8", "surrogatepass")
+        reason = "duplicate_path" if relative in files else path_skip_reason(relative, len(data), source.max_file_bytes) or content_skip_reason(relative, data)
+        if reason is not None:
+            yield _skip(source, repo, relative, reason, f"{len(data):,} bytes")
+            continue
+        meta = {**record.meta, "repo": repo, "file": relative, "language": language_of(relative, data[:256])}
+        files[relative] = Document(f"{source.name}/{repo}/{relative}", record.text, source.name, meta)
+    for repo, files in grouped.items():
+        yield Repository(source.name, repo, where[repo], tuple(files[p] for p in sorted(files)))

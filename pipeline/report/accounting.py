@@ -1,0 +1,208 @@
+"""Run accounting: per-source counts, the reconciliation invariant and the error budget.
+
+Counts are computed as data inside the pipeline (not runner metrics, which some runners do not
+return), written to ``report/_counts/<job>.json``, and turned into the report by the driver.
+Read, kept, dropped and dead-lettered counts come from the work units' own reports of what they
+read and what their writers committed, and are checked against the files on disk.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Sequence
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.records import Document
+from pipeline.io.files import read_bytes, read_json, write_bytes, write_json
+from pipeline.read.repos import REPO_STAGE
+from pipeline.io.write import WriteCollectedJson
+from pipeline.report.html import render
+from pipeline.read.units import WorkUnit, unit_name
+
+CountKey = tuple[str, str, str, str]  # (kind, source, stage, reason)
+
+
+class ReconciliationError(RuntimeError):
+    """Documents went missing or appeared from nowhere: a bug, never a data problem."""
+
+
+class ErrorBudgetExceeded(RuntimeError):
+    """More records were dead-lettered than ``max_dead_letter_fraction`` allows."""
+
+
+def length_bin(text: str) -> str:
+    """Power-of-two character-length bucket, for the length histograms."""
+    return str(max(len(text), 1).bit_length() - 1)
+
+
+def pii_keys(doc: Document) -> list[tuple[CountKey, int]]:
+    return [(("pii", doc.source, kind, ""), n) for kind, n in sorted(doc.meta.get("pii", {}).items())]
+
+
+class CountAndWrite(beam.PTransform):
+    """Sums ``((kind, source, stage, reason), n)`` pairs over all inputs and writes one JSON file."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self._path = path
+
+    def expand(self, keys: beam.PCollection) -> beam.PCollection:
+        return (
+            keys
+            | "SumPerKey" >> beam.CombinePerKey(sum)
+            | "AsRows" >> beam.Map(lambda kv: [list(kv[0]), kv[1]])
+            | "WriteCounts" >> WriteCollectedJson(self._path)
+        )
+
+
+def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Per source: read, kept, dead-lettered, dropped per ``stage/reason``, PII redactions, for
+    repository sources their repositories, files and languages, and the invariant
+    ``read = kept + dropped + dead-lettered`` (a repository source reads repository documents and
+    the files it skipped, dropped or dead-lettered)."""
+    def empty() -> dict[str, Any]:
+        return {"read": 0, "kept": 0, "dead_lettered": 0, "boilerplate_lines_removed": 0, "classifier_scores": {}, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {},
+                "languages": {}, "length_histogram": {"read": {}, "kept": {}}}
+
+    summary = {s: empty() for s in sources}
+    for (kind, source, stage, reason), n in rows:
+        entry = summary.setdefault(source, empty())
+        if kind == "read":
+            entry["read"] += n
+        elif kind == "kept":
+            entry["kept"] += n
+        elif kind == "dropped":
+            entry["dropped"][f"{stage}/{reason}"] = entry["dropped"].get(f"{stage}/{reason}", 0) + n
+        elif kind == "boilerplate_lines":
+            entry["boilerplate_lines_removed"] += n
+        elif kind == "pii":
+            entry["pii_redactions"][stage] = n
+        elif kind == "language":
+            entry["languages"][stage] = n
+        elif kind == "score":
+            entry["classifier_scores"][stage] = n
+        elif kind in ("repos", "repo_language"):
+            repos = entry.setdefault("repositories", {"repositories": 0, "documents": 0, "files_curated": 0, "files_in_documents": 0, "languages": {}})
+            if kind == "repos":
+                repos[stage] += n
+            else:
+                repos["languages"][stage] = n
+        elif kind in ("length_read", "length_kept"):
+            entry["length_histogram"][kind.removeprefix("length_")][stage] = n
+        elif kind == "dead_letter":
+            entry["dead_lettered"] += n
+            entry["dead_lettered_by_stage"][stage] = entry["dead_lettered_by_stage"].get(stage, 0) + n
+    for entry in summary.values():
+        if "repositories" in entry:  # files: skipped unread (stage repo) or curated (then dropped, dead-lettered or in a document)
+            repos = entry["repositories"]
+            repos["files_skipped"] = {key.split("/", 1)[1]: n for key, n in sorted(entry["dropped"].items()) if key.startswith(f"{REPO_STAGE}/")}
+            repos["files"] = repos.pop("files_curated") + sum(repos["files_skipped"].values())
+        accounted = entry["kept"] + sum(entry["dropped"].values()) + entry["dead_lettered"]
+        entry["reconciles"] = accounted == entry["read"]
+    return summary
+
+
+def unit_count_rows(unit_reports: Iterable[dict[str, Any]]) -> list[tuple[CountKey, int]]:
+    """The read, kept, dropped and dead-lettered count rows of the per-unit reports."""
+    rows: list[tuple[CountKey, int]] = []
+    for r in unit_reports:
+        source = r["source"]
+        if r["step"] == "analyze":
+            rows.append((("read", source, "", ""), r["read"]))
+            rows += [(("dead_letter", source, stage, ""), n) for stage, n in r["dead_lettered"].items()]
+        else:
+            rows.append((("kept", source, "", ""), r["kept"]))
+            rows += [(("dropped", source, stage, reason), n) for stage, reason, n in r["dropped"]]
+    return rows
+
+
+def summarize_units(unit_reports: Iterable[dict[str, Any]], count_rows: Iterable[tuple[list[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``summarize_counts`` over the unit reports (what the writers committed) plus the other count keys."""
+    return summarize_counts([*unit_count_rows(unit_reports), *count_rows], sources)
+
+
+def _parquet_rows(path: str) -> int:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return pq.ParquetFile(f).metadata.num_rows
+
+
+def verify_parquet_rows(expected: dict[str, int]) -> list[str]:
+    """The files whose Parquet footers hold another number of rows than expected (read back)."""
+    return [f"{path} holds {rows} rows, {n} were reported" for path, n in expected.items() if (rows := _parquet_rows(path)) != n]
+
+
+def _jsonl_rows(path: str) -> int:
+    return read_bytes(path).count(b"\n") if FileSystems.exists(path) else 0
+
+
+def verify_written(units: Sequence[WorkUnit], unit_reports: Sequence[dict[str, Any]], curated_dir: str, drops_dir: str, dead_letter_dir: str) -> None:
+    """Every unit reported both steps once, its counts add up, and the files it committed hold
+    exactly the rows it reported (read back from Parquet footers and JSONL lines): a record
+    lost anywhere between reading and the output files fails the run here, naming the unit."""
+    by_unit: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for r in unit_reports:
+        by_unit.setdefault((r["unit"], r["step"]), []).append(r)
+    problems = []
+    for unit in units:
+        where = f"unit {unit.index} ({unit.source}: {', '.join(p.path for p in unit.pieces[:2])}{' ...' if len(unit.pieces) > 2 else ''})"
+        analyzed, applied = by_unit.get((unit.index, "analyze"), []), by_unit.get((unit.index, "apply"), [])
+        if len(analyzed) != 1 or len(applied) != 1:
+            problems.append(f"{where}: {len(analyzed)} analyze and {len(applied)} apply reports, expected one each")
+            continue
+        a, b = analyzed[0], applied[0]
+        dead = sum(a["dead_lettered"].values())
+        dropped = sum(n for _, _, n in b["dropped"])
+        if a["read"] != b["kept"] + dropped + dead:
+            problems.append(f"{where}: read {a['read']} != kept {b['kept']} + dropped {dropped} + dead-lettered {dead}")
+        written = {
+            "curated": (_parquet_rows(FileSystems.join(curated_dir, unit_name("part", unit.index, ".parquet"))), b["kept"]),
+            "drops": (_parquet_rows(FileSystems.join(drops_dir, unit_name("part", unit.index, ".parquet"))), dropped),
+            "dead_letter": (_jsonl_rows(FileSystems.join(dead_letter_dir, unit_name("part", unit.index, ".jsonl"))), dead),
+        }
+        problems += [f"{where}: {name}/ file holds {rows} rows, the unit reported {reported}" for name, (rows, reported) in written.items() if rows != reported]
+    if problems:
+        raise ReconciliationError("written output does not match the counts: " + "; ".join(problems[:20]))
+
+
+def check_reconciliation(summary: dict[str, dict[str, Any]]) -> None:
+    bad = [f"{s}: read {e['read']} != kept {e['kept']} + dropped {sum(e['dropped'].values())} + dead-lettered {e['dead_lettered']}" for s, e in summary.items() if not e["reconciles"]]
+    if bad:
+        raise ReconciliationError("counts do not reconcile: " + "; ".join(bad))
+
+
+def check_error_budget(summary: dict[str, dict[str, Any]], max_fraction: float, dead_letter_dir: str) -> None:
+    read = sum(e["read"] for e in summary.values())
+    dead = sum(e["dead_lettered"] for e in summary.values())
+    if read and dead / read > max_fraction:
+        raise ErrorBudgetExceeded(
+            f"{dead} of {read} records ({dead / read:.2%}) were dead-lettered, over max_dead_letter_fraction "
+            f"{max_fraction:.2%}; see {dead_letter_dir}"
+        )
+
+
+def update_run_report(report_dir: str, job: str, section: dict[str, Any]) -> None:
+    """Sets one job's section of ``report/report.json`` (keeping the others) and re-renders ``index.html``."""
+    path = FileSystems.join(report_dir, "report.json")
+    report = read_json(path) if FileSystems.exists(path) else {}
+    report[job] = section
+    write_json(path, report)
+    optional = {name: read_json(FileSystems.join(report_dir, name)) if FileSystems.exists(FileSystems.join(report_dir, name)) else None
+                for name in ("drop_samples.json", "near_duplicate_samples.json")}
+    html = render(report, optional["drop_samples.json"], optional["near_duplicate_samples.json"])
+    write_bytes(FileSystems.join(report_dir, "index.html"), html.encode("utf-8"))
+
+
+def summarize_near_dedup(rows: Iterable[tuple[list[str], int]]) -> dict[str, Any]:
+    """Pair counts, the cluster-size histogram and duplicates per (source -> keeper source)."""
+    summary: dict[str, Any] = {"candidate_pairs": 0, "exact_checked_pairs": 0, "duplicate_pairs": 0, "unconverged_nodes": 0, "cluster_sizes": {}, "duplicate_of": {}}
+    for (kind, detail), n in rows:
+        if kind == "cluster_size":
+            summary["cluster_sizes"][detail] = n
+        elif kind == "duplicate_of":
+            summary["duplicate_of"][detail] = n
+        else:
+            summary[kind] = n
+    summary["cluster_sizes"] = dict(sorted(summary["cluster_sizes"].items(), key=lambda kv: int(kv[0])))
+    return summary

@@ -1,0 +1,1 @@
+"""Tools behind CLI commands that run no pipeline: the demo corpus, ``inspect`` and ``validate``."""
