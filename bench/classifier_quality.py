@@ -79,8 +79,8 @@ def main() -> None:
 
 
 def recall_run(tech_train: list[str], lic_train: list[str], tech_test: list[str], lic_test: list[str]) -> None:
-    from pipeline.curate.classify import iterative_recall
     from pipeline.config import config_from_dict
+    from pipeline.curate.classify import iterative_recall
 
     with tempfile.TemporaryDirectory() as tmp:
         Path(f"{tmp}/seed.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in tech_train[: len(tech_train) // 10]))

@@ -58,11 +58,20 @@ def count_jsonl(folder: Path) -> int:
 
 def run_datatrove(input_dir: str, work: str) -> dict[str, float]:
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.curate.dedup.minhash import MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
-    from datatrove.pipeline.curate.filters import FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+    from datatrove.pipeline.curate.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
+    from datatrove.pipeline.curate.filters import (
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
-
     from datatrove.utils.hashing import HashConfig
 
     w = Path(work) / "datatrove"

@@ -11,12 +11,11 @@ import gettext
 import glob
 import json
 import os
+import pydoc_data.topics
 import random
 import sysconfig
 from pathlib import Path
 from typing import Iterator
-
-import pydoc_data.topics
 
 
 def _docstrings() -> Iterator[str]:

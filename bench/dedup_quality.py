@@ -30,7 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpus import corpus_with_duplicates, straddling_cluster  # noqa: E402
 from pipeline.config import MinHashConfig  # noqa: E402
 from pipeline.curate.dedup.components import union_find_components  # noqa: E402
-from pipeline.curate.dedup.minhash import band_keys, choose_bands, jaccard, shingle_hashes, shingle_set, signatures  # noqa: E402
+from pipeline.curate.dedup.minhash import (  # noqa: E402
+    band_keys,
+    choose_bands,
+    jaccard,
+    shingle_hashes,
+    shingle_set,
+    signatures,
+)
 from pipeline.curate.dedup.near import BAND_ENTRY, bucket_pairs, estimate_margin  # noqa: E402
 from pipeline.records import Document  # noqa: E402
 

@@ -21,8 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.config import SourceConfig  # noqa: E402
-from pipeline.read.repos import Repository, read_repository  # noqa: E402
 from pipeline.curate.repo_order import reaches, repository_documents, resolve_imports  # noqa: E402
+from pipeline.read.repos import read_repository  # noqa: E402
+from pipeline.records import Repository
 
 
 def package_dirs(max_bytes: int) -> list[Path]:

@@ -13,7 +13,6 @@ and prints wall time, MB/s of HTML and the paragraph F1 of each output against t
 from __future__ import annotations
 
 import argparse
-import gzip
 import io
 import json
 import re
@@ -29,7 +28,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.extraction_quality import debian_reference, found_in, paragraphs, trigrams, words  # noqa: E402
+from bench.extraction_quality import (  # noqa: E402
+    debian_reference,
+    found_in,
+    paragraphs,
+    trigrams,
+    words,
+)
 
 FILES = 8
 

@@ -24,20 +24,47 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.utils import shared
 
+from jobs.train_tokenizer import curated_shards
 from pipeline import __version__, layout
+from pipeline.build.mix import (
+    BINS,
+    SourceMix,
+    boundary_choice,
+    describe,
+    draw_bins,
+    draws,
+    mix_group,
+    plan_source,
+    target_tokens,
+)
+from pipeline.build.mix import REASON as MIX_REASON
+from pipeline.build.mix import STAGE as MIX_STAGE
+from pipeline.build.pack import PACKERS
+from pipeline.build.tokenize import LoadedTokenizer, encode_documents, load_encoder
 from pipeline.config import Config, FimConfig, MixConfig, PackConfig
-from pipeline.records import Drop
-from pipeline.io.files import FileDoFn, completed_with, list_files, read_bytes, read_json, remove_temp_dirs, reset_dir, write_json, write_success
-from pipeline.read.formats import curated_stats, read_curated_file
+from pipeline.engine.runner import configure_filesystems, create_pipeline
+from pipeline.io.files import (
+    FileDoFn,
+    completed_with,
+    list_files,
+    read_bytes,
+    read_json,
+    remove_temp_dirs,
+    reset_dir,
+    write_json,
+    write_success,
+)
 from pipeline.io.token_spill import TokenSpillWriter, read_doc_table, read_token_spill
 from pipeline.io.write import WriteCollectedJson, write_drops
 from pipeline.io.write_arrow import ArrowShardWriter, write_dataset_metadata
-from pipeline.build.mix import BINS, REASON as MIX_REASON, STAGE as MIX_STAGE, SourceMix, boundary_choice, describe, draw_bins, draws, mix_group, plan_source, target_tokens
-from pipeline.build.pack import PACKERS, TokenizedDocument
-from pipeline.report.accounting import ReconciliationError, update_run_report, verify_parquet_rows
-from pipeline.engine.runner import configure_filesystems, create_pipeline
-from pipeline.build.tokenize import LoadedTokenizer, encode_documents, load_encoder
-from jobs.train_tokenizer import curated_shards
+from pipeline.read.formats import curated_stats, read_curated_file
+from pipeline.records import Drop, TokenizedDocument
+from pipeline.report.accounting import (
+    ReconciliationError,
+    update_run_report,
+    verify_parquet_rows,
+)
+from tokenizer.encode import MODEL_FILES
 
 JOB = "build"
 ENCODE_BATCH = 256
@@ -381,7 +408,7 @@ def mixture_report(config: Config, plan: dict[str, dict[str, Any]], shard_stats:
 
 def build_manifest(config: Config, encoder: Any, shard_stats: list[dict[str, Any]], pack_stats: dict[str, int], plan: dict[str, dict[str, Any]]) -> dict[str, Any]:
     directory = layout.tokenizer_dir(config)
-    model_file = "tokenizer.json" if FileSystems.exists(FileSystems.join(directory, "tokenizer.json")) else "tokenizer.model"
+    model_file = next(name for name in MODEL_FILES if FileSystems.exists(FileSystems.join(directory, name)))
     tokenizer_bytes = read_bytes(FileSystems.join(directory, model_file))
     rows = sum(s["rows"] for s in shard_stats)
     tokens = sum(s["tokens"] for s in shard_stats)

@@ -14,21 +14,41 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import layout
-from pipeline.curate.analyze import BANDS, EXACT, AnalyzeUnit
-from pipeline.curate.apply import NEAR_STATS, PREVIEWS, ApplyUnit, NameKeepers, resolve_unit
 from pipeline.config import Config
+from pipeline.curate.analyze import BANDS, EXACT, AnalyzeUnit
+from pipeline.curate.apply import (
+    NEAR_STATS,
+    PREVIEWS,
+    ApplyUnit,
+    NameKeepers,
+    resolve_unit,
+)
 from pipeline.curate.dedup import exact, near
 from pipeline.curate.dedup.lines import BoilerplateLines
 from pipeline.curate.dedup.nodes import node_unit
-from pipeline.records import stable_hash
 from pipeline.curate.filters import SourceFilterChains
-from pipeline.io.files import completed_with, read_json, remove_temp_dirs, reset_dir, write_success
-from pipeline.read.formats import match_source_files
-from pipeline.io.write import WriteCollectedJson
-from pipeline.report.accounting import CountAndWrite, check_error_budget, check_reconciliation, summarize_near_dedup, summarize_units, update_run_report, verify_written
-from pipeline.engine.runner import configure_filesystems, create_pipeline
 from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
+from pipeline.engine.runner import configure_filesystems, create_pipeline
+from pipeline.io.files import (
+    completed_with,
+    read_json,
+    remove_temp_dirs,
+    reset_dir,
+    write_success,
+)
+from pipeline.io.write import WriteCollectedJson
+from pipeline.read.formats import match_source_files
 from pipeline.read.units import WorkUnit, plan_units
+from pipeline.records import stable_hash
+from pipeline.report.accounting import (
+    CountAndWrite,
+    check_error_budget,
+    check_reconciliation,
+    summarize_near_dedup,
+    summarize_units,
+    update_run_report,
+    verify_written,
+)
 
 JOB = "curate"
 OUTPUT_DIRS = ("curated", "drops", "dead_letter")

@@ -12,15 +12,26 @@ from typing import Any, Iterator, Sequence
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import layout
-from pipeline.config import Config
-from pipeline.records import stable_fraction
-from pipeline.io.files import completed_with, list_files, remove_temp_dirs, reset_dir, write_bytes, write_success
-from pipeline.read.formats import curated_stats, read_curated_file
-from pipeline.report.accounting import update_run_report
-from pipeline.engine.runner import configure_filesystems
 from pipeline.build.tokenize import load_encoder
+from pipeline.config import Config
+from pipeline.engine.runner import configure_filesystems
+from pipeline.io.files import (
+    completed_with,
+    list_files,
+    remove_temp_dirs,
+    reset_dir,
+    write_bytes,
+    write_success,
+)
+from pipeline.read.formats import curated_stats, read_curated_file
+from pipeline.records import stable_fraction
+from pipeline.report.accounting import update_run_report
 from tokenizer.sentencepiece_backend import train_sentencepiece
-from tokenizer.train import artifact_files, sentencepiece_artifact_files, train_tokenizer
+from tokenizer.train import (
+    artifact_files,
+    sentencepiece_artifact_files,
+    train_tokenizer,
+)
 
 JOB = "train_tokenizer"
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from pipeline.config import Config, ConfigError, load_config
 from pipeline.engine.logs import quiet_root_logging
@@ -107,9 +107,13 @@ def _run_build(config: Config, beam_args: Sequence[str], args: argparse.Namespac
 
 def _explain(config: Config, args: argparse.Namespace) -> None:
     """Prints, filter by filter, what was measured and what was decided for one document."""
-    from pipeline.records import Document
-    from pipeline.curate.filters import build_decontamination_index, explain, filters_for_source
+    from pipeline.curate.filters import (
+        build_decontamination_index,
+        explain,
+        filters_for_source,
+    )
     from pipeline.curate.normalize import normalize_text
+    from pipeline.records import Document
 
     source = config.source(args.source) if args.source else config.sources[0]
     with open(args.text, encoding="utf-8", errors="replace") as f:

@@ -16,7 +16,6 @@ from typing import Any, Literal, Optional, Union
 
 import yaml
 
-
 MIN_SEQ_LEN = 16
 
 

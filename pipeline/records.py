@@ -41,6 +41,32 @@ class DeadLetter(NamedTuple):
     raw: str
 
 
+class Repository(NamedTuple):
+    """The readable source files of one repository (``Document`` ids ``source/repo/path``), in path order."""
+
+    source: str
+    name: str
+    location: str
+    files: tuple[Document, ...]
+
+
+class TokenizedDocument(NamedTuple):
+    """One document's token ids, between tokenize and pack."""
+
+    id: str
+    source: str
+    ids: np.ndarray  # int32, EOS included
+
+
+class PackedRow(NamedTuple):
+    """One dataset row: ``seq_len`` ids holding whole or cut documents (``document_lengths``)."""
+
+    key: str  # "<group>/<row>": orders rows and picks their shard
+    input_ids: np.ndarray  # int32, exactly seq_len
+    document_lengths: list[int]
+    sources: list[str]
+
+
 RAW_PREVIEW_BYTES = 1024
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import yaml
 
-from pipeline.curate.classify import Classifier, roc_auc, train_classifier
 from pipeline.cli import main
+from pipeline.curate.classify import Classifier, roc_auc, train_classifier
 from tests.conftest import base_config
 
 MATH = "theorem proof lemma integral derivative matrix eigenvalue polynomial equation prime group ring field vector limit series".split()
@@ -87,8 +87,8 @@ def test_iterative_recall_marks_domains_adds_their_pages_and_is_deterministic(tm
     """Seed math vs random pages (cooking, sports); the pool holds a math forum (math words plus forum chatter), a recipe
     site and a sports site. The forum is recalled and marked; its pages join the positives, and the
     next round recalls the forum's pages more surely, marking nothing new."""
-    from pipeline.curate.classify import iterative_recall
     from pipeline.config import config_from_dict
+    from pipeline.curate.classify import iterative_recall
 
     seed = write_jsonl(tmp_path / "seed.jsonl", documents(MATH, 200, 1))
     negative = write_jsonl(tmp_path / "negative.jsonl", documents(COOKING, 150, 2) + documents(SPORTS, 150, 7))  # "random pages"

@@ -100,7 +100,12 @@ def test_launcher_manifest_lines_are_wrapped_as_the_jar_spec_requires(tmp_path):
 def test_a_standalone_flink_cluster_with_the_worker_pool_writes_the_same_shards_to_s3(tmp_path):
     """JobManager, TaskManager, Beam's worker pool (EXTERNAL) and the job server as separate
     processes on loopback; input and output on an S3 server (``bench/flink_cluster.py``)."""
-    from bench.flink_cluster import s3_config, s3_manifest, s3_server, standalone_cluster
+    from bench.flink_cluster import (
+        s3_config,
+        s3_manifest,
+        s3_server,
+        standalone_cluster,
+    )
 
     with s3_server() as endpoint:
         remote, local = s3_config(tmp_path, endpoint, docs=120)

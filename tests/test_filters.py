@@ -6,7 +6,6 @@ import json
 import pytest
 
 from pipeline.config import config_from_dict
-from pipeline.records import Document, Drop
 from pipeline.curate.filters import SourceFilterChains, explain, filters_for_source
 from pipeline.curate.filters.base import Rejection, apply_filters
 from pipeline.curate.filters.c4 import C4Quality
@@ -16,6 +15,7 @@ from pipeline.curate.filters.fineweb import FineWebQuality
 from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition
 from pipeline.curate.filters.language import LanguageFilter
 from pipeline.curate.filters.pii import PiiRedactor
+from pipeline.records import Document, Drop
 
 VOCAB = ("the river runs with quiet water and the mountain holds snow that melts to feed valleys of green farms "
          "where people have built homes with stone walls and wooden roofs beside old roads").split()

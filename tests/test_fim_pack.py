@@ -7,13 +7,18 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pipeline.config import FimConfig
-from pipeline.dataset import cu_seqlens, loss_mask, position_ids
-from pipeline.records import Document
 from pipeline.build.fim import document_text, fim_cuts, fim_ids, fim_kind
-from pipeline.build.pack import TokenizedDocument, _FreeCapacityTree, pack_best_fit, pack_concat, unpack_row
+from pipeline.build.pack import (
+    _FreeCapacityTree,
+    pack_best_fit,
+    pack_concat,
+    unpack_row,
+)
 from pipeline.build.split_tokens import combined_token_parts, split_combined_tokens
 from pipeline.build.tokenize import encode_documents
+from pipeline.config import FimConfig
+from pipeline.dataset import cu_seqlens, loss_mask, position_ids
+from pipeline.records import Document, TokenizedDocument
 from tests.conftest import paragraph_docs
 from tokenizer import Encoder, train_tokenizer
 
@@ -85,7 +90,10 @@ def test_splitting_never_changes_a_byte_even_inside_multibyte_symbols(backend):
     if backend == "hf":
         encoder = Encoder(train_tokenizer(texts, vocab_size=700))
     else:
-        from tokenizer.sentencepiece_backend import SentencePieceEncoder, train_sentencepiece
+        from tokenizer.sentencepiece_backend import (
+            SentencePieceEncoder,
+            train_sentencepiece,
+        )
         encoder = SentencePieceEncoder(train_sentencepiece(texts, vocab_size=400))
     as_bytes = lambda ids: b"".join(encoder.token_bytes(t) for t in ids)  # noqa: E731
     parts = combined_token_parts(encoder)

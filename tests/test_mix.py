@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from jobs.build import plan_mix
-from pipeline.config import ConfigError, MixConfig, config_from_dict
 from pipeline.build.mix import BINS, boundary_choice, draw_bins, draws, target_tokens
+from pipeline.config import ConfigError, MixConfig, config_from_dict
 
 
 def corpus(seed: int = 0) -> dict[str, list[tuple[str, int, int]]]:

@@ -1,6 +1,7 @@
 import numpy as np
 
-from pipeline.build.pack import TokenizedDocument, pack_concat, unpack_row
+from pipeline.build.pack import pack_concat, unpack_row
+from pipeline.records import TokenizedDocument
 
 PAD = 2
 

@@ -7,9 +7,9 @@ import pytest
 import zstandard
 
 from pipeline.config import SourceConfig
-from pipeline.records import DeadLetter, Document
 from pipeline.read.formats import InputNotFoundError, match_source_files, read_piece
 from pipeline.read.units import Piece, plan_units
+from pipeline.records import DeadLetter, Document
 from tests.conftest import write_jsonl
 
 

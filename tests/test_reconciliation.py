@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from pipeline.curate import apply
 from pipeline.config import load_config
+from pipeline.curate import apply
 from pipeline.io.write import ParquetRowWriter
 from pipeline.report.accounting import ReconciliationError
 from tests.conftest import base_config

@@ -4,8 +4,8 @@ from __future__ import annotations
 import sysconfig
 from pathlib import Path
 
-from pipeline.read.code_files import language_of
 from pipeline.curate.repo_order import dependency_order, reaches, resolve_imports
+from pipeline.read.code_files import language_of
 
 
 def ordered(files: dict[str, str]) -> list[str]:

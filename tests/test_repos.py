@@ -14,16 +14,21 @@ import pyarrow.parquet as pq
 import yaml
 from dulwich import porcelain
 
-from pipeline.cli import main
-from pipeline.read.code_files import content_skip_reason, language_of, path_skip_reason
-from pipeline.config import SourceConfig
-from pipeline.records import Document
 from pipeline.build.fim import document_text, fim_cuts
-from pipeline.read.repos import Repository, read_repository, repositories_from_rows
-from pipeline.read.formats import read_piece
 from pipeline.build.pack import unpack_row
-from pipeline.curate.repo_order import FILE_MARKER, reaches, repository_documents, resolve_imports
+from pipeline.cli import main
+from pipeline.config import SourceConfig
+from pipeline.curate.repo_order import (
+    FILE_MARKER,
+    reaches,
+    repository_documents,
+    resolve_imports,
+)
+from pipeline.read.code_files import content_skip_reason, language_of, path_skip_reason
+from pipeline.read.formats import read_piece
+from pipeline.read.repos import read_repository
 from pipeline.read.units import Piece
+from pipeline.records import Document, Repository
 from tests.conftest import base_config
 from tokenizer import load_directory
 

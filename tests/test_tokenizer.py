@@ -107,7 +107,8 @@ def test_special_token_text_in_documents_stays_text(trained):
     assert encoder.decode(ids) == f"before {DEEPSEEK_V3.eos} after"
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 
 @settings(max_examples=200, deadline=None)
@@ -164,8 +165,8 @@ def test_fast_path_property_on_a_unicode_vocabulary(trained_on_all_of_unicode, t
 
 
 def test_the_build_guard_names_a_document_the_fast_path_gets_wrong(trained):
-    from pipeline.records import Document
     from pipeline.build.tokenize import FastPathMismatch, check_fast_path
+    from pipeline.records import Document
 
     encoder = Encoder(trained)
     docs = [Document(f"s/{i}", f"text number {i}", "s", {}) for i in range(50)]
@@ -181,7 +182,10 @@ def test_the_build_guard_names_a_document_the_fast_path_gets_wrong(trained):
 
 
 def test_sentencepiece_backend_round_trips_and_keeps_special_ids(tmp_path):
-    from tokenizer.sentencepiece_backend import SentencePieceEncoder, train_sentencepiece
+    from tokenizer.sentencepiece_backend import (
+        SentencePieceEncoder,
+        train_sentencepiece,
+    )
     from tokenizer.train import sentencepiece_artifact_files
 
     model = train_sentencepiece(paragraph_docs(200) + SAMPLES * 20, vocab_size=600)

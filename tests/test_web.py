@@ -125,7 +125,12 @@ def test_a_warc_source_runs_through_curate_with_url_blocklists_and_reconciles(tm
 
 
 def test_boilerplate_lines_in_many_documents_are_removed_everywhere(tmp_path):
-    from pipeline.curate.dedup.lines import count_lines, document_line_hashes, frequent_lines, line_key
+    from pipeline.curate.dedup.lines import (
+        count_lines,
+        document_line_hashes,
+        frequent_lines,
+        line_key,
+    )
 
     assert line_key("  Copyright © 2024, Example Corp.  ") == line_key("copyright 2019 example corp") == "copyright 0000 example corp"
     footer = "Copyright 2024 Example Corp. All rights reserved."

@@ -13,7 +13,9 @@ import sys
 from functools import lru_cache
 from typing import Any, Iterator, Optional, Sequence
 
+from tokenizer.cjk import WORD_CHARS
 from tokenizer.encode import load_directory
+
 
 def read_documents(paths: Sequence[str], text_field: str = "text") -> Iterator[tuple[str, str]]:
     """``(file, text)`` for every document of the given files."""
@@ -33,7 +35,7 @@ def read_documents(paths: Sequence[str], text_field: str = "text") -> Iterator[t
 def _words_pattern() -> Any:
     import regex
 
-    return regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]|[^\s\p{Han}\p{Hiragana}\p{Katakana}]+")
+    return regex.compile(f"[{WORD_CHARS}]|[^\\s{WORD_CHARS}]+")
 
 
 @lru_cache(maxsize=1)
@@ -71,7 +73,11 @@ def compression_stats(directory: str, docs: list[tuple[str, str]], by: str) -> d
 
 
 def _train(args: argparse.Namespace) -> None:
-    from tokenizer.train import artifact_files, sentencepiece_artifact_files, train_tokenizer
+    from tokenizer.train import (
+        artifact_files,
+        sentencepiece_artifact_files,
+        train_tokenizer,
+    )
 
     def sample() -> Iterator[str]:
         taken = 0

@@ -11,6 +11,14 @@ from tokenizers import Tokenizer
 from tokenizer.fast import FAST_PATTERN, build_fast_encoding, byte_decoder
 from tokenizer.special_tokens import DEEPSEEK_V3, SpecialTokens
 
+HF_FILE = "tokenizer.json"  # the byte-level BPE (HF tokenizers)
+SENTENCEPIECE_FILE = "tokenizer.model"
+CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_FILE = "special_tokens_map.json"
+MODEL_FILES = (HF_FILE, SENTENCEPIECE_FILE)  # a tokenizer directory holds one of these
+ENCODER_FILES = (*MODEL_FILES, CONFIG_FILE)  # what loading an encoder reads
+
+
 LOG = logging.getLogger(__name__)
 
 
@@ -76,7 +84,7 @@ def load_directory(directory: str) -> "Encoder | SentencePieceEncoder":
     import os
 
     files = {}
-    for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"):
+    for name in ENCODER_FILES:
         path = os.path.join(directory, name)
         if os.path.exists(path):
             with open(path, "rb") as f:
@@ -88,11 +96,11 @@ def load_encoder_files(files: dict[str, bytes]) -> "Encoder | SentencePieceEncod
     """The encoder of a tokenizer directory's files: ``tokenizer.json`` (HF) or ``tokenizer.model`` (SentencePiece)."""
     from tokenizer.sentencepiece_backend import SentencePieceEncoder
 
-    config = files.get("tokenizer_config.json")
+    config = files.get(CONFIG_FILE)
     names = json.loads(config).get("corpusmill_special_tokens") if config else None
     special = SpecialTokens(**names) if names else DEEPSEEK_V3
-    if "tokenizer.json" in files:
-        return Encoder(Tokenizer.from_str(files["tokenizer.json"].decode("utf-8")), special)
-    if "tokenizer.model" in files:
-        return SentencePieceEncoder(files["tokenizer.model"], special)
+    if HF_FILE in files:
+        return Encoder(Tokenizer.from_str(files[HF_FILE].decode("utf-8")), special)
+    if SENTENCEPIECE_FILE in files:
+        return SentencePieceEncoder(files[SENTENCEPIECE_FILE], special)
     raise FileNotFoundError("a tokenizer directory needs tokenizer.json or tokenizer.model")

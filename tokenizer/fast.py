@@ -26,7 +26,9 @@ from typing import Optional
 
 from tokenizers import Tokenizer, pre_tokenizers
 
-CJK = r"\x{4E00}-\x{9FA5}\x{3040}-\x{309F}\x{30A0}-\x{30FF}"
+from tokenizer.cjk import PRETOKENIZER_RANGES, escaped_class
+
+CJK = escaped_class(PRETOKENIZER_RANGES)
 _LETTERS = rf"[[\p{{L}}\p{{M}}]--[{CJK}]]"
 _PUNCT = rf"[[\p{{P}}\p{{S}}]--[{CJK}]]"
 _SEGMENT_CHAR = rf"[^\s\p{{N}}{CJK}]"  # a non-space character of the same piece

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from tokenizers import Regex, pre_tokenizers
 
+from tokenizer.cjk import PRETOKENIZER_RANGES, escaped_class
+
 DIGITS = r"\p{N}{1,3}"
-CJK = r"[\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF]+"
+CJK = f"[{escaped_class(PRETOKENIZER_RANGES, 'u')}]+"
 WORDS_AND_PUNCTUATION = (
     r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+"
     r"|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+"

@@ -7,6 +7,12 @@ from typing import Iterable, Optional
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from tokenizer.encode import (
+    CONFIG_FILE,
+    HF_FILE,
+    SENTENCEPIECE_FILE,
+    SPECIAL_TOKENS_FILE,
+)
 from tokenizer.pretokenize import deepseek_v3_pre_tokenizer
 from tokenizer.special_tokens import DEEPSEEK_V3, SpecialTokens
 
@@ -56,19 +62,19 @@ def _config_files(special_tokens: SpecialTokens, model_max_length: int, tokenize
     }
     as_json = lambda obj: (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")  # noqa: E731
     return {
-        "tokenizer_config.json": as_json(config),
-        "special_tokens_map.json": as_json({**special_map, "additional_special_tokens": config["additional_special_tokens"]}),
+        CONFIG_FILE: as_json(config),
+        SPECIAL_TOKENS_FILE: as_json({**special_map, "additional_special_tokens": config["additional_special_tokens"]}),
     }
 
 
 def artifact_files(tok: Tokenizer, special_tokens: SpecialTokens = DEEPSEEK_V3, model_max_length: int = 4096) -> dict[str, bytes]:
     """The files of a tokenizer directory that ``tokenizers`` and ``transformers`` both load."""
-    return {"tokenizer.json": tok.to_str(pretty=True).encode("utf-8"), **_config_files(special_tokens, model_max_length, "PreTrainedTokenizerFast")}
+    return {HF_FILE: tok.to_str(pretty=True).encode("utf-8"), **_config_files(special_tokens, model_max_length, "PreTrainedTokenizerFast")}
 
 
 def sentencepiece_artifact_files(model: bytes, special_tokens: SpecialTokens = DEEPSEEK_V3, model_max_length: int = 4096) -> dict[str, bytes]:
     """``tokenizer.model`` and the config files (no ``tokenizer.json``: see sentencepiece_backend)."""
-    return {"tokenizer.model": model, **_config_files(special_tokens, model_max_length, None)}
+    return {SENTENCEPIECE_FILE: model, **_config_files(special_tokens, model_max_length, None)}
 
 
 def save_tokenizer(tok: Tokenizer, directory: str, special_tokens: SpecialTokens = DEEPSEEK_V3, model_max_length: int = 4096) -> None:

@@ -14,18 +14,7 @@ from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-
-class TokenizedDocument(NamedTuple):
-    id: str
-    source: str
-    ids: np.ndarray  # int32, EOS included
-
-
-class PackedRow(NamedTuple):
-    key: str  # "<group>/<row>": orders rows and picks their shard
-    input_ids: np.ndarray  # int32, exactly seq_len
-    document_lengths: list[int]
-    sources: list[str]
+from pipeline.records import PackedRow, TokenizedDocument
 
 
 @dataclass

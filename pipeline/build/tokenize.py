@@ -11,15 +11,15 @@ from pipeline.config import FimConfig
 from pipeline.records import Document, stable_fraction
 from pipeline.build.fim import fim_cuts, fim_ids, fim_kind
 from pipeline.io.files import read_bytes
-from pipeline.build.pack import TokenizedDocument
+from pipeline.records import TokenizedDocument
 from pipeline.build.split_tokens import combined_token_parts, split_combined_tokens
-from tokenizer.encode import Encoder, load_encoder_files
+from tokenizer.encode import ENCODER_FILES, Encoder, load_encoder_files
 
 
 def load_encoder(tokenizer_dir: str) -> Encoder:
     """The encoder of a tokenizer directory (HF or SentencePiece), read through ``FileSystems``."""
     files = {}
-    for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"):
+    for name in ENCODER_FILES:
         path = FileSystems.join(tokenizer_dir, name)
         if FileSystems.exists(path):
             files[name] = read_bytes(path)

@@ -9,20 +9,20 @@ counts are what the run report reconciles.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
 
 from pipeline.curate.dedup import exact, near
 from pipeline.curate.dedup.nodes import node_position, node_unit
-from pipeline.records import Drop
+from pipeline.curate.stages import COUNTS
 from pipeline.io.files import FileDoFn
-from pipeline.read.formats import read_curated_file
 from pipeline.io.spill import read_filter_drops, read_index, unit_file
 from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_drops
-from pipeline.report.accounting import length_bin, pii_keys
-from pipeline.curate.stages import COUNTS
+from pipeline.read.formats import read_curated_file
 from pipeline.read.units import unit_name
+from pipeline.records import Drop
+from pipeline.report.accounting import length_bin, pii_keys
 
 # (position in unit, stage, reason, keeper id, keeper source); exact duplicates sort first
 Decision = tuple[int, str, str, str, str]

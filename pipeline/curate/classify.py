@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional, Sequence
 from urllib.parse import urlsplit
@@ -20,10 +20,10 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import Config, SourceConfig
-from pipeline.records import Document, content_hash, stable_fraction
 from pipeline.io.files import read_bytes, write_bytes, write_json
 from pipeline.read.formats import match_source_files, read_curated_file, read_piece
 from pipeline.read.units import Piece
+from pipeline.records import Document, content_hash, stable_fraction
 
 OTHER = "other"
 FASTTEXT_PARAMS = {"lr": 0.1, "epoch": 10, "wordNgrams": 2, "dim": 64, "bucket": 2_000_000, "minCount": 1, "loss": "softmax", "thread": 1, "verbose": 0}

@@ -12,7 +12,6 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Kana, Han (with extension A and compatibility ideographs) and Hangul: scripts written without
 # spaces, where every character counts as a word (filters, shingling).
-CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 
 
 def normalize_text(text: str) -> str:

@@ -9,12 +9,16 @@ import sys
 from typing import Any, Sequence
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    PipelineOptions,
+    StandardOptions,
+)
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
-from pipeline.io.files import use_run_options
 from pipeline.engine.runner_jars import job_server_jar
+from pipeline.io.files import use_run_options
 
 DEFAULTS = {"runner": "FnApiRunner", "default_sdk_harness_log_level": "WARN"}  # WARN: a level Java job servers parse too
 

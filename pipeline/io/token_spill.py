@@ -12,7 +12,7 @@ from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
 from pipeline.io.files import commit, create_atomic
 from pipeline.io.write_arrow import list_array
-from pipeline.build.pack import TokenizedDocument
+from pipeline.records import TokenizedDocument
 
 SPILL_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("group", pa.string()), ("draw", pa.uint64()), ("ids", pa.list_(pa.int32()))])
 TABLE_SCHEMA = pa.schema([("group", pa.string()), ("draw", pa.uint64()), ("tokens", pa.int64())])

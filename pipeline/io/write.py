@@ -13,8 +13,8 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.records import DeadLetter, Document, Drop
 from pipeline.io.files import FileDoFn, commit, create_atomic, write_json
+from pipeline.records import DeadLetter, Document, Drop
 
 CURATED_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("source", pa.string()), ("meta", pa.string())])
 DROPS_SCHEMA = pa.schema([(f, pa.string()) for f in Drop._fields])

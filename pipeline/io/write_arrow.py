@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.io.files import commit, create_atomic, write_json
-from pipeline.build.pack import PackedRow
+from pipeline.records import PackedRow
 
 _INT32_LIST = {"feature": {"dtype": "int32", "_type": "Value"}, "_type": "List"}
 FEATURES = {

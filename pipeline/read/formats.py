@@ -14,12 +14,17 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import SourceConfig
-from pipeline.records import DeadLetter, Document, Drop, make_id, preview
-from pipeline.read.decompress import Oversized, compression_of, lines
 from pipeline.io.files import InputNotFoundError, common_base, glob_base
-from pipeline.read.repos import RepoRecord, match_repositories, read_repository, repositories_from_rows
-from pipeline.read.web import read_html, read_warc
+from pipeline.read.decompress import Oversized, compression_of, lines
+from pipeline.read.repos import (
+    RepoRecord,
+    match_repositories,
+    read_repository,
+    repositories_from_rows,
+)
 from pipeline.read.units import Piece
+from pipeline.read.web import read_html, read_warc
+from pipeline.records import DeadLetter, Document, Drop, make_id, preview
 
 Record = Union[Document, DeadLetter, Drop]
 READ_STAGE = "read"

@@ -13,27 +13,18 @@ import io
 import posixpath
 import tarfile
 import zipfile
-from typing import Callable, Iterable, Iterator, NamedTuple, Optional, Union
+from typing import Callable, Iterable, Iterator, Optional, Union
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.read.code_files import content_skip_reason, language_of, path_skip_reason
 from pipeline.config import SourceConfig
-from pipeline.records import DeadLetter, Document, Drop, preview
 from pipeline.io.files import InputNotFoundError, common_base, glob_base
+from pipeline.read.code_files import content_skip_reason, language_of, path_skip_reason
+from pipeline.records import DeadLetter, Document, Drop, Repository, preview
 
 REPO_STAGE = "repo"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
-
-
-class Repository(NamedTuple):
-    """The readable source files of one repository (``Document`` ids ``source/repo/path``), in path order."""
-
-    source: str
-    name: str
-    location: str
-    files: tuple[Document, ...]
 
 
 RepoRecord = Union[Repository, Document, Drop, DeadLetter]

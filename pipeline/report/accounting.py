@@ -7,19 +7,19 @@ read and what their writers committed, and are checked against the files on disk
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Sequence
 
 import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.records import Document
 from pipeline.io.files import read_bytes, read_json, write_bytes, write_json
-from pipeline.read.repos import REPO_STAGE
 from pipeline.io.write import WriteCollectedJson
-from pipeline.report.html import render
+from pipeline.read.repos import REPO_STAGE
 from pipeline.read.units import WorkUnit, unit_name
+from pipeline.records import Document
+from pipeline.report.html import render
 
 CountKey = tuple[str, str, str, str]  # (kind, source, stage, reason)
 

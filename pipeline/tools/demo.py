@@ -8,10 +8,9 @@ from __future__ import annotations
 import ast
 import json
 import os
+import pydoc_data.topics
 import sysconfig
 from typing import Iterator
-
-import pydoc_data.topics
 
 
 def python_docs() -> Iterator[dict[str, str]]:

@@ -10,9 +10,9 @@ from typing import Optional
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.build.pack import unpack_row
 from pipeline.io.files import list_files, read_json
 from pipeline.read.formats import read_curated_file
-from pipeline.build.pack import unpack_row
 
 BOUNDARY = " ║ "
 

@@ -13,6 +13,7 @@ from pipeline import layout
 from pipeline.config import Config, filters_for
 from pipeline.io.files import ensure_dir
 from pipeline.read.formats import match_source_files
+from tokenizer.encode import MODEL_FILES
 
 
 class PreflightError(ValueError):
@@ -57,5 +58,5 @@ def preflight(config: Config, jobs: Sequence[str]) -> None:
         raise PreflightError(f"build needs {layout.curated_dir(config)}: run `corpusmill curate` (or `run`) first")
     if "build" in jobs and "train_tokenizer" not in jobs and not config.tokenizer.path:
         directory = layout.tokenizer_dir(config)
-        if not (FileSystems.exists(FileSystems.join(directory, "tokenizer.json")) or FileSystems.exists(FileSystems.join(directory, "tokenizer.model"))):
+        if not any(FileSystems.exists(FileSystems.join(directory, name)) for name in MODEL_FILES):
             raise PreflightError(f"build needs a tokenizer in {directory}: run `corpusmill train-tokenizer` or set tokenizer.path")

@@ -17,11 +17,11 @@ import numpy as np
 import xxhash
 
 from pipeline.config import Config
-from pipeline.records import Document
+from pipeline.curate.normalize import normalize_document
 from pipeline.io.files import FileDoFn
 from pipeline.read.formats import read_piece
-from pipeline.curate.normalize import normalize_document
 from pipeline.read.units import WorkUnit
+from pipeline.records import Document
 
 STAGE = "boilerplate_lines"
 COUNT = np.dtype([("hash", "<u8"), ("documents", "<i8")])

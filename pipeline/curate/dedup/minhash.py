@@ -20,9 +20,9 @@ from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
 from pipeline.records import mix64
-from pipeline.curate.normalize import CJK_CHARS
+from tokenizer.cjk import WORD_CHARS
 
-_TEXT_WORDS = re.compile(f"[{CJK_CHARS}]|[^\\W{CJK_CHARS}]+")
+_TEXT_WORDS = re.compile(f"[{WORD_CHARS}]|[^\\W{WORD_CHARS}]+")
 _CODE_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
 _COMBINE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier folding word hashes into a shingle hash
 _CHUNK_SHINGLES = 16384

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from pipeline.config import Config, FiltersConfig, SourceConfig, filters_for
-from pipeline.records import Document, Drop
 from pipeline.curate.filters.base import DocumentFilter, Rejection, apply_filters
 from pipeline.curate.filters.c4 import C4Quality
 from pipeline.curate.filters.classifier import ClassifierFilter
@@ -19,6 +18,7 @@ from pipeline.curate.filters.length import MinLength
 from pipeline.curate.filters.pii import PiiRedactor
 from pipeline.curate.filters.text import is_cjk
 from pipeline.curate.filters.url import UrlFilter, rules_from_files
+from pipeline.records import Document, Drop
 
 
 def _params(block: Any) -> dict[str, Any]:

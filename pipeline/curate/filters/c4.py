@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 from pipeline.config import C4Config
-from pipeline.records import Document
 from pipeline.curate.filters.base import Rejection
 from pipeline.curate.filters.text import TERMINAL_PUNCTUATION, words
+from pipeline.records import Document
 
 POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 _CITATION = re.compile(r"\[\d+\]|\[edit\]|\[citation needed\]", re.IGNORECASE)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Literal, Optional, Union
 
 from pipeline.curate.classify import Classifier
-from pipeline.records import Document
 from pipeline.curate.filters.base import Rejection
+from pipeline.records import Document
 
 
 @dataclass(frozen=True)

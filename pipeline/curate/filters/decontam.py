@@ -15,8 +15,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.curate.dedup.minhash import shingle_hashes, shingle_words
-from pipeline.records import Document
 from pipeline.curate.filters.base import Rejection
+from pipeline.records import Document
 
 TEXT_FIELDS = ("text", "question", "prompt", "problem", "answer", "solution", "input", "output", "context", "passage")
 

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from pipeline.config import FineWebConfig
-from pipeline.records import Document
 from pipeline.curate.filters.base import Rejection, first_failure
 from pipeline.curate.filters.gopher import duplicate_fraction
 from pipeline.curate.filters.text import TERMINAL_PUNCTUATION, non_empty_lines, words
+from pipeline.records import Document
 
 
 @dataclass(frozen=True)

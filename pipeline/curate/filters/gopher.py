@@ -11,10 +11,10 @@ from typing import Any, Optional
 import numpy as np
 
 from pipeline.config import GopherQualityConfig, GopherRepetitionConfig
-from pipeline.records import Document
 from pipeline.curate.filters.base import Rejection, first_failure
 from pipeline.curate.filters.stopwords import stop_words_for
 from pipeline.curate.filters.text import is_cjk, non_empty_lines, words
+from pipeline.records import Document
 
 BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "※", "·", "-", "*", "–", "—")
 ELLIPSES = ("...", "…")

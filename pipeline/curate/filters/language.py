@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from pipeline.records import Document
 from pipeline.curate.filters.base import Rejection
+from pipeline.records import Document
 
 
 class _Py3LangId:

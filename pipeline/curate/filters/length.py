@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from pipeline.records import Document
 from pipeline.curate.filters.base import Rejection
+from pipeline.records import Document
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from pipeline.curate.normalize import CJK_CHARS
+from tokenizer.cjk import WORD_CHARS
 
 CJK_LANGUAGES = frozenset({"zh", "ja", "ko"})
-_WORDS = re.compile(f"[{CJK_CHARS}]|[^\\s{CJK_CHARS}]+")
+_WORDS = re.compile(f"[{WORD_CHARS}]|[^\\s{WORD_CHARS}]+")
 TERMINAL_PUNCTUATION = (".", "!", "?", '"', "'", "”", "’", "。", "！", "？", "…", ":", ";", "：", "；", "」", "』")
 
 

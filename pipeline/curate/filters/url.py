@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.records import Document
 from pipeline.curate.filters.base import Rejection
+from pipeline.records import Document
 
 
 def rules_from_files(patterns: Iterable[str]) -> list[str]:
