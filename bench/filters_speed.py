@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import prose_documents, write_jsonl_shards  # noqa: E402
 from pipeline.config import config_from_dict  # noqa: E402
-from pipeline.curate.filters import filters_for_source  # noqa: E402
+from pipeline.curate.filters.chain import filters_for_source  # noqa: E402
 from pipeline.records import Document  # noqa: E402
 
 

@@ -77,7 +77,7 @@ def print_default_chain_keep_rates(corpus: dict[str, list[str]]) -> None:
     from collections import Counter
 
     from pipeline.config import config_from_dict
-    from pipeline.curate.filters import filters_for_source
+    from pipeline.curate.filters.chain import filters_for_source
     from pipeline.curate.filters.base import apply_filters
     from pipeline.records import Document, Drop
 

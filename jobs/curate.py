@@ -26,7 +26,7 @@ from pipeline.curate.apply import (
 from pipeline.curate.dedup import exact, near
 from pipeline.curate.dedup.lines import BoilerplateLines
 from pipeline.curate.dedup.nodes import node_unit
-from pipeline.curate.filters import SourceFilterChains
+from pipeline.curate.filters.chain import SourceFilterChains
 from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
 from pipeline.engine.runner import configure_filesystems, create_pipeline
 from pipeline.io.files import (

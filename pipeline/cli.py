@@ -107,7 +107,7 @@ def _run_build(config: Config, beam_args: Sequence[str], args: argparse.Namespac
 
 def _explain(config: Config, args: argparse.Namespace) -> None:
     """Prints, filter by filter, what was measured and what was decided for one document."""
-    from pipeline.curate.filters import (
+    from pipeline.curate.filters.chain import (
         build_decontamination_index,
         explain,
         filters_for_source,

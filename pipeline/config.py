@@ -1,7 +1,8 @@
-"""The run configuration (DESIGN.md §7): typed dataclasses loaded from YAML.
+"""The run configuration (docs/architecture.md, "Config"): typed dataclasses loaded from YAML.
 
-Validation is strict and happens before any work: unknown keys and wrong types fail with the
-key path in the message (``sources[1].format: expected one of jsonl, parquet, ...``).
+Validation is pydantic's, strict (no coercion; unknown keys forbidden), and happens before any
+work; errors name the key path (``sources[1].format: expected one of jsonl, parquet, ...``). The
+heuristic filters' blocks are made from the filters' own constructor parameters (``filter_block``).
 """
 from __future__ import annotations
 
@@ -9,13 +10,44 @@ import dataclasses
 import hashlib
 import json
 import sysconfig
-import types
 import typing
-from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, Union
+from dataclasses import field
+import types
+from typing import Annotated, Any, Literal, Optional, Union
 
+import pydantic
 import yaml
+from pydantic.dataclasses import dataclass
 
+from pipeline.curate.filters.c4 import C4Quality
+from pipeline.curate.filters.code import CodeQuality
+from pipeline.curate.filters.fineweb import FineWebQuality
+from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition
+from pipeline.curate.filters.language import LanguageFilter
+from pipeline.curate.filters.length import MinLength
+
+_SCALARS = (int, float, bool, str)
+
+
+def _strict(tp: Any) -> Any:
+    """``tp`` with its scalars strict (no "1" for 1, no 1 for true; an int is a valid float)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp in _SCALARS:
+        return Annotated[tp, pydantic.Strict()]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_strict(a) for a in args)]
+    if origin is list:
+        return list[_strict(args[0])]
+    if origin is dict:
+        return dict[args[0], _strict(args[1])]
+    return tp
+
+
+def config_block(cls: type) -> type:
+    """A frozen pydantic dataclass whose scalars are strict and whose unknown keys are errors."""
+    hints = typing.get_type_hints(cls)
+    cls.__annotations__ = {name: _strict(hints[name]) for name in cls.__annotations__}
+    return dataclass(cls, frozen=True, config=pydantic.ConfigDict(extra="forbid"))
 MIN_SEQ_LEN = 16
 
 
@@ -23,110 +55,38 @@ class ConfigError(ValueError):
     """A config that cannot be run; the message starts with the offending key path."""
 
 
-@dataclass(frozen=True)
-class SourceConfig:
-    name: str
-    paths: list[str]
-    format: Literal["jsonl", "parquet", "arrow", "hf", "text", "warc", "html", "repos"] = "jsonl"
-    text_field: str = "text"
-    id_field: Optional[str] = None
-    kind: Literal["text", "code"] = "text"
-    priority: int = 0
-    extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"  # warc/html: main-text extraction
-    filters: Optional["FiltersConfig"] = None  # the global filters with this source's overrides merged in
-    repo_field: Optional[str] = None  # jsonl/parquet rows that are files: the column naming their repository
-    path_field: Optional[str] = None  # ... and the column with the file's path in it
-    max_repo_bytes: int = 1_048_576  # a longer repository document is split at file boundaries into parts
-    max_file_bytes: int = 1_000_000  # larger repository files are skipped (too_large)
-
-    @property
-    def repositories(self) -> bool:
-        """Whether the source's documents are whole repositories assembled from their files."""
-        return self.format == "repos" or self.repo_field is not None
+def filter_block(name: str, filter_class: type, enabled: bool = True, exclude: tuple[str, ...] = ()) -> type:
+    """The config block ``name`` of a filter: its constructor parameters with their defaults, plus ``enabled``."""
+    hints = typing.get_type_hints(filter_class)
+    fields = [(f.name, hints[f.name], field(default=f.default)) for f in dataclasses.fields(filter_class) if not f.name.startswith("_") and f.name not in exclude]
+    block = type(name, (), {"__annotations__": {"enabled": bool, **{name: tp for name, tp, _ in fields}},
+                                                        "enabled": enabled, **{name: f.default for name, _, f in fields}, "__module__": __name__})
+    return config_block(block)
 
 
-@dataclass(frozen=True)
-class MinLengthConfig:
-    enabled: bool = True
-    min_chars: int = 50
+MinLengthConfig = filter_block("MinLengthConfig", MinLength)
+LanguageConfig = filter_block("LanguageConfig", LanguageFilter)
+GopherQualityConfig = filter_block("GopherQualityConfig", GopherQuality)
+GopherRepetitionConfig = filter_block("GopherRepetitionConfig", GopherRepetition, exclude=("top_n_grams", "dup_n_grams"))
+C4Config = filter_block("C4Config", C4Quality, enabled=False)
+FineWebConfig = filter_block("FineWebConfig", FineWebQuality)
+CodeConfig = filter_block("CodeConfig", CodeQuality)
 
 
-@dataclass(frozen=True)
-class LanguageConfig:
-    enabled: bool = True
-    allowed: Optional[list[str]] = None  # ISO 639-1 codes; None keeps every language (annotates only)
-    min_score: float = 0.5
-    max_chars: int = 2000
-    backend: Literal["cld2", "py3langid"] = "cld2"
-    fasttext_model: Optional[str] = None  # a local lid.176.bin to use instead of the backend
-
-
-@dataclass(frozen=True)
-class GopherQualityConfig:
-    enabled: bool = True
-    min_doc_words: int = 50
-    max_doc_words: int = 100_000
-    min_avg_word_length: float = 3.0
-    max_avg_word_length: float = 10.0
-    max_symbol_word_ratio: float = 0.1
-    max_bullet_lines_ratio: float = 0.9
-    max_ellipsis_lines_ratio: float = 0.3
-    min_alpha_words_ratio: float = 0.8
-    min_stop_words: int = 2
-
-
-@dataclass(frozen=True)
-class GopherRepetitionConfig:
-    """Line/paragraph thresholds; the n-gram ones are Gopher's (top 2/3/4: .20/.18/.16, dup 5–10: .15→.10)."""
-
-    enabled: bool = True
-    dup_line_frac: float = 0.30
-    dup_para_frac: float = 0.30
-    dup_line_char_frac: float = 0.20
-    dup_para_char_frac: float = 0.20
-
-
-@dataclass(frozen=True)
-class C4Config:
-    enabled: bool = False
-    min_words_per_line: int = 3
-    min_sentences: int = 5
-
-
-@dataclass(frozen=True)
-class FineWebConfig:
-    enabled: bool = True
-    min_line_punct_ratio: float = 0.12
-    max_short_line_ratio: float = 0.67
-    short_line_length: int = 30
-    max_dup_line_char_ratio: float = 0.01
-    max_newline_word_ratio: float = 0.3
-
-
-@dataclass(frozen=True)
-class CodeConfig:
-    enabled: bool = True
-    max_line_length: int = 1000
-    max_mean_line_length: float = 100.0
-    min_alnum_fraction: float = 0.25
-    max_data_char_fraction: float = 0.8  # files that are mostly numbers and separators are data
-    generated_header_lines: int = 5  # where "auto-generated" / "do not edit" markers are looked for
-
-
-@dataclass(frozen=True)
+@config_block
 class PiiConfig:
     enabled: bool = True
     redact: list[Literal["email", "ip_address", "secret"]] = field(default_factory=lambda: ["email", "ip_address"])
 
 
-@dataclass(frozen=True)
+@config_block
 class DecontaminateConfig:
     enabled: bool = True
     paths: list[str] = field(default_factory=list)  # eval files (JSONL or text); none: nothing to do
     ngram: int = 13
 
 
-@dataclass(frozen=True)
+@config_block
 class UrlConfig:
     """Blocklists for web documents (``meta["url"]``): rules inline and in files (one per line)."""
 
@@ -139,7 +99,7 @@ class UrlConfig:
     word_files: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@config_block
 class ClassifierConfig:
     """A trained classifier (``corpusmill classifier train``) in the chain."""
 
@@ -150,7 +110,7 @@ class ClassifierConfig:
     enabled: bool = True
 
 
-@dataclass(frozen=True)
+@config_block
 class RecallConfig:
     """DeepSeekMath-style iterative recall over the config's sources (``corpusmill classifier recall``)."""
 
@@ -164,7 +124,7 @@ class RecallConfig:
     output: str = "classifiers/recall"  # round-N/ classifiers, recall.json, recalled.jsonl; under output_dir unless absolute
 
 
-@dataclass(frozen=True)
+@config_block
 class FiltersConfig:
     """Text sources run url, min_length, language, gopher_*, fineweb, c4, classifiers, decontaminate, pii;
     code sources run url, min_length, code, classifiers, decontaminate, pii (url only judges documents with a URL)."""
@@ -182,7 +142,29 @@ class FiltersConfig:
     classifiers: list[ClassifierConfig] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@config_block
+class SourceConfig:
+    name: str
+    paths: list[str]
+    format: Literal["jsonl", "parquet", "arrow", "hf", "text", "warc", "html", "repos"] = "jsonl"
+    text_field: str = "text"
+    id_field: Optional[str] = None
+    kind: Literal["text", "code"] = "text"
+    priority: int = 0
+    extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"  # warc/html: main-text extraction
+    filters: Optional[FiltersConfig] = None  # the global filters with this source's overrides merged in
+    repo_field: Optional[str] = None  # jsonl/parquet rows that are files: the column naming their repository
+    path_field: Optional[str] = None  # ... and the column with the file's path in it
+    max_repo_bytes: int = 1_048_576  # a longer repository document is split at file boundaries into parts
+    max_file_bytes: int = 1_000_000  # larger repository files are skipped (too_large)
+
+    @property
+    def repositories(self) -> bool:
+        """Whether the source's documents are whole repositories assembled from their files."""
+        return self.format == "repos" or self.repo_field is not None
+
+
+@config_block
 class MinHashConfig:
     enabled: bool = True
     threshold: float = 0.8
@@ -196,7 +178,7 @@ class MinHashConfig:
     component_rounds: int = 8
 
 
-@dataclass(frozen=True)
+@config_block
 class LinesConfig:
     """Corpus-wide boilerplate-line removal (C4/CCNet): off by default."""
 
@@ -204,14 +186,14 @@ class LinesConfig:
     min_documents: int = 3  # a line in at least this many documents is removed from all of them
 
 
-@dataclass(frozen=True)
+@config_block
 class DedupConfig:
     exact: bool = True
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
     lines: LinesConfig = field(default_factory=LinesConfig)
 
 
-@dataclass(frozen=True)
+@config_block
 class MixConfig:
     """One of: ``weight`` (share of the dataset tokens among weighted sources), ``epochs`` (copies
     of every document; a fraction takes whole documents in draw order), ``max_tokens`` (budget).
@@ -222,7 +204,7 @@ class MixConfig:
     max_tokens: Optional[float] = None
 
 
-@dataclass(frozen=True)
+@config_block
 class TokenizerConfig:
     path: Optional[str] = None
     backend: Literal["hf", "sentencepiece"] = "hf"
@@ -233,26 +215,26 @@ class TokenizerConfig:
     check_rate: float = 0.001  # share of documents the build re-encodes with tokenizer.json to prove the fast path exact
 
 
-@dataclass(frozen=True)
+@config_block
 class FimConfig:
     rate: float = 0.1  # DeepSeek-V3
     spm_rate: float = 0.0  # share of FIM documents laid out SPM instead of PSM
     within_files: bool = True  # repository documents: the middle lies inside one file, never across a file marker
 
 
-@dataclass(frozen=True)
+@config_block
 class SplitCombinedTokensConfig:
     rate: float = 0.1
 
 
-@dataclass(frozen=True)
+@config_block
 class PackConfig:
     seq_len: int = 4096
     strategy: Literal["best_fit", "concat"] = "best_fit"
     group_size: int = 20000
 
 
-@dataclass(frozen=True)
+@config_block
 class OutputConfig:
     """The input is processed in work units of at most ``shard_mb`` MB of input (a large
     uncompressed JSONL file is cut into byte ranges; a small input into ~64 units of at least
@@ -261,7 +243,7 @@ class OutputConfig:
     shard_mb: float = 64.0
 
 
-@dataclass(frozen=True)
+@config_block
 class Config:
     sources: list[SourceConfig]
     output_dir: str = "out"
@@ -292,75 +274,39 @@ class Config:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_EXPECTED = {
+    "int_type": "an integer", "float_type": "a number", "bool_type": "true or false", "string_type": "a string",
+    "list_type": "a list", "dict_type": "a mapping", "dataclass_type": "a mapping", "dataclass_exact_type": "a mapping",
+}
 
 
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is list:
-        return "a list"
-    if origin is dict:
-        return "a mapping"
-    if dataclasses.is_dataclass(tp):
-        return "a mapping"
-    return _TYPE_NAMES.get(tp, str(tp))
+def _error_message(error: Any) -> str:
+    """One pydantic error as ``key.path[i]: what was expected, got what``."""
+    path = ""
+    for part in error["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    where = path or "config"
+    kind, given = error["type"], error.get("input")
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
+        return f"{where}: unknown key"
+    if kind == "missing":
+        return f"{where}: required key is missing"
+    if kind == "literal_error":
+        choices = error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
+        return f"{where}: expected one of {choices}, got {given!r}"
+    if kind in _EXPECTED:
+        return f"{where}: expected {_EXPECTED[kind]}, got {given!r}"
+    return f"{where}: {error['msg']}"
 
 
-def _convert(value: Any, tp: Any, path: str) -> Any:
-    """Checks ``value`` against the annotation ``tp`` and returns it converted."""
-    origin = typing.get_origin(tp)
-    if origin in (Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(value, inner, path)
-    if origin is Literal:
-        choices = typing.get_args(tp)
-        if value not in choices:
-            raise ConfigError(f"{path}: expected one of {', '.join(map(str, choices))}, got {value!r}")
-        return value
-    if origin is list:
-        (inner,) = typing.get_args(tp)
-        if isinstance(value, str) or not isinstance(value, list):
-            raise ConfigError(f"{path}: expected a list, got {value!r}")
-        return [_convert(v, inner, f"{path}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        _, inner = typing.get_args(tp)
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}: expected a mapping, got {value!r}")
-        return {str(k): _convert(v, inner, f"{path}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, path)
-    if tp is Any:
-        return value
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if tp is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
-        return value
-    raise ConfigError(f"{path}: expected {_type_name(tp)}, got {value!r}")
-
-
-def _build(cls: type, data: Any, path: str) -> Any:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path or 'config'}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    prefix = f"{path}." if path else ""
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown key (expected one of {', '.join(fields)})")
-    kwargs = {}
-    for name, f in fields.items():
-        if name in data:
-            kwargs[name] = _convert(data[name], hints[name], f"{prefix}{name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{prefix}{name}: required key is missing")
-    return cls(**kwargs)
+def _validate(data: Any) -> "Config":
+    if data is None or not isinstance(data, dict):
+        raise ConfigError(f"config: expected a mapping, got {data!r}")
+    try:
+        return pydantic.TypeAdapter(Config).validate_python(data)
+    except pydantic.ValidationError as e:
+        errors = sorted(e.errors(), key=lambda err: (err["type"] not in ("extra_forbidden", "unexpected_keyword_argument"), [str(p) for p in err["loc"]]))
+        raise ConfigError(_error_message(errors[0])) from None
 
 
 def _expand_placeholders(path: str, output_dir: str) -> str:
@@ -458,7 +404,7 @@ def filters_for(config: "Config", source: SourceConfig) -> FiltersConfig:
 
 def config_from_dict(data: Any, output_dir: Optional[str] = None) -> Config:
     """A validated config; ``output_dir`` (e.g. from the command line) overrides the file's."""
-    config = _build(Config, _merge_source_filters(data), "")
+    config = _validate(_merge_source_filters(data))
     if output_dir is not None:
         config = dataclasses.replace(config, output_dir=output_dir)
     sources = [dataclasses.replace(s, paths=[_expand_placeholders(p, config.output_dir) for p in s.paths]) for s in config.sources]

@@ -25,7 +25,7 @@ from pipeline.curate.dedup.minhash import (
 )
 from pipeline.curate.dedup.near import BAND_ENTRY
 from pipeline.curate.dedup.nodes import make_node, priority_ranks
-from pipeline.curate.filters import SourceFilterChains
+from pipeline.curate.filters.chain import SourceFilterChains
 from pipeline.curate.normalize import normalize_document
 from pipeline.curate.repo_order import repository_documents
 from pipeline.curate.stages import COUNTS, SAMPLE_CHARS, SAMPLES, dead_letter_for

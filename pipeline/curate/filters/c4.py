@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from pipeline.config import C4Config
 from pipeline.curate.filters.base import Rejection
 from pipeline.curate.filters.text import TERMINAL_PUNCTUATION, words
 from pipeline.records import Document
@@ -19,8 +18,11 @@ _SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
 
 
 @dataclass(frozen=True)
-class C4Quality(C4Config):
-    """Thresholds (and their published defaults) are the config block's fields."""
+class C4Quality:
+    """C4 line and document rules with their published thresholds."""
+
+    min_words_per_line: int = 3
+    min_sentences: int = 5
 
     def kept_lines(self, text: str) -> tuple[list[str], dict[str, int]]:
         kept, removed = [], {"no_terminal_punctuation": 0, "too_few_words": 0, "javascript": 0, "policy": 0}

@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from pipeline.config import CodeConfig
 from pipeline.curate.filters.base import Rejection, first_failure
 from pipeline.records import Document
 
@@ -15,8 +14,14 @@ _DATA_CHARS = re.compile(r"[\d,.\s\-+eE\[\]{}\"':;xX]")
 
 
 @dataclass(frozen=True)
-class CodeQuality(CodeConfig):
-    """Thresholds (and their published defaults) are the config block's fields."""
+class CodeQuality:
+    """Source-code quality rules (StarCoder / DeepSeek-Coder) with their published thresholds."""
+
+    max_line_length: int = 1000
+    max_mean_line_length: float = 100.0
+    min_alnum_fraction: float = 0.25
+    max_data_char_fraction: float = 0.8  # files that are mostly numbers and separators are data
+    generated_header_lines: int = 5  # where "auto-generated" / "do not edit" markers are looked for
 
     def measure(self, doc: Document) -> dict[str, Any]:
         lines = doc.text.split("\n")

@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from pipeline.config import FineWebConfig
 from pipeline.curate.filters.base import Rejection, first_failure
 from pipeline.curate.filters.gopher import duplicate_fraction
 from pipeline.curate.filters.text import TERMINAL_PUNCTUATION, non_empty_lines, words
@@ -12,8 +11,14 @@ from pipeline.records import Document
 
 
 @dataclass(frozen=True)
-class FineWebQuality(FineWebConfig):
-    """Thresholds (and their published defaults) are the config block's fields."""
+class FineWebQuality:
+    """FineWeb quality rules with their published thresholds."""
+
+    min_line_punct_ratio: float = 0.12
+    max_short_line_ratio: float = 0.67
+    short_line_length: int = 30
+    max_dup_line_char_ratio: float = 0.01
+    max_newline_word_ratio: float = 0.3
 
     def measure(self, doc: Document) -> dict[str, Any]:
         lines = [line.strip() for line in non_empty_lines(doc.text)] or [""]

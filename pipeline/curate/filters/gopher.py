@@ -10,7 +10,6 @@ from typing import Any, Optional
 
 import numpy as np
 
-from pipeline.config import GopherQualityConfig, GopherRepetitionConfig
 from pipeline.curate.filters.base import Rejection, first_failure
 from pipeline.curate.filters.stopwords import stop_words_for
 from pipeline.curate.filters.text import is_cjk, non_empty_lines, words
@@ -22,8 +21,18 @@ _LINE_WITH_LETTER = re.compile(r"^[^\n]*?[^\W\d_]", re.MULTILINE)
 
 
 @dataclass(frozen=True)
-class GopherQuality(GopherQualityConfig):
-    """Thresholds (and their published defaults) are the config block's fields."""
+class GopherQuality:
+    """Gopher quality rules with their published thresholds."""
+
+    min_doc_words: int = 50
+    max_doc_words: int = 100_000
+    min_avg_word_length: float = 3.0
+    max_avg_word_length: float = 10.0
+    max_symbol_word_ratio: float = 0.1
+    max_bullet_lines_ratio: float = 0.9
+    max_ellipsis_lines_ratio: float = 0.3
+    min_alpha_words_ratio: float = 0.8
+    min_stop_words: int = 2
 
     def measure(self, doc: Document) -> dict[str, Any]:
         text = doc.text
@@ -125,7 +134,14 @@ class NgramIndex:
 
 
 @dataclass(frozen=True)
-class GopherRepetition(GopherRepetitionConfig):
+class GopherRepetition:
+    """Gopher repetition rules: line/paragraph thresholds, and Gopher's n-gram ones (top 2/3/4:
+    .20/.18/.16, duplicated 5–10: .15→.10; not exposed in the config)."""
+
+    dup_line_frac: float = 0.30
+    dup_para_frac: float = 0.30
+    dup_line_char_frac: float = 0.20
+    dup_para_char_frac: float = 0.20
     top_n_grams: tuple[tuple[int, float], ...] = ((2, 0.20), (3, 0.18), (4, 0.16))
     dup_n_grams: tuple[tuple[int, float], ...] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pipeline.curate.filters.base import Rejection
 from pipeline.records import Document
@@ -68,10 +68,14 @@ BACKENDS = {"cld2": _Cld2, "py3langid": _Py3LangId}
 
 @dataclass
 class LanguageFilter:
+    """Language ID on the first ``max_chars``: annotates ``meta.language``; drops languages not
+    ``allowed`` (ISO 639-1; None keeps all) and scores under ``min_score``. Offline backends; a
+    local fastText ``lid.176.bin`` replaces the backend when given."""
+
     allowed: Optional[list[str]] = None  # None: annotate only
     min_score: float = 0.5
     max_chars: int = 2000
-    backend: str = "cld2"
+    backend: Literal["cld2", "py3langid"] = "cld2"
     fasttext_model: Optional[str] = None
     _backend: Any = field(default=None, repr=False, compare=False)
 

@@ -1,0 +1,117 @@
+"""A source's filter chain, built from the config: each filter constructed from its config block."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from pipeline.config import Config, FiltersConfig, SourceConfig, filters_for
+from pipeline.curate.filters.base import DocumentFilter, Rejection, apply_filters
+from pipeline.curate.filters.c4 import C4Quality
+from pipeline.curate.filters.classifier import ClassifierFilter
+from pipeline.curate.filters.code import CodeQuality
+from pipeline.curate.filters.decontam import Decontaminate, DecontaminationIndex
+from pipeline.curate.filters.fineweb import FineWebQuality
+from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition
+from pipeline.curate.filters.language import LanguageFilter
+from pipeline.curate.filters.length import MinLength
+from pipeline.curate.filters.pii import PiiRedactor
+from pipeline.curate.filters.text import is_cjk
+from pipeline.curate.filters.url import UrlFilter, rules_from_files
+from pipeline.records import Document, Drop
+
+
+def _params(block: Any) -> dict[str, Any]:
+    """A config block's fields but ``enabled``: the filter's constructor parameters."""
+    return {k: v for k, v in dataclasses.asdict(block).items() if k != "enabled"}
+
+
+@dataclass(frozen=True)
+class EnglishOnly:
+    """Runs an English-centric filter (C4) only on documents identified as English (or unlabelled)."""
+
+    inner: DocumentFilter
+
+    def measure(self, doc: Document) -> dict[str, Any]:
+        return self.inner.measure(doc)  # type: ignore[attr-defined]
+
+    def __call__(self, doc: Document) -> Any:
+        language = doc.meta.get("language")
+        return None if language not in (None, "en") or is_cjk(language) else self.inner(doc)
+
+
+def url_filter(f: FiltersConfig) -> Optional[UrlFilter]:
+    """The source's URL blocklists (files read here, on the driver), or None when it has none."""
+    u = f.url
+    if not u.enabled:
+        return None
+    built = UrlFilter.build([*u.domains, *rules_from_files(u.domain_files)], [*u.urls, *rules_from_files(u.url_files)],
+                            [*u.words, *rules_from_files(u.word_files)])
+    return built or None
+
+
+def filters_for_source(config: Config, source: SourceConfig, decontamination: Optional[DecontaminationIndex] = None) -> list[DocumentFilter]:
+    """The enabled filters, in order, for one source (by its kind, with its overrides)."""
+    f = filters_for(config, source)
+    chain: list[DocumentFilter] = []
+    urls = url_filter(f)
+    if urls is not None:
+        chain.append(urls)
+    if f.min_length.enabled:
+        chain.append(MinLength(**_params(f.min_length)))
+    if source.kind == "code":
+        if f.code.enabled:
+            chain.append(CodeQuality(**_params(f.code)))
+    else:
+        if f.language.enabled:
+            chain.append(LanguageFilter(**_params(f.language)))
+        if f.gopher_quality.enabled:
+            chain.append(GopherQuality(**_params(f.gopher_quality)))
+        if f.gopher_repetition.enabled:
+            chain.append(GopherRepetition(**_params(f.gopher_repetition)))
+        if f.fineweb.enabled:
+            chain.append(FineWebQuality(**_params(f.fineweb)))
+        if f.c4.enabled:
+            chain.append(EnglishOnly(C4Quality(**_params(f.c4))))
+    chain += [ClassifierFilter(c.name, c.model, c.min_score, c.action) for c in f.classifiers if c.enabled]
+    if f.decontaminate.enabled and decontamination is not None and len(decontamination.hashes):
+        chain.append(Decontaminate(decontamination))
+    if f.pii.enabled and f.pii.redact:
+        chain.append(PiiRedactor(tuple(f.pii.redact)))
+    return chain
+
+
+def build_decontamination_index(config: Config) -> Optional[DecontaminationIndex]:
+    """One index for every eval path any source names (built on the driver, once)."""
+    paths = sorted({p for s in config.sources for p in filters_for(config, s).decontaminate.paths if filters_for(config, s).decontaminate.enabled})
+    if not paths:
+        return None
+    return DecontaminationIndex.build(paths, config.filters.decontaminate.ngram)
+
+
+@dataclass(frozen=True)
+class SourceFilterChains:
+    """Applies each document's own source chain; a plain picklable callable the analyze step runs."""
+
+    chains: dict[str, list[DocumentFilter]]
+
+    @classmethod
+    def from_config(cls, config: Config) -> "SourceFilterChains":
+        index = build_decontamination_index(config)
+        return cls({s.name: filters_for_source(config, s, index) for s in config.sources})
+
+    def __call__(self, doc: Document) -> Document | Drop:
+        return apply_filters(self.chains[doc.source], doc)
+
+
+def explain(chain: list[DocumentFilter], doc: Document) -> list[dict[str, Any]]:
+    """Every filter's measured values and verdict for one document, as ``filters explain`` prints them."""
+    rows = []
+    for check in chain:
+        measured = check.measure(doc) if hasattr(check, "measure") else {}
+        result = check(doc)
+        verdict = f"DROP {result.reason} ({result.detail})" if isinstance(result, Rejection) else ("keep (changed)" if isinstance(result, Document) else "keep")
+        rows.append({"filter": type(check).__name__ if not isinstance(check, EnglishOnly) else f"EnglishOnly({type(check.inner).__name__})", "measured": measured, "verdict": verdict})
+        if isinstance(result, Document):
+            doc = result
+    return rows
