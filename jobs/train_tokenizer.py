@@ -17,7 +17,6 @@ from pipeline.config import Config
 from pipeline.engine.runner import configure_filesystems
 from pipeline.io.files import (
     completed_with,
-    list_files,
     remove_temp_dirs,
     reset_dir,
     write_bytes,
@@ -34,13 +33,6 @@ from tokenizer.train import (
 )
 
 JOB = "train_tokenizer"
-
-
-def curated_shards(config: Config) -> list[str]:
-    shards = list_files(layout.out(config, "curated", "part-*.parquet"))
-    if not shards:
-        raise FileNotFoundError(f"no curated shards in {layout.curated_dir(config)}: run `corpusmill curate` first")
-    return shards
 
 
 def sample_texts(config: Config, shards: list[str], stats: dict[str, int]) -> Iterator[str]:
@@ -71,7 +63,7 @@ def run_train_tokenizer(config: Config, force: bool = False, extra_beam_args: Se
         return {"job": JOB, "skipped": True, "tokenizer": layout.tokenizer_dir(config)}
     started = time.monotonic()
     sample: dict[str, int] = {}
-    texts = sample_texts(config, curated_shards(config), sample)
+    texts = sample_texts(config, layout.curated_shards(config), sample)
     cfg = config.tokenizer
     if cfg.backend == "sentencepiece":
         model = train_sentencepiece(texts, cfg.vocab_size, max_token_length=cfg.max_token_length or 16)

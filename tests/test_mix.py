@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from jobs.build import plan_mix
+from pipeline.build.transforms import plan_mix
 from pipeline.build.mix import BINS, boundary_choice, draw_bins, draws, target_tokens
 from pipeline.config import ConfigError, MixConfig, config_from_dict
 
