@@ -77,8 +77,8 @@ def print_default_chain_keep_rates(corpus: dict[str, list[str]]) -> None:
     from collections import Counter
 
     from pipeline.config import config_from_dict
-    from pipeline.curate.filters.chain import filters_for_source
     from pipeline.curate.filters.base import apply_filters
+    from pipeline.curate.filters.chain import filters_for_source
     from pipeline.records import Document, Drop
 
     config = config_from_dict({"sources": [{"name": "docs", "paths": ["unused"]}]})

@@ -13,14 +13,15 @@ One Beam pipeline in four steps, none of which moves tokens through a shuffle:
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from jobs.lifecycle import JobResult, run_job
 from pipeline import layout
 from pipeline.build.manifest import build_manifest, verify_build
+from pipeline.build.tokenize import load_encoder
 from pipeline.build.transforms import (
     HISTOGRAM,
     STATS,
@@ -32,24 +33,18 @@ from pipeline.build.transforms import (
     plan_mix,
     resolve_boundary,
 )
-from pipeline.build.tokenize import load_encoder
 from pipeline.config import Config
-from pipeline.engine.runner import configure_filesystems, create_pipeline
+from pipeline.engine.runner import create_pipeline
 from pipeline.io.files import (
-    completed_with,
     list_files,
     read_json,
     remove_temp_dirs,
     reset_dir,
     write_json,
-    write_success,
 )
 from pipeline.io.write import WriteCollectedJson
 from pipeline.io.write_arrow import write_dataset_metadata
 from pipeline.read.formats import curated_stats
-from pipeline.report.accounting import (
-    update_run_report,
-)
 
 JOB = "build"
 
@@ -103,37 +98,31 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool =
     needs), then ``_SUCCESS``: a killed build leaves no loadable dataset. A complete dataset
     from the same config is kept unless ``force``.
     """
-    configure_filesystems(config.beam, extra_beam_args)
-    if not force and completed_with(layout.dataset_dir(config), config.config_hash()):
-        return {**read_json(FileSystems.join(layout.dataset_dir(config), "manifest.json")), "skipped": True}
-    shards_in = layout.curated_shards(config)
-    num_docs, _ = curated_stats(shards_in)
-    encoder = load_encoder(layout.tokenizer_dir(config))
     dataset = layout.dataset_dir(config)
-    reset_dir(dataset)
-    stale = list_files(layout.out(config, "drops", "mix-part-*.parquet"))
-    if stale:
-        FileSystems.delete(stale)
-    started = time.monotonic()
-    with create_pipeline(config.beam, extra_beam_args) as p:
-        build_build_pipeline(p, config, shards_in)
-    FileSystems.delete([layout.build_work_dir(config)])
-    remove_temp_dirs(dataset, layout.out(config, "drops"), layout.out(config, "report", "_counts"))
-    shard_stats = sorted(read_json(layout.counts_path(config, "build_shards")), key=lambda s: s["file"])
-    if [s["file"] for s in shard_stats] != [layout.dataset_shard_name(i) for i in range(len(shards_in))]:
-        raise RuntimeError(f"built {len(shard_stats)} dataset shards for {len(shards_in)} curated shards")
-    stats = dict(read_json(layout.counts_path(config, JOB)))
-    tokenized = read_json(layout.counts_path(config, "build_tokenized"))
-    (plan,) = read_json(layout.counts_path(config, "mix_plan"))
-    verify_build(config, shard_stats, stats, tokenized, num_docs)
-    manifest = build_manifest(config, encoder, shard_stats, stats, plan)
-    write_json(FileSystems.join(dataset, "manifest.json"), manifest)
-    write_dataset_metadata(dataset, [s["file"] for s in shard_stats], config.config_hash()[:16])
-    report = {"job": JOB, "seconds": round(time.monotonic() - started, 2),
-              **{k: manifest[k] for k in ("rows", "tokens", "tokens_per_source", "mix", "packing", "fim", "split_tokens")}}
-    update_run_report(layout.report_dir(config), JOB, report)
-    remove_temp_dirs(dataset, layout.report_dir(config))
-    write_success(dataset, {"config_hash": config.config_hash(), "shards": [s["sha256"] for s in manifest["shards"]]})
-    return manifest
 
+    def work() -> JobResult:
+        shards_in = layout.curated_shards(config)
+        num_docs, _ = curated_stats(shards_in)
+        encoder = load_encoder(layout.tokenizer_dir(config))
+        reset_dir(dataset)
+        stale = list_files(layout.out(config, "drops", "mix-part-*.parquet"))
+        if stale:
+            FileSystems.delete(stale)
+        with create_pipeline(config.beam, extra_beam_args) as p:
+            build_build_pipeline(p, config, shards_in)
+        FileSystems.delete([layout.build_work_dir(config)])
+        remove_temp_dirs(dataset, layout.out(config, "drops"), layout.out(config, "report", "_counts"))
+        shard_stats = sorted(read_json(layout.counts_path(config, "build_shards")), key=lambda s: s["file"])
+        if [s["file"] for s in shard_stats] != [layout.dataset_shard_name(i) for i in range(len(shards_in))]:
+            raise RuntimeError(f"built {len(shard_stats)} dataset shards for {len(shards_in)} curated shards")
+        stats = dict(read_json(layout.counts_path(config, JOB)))
+        tokenized = read_json(layout.counts_path(config, "build_tokenized"))
+        (plan,) = read_json(layout.counts_path(config, "mix_plan"))
+        verify_build(config, shard_stats, stats, tokenized, num_docs)
+        manifest = build_manifest(config, encoder, shard_stats, stats, plan)
+        write_json(FileSystems.join(dataset, "manifest.json"), manifest)
+        write_dataset_metadata(dataset, [s["file"] for s in shard_stats], config.config_hash()[:16])
+        report = {k: manifest[k] for k in ("rows", "tokens", "tokens_per_source", "mix", "packing", "fim", "split_tokens")}
+        return JobResult(report, {"shards": [s["sha256"] for s in manifest["shards"]]}, manifest)
 
+    return run_job(config, JOB, dataset, extra_beam_args, force, lambda: read_json(FileSystems.join(dataset, "manifest.json")), work)

@@ -7,12 +7,12 @@ step 2 (``ApplyUnit``) applies the decisions where the unit lies and writes its 
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from jobs.lifecycle import JobResult, run_job
 from pipeline import layout
 from pipeline.config import Config
 from pipeline.curate.analyze import BANDS, EXACT, AnalyzeUnit
@@ -28,13 +28,11 @@ from pipeline.curate.dedup.lines import BoilerplateLines
 from pipeline.curate.dedup.nodes import node_unit
 from pipeline.curate.filters.chain import SourceFilterChains
 from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
-from pipeline.engine.runner import configure_filesystems, create_pipeline
+from pipeline.engine.runner import create_pipeline
 from pipeline.io.files import (
-    completed_with,
     read_json,
     remove_temp_dirs,
     reset_dir,
-    write_success,
 )
 from pipeline.io.write import WriteCollectedJson
 from pipeline.read.formats import match_source_files
@@ -46,7 +44,6 @@ from pipeline.report.accounting import (
     check_reconciliation,
     summarize_near_dedup,
     summarize_units,
-    update_run_report,
     verify_written,
 )
 
@@ -158,34 +155,35 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
     """Runs the job, checks the written files against the unit reports, the invariant and the
     error budget, and returns the report section. A complete ``curated/`` from the same config
     is kept as it is unless ``force``."""
-    configure_filesystems(config.beam, extra_beam_args)
-    if not force and completed_with(layout.curated_dir(config), config.config_hash()) and FileSystems.exists(layout.out(config, "report", "report.json")):
-        return {**read_json(layout.out(config, "report", "report.json"))[JOB], "skipped": True}
-    for name in (*OUTPUT_DIRS, "report"):  # a new curate starts a new run report
-        reset_dir(layout.out(config, name))
-    units = plan(config)
-    started = time.monotonic()
-    with create_pipeline(config.beam, extra_beam_args) as p:
-        build_curate_pipeline(p, config, units)
-    unit_reports = read_json(layout.counts_path(config, "units"))
-    verify_written(units, unit_reports, layout.curated_dir(config), layout.out(config, "drops"), layout.out(config, "dead_letter"))
-    if FileSystems.exists(work_dir(config)):
-        FileSystems.delete([work_dir(config)])
-    remove_temp_dirs(*(layout.out(config, name) for name in OUTPUT_DIRS))
-    summary = summarize_units(unit_reports, read_json(layout.counts_path(config, JOB)), [s.name for s in config.sources])
-    analyzed = [r for r in unit_reports if r["step"] == "analyze"]
-    report = {"job": JOB, "seconds": round(time.monotonic() - started, 2), "config_hash": config.config_hash(), "units": len(units),
-              "input_bytes": sum(r["input_bytes"] for r in analyzed), "shuffled_bytes": sum(r["shuffled_bytes"] for r in analyzed), "sources": summary}
-    if config.dedup.minhash.enabled:
-        report["near_dedup"] = summarize_near_dedup(read_json(layout.counts_path(config, "near_dedup")))
-    update_run_report(layout.report_dir(config), JOB, report)
-    remove_temp_dirs(layout.report_dir(config))
-    check_reconciliation(summary)
-    if report.get("near_dedup", {}).get("unconverged_nodes"):
-        raise RuntimeError(
-            f"near-duplicate components did not converge in {config.dedup.minhash.component_rounds} rounds "
-            f"({report['near_dedup']['unconverged_nodes']} nodes); raise dedup.minhash.component_rounds"
-        )
-    check_error_budget(summary, config.max_dead_letter_fraction, layout.out(config, "dead_letter"))
-    write_success(layout.curated_dir(config), {"config_hash": config.config_hash(), "documents": sum(e["kept"] for e in summary.values())})
-    return report
+    report_path = layout.out(config, "report", "report.json")
+
+    def work() -> JobResult:
+        for name in (*OUTPUT_DIRS, "report"):  # a new curate starts a new run report
+            reset_dir(layout.out(config, name))
+        units = plan(config)
+        with create_pipeline(config.beam, extra_beam_args) as p:
+            build_curate_pipeline(p, config, units)
+        unit_reports = read_json(layout.counts_path(config, "units"))
+        verify_written(units, unit_reports, layout.curated_dir(config), layout.out(config, "drops"), layout.out(config, "dead_letter"))
+        if FileSystems.exists(work_dir(config)):
+            FileSystems.delete([work_dir(config)])
+        remove_temp_dirs(*(layout.out(config, name) for name in OUTPUT_DIRS))
+        summary = summarize_units(unit_reports, read_json(layout.counts_path(config, JOB)), [s.name for s in config.sources])
+        analyzed = [r for r in unit_reports if r["step"] == "analyze"]
+        report = {"config_hash": config.config_hash(), "units": len(units), "input_bytes": sum(r["input_bytes"] for r in analyzed),
+                  "shuffled_bytes": sum(r["shuffled_bytes"] for r in analyzed), "sources": summary}
+        if config.dedup.minhash.enabled:
+            report["near_dedup"] = summarize_near_dedup(read_json(layout.counts_path(config, "near_dedup")))
+        return JobResult(report, {"documents": sum(e["kept"] for e in summary.values())})
+
+    def checks(report: dict[str, Any]) -> None:
+        check_reconciliation(report["sources"])
+        if report.get("near_dedup", {}).get("unconverged_nodes"):
+            raise RuntimeError(
+                f"near-duplicate components did not converge in {config.dedup.minhash.component_rounds} rounds "
+                f"({report['near_dedup']['unconverged_nodes']} nodes); raise dedup.minhash.component_rounds"
+            )
+        check_error_budget(report["sources"], config.max_dead_letter_fraction, layout.out(config, "dead_letter"))
+
+    return run_job(config, JOB, layout.curated_dir(config), extra_beam_args, force,
+                   lambda: read_json(report_path)[JOB] if FileSystems.exists(report_path) else None, work, checks)

@@ -6,25 +6,20 @@ trainer is single-process, so this job runs on the driver; the sample bound keep
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Iterator, Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
+from jobs.lifecycle import JobResult, run_job
 from pipeline import layout
 from pipeline.build.tokenize import load_encoder
 from pipeline.config import Config
-from pipeline.engine.runner import configure_filesystems
 from pipeline.io.files import (
-    completed_with,
-    remove_temp_dirs,
     reset_dir,
     write_bytes,
-    write_success,
 )
 from pipeline.read.formats import curated_stats, read_curated_file
 from pipeline.records import stable_fraction
-from pipeline.report.accounting import update_run_report
 from tokenizer.sentencepiece_backend import train_sentencepiece
 from tokenizer.train import (
     artifact_files,
@@ -56,35 +51,25 @@ def sample_texts(config: Config, shards: list[str], stats: dict[str, int]) -> It
 def run_train_tokenizer(config: Config, force: bool = False, extra_beam_args: Sequence[str] = ()) -> dict[str, Any]:
     """Trains and writes the tokenizer; skipped when the config names one, or when a complete
     tokenizer from the same config exists (unless ``force``)."""
-    configure_filesystems(config.beam, extra_beam_args)
     if config.tokenizer.path:
         return {"job": JOB, "skipped": True, "tokenizer": config.tokenizer.path}
-    if not force and completed_with(layout.tokenizer_dir(config), config.config_hash()):
-        return {"job": JOB, "skipped": True, "tokenizer": layout.tokenizer_dir(config)}
-    started = time.monotonic()
-    sample: dict[str, int] = {}
-    texts = sample_texts(config, layout.curated_shards(config), sample)
-    cfg = config.tokenizer
-    if cfg.backend == "sentencepiece":
-        model = train_sentencepiece(texts, cfg.vocab_size, max_token_length=cfg.max_token_length or 16)
-        files = sentencepiece_artifact_files(model, model_max_length=config.pack.seq_len)
-    else:
-        tok = train_tokenizer(texts, vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency, max_token_length=cfg.max_token_length)
-        files = artifact_files(tok, model_max_length=config.pack.seq_len)
     directory = layout.tokenizer_dir(config)
-    reset_dir(directory)
-    for name, data in files.items():
-        write_bytes(FileSystems.join(directory, name), data)
-    report = {
-        "job": JOB,
-        "seconds": round(time.monotonic() - started, 2),
-        "tokenizer": directory,
-        "backend": cfg.backend,
-        "vocab_size": load_encoder(directory).vocab_size,
-        "sample_documents": sample.get("documents", 0),
-        "sample_bytes": sample.get("bytes", 0),
-    }
-    update_run_report(layout.report_dir(config), JOB, report)
-    remove_temp_dirs(directory, layout.report_dir(config))
-    write_success(directory, {"config_hash": config.config_hash()})
-    return report
+
+    def work() -> JobResult:
+        sample: dict[str, int] = {}
+        texts = sample_texts(config, layout.curated_shards(config), sample)
+        cfg = config.tokenizer
+        if cfg.backend == "sentencepiece":
+            model = train_sentencepiece(texts, cfg.vocab_size, max_token_length=cfg.max_token_length or 16)
+            files = sentencepiece_artifact_files(model, model_max_length=config.pack.seq_len)
+        else:
+            tok = train_tokenizer(texts, vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency, max_token_length=cfg.max_token_length)
+            files = artifact_files(tok, model_max_length=config.pack.seq_len)
+        reset_dir(directory)
+        for name, data in files.items():
+            write_bytes(FileSystems.join(directory, name), data)
+        report = {"tokenizer": directory, "backend": cfg.backend, "vocab_size": load_encoder(directory).vocab_size,
+                  "sample_documents": sample.get("documents", 0), "sample_bytes": sample.get("bytes", 0)}
+        return JobResult(report, {})
+
+    return run_job(config, JOB, directory, extra_beam_args, force, lambda: {"job": JOB, "tokenizer": directory}, work)

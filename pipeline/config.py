@@ -10,9 +10,9 @@ import dataclasses
 import hashlib
 import json
 import sysconfig
+import types
 import typing
 from dataclasses import field
-import types
 from typing import Annotated, Any, Literal, Optional, Union
 
 import pydantic

@@ -8,8 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from pipeline.build.transforms import plan_mix
 from pipeline.build.mix import BINS, boundary_choice, draw_bins, draws, target_tokens
+from pipeline.build.transforms import plan_mix
 from pipeline.config import ConfigError, MixConfig, config_from_dict
 
 
