@@ -19,6 +19,7 @@ import pydantic
 import yaml
 from pydantic.dataclasses import dataclass
 
+from pipeline.config_checks import ConfigError, check_semantics
 from pipeline.curate.filters.c4 import C4Quality
 from pipeline.curate.filters.code import CodeQuality
 from pipeline.curate.filters.fineweb import FineWebQuality
@@ -48,11 +49,6 @@ def config_block(cls: type) -> type:
     hints = typing.get_type_hints(cls)
     cls.__annotations__ = {name: _strict(hints[name]) for name in cls.__annotations__}
     return dataclass(cls, frozen=True, config=pydantic.ConfigDict(extra="forbid"))
-MIN_SEQ_LEN = 16
-
-
-class ConfigError(ValueError):
-    """A config that cannot be run; the message starts with the offending key path."""
 
 
 def filter_block(name: str, filter_class: type, enabled: bool = True, exclude: tuple[str, ...] = ()) -> type:
@@ -314,69 +310,6 @@ def _expand_placeholders(path: str, output_dir: str) -> str:
     return path.replace("{stdlib}", sysconfig.get_paths()["stdlib"]).replace("{output_dir}", output_dir.rstrip("/"))
 
 
-def _check_semantics(config: Config) -> None:
-    names = [s.name for s in config.sources]
-    if not names:
-        raise ConfigError("sources: at least one source is required")
-    for i, s in enumerate(config.sources):
-        if not s.name or "/" in s.name:
-            raise ConfigError(f"sources[{i}].name: must be non-empty and contain no '/', got {s.name!r}")
-        if s.name in names[:i]:
-            raise ConfigError(f"sources[{i}].name: duplicate source name {s.name!r}")
-        if not s.paths:
-            raise ConfigError(f"sources[{i}].paths: at least one path is required")
-        if (s.repo_field is None) != (s.path_field is None):
-            raise ConfigError(f"sources[{i}].repo_field: give repo_field and path_field together, or neither")
-        if s.repo_field is not None and s.format not in ("jsonl", "parquet"):
-            raise ConfigError(f"sources[{i}].repo_field: rows are grouped into repositories for jsonl and parquet sources, not {s.format}")
-        if s.repositories and s.kind != "code":
-            raise ConfigError(f"sources[{i}].kind: a repository source is code; set kind: code")
-        if s.max_repo_bytes <= 0 or s.max_file_bytes <= 0:
-            raise ConfigError(f"sources[{i}].max_repo_bytes: max_repo_bytes and max_file_bytes must be positive")
-    positive = {
-        "tokenizer.vocab_size": config.tokenizer.vocab_size,
-        "tokenizer.sample_bytes": config.tokenizer.sample_bytes,
-        "pack.seq_len": config.pack.seq_len,
-        "pack.group_size": config.pack.group_size,
-        "output.shard_mb": config.output.shard_mb,
-        "max_document_bytes": config.max_document_bytes,
-    }
-    for key, value in positive.items():
-        if value <= 0:
-            raise ConfigError(f"{key}: must be positive, got {value}")
-    if config.tokenizer.vocab_size < 512:
-        raise ConfigError(f"tokenizer.vocab_size: must be at least 512 (256 bytes + merges), got {config.tokenizer.vocab_size}")
-    mh = config.dedup.minhash
-    if not 0.0 < mh.threshold <= 1.0:
-        raise ConfigError(f"dedup.minhash.threshold: must be within (0, 1], got {mh.threshold}")
-    if (mh.bands is None) != (mh.rows is None):
-        raise ConfigError("dedup.minhash.bands: give bands and rows together, or neither")
-    if mh.bands is not None and mh.rows is not None and mh.bands * mh.rows > mh.num_perm:
-        raise ConfigError(f"dedup.minhash.bands: bands × rows = {mh.bands * mh.rows} exceeds num_perm {mh.num_perm}")
-    for key in ("num_perm", "ngram", "code_ngram", "component_rounds", "max_bucket_pairs"):
-        if getattr(mh, key) <= 0:
-            raise ConfigError(f"dedup.minhash.{key}: must be positive, got {getattr(mh, key)}")
-    names = {s.name for s in config.sources}
-    if config.mix_by != "source" and not config.mix_by.startswith("meta."):
-        raise ConfigError(f"mix_by: expected source or meta.<key>, got {config.mix_by!r}")
-    for name, m in config.mix.items():
-        given = [k for k in ("weight", "epochs", "max_tokens") if getattr(m, k) is not None]
-        if config.mix_by == "source" and name not in names:
-            raise ConfigError(f"mix.{name}: no source named {name!r} (sources: {', '.join(sorted(names))}; or set mix_by: meta.<key>)")
-        if len(given) != 1:
-            raise ConfigError(f"mix.{name}: give exactly one of weight, epochs, max_tokens (got {', '.join(given) or 'none'})")
-        if getattr(m, given[0]) < 0:
-            raise ConfigError(f"mix.{name}.{given[0]}: must not be negative")
-    rates = {"tokenizer.check_rate": config.tokenizer.check_rate, "fim.rate": config.fim.rate, "fim.spm_rate": config.fim.spm_rate, "split_combined_tokens.rate": config.split_combined_tokens.rate}
-    for key, value in rates.items():
-        if not 0.0 <= value <= 1.0:
-            raise ConfigError(f"{key}: must be within [0, 1], got {value}")
-    if config.pack.seq_len < MIN_SEQ_LEN:
-        raise ConfigError(f"pack.seq_len: must be at least {MIN_SEQ_LEN} (room for the FIM sentinels and EOS), got {config.pack.seq_len}")
-    if not 0.0 <= config.max_dead_letter_fraction <= 1.0:
-        raise ConfigError(f"max_dead_letter_fraction: must be within [0, 1], got {config.max_dead_letter_fraction}")
-
-
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -410,7 +343,7 @@ def config_from_dict(data: Any, output_dir: Optional[str] = None) -> Config:
     sources = [dataclasses.replace(s, paths=[_expand_placeholders(p, config.output_dir) for p in s.paths]) for s in config.sources]
     recall = dataclasses.replace(config.recall, **{k: [_expand_placeholders(p, config.output_dir) for p in getattr(config.recall, k)] for k in ("positive", "negative")})
     config = dataclasses.replace(config, sources=sources, recall=recall)
-    _check_semantics(config)
+    check_semantics(config)
     return config
 
 

@@ -1,4 +1,4 @@
-"""The records that flow between transforms (DESIGN.md §2) and stable hashing.
+"""The records that flow between transforms (docs/architecture.md, "Contracts") and stable hashing.
 
 All randomness and partitioning derive from these hashes of ``(seed, id)``: never Python's
 ``hash()``, global RNG state or set order, so output is identical on every runner.

@@ -1,4 +1,4 @@
-"""Packing tokenized documents into fixed-length rows (DESIGN.md §3).
+"""Packing tokenized documents into fixed-length rows (docs/architecture.md, "Tokenizer and build").
 
 ``best_fit`` (Ding et al. 2024, "Fewer Truncations Improve Language Modeling"): documents longer
 than ``seq_len`` are cut into ``seq_len`` chunks (the only truncation), then chunks are packed

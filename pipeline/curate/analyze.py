@@ -3,8 +3,8 @@
 Everything that needs a document's text happens here, in one worker, streaming: the unit's
 survivors go to its spill file in read order, and only compact keys leave the worker: exact
 text hashes and LSH bucket keys as numpy blocks of ``(key, node)`` partitioned by key, one
-report of counts, count keys and a bounded sample of drops (DESIGN.md §5: only ids and hashes
-are shuffled).
+report of counts, count keys and a bounded sample of drops: only ids and hashes are shuffled
+(docs/architecture.md, "What crosses a shuffle").
 """
 from __future__ import annotations
 

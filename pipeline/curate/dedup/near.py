@@ -1,4 +1,4 @@
-"""``NearDuplicates``: global near-duplicate clusters with MinHash LSH (DESIGN.md §5).
+"""``NearDuplicates``: global near-duplicate clusters with MinHash LSH (docs/architecture.md, "Global decisions on keys only").
 
 Only integers move: band buckets are numpy blocks of ``(bucket key, node)`` and candidate pairs
 are node pairs. Verification is exact where it matters: each candidate pair carries its first
