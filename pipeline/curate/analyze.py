@@ -48,7 +48,7 @@ from pipeline.io.write import (
 from pipeline.read.formats import read_piece
 from pipeline.read.units import WorkUnit, piece_bytes, unit_name
 from pipeline.records import DeadLetter, Document, Drop, Repository, stable_hash
-from pipeline.report.accounting import length_bin
+from pipeline.report.counts import Kind, count_key, length_bin
 
 EXACT = "exact"
 BANDS = "bands"
@@ -101,13 +101,13 @@ def repository_counts(repo: Repository, outcomes: list[Outcome]) -> Counter:
     files per language in its documents."""
     documents = [result for _, result, _ in outcomes if isinstance(result, Document)]
     counts: Counter = Counter()
-    counts[("repos", repo.source, "repositories", "")] += 1
-    counts[("repos", repo.source, "documents", "")] += len(documents)
-    counts[("repos", repo.source, "files_curated", "")] += len(repo.files)
+    counts[count_key(Kind.REPOS, repo.source, "repositories")] += 1
+    counts[count_key(Kind.REPOS, repo.source, "documents")] += len(documents)
+    counts[count_key(Kind.REPOS, repo.source, "files_curated")] += len(repo.files)
     for doc in documents:
         for span in doc.meta["files"]:
-            counts[("repos", repo.source, "files_in_documents", "")] += 1
-            counts[("repo_language", repo.source, span["language"], "")] += 1
+            counts[count_key(Kind.REPOS, repo.source, "files_in_documents")] += 1
+            counts[count_key(Kind.REPO_LANGUAGE, repo.source, span["language"])] += 1
     return counts
 
 
@@ -188,9 +188,9 @@ class AnalyzeUnit(FileDoFn):
                 for original, result, removed in outcomes:
                     read += 1
                     if original is not None:
-                        counts[("length_read", source.name, length_bin(original.text), "")] += 1
+                        counts[count_key(Kind.LENGTH_READ, source.name, length_bin(original.text))] += 1
                     if removed:
-                        counts[("boilerplate_lines", source.name, "", "")] += removed
+                        counts[count_key(Kind.BOILERPLATE_LINES, source.name)] += removed
                     for key in score_keys(source.name, result):
                         counts[key] += 1
                     if isinstance(result, DeadLetter):
@@ -282,7 +282,7 @@ def score_keys(source: str, result: Document | Drop | DeadLetter) -> list[tuple[
         scores = [(result.reason.removeprefix("classifier_"), score)]
     else:
         return []
-    return [("score", source, f"{name}/{min(int(score * 10), 9) / 10:.1f}", "") for name, score in scores]
+    return [count_key(Kind.SCORE, source, f"{name}/{min(int(score * 10), 9) / 10:.1f}") for name, score in scores]
 
 
 def _keep_sample(samples: dict[tuple[str, str], list[tuple[Any, str, str, str]]], drop: Drop, text: str) -> None:

@@ -22,7 +22,8 @@ from pipeline.io.write import CURATED_SCHEMA, ParquetRowWriter, curated_row, wri
 from pipeline.read.formats import read_curated_file
 from pipeline.read.units import unit_name
 from pipeline.records import Drop
-from pipeline.report.accounting import length_bin, pii_keys
+from pipeline.report.accounting import pii_keys
+from pipeline.report.counts import Kind, count_key, length_bin
 
 # (position in unit, stage, reason, keeper id, keeper source); exact duplicates sort first
 Decision = tuple[int, str, str, str, str]
@@ -91,8 +92,8 @@ class ApplyUnit(FileDoFn):
             if doc.id in sampled:
                 yield beam.pvalue.TaggedOutput(PREVIEWS, (doc.id, (doc.id, doc.text[:PREVIEW_CHARS])))
             curated.write(curated_row(doc))
-            counts[("length_kept", source, length_bin(doc.text), "")] += 1
-            counts[("language", source, str(doc.meta.get("language", "unknown")), "")] += 1
+            counts[count_key(Kind.LENGTH_KEPT, source, length_bin(doc.text))] += 1
+            counts[count_key(Kind.LANGUAGE, source, str(doc.meta.get("language", "unknown")))] += 1
             for key, pii in pii_keys(doc):
                 counts[key] += pii
         curated_file = curated.close()

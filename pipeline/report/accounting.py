@@ -16,12 +16,10 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.io.files import read_bytes, read_json, write_bytes, write_json
 from pipeline.io.write import WriteCollectedJson
-from pipeline.read.repos import REPO_STAGE
 from pipeline.read.units import WorkUnit, unit_name
 from pipeline.records import Document
+from pipeline.report.counts import CountKey, Kind, SourceSummary, count_key
 from pipeline.report.html import render
-
-CountKey = tuple[str, str, str, str]  # (kind, source, stage, reason)
 
 
 class ReconciliationError(RuntimeError):
@@ -32,13 +30,8 @@ class ErrorBudgetExceeded(RuntimeError):
     """More records were dead-lettered than ``max_dead_letter_fraction`` allows."""
 
 
-def length_bin(text: str) -> str:
-    """Power-of-two character-length bucket, for the length histograms."""
-    return str(max(len(text), 1).bit_length() - 1)
-
-
 def pii_keys(doc: Document) -> list[tuple[CountKey, int]]:
-    return [(("pii", doc.source, kind, ""), n) for kind, n in sorted(doc.meta.get("pii", {}).items())]
+    return [(count_key(Kind.PII, doc.source, kind), n) for kind, n in sorted(doc.meta.get("pii", {}).items())]
 
 
 class CountAndWrite(beam.PTransform):
@@ -58,50 +51,13 @@ class CountAndWrite(beam.PTransform):
 
 
 def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Per source: read, kept, dead-lettered, dropped per ``stage/reason``, PII redactions, for
-    repository sources their repositories, files and languages, and the invariant
-    ``read = kept + dropped + dead-lettered`` (a repository source reads repository documents and
-    the files it skipped, dropped or dead-lettered)."""
-    def empty() -> dict[str, Any]:
-        return {"read": 0, "kept": 0, "dead_lettered": 0, "boilerplate_lines_removed": 0, "classifier_scores": {}, "dropped": {}, "dead_lettered_by_stage": {}, "pii_redactions": {},
-                "languages": {}, "length_histogram": {"read": {}, "kept": {}}}
-
-    summary = {s: empty() for s in sources}
+    """Per source, its ``SourceSummary`` as a dict: read, kept, dead-lettered, dropped per
+    ``stage/reason``, ..., and whether ``read = kept + dropped + dead-lettered`` holds (a
+    repository source reads repository documents and the files it skipped, dropped or dead-lettered)."""
+    summary = {s: SourceSummary() for s in sources}
     for (kind, source, stage, reason), n in rows:
-        entry = summary.setdefault(source, empty())
-        if kind == "read":
-            entry["read"] += n
-        elif kind == "kept":
-            entry["kept"] += n
-        elif kind == "dropped":
-            entry["dropped"][f"{stage}/{reason}"] = entry["dropped"].get(f"{stage}/{reason}", 0) + n
-        elif kind == "boilerplate_lines":
-            entry["boilerplate_lines_removed"] += n
-        elif kind == "pii":
-            entry["pii_redactions"][stage] = n
-        elif kind == "language":
-            entry["languages"][stage] = n
-        elif kind == "score":
-            entry["classifier_scores"][stage] = n
-        elif kind in ("repos", "repo_language"):
-            repos = entry.setdefault("repositories", {"repositories": 0, "documents": 0, "files_curated": 0, "files_in_documents": 0, "languages": {}})
-            if kind == "repos":
-                repos[stage] += n
-            else:
-                repos["languages"][stage] = n
-        elif kind in ("length_read", "length_kept"):
-            entry["length_histogram"][kind.removeprefix("length_")][stage] = n
-        elif kind == "dead_letter":
-            entry["dead_lettered"] += n
-            entry["dead_lettered_by_stage"][stage] = entry["dead_lettered_by_stage"].get(stage, 0) + n
-    for entry in summary.values():
-        if "repositories" in entry:  # files: skipped unread (stage repo) or curated (then dropped, dead-lettered or in a document)
-            repos = entry["repositories"]
-            repos["files_skipped"] = {key.split("/", 1)[1]: n for key, n in sorted(entry["dropped"].items()) if key.startswith(f"{REPO_STAGE}/")}
-            repos["files"] = repos.pop("files_curated") + sum(repos["files_skipped"].values())
-        accounted = entry["kept"] + sum(entry["dropped"].values()) + entry["dead_lettered"]
-        entry["reconciles"] = accounted == entry["read"]
-    return summary
+        summary.setdefault(source, SourceSummary()).add(kind, stage, reason, n)
+    return {name: entry.to_dict() for name, entry in summary.items()}
 
 
 def unit_count_rows(unit_reports: Iterable[dict[str, Any]]) -> list[tuple[CountKey, int]]:
@@ -110,11 +66,11 @@ def unit_count_rows(unit_reports: Iterable[dict[str, Any]]) -> list[tuple[CountK
     for r in unit_reports:
         source = r["source"]
         if r["step"] == "analyze":
-            rows.append((("read", source, "", ""), r["read"]))
-            rows += [(("dead_letter", source, stage, ""), n) for stage, n in r["dead_lettered"].items()]
+            rows.append((count_key(Kind.READ, source), r["read"]))
+            rows += [(count_key(Kind.DEAD_LETTER, source, stage), n) for stage, n in r["dead_lettered"].items()]
         else:
-            rows.append((("kept", source, "", ""), r["kept"]))
-            rows += [(("dropped", source, stage, reason), n) for stage, reason, n in r["dropped"]]
+            rows.append((count_key(Kind.KEPT, source), r["kept"]))
+            rows += [(count_key(Kind.DROPPED, source, stage, reason), n) for stage, reason, n in r["dropped"]]
     return rows
 
 
