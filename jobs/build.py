@@ -35,6 +35,7 @@ from pipeline.build.transforms import (
 )
 from pipeline.config import Config
 from pipeline.engine.runner import create_pipeline
+from pipeline.io.curated import WriteCollectedJson, curated_stats
 from pipeline.io.files import (
     list_files,
     read_json,
@@ -42,9 +43,7 @@ from pipeline.io.files import (
     reset_dir,
     write_json,
 )
-from pipeline.io.write import WriteCollectedJson
 from pipeline.io.write_arrow import write_dataset_metadata
-from pipeline.read.formats import curated_stats
 
 JOB = "build"
 

@@ -29,12 +29,12 @@ from pipeline.curate.dedup.nodes import node_unit
 from pipeline.curate.filters.chain import SourceFilterChains
 from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
 from pipeline.engine.runner import create_pipeline
+from pipeline.io.curated import WriteCollectedJson
 from pipeline.io.files import (
     read_json,
     remove_temp_dirs,
     reset_dir,
 )
-from pipeline.io.write import WriteCollectedJson
 from pipeline.read.formats import match_source_files
 from pipeline.read.units import WorkUnit, plan_units
 from pipeline.records import stable_hash

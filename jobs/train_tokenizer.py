@@ -14,11 +14,11 @@ from jobs.lifecycle import JobResult, run_job
 from pipeline import layout
 from pipeline.build.tokenize import load_encoder
 from pipeline.config import Config
+from pipeline.io.curated import curated_stats, read_curated_file
 from pipeline.io.files import (
     reset_dir,
     write_bytes,
 )
-from pipeline.read.formats import curated_stats, read_curated_file
 from pipeline.records import stable_fraction
 from tokenizer.sentencepiece_backend import train_sentencepiece
 from tokenizer.train import (

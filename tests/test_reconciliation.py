@@ -12,7 +12,7 @@ import yaml
 
 from pipeline.config import load_config
 from pipeline.curate import apply
-from pipeline.io.write import ParquetRowWriter
+from pipeline.io.curated import ParquetRowWriter
 from pipeline.report.accounting import ReconciliationError
 from tests.conftest import base_config
 

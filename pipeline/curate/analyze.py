@@ -29,6 +29,12 @@ from pipeline.curate.filters.chain import SourceFilterChains
 from pipeline.curate.normalize import normalize_document
 from pipeline.curate.repo_order import repository_documents
 from pipeline.curate.stages import COUNTS, SAMPLE_CHARS, SAMPLES, dead_letter_for
+from pipeline.io.curated import (
+    CURATED_SCHEMA,
+    ParquetRowWriter,
+    curated_row,
+    write_dead_letters,
+)
 from pipeline.io.files import FileDoFn
 from pipeline.io.spill import (
     ShingleSets,
@@ -38,12 +44,6 @@ from pipeline.io.spill import (
     write_index,
     write_shingle_sets,
     write_signatures,
-)
-from pipeline.io.write import (
-    CURATED_SCHEMA,
-    ParquetRowWriter,
-    curated_row,
-    write_dead_letters,
 )
 from pipeline.read.formats import read_piece
 from pipeline.read.units import WorkUnit, piece_bytes, unit_name

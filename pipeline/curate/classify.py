@@ -20,8 +20,9 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import Config, SourceConfig
+from pipeline.io.curated import read_curated_file
 from pipeline.io.files import read_bytes, write_bytes, write_json
-from pipeline.read.formats import match_source_files, read_curated_file, read_piece
+from pipeline.read.formats import match_source_files, read_piece
 from pipeline.read.units import Piece
 from pipeline.records import Document, content_hash, stable_fraction
 

@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.io.curated import ParquetRowWriter, write_drops
 from pipeline.io.files import read_bytes, write_bytes
-from pipeline.io.write import ParquetRowWriter, write_drops
 from pipeline.records import Drop
 
 INDEX_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("bytes", pa.int64())])

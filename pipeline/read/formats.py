@@ -271,25 +271,3 @@ def _within_limit(source: SourceConfig, path: str, record: Record, max_bytes: Op
     if size <= max_bytes:
         return record
     return _dead(source, path, None, f"record of {size:,} bytes exceeds max_document_bytes {max_bytes:,}", record.text, record.meta.get("row"))
-
-
-def read_curated_file(path: str) -> Iterator[Document]:
-    """Documents of one ``curated/`` Parquet shard, in file order."""
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
-            cols = batch.to_pydict()
-            for doc_id, text, source, meta in zip(cols["id"], cols["text"], cols["source"], cols["meta"]):
-                yield Document(doc_id, text, source, json.loads(meta))
-
-
-def curated_stats(paths: Iterable[str]) -> tuple[int, int]:
-    """(documents, uncompressed text bytes) of curated shards, from Parquet footers alone."""
-    rows = text_bytes = 0
-    for path in paths:
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            meta = pq.ParquetFile(f).metadata
-        rows += meta.num_rows
-        for rg in range(meta.num_row_groups):
-            group = meta.row_group(rg)
-            text_bytes += sum(group.column(c).total_uncompressed_size for c in range(group.num_columns) if group.column(c).path_in_schema == "text")
-    return rows, text_bytes

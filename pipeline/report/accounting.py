@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.io.curated import WriteCollectedJson
 from pipeline.io.files import read_bytes, read_json, write_bytes, write_json
-from pipeline.io.write import WriteCollectedJson
 from pipeline.read.units import WorkUnit, unit_name
 from pipeline.records import Document
 from pipeline.report.counts import CountKey, Kind, SourceSummary, count_key

@@ -11,8 +11,8 @@ from typing import Optional
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.build.pack import unpack_row
+from pipeline.io.curated import read_curated_file
 from pipeline.io.files import list_files, read_json
-from pipeline.read.formats import read_curated_file
 
 BOUNDARY = " ║ "
 

@@ -1,4 +1,5 @@
-"""Streaming, atomic writers for one work unit's output files, and small collected JSON files.
+"""The ``curated/``, ``drops/`` and ``dead_letter/`` formats: schemas, streaming atomic writers for one
+work unit's files and their readers, side by side; and small collected JSON files.
 
 Each unit writes its own files (``part-00007.parquet``), in the order it reads its documents,
 so output bytes depend only on the input and the config, never on bundles, runners or worker
@@ -7,11 +8,13 @@ counts. Writers count the rows they commit: the run report reconciles those coun
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline.io.files import FileDoFn, commit, create_atomic, write_json
 from pipeline.records import DeadLetter, Document, Drop
@@ -91,3 +94,25 @@ class _WriteSortedJson(FileDoFn):
 
     def process(self, collected: list[Any]) -> None:
         write_json(self._path, sorted(collected, key=lambda x: json.dumps(x, sort_keys=True)))
+
+
+def read_curated_file(path: str) -> Iterator[Document]:
+    """Documents of one ``curated/`` Parquet shard, in file order."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
+            cols = batch.to_pydict()
+            for doc_id, text, source, meta in zip(cols["id"], cols["text"], cols["source"], cols["meta"]):
+                yield Document(doc_id, text, source, json.loads(meta))
+
+
+def curated_stats(paths: Iterable[str]) -> tuple[int, int]:
+    """(documents, uncompressed text bytes) of curated shards, from Parquet footers alone."""
+    rows = text_bytes = 0
+    for path in paths:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            meta = pq.ParquetFile(f).metadata
+        rows += meta.num_rows
+        for rg in range(meta.num_row_groups):
+            group = meta.row_group(rg)
+            text_bytes += sum(group.column(c).total_uncompressed_size for c in range(group.num_columns) if group.column(c).path_in_schema == "text")
+    return rows, text_bytes
