@@ -191,6 +191,16 @@ def _parser() -> argparse.ArgumentParser:
     recall.add_argument("config", help="YAML config file with a recall: section")
     recall.add_argument("--output-dir", help="override the config's output_dir")
     recall.add_argument("--quiet", action="store_true")
+    export = sub.add_parser("export", help="write a built dataset in another trainer's format", description="write a built dataset in another trainer's format")
+    formats = export.add_subparsers(dest="export_format", required=True)
+    megatron = formats.add_parser(
+        "megatron", help="Megatron-LM / NeMo / GPT-NeoX indexed datasets (.bin/.idx, MMIDIDX v1)",
+        description="One .bin/.idx pair per dataset shard (PREFIX_00000 ...) or, with --merge, one (PREFIX). Each packed piece is a "
+                    "sequence and a document (EOS kept, padding dropped); uint16 ids when the vocabulary fits.")
+    megatron.add_argument("source", metavar="CONFIG_OR_DATASET", help="the run's YAML config, or a dataset/ directory")
+    megatron.add_argument("out_prefix", metavar="OUT_PREFIX", help="output path prefix (local or gs:// s3:// hdfs://)")
+    megatron.add_argument("--merge", action="store_true", help="one pair for the whole dataset instead of one per shard")
+    megatron.add_argument("--quiet", action="store_true")
     demo = sub.add_parser("demo", help="write the demo corpus (Python's own docs) and run configs/demo.yaml")
     demo.add_argument("--config", default=DEMO_CONFIG, help=f"demo config (default {DEMO_CONFIG})")
     demo.add_argument("--output-dir", help="override the config's output_dir")
@@ -238,6 +248,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from pipeline.tools.inspect import inspect
 
             print(inspect(args.directory, args.rows, args.row))
+            return 0
+        if args.command == "export":
+            from pipeline.tools.export import export_megatron
+
+            entry = export_megatron(args.source, args.out_prefix, args.merge)
+            _say(args, f"[export] {len(entry['prefixes'])} pair(s), {entry['tokens']:,} tokens as {entry['dtype']} in {entry['seconds']:.1f}s "
+                       f"({entry['mb_per_s']:,.0f} MB/s of Arrow shards); sha256s in the dataset's manifest.json")
+            _say(args, "Megatron-LM: --data-path " + " ".join(p["prefix"] for p in entry["prefixes"]))
             return 0
         if args.command == "classifier":
             from pipeline.curate.classify import iterative_recall, train_classifier
