@@ -27,16 +27,17 @@ from pipeline.curate.dedup import exact, near
 from pipeline.curate.dedup.lines import BoilerplateLines
 from pipeline.curate.dedup.nodes import node_unit
 from pipeline.curate.filters.chain import SourceFilterChains
+from pipeline.curate.repo_order import split_repositories
 from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
 from pipeline.engine.runner import create_pipeline
-from pipeline.io.curated import WriteCollectedJson
+from pipeline.io.curated import WriteCollectedJson, curated_ids
 from pipeline.io.files import (
     read_json,
     remove_temp_dirs,
     reset_dir,
 )
 from pipeline.read.formats import match_source_files
-from pipeline.read.units import WorkUnit, plan_units
+from pipeline.read.units import WorkUnit, plan_units, unit_name
 from pipeline.records import stable_hash
 from pipeline.report.accounting import (
     CountAndWrite,
@@ -169,6 +170,11 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
             FileSystems.delete([work_dir(config)])
         remove_temp_dirs(*(layout.out(config, name) for name in OUTPUT_DIRS))
         summary = summarize_units(unit_reports, read_json(layout.counts_path(config, JOB)), [s.name for s in config.sources])
+        for source in config.sources:
+            if source.repo_field is not None and "repositories" in summary[source.name]:
+                shards = [FileSystems.join(layout.curated_dir(config), unit_name("part", u.index, ".parquet")) for u in units if u.source == source.name]
+                split = split_repositories(doc_id for path in shards for doc_id in curated_ids(path))
+                summary[source.name]["repositories"]["split_across_files"] = {"repositories": len(split), "examples": split[:10]}
         analyzed = [r for r in unit_reports if r["step"] == "analyze"]
         report = {"config_hash": config.config_hash(), "units": len(units), "input_bytes": sum(r["input_bytes"] for r in analyzed),
                   "shuffled_bytes": sum(r["shuffled_bytes"] for r in analyzed), "sources": summary}

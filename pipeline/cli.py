@@ -68,6 +68,10 @@ def _run_curate(config: Config, beam_args: Sequence[str], args: argparse.Namespa
             r = s["repositories"]
             _say(args, f"[curate] {name}: {r['repositories']:,} repositories → {r['documents']:,} documents; files {r['files']:,}: "
                        f"{r['files_in_documents']:,} in documents, {sum(r['files_skipped'].values()):,} skipped")
+            split = r.get("split_across_files", {})
+            if split.get("repositories"):
+                _say(args, f"[curate] {name}: warning: {split['repositories']:,} repositories have rows in more than one input file, so each "
+                           f"file made its own documents with the same id (e.g. {split['examples'][0]}); store a repository's rows in one file")
     read = sum(s["read"] for s in report["sources"].values())
     _say(args, f"[curate] done in {report['seconds']:.1f}s ({read / max(report['seconds'], 1e-9):,.0f} documents/s)")
 

@@ -23,6 +23,7 @@ from pipeline.curate.repo_order import (
     reaches,
     repository_documents,
     resolve_imports,
+    split_repositories,
 )
 from pipeline.read.code_files import content_skip_reason, language_of, path_skip_reason
 from pipeline.read.formats import read_piece
@@ -236,3 +237,21 @@ def test_installed_packages_as_repositories_keep_every_import_before_its_user(tm
                 assert position[used] < position[user], (name, user, used)
                 checked += 1
     assert checked > 100
+
+
+def test_a_repository_whose_rows_lie_in_two_files_is_reported(tmp_path):
+    assert split_repositories(["s/a", "s/b#1", "s/b#2", "s/a", "s/c#1", "s/c", "s/d#2"]) == ["s/a", "s/c"]
+    for part, rows in enumerate([[("org/one", "a.py"), ("org/two", "x.py")], [("org/one", "b.py")]]):
+        write_jsonl_rows(tmp_path / "stack" / f"part-{part}.jsonl", [{"repo": r, "path": p, "content": f"def {p[0]}():\n    return {part}\n"} for r, p in rows])
+    source = {"name": "stack", "paths": [f"{tmp_path}/stack/*.jsonl"], "text_field": "content", "kind": "code", "repo_field": "repo", "path_field": "path"}
+    config = base_config(tmp_path, [source], filters={**base_config(tmp_path, [])["filters"], "min_length": {"min_chars": 1}})
+    path = tmp_path / "stack.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["curate", str(path), "--quiet"]) == 0
+    report = json.loads((Path(config["output_dir"]) / "report" / "report.json").read_text())["curate"]["sources"]["stack"]
+    assert report["repositories"]["split_across_files"] == {"repositories": 1, "examples": ["stack/org/one"]} and report["reconciles"]
+
+
+def write_jsonl_rows(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))

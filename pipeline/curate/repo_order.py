@@ -261,3 +261,10 @@ def repository_documents(source: str, repo: str, location: str, files: Sequence[
         doc_id = f"{source}/{repo}" if len(parts) == 1 else f"{source}/{repo}#{k}"
         documents.append(Document(doc_id, "".join(chunks), source, meta))
     return documents
+
+
+def split_repositories(doc_ids: Iterable[str]) -> list[str]:
+    """Repository ids with more than one first document (``source/repo`` or ``source/repo#1``):
+    their rows lay in more than one input file, and each file made its own documents."""
+    firsts = Counter(doc_id.removesuffix("#1") for doc_id in doc_ids if not re.search(r"#\d+$", doc_id) or doc_id.endswith("#1"))
+    return sorted(doc_id for doc_id, n in firsts.items() if n > 1)

@@ -105,6 +105,12 @@ def read_curated_file(path: str) -> Iterator[Document]:
                 yield Document(doc_id, text, source, json.loads(meta))
 
 
+def curated_ids(path: str) -> list[str]:
+    """The document ids of one ``curated/`` shard (the id column alone)."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return pq.read_table(f, columns=["id"]).column("id").to_pylist()
+
+
 def curated_stats(paths: Iterable[str]) -> tuple[int, int]:
     """(documents, uncompressed text bytes) of curated shards, from Parquet footers alone."""
     rows = text_bytes = 0
