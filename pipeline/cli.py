@@ -221,8 +221,12 @@ def unknown_flag(parser: argparse.ArgumentParser, command: str, extra: Sequence[
     from apache_beam.options.pipeline_options import PipelineOptions
 
     beam_flags = {f"--{name}" for name in PipelineOptions([]).get_all_options()}
+    def flags(p: argparse.ArgumentParser) -> set[str]:
+        nested = [c for a in p._actions if isinstance(a, argparse._SubParsersAction) for c in a.choices.values()]
+        return {f for a in p._actions for f in a.option_strings} | {f for c in nested for f in flags(c)}
+
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    own_flags = {f for a in subparsers.choices[command]._actions for f in a.option_strings}
+    own_flags = flags(subparsers.choices[command])
     for arg in extra:
         if not arg.startswith("--"):
             return f"unexpected argument {arg!r}"
