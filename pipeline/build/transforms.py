@@ -1,0 +1,246 @@
+"""The build's transforms: tokenize a curated shard, sum token histograms, plan the mix, resolve
+boundary documents, and pack a dataset shard (the job in ``jobs/build.py`` wires them together).
+
+None moves tokens through a shuffle: ``TokenizeShard`` spills ids under ``dataset/_work/`` and
+emits histograms; ``PackShard`` reads the spills where they lie.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import time
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.utils import shared
+
+from pipeline import __version__, layout
+from pipeline.build.mix import (
+    BINS,
+    SourceMix,
+    boundary_choice,
+    describe,
+    draw_bins,
+    draws,
+    mix_group,
+    plan_source,
+    target_tokens,
+)
+from pipeline.build.mix import REASON as MIX_REASON
+from pipeline.build.mix import STAGE as MIX_STAGE
+from pipeline.build.pack import PACKERS
+from pipeline.build.tokenize import LoadedTokenizer, encode_documents, load_encoder
+from pipeline.config import Config, FimConfig, MixConfig, PackConfig
+from pipeline.engine.runner import configure_filesystems, create_pipeline
+from pipeline.io.files import (
+    FileDoFn,
+    completed_with,
+    list_files,
+    read_bytes,
+    read_json,
+    remove_temp_dirs,
+    reset_dir,
+    write_json,
+    write_success,
+)
+from pipeline.io.token_spill import TokenSpillWriter, read_doc_table, read_token_spill
+from pipeline.io.curated import WriteCollectedJson, write_drops
+from pipeline.io.write_arrow import ArrowShardWriter, write_dataset_metadata
+from pipeline.io.curated import curated_stats, read_curated_file
+from pipeline.records import Drop, TokenizedDocument
+from pipeline.report.accounting import (
+    ReconciliationError,
+    update_run_report,
+    verify_parquet_rows,
+)
+from tokenizer.encode import MODEL_FILES
+
+ENCODE_BATCH = 256
+HISTOGRAM = "histogram"
+STATS = "stats"
+
+
+class TokenizeShard(FileDoFn):
+    """(index, curated shard path) → ``{"shard", "documents", "tokens"}``; spills the tokens, and
+    emits ``histogram`` (mixing group, (bins, tokens)) and ``stats`` (name, count) pairs."""
+
+    def __init__(self, tokenizer_dir: str, work: str, fim: FimConfig, split_rate: float, seed: int, check_rate: float, mix_by: str):
+        super().__init__()
+        self._tokenizer_dir, self._work, self._mix_by = tokenizer_dir, work, mix_by
+        self._fim, self._split_rate, self._seed, self._check_rate = fim, split_rate, seed, check_rate
+        self._shared = shared.Shared()
+
+    def setup(self) -> None:
+        super().setup()
+        self._tokenizer = self._shared.acquire(lambda: LoadedTokenizer(self._tokenizer_dir))
+
+    def process(self, indexed: tuple[int, str]) -> Iterator[Any]:
+        index, path = indexed
+        spill = TokenSpillWriter(self._work, index)
+        counts: dict[str, int] = {}
+        histograms: dict[str, np.ndarray] = {}
+        documents = tokens = 0
+        batch = []
+        for doc in itertools.chain(read_curated_file(path), [None]):  # None: flush the last batch
+            if doc is not None:
+                batch.append(doc)
+            if batch and (doc is None or len(batch) == ENCODE_BATCH):
+                tokenized, stats = encode_documents(self._tokenizer.encoder, self._tokenizer.parts, batch, self._fim, self._split_rate, self._seed, self._check_rate)
+                doc_draws = draws(self._seed, [d.id for d in tokenized])
+                groups = [mix_group(d.source, d.meta, self._mix_by) for d in batch]
+                spill.write(tokenized, groups, doc_draws)
+                for key, n in stats.items():
+                    counts[key] = counts.get(key, 0) + n
+                lengths = np.fromiter((len(d.ids) for d in tokenized), np.int64, len(tokenized))
+                bins = draw_bins(doc_draws)
+                group_array = np.asarray(groups, dtype=object)
+                for group in sorted(set(groups)):
+                    mask = group_array == group
+                    histogram = histograms.setdefault(group, np.zeros(0, np.int64))
+                    histograms[group] = _add_sparse(histogram, bins[mask], lengths[mask])
+                documents += len(tokenized)
+                tokens += int(lengths.sum())
+                batch = []
+        spill.close()
+        for group, histogram in sorted(histograms.items()):
+            nonzero = np.flatnonzero(histogram)
+            yield beam.pvalue.TaggedOutput(HISTOGRAM, (group, (nonzero, histogram[nonzero])))
+        for key, n in sorted(counts.items()):
+            yield beam.pvalue.TaggedOutput(STATS, (key, n))
+        yield {"shard": index, "documents": documents, "tokens": tokens}
+
+
+def _add_sparse(histogram: np.ndarray, bins: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    counts = np.bincount(bins, weights=weights, minlength=BINS).astype(np.int64)
+    return counts if histogram.size == 0 else histogram + counts
+
+
+class SumHistograms(beam.CombineFn):
+    """Sparse (bins, tokens) parts → one dense histogram of ``pipeline.build.mix.BINS`` bins."""
+
+    def create_accumulator(self) -> np.ndarray:
+        return np.zeros(BINS, np.int64)
+
+    def add_input(self, acc: np.ndarray, part: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        np.add.at(acc, part[0], part[1])
+        return acc
+
+    def merge_accumulators(self, accs: Iterable[np.ndarray]) -> np.ndarray:
+        return np.sum(list(accs), axis=0)
+
+    def extract_output(self, acc: np.ndarray) -> np.ndarray:
+        return acc
+
+
+def plan_mix(histograms: Mapping[str, np.ndarray], mix: Mapping[str, MixConfig]) -> dict[str, tuple[SourceMix, int]]:
+    """Each source's plan and the tokens its boundary bin must add."""
+    targets = target_tokens(mix, {source: int(h.sum()) for source, h in histograms.items()})
+    return {source: plan_source(h, targets[source]) for source, h in sorted(histograms.items())}
+
+
+class BoundaryDocuments(FileDoFn):
+    """Tokenized shard → (source, (key, tokens)) of its documents in their source's boundary bin."""
+
+    def __init__(self, work: str):
+        super().__init__()
+        self._work = work
+
+    def process(self, shard: dict[str, Any], plans: Mapping[str, tuple[SourceMix, int]]) -> Iterator[tuple[str, tuple[tuple[int, int, int], int]]]:
+        if not any(needed > 0 for _, needed in plans.values()):
+            return
+        table = read_doc_table(self._work, shard["shard"])
+        bins = draw_bins(table.column("draw").to_numpy()).tolist()
+        columns = table.to_pydict()
+        for position, (group, draw, tokens, b) in enumerate(zip(columns["group"], columns["draw"], columns["tokens"], bins)):
+            plan, needed = plans[group]
+            if needed > 0 and b == plan.boundary_bin:
+                yield group, ((draw, shard["shard"], position), tokens)
+
+
+def resolve_boundary(grouped: tuple[str, Iterable[tuple[tuple[int, int, int], int]]], plans: Mapping[str, tuple[SourceMix, int]]) -> tuple[str, Any]:
+    """(source, the last boundary document to take) from the boundary bin's documents."""
+    source, docs = grouped
+    return source, boundary_choice(list(docs), plans[source][1])
+
+
+def final_plans(plans: Mapping[str, tuple[SourceMix, int]], last_keys: Mapping[str, tuple[int, int, int]]) -> dict[str, SourceMix]:
+    return {source: dataclasses.replace(plan, last_key=last_keys.get(source)) for source, (plan, _) in plans.items()}
+
+
+class PackShard(FileDoFn):
+    """Dataset shard index → its stats (main) and ``stats`` (name, count) pairs; writes
+    ``dataset/data-j.arrow`` and the shard's sampled-out documents to ``drops/``."""
+
+    def __init__(self, tokenizer_dir: str, work: str, dataset_dir: str, drops_dir: str, shards: int, pack: PackConfig, mix: dict[str, MixConfig]):
+        super().__init__()
+        self._tokenizer_dir, self._work, self._dataset_dir, self._drops_dir = tokenizer_dir, work, dataset_dir.rstrip("/"), drops_dir.rstrip("/")
+        self._shards, self._pack, self._mix = shards, pack, mix
+        self._shared = shared.Shared()
+
+    def setup(self) -> None:
+        super().setup()
+        self._tokenizer = self._shared.acquire(lambda: LoadedTokenizer(self._tokenizer_dir))
+
+    def process(self, index: int, plans: Mapping[str, SourceMix]) -> Iterator[Any]:
+        name = layout.dataset_shard_name(index)
+        writer = ArrowShardWriter(f"{self._dataset_dir}/{name}")
+        pack = PACKERS[self._pack.strategy]
+        counts: dict[str, int] = {}
+        group: list[TokenizedDocument] = []
+        groups = 0
+        drops: list[Drop] = []
+        planned: dict[str, int] = {}  # per mixing group: the tokens its copies should bring
+        packed: dict[str, int] = {}  # per mixing group: the tokens handed to packing
+        sampled_out: dict[str, int] = {}
+
+        def flush() -> None:
+            nonlocal group, groups
+            rows, stats = pack(groups, group, self._pack.seq_len, self._tokenizer.encoder.pad_id)
+            writer.write(rows)
+            for key in ("documents", "documents_split", "padding"):
+                counts[key] = counts.get(key, 0) + getattr(stats, key)
+            group, groups = [], groups + 1
+
+        most = max((p.whole_copies + (p.last_key is not None or p.boundary_bin > 0) for p in plans.values()), default=1)
+        for k in range(max(most, 1)):
+            origin = (index - k) % self._shards
+            position = 0
+            for batch in read_token_spill(self._work, origin):
+                n = len(batch.ids)
+                copies = shard_copies(plans, batch.groups, batch.draws, origin, np.arange(position, position + n))
+                position += n
+                for i in range(n):
+                    source, mixing = batch.sources[i], batch.groups[i]
+                    if k == 0:
+                        planned[mixing] = planned.get(mixing, 0) + int(copies[i]) * len(batch.tokens[i])
+                        if copies[i] == 0:
+                            drops.append(Drop(batch.ids[i], source, MIX_STAGE, MIX_REASON, describe(self._mix, mixing)))
+                            sampled_out[mixing] = sampled_out.get(mixing, 0) + 1
+                    if copies[i] > k:
+                        packed[mixing] = packed.get(mixing, 0) + len(batch.tokens[i])
+                        group.append(TokenizedDocument(batch.ids[i], source, batch.tokens[i]))
+                        counts[f"copies_{k}"] = counts.get(f"copies_{k}", 0) + 1
+                        if len(group) >= self._pack.group_size:
+                            flush()
+        if group:
+            flush()
+        drops_file = write_drops(f"{self._drops_dir}/mix-part-{index:05d}.parquet", drops)
+        for key, n in sorted(counts.items()):
+            yield beam.pvalue.TaggedOutput(STATS, (key, n))
+        yield {"file": name, **writer.close(), "sampled_out": dict(sorted(sampled_out.items())), "sampled_out_file": {k: drops_file[k] for k in ("rows", "bytes", "sha256")},
+               "planned_tokens_per_group": dict(sorted(planned.items())), "packed_tokens_per_group": dict(sorted(packed.items()))}
+
+
+def shard_copies(plans: Mapping[str, SourceMix], groups: Sequence[str], draw: np.ndarray, shard: int, positions: np.ndarray) -> np.ndarray:
+    """Copies of each document of a batch, by its mixing group's plan."""
+    copies = np.ones(len(groups), np.int64)
+    group_array = np.asarray(groups, dtype=object)
+    for group in set(groups):
+        mask = group_array == group
+        copies[mask] = plans[group].copies(draw[mask], shard, positions[mask])
+    return copies
+
+
