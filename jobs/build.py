@@ -36,13 +36,7 @@ from pipeline.build.transforms import (
 from pipeline.config import Config
 from pipeline.engine.runner import create_pipeline
 from pipeline.io.curated import WriteCollectedJson, curated_stats
-from pipeline.io.files import (
-    list_files,
-    read_json,
-    remove_temp_dirs,
-    reset_dir,
-    write_json,
-)
+from pipeline.io.files import list_files, read_json, remove_temp_dirs, reset_dir, write_json
 from pipeline.io.write_arrow import write_dataset_metadata
 
 JOB = "build"

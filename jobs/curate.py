@@ -16,13 +16,7 @@ from jobs.lifecycle import JobResult, run_job
 from pipeline import layout
 from pipeline.config import Config
 from pipeline.curate.analyze import BANDS, EXACT, AnalyzeUnit
-from pipeline.curate.apply import (
-    NEAR_STATS,
-    PREVIEWS,
-    ApplyUnit,
-    NameKeepers,
-    resolve_unit,
-)
+from pipeline.curate.apply import NEAR_STATS, PREVIEWS, ApplyUnit, NameKeepers, resolve_unit
 from pipeline.curate.dedup import exact, near
 from pipeline.curate.dedup.lines import BoilerplateLines
 from pipeline.curate.dedup.nodes import node_unit
@@ -31,11 +25,7 @@ from pipeline.curate.repo_order import split_repositories
 from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
 from pipeline.engine.runner import create_pipeline
 from pipeline.io.curated import WriteCollectedJson, curated_ids
-from pipeline.io.files import (
-    read_json,
-    remove_temp_dirs,
-    reset_dir,
-)
+from pipeline.io.files import read_json, remove_temp_dirs, reset_dir
 from pipeline.read.formats import match_source_files
 from pipeline.read.units import WorkUnit, plan_units, unit_name
 from pipeline.records import stable_hash

@@ -15,17 +15,10 @@ from pipeline import layout
 from pipeline.build.tokenize import load_encoder
 from pipeline.config import Config
 from pipeline.io.curated import curated_stats, read_curated_file
-from pipeline.io.files import (
-    reset_dir,
-    write_bytes,
-)
+from pipeline.io.files import reset_dir, write_bytes
 from pipeline.records import stable_fraction
 from tokenizer.sentencepiece_backend import train_sentencepiece
-from tokenizer.train import (
-    artifact_files,
-    sentencepiece_artifact_files,
-    train_tokenizer,
-)
+from tokenizer.train import artifact_files, sentencepiece_artifact_files, train_tokenizer
 
 JOB = "train_tokenizer"
 

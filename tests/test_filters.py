@@ -8,11 +8,7 @@ import pytest
 from pipeline.config import config_from_dict
 from pipeline.curate.filters.base import Rejection, apply_filters
 from pipeline.curate.filters.c4 import C4Quality
-from pipeline.curate.filters.chain import (
-    SourceFilterChains,
-    explain,
-    filters_for_source,
-)
+from pipeline.curate.filters.chain import SourceFilterChains, explain, filters_for_source
 from pipeline.curate.filters.code import CodeQuality
 from pipeline.curate.filters.decontam import Decontaminate, DecontaminationIndex
 from pipeline.curate.filters.fineweb import FineWebQuality

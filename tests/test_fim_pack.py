@@ -8,12 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.build.fim import document_text, fim_cuts, fim_ids, fim_kind
-from pipeline.build.pack import (
-    _FreeCapacityTree,
-    pack_best_fit,
-    pack_concat,
-    unpack_row,
-)
+from pipeline.build.pack import _FreeCapacityTree, pack_best_fit, pack_concat, unpack_row
 from pipeline.build.split_tokens import combined_token_parts, split_combined_tokens
 from pipeline.build.tokenize import encode_documents
 from pipeline.config import FimConfig

@@ -11,30 +11,11 @@ from datasketch import MinHash
 
 from pipeline.config import MinHashConfig
 from pipeline.curate.analyze import UnitSigner
-from pipeline.curate.dedup.components import (
-    ConnectedComponents,
-    large_star,
-    small_star,
-    union_find_components,
-)
+from pipeline.curate.dedup.components import ConnectedComponents, large_star, small_star, union_find_components
 from pipeline.curate.dedup.exact import ENTRY, exact_duplicates, text_hash
-from pipeline.curate.dedup.minhash import (
-    band_keys,
-    jaccard,
-    shingle_hashes,
-    shingle_set,
-    shingle_words,
-    signatures,
-)
+from pipeline.curate.dedup.minhash import band_keys, jaccard, shingle_hashes, shingle_set, shingle_words, signatures
 from pipeline.curate.dedup.near import BAND_ENTRY, bucket_pairs, candidate_pairs
-from pipeline.curate.dedup.nodes import (
-    make_node,
-    node_position,
-    node_positions,
-    node_unit,
-    node_units,
-    priority_ranks,
-)
+from pipeline.curate.dedup.nodes import make_node, node_position, node_positions, node_unit, node_units, priority_ranks
 from pipeline.engine.runner import create_pipeline
 from tests.conftest import WORDS
 

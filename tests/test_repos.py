@@ -18,13 +18,7 @@ from pipeline.build.fim import document_text, fim_cuts
 from pipeline.build.pack import unpack_row
 from pipeline.cli import main
 from pipeline.config import SourceConfig
-from pipeline.curate.repo_order import (
-    FILE_MARKER,
-    reaches,
-    repository_documents,
-    resolve_imports,
-    split_repositories,
-)
+from pipeline.curate.repo_order import FILE_MARKER, reaches, repository_documents, resolve_imports, split_repositories
 from pipeline.read.code_files import content_skip_reason, language_of, path_skip_reason
 from pipeline.read.formats import read_piece
 from pipeline.read.repos import read_repository

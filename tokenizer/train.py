@@ -7,12 +7,7 @@ from typing import Iterable, Optional
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from tokenizer.encode import (
-    CONFIG_FILE,
-    HF_FILE,
-    SENTENCEPIECE_FILE,
-    SPECIAL_TOKENS_FILE,
-)
+from tokenizer.encode import CONFIG_FILE, HF_FILE, SENTENCEPIECE_FILE, SPECIAL_TOKENS_FILE
 from tokenizer.pretokenize import deepseek_v3_pre_tokenizer
 from tokenizer.special_tokens import DEEPSEEK_V3, SpecialTokens
 

@@ -10,7 +10,7 @@ concatenated and cut every ``seq_len`` tokens. Either way the last rows are padd
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 

@@ -6,8 +6,8 @@ decoded text never changes: the parts decode to the same bytes.
 """
 from __future__ import annotations
 
-import regex
 import numpy as np
+import regex
 
 from pipeline.records import stable_fractions, stable_hash
 from tokenizer.encode import Encoder

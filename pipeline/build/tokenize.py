@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.config import FimConfig
-from pipeline.records import Document, stable_fraction
 from pipeline.build.fim import fim_cuts, fim_ids, fim_kind
-from pipeline.io.files import read_bytes
-from pipeline.records import TokenizedDocument
 from pipeline.build.split_tokens import combined_token_parts, split_combined_tokens
+from pipeline.config import FimConfig
+from pipeline.io.files import read_bytes
+from pipeline.records import Document, TokenizedDocument, stable_fraction
 from tokenizer.encode import ENCODER_FILES, Encoder, load_encoder_files
 
 

@@ -7,56 +7,25 @@ emits histograms; ``PackShard`` reads the spills where they lie.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
-import time
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.utils import shared
 
-from pipeline import __version__, layout
-from pipeline.build.mix import (
-    BINS,
-    SourceMix,
-    boundary_choice,
-    describe,
-    draw_bins,
-    draws,
-    mix_group,
-    plan_source,
-    target_tokens,
-)
+from pipeline import layout
+from pipeline.build.mix import BINS, SourceMix, boundary_choice, describe, draw_bins, draws, mix_group, plan_source, target_tokens
 from pipeline.build.mix import REASON as MIX_REASON
 from pipeline.build.mix import STAGE as MIX_STAGE
 from pipeline.build.pack import PACKERS
-from pipeline.build.tokenize import LoadedTokenizer, encode_documents, load_encoder
-from pipeline.config import Config, FimConfig, MixConfig, PackConfig
-from pipeline.engine.runner import configure_filesystems, create_pipeline
-from pipeline.io.files import (
-    FileDoFn,
-    completed_with,
-    list_files,
-    read_bytes,
-    read_json,
-    remove_temp_dirs,
-    reset_dir,
-    write_json,
-    write_success,
-)
+from pipeline.build.tokenize import LoadedTokenizer, encode_documents
+from pipeline.config import FimConfig, MixConfig, PackConfig
+from pipeline.io.curated import read_curated_file, write_drops
+from pipeline.io.files import FileDoFn
 from pipeline.io.token_spill import TokenSpillWriter, read_doc_table, read_token_spill
-from pipeline.io.curated import WriteCollectedJson, write_drops
-from pipeline.io.write_arrow import ArrowShardWriter, write_dataset_metadata
-from pipeline.io.curated import curated_stats, read_curated_file
+from pipeline.io.write_arrow import ArrowShardWriter
 from pipeline.records import Drop, TokenizedDocument
-from pipeline.report.accounting import (
-    ReconciliationError,
-    update_run_report,
-    verify_parquet_rows,
-)
-from tokenizer.encode import MODEL_FILES
 
 ENCODE_BATCH = 256
 HISTOGRAM = "histogram"

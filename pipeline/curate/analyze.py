@@ -17,34 +17,16 @@ import numpy as np
 
 from pipeline.config import Config, MinHashConfig
 from pipeline.curate.dedup import exact, lines
-from pipeline.curate.dedup.minhash import (
-    band_keys,
-    choose_bands,
-    shingle_hashes,
-    signatures,
-)
+from pipeline.curate.dedup.minhash import band_keys, choose_bands, shingle_hashes, signatures
 from pipeline.curate.dedup.near import BAND_ENTRY
 from pipeline.curate.dedup.nodes import make_node, priority_ranks
 from pipeline.curate.filters.chain import SourceFilterChains
 from pipeline.curate.normalize import normalize_document
 from pipeline.curate.repo_order import repository_documents
 from pipeline.curate.stages import COUNTS, SAMPLE_CHARS, SAMPLES, dead_letter_for
-from pipeline.io.curated import (
-    CURATED_SCHEMA,
-    ParquetRowWriter,
-    curated_row,
-    write_dead_letters,
-)
+from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_dead_letters
 from pipeline.io.files import FileDoFn
-from pipeline.io.spill import (
-    ShingleSets,
-    UnitIndex,
-    unit_file,
-    write_filter_drops,
-    write_index,
-    write_shingle_sets,
-    write_signatures,
-)
+from pipeline.io.spill import ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets, write_signatures
 from pipeline.read.formats import read_piece
 from pipeline.read.units import WorkUnit, piece_bytes, unit_name
 from pipeline.records import DeadLetter, Document, Drop, Repository, stable_hash

@@ -16,13 +16,7 @@ import apache_beam as beam
 from pipeline.curate.dedup import exact, near
 from pipeline.curate.dedup.nodes import node_position, node_unit
 from pipeline.curate.stages import COUNTS
-from pipeline.io.curated import (
-    CURATED_SCHEMA,
-    ParquetRowWriter,
-    curated_row,
-    read_curated_file,
-    write_drops,
-)
+from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, curated_row, read_curated_file, write_drops
 from pipeline.io.files import FileDoFn
 from pipeline.io.spill import read_filter_drops, read_index, unit_file
 from pipeline.read.units import unit_name

@@ -16,12 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.config import SourceConfig
 from pipeline.io.files import InputNotFoundError, common_base, glob_base
 from pipeline.read.decompress import Oversized, compression_of, lines
-from pipeline.read.repos import (
-    RepoRecord,
-    match_repositories,
-    read_repository,
-    repositories_from_rows,
-)
+from pipeline.read.repos import RepoRecord, match_repositories, read_repository, repositories_from_rows
 from pipeline.read.units import Piece
 from pipeline.read.web import read_html, read_warc
 from pipeline.records import DeadLetter, Document, Drop, make_id, preview

@@ -18,12 +18,7 @@ import numpy as np
 from pipeline.config import MinHashConfig
 from pipeline.curate.dedup.components import ConnectedComponents
 from pipeline.curate.dedup.minhash import jaccard
-from pipeline.curate.dedup.nodes import (
-    node_position,
-    node_positions,
-    node_unit,
-    node_units,
-)
+from pipeline.curate.dedup.nodes import node_position, node_positions, node_unit, node_units
 from pipeline.io.files import FileDoFn
 from pipeline.io.spill import read_shingle_sets, read_signatures
 from pipeline.records import mix64
