@@ -134,13 +134,13 @@ def dependency_order(paths: Iterable[str], edges: Mapping[str, Iterable[str]]) -
     for i in _kahn(list(range(len(components))), depends, key=lambda i: components[i][0]):
         members = components[i]
         inside = {p: {d for d in graph[p] if component_of[d] == i} for p in members}
-        order += _kahn(members, inside, key=lambda p: p, break_cycles=True)
+        order += _kahn(members, inside, key=lambda p: p)
     return order
 
 
-def _kahn(nodes: list, depends: Mapping, key, break_cycles: bool = False) -> list:
+def _kahn(nodes: list, depends: Mapping, key) -> list:
     """Kahn's topological sort taking the smallest ``key`` among the free nodes; when nothing is
-    free (a cycle) and ``break_cycles``, the smallest waiting node goes next."""
+    free (a cycle), the smallest waiting node goes next."""
     waiting = {n: set(depends[n]) for n in nodes}
     users: dict = {n: [] for n in nodes}
     for n in nodes:
@@ -152,8 +152,6 @@ def _kahn(nodes: list, depends: Mapping, key, break_cycles: bool = False) -> lis
     placed: set = set()
     while len(order) < len(nodes):
         if not ready:
-            if not break_cycles:
-                raise ValueError("the dependency graph of components has a cycle")
             heapq.heappush(ready, min((key(n), n) for n in nodes if n not in placed))
         _, node = heapq.heappop(ready)
         if node in placed:

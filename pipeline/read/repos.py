@@ -15,11 +15,10 @@ import tarfile
 import zipfile
 from typing import Callable, Iterable, Iterator, Optional, Union
 
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import SourceConfig
-from pipeline.io.files import InputNotFoundError, common_base, glob_base
+from pipeline.io.files import InputNotFoundError, common_base, glob_base, read_bytes
 from pipeline.read.code_files import content_skip_reason, language_of, path_skip_reason
 from pipeline.records import DeadLetter, Document, Drop, Repository, preview
 
@@ -48,13 +47,8 @@ def _directory_files(location: str) -> list[tuple[str, int, str]]:
     return sorted((m.path[len(root):], m.size_in_bytes, m.path) for m in matched)
 
 
-def _read(path: str) -> bytes:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return f.read()
-
-
 def _archive_entries(location: str) -> Iterator[FileEntry]:
-    data = _read(location)
+    data = read_bytes(location)
     if location.endswith(".zip"):
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             for info in sorted(z.infolist(), key=lambda i: i.filename):
@@ -107,7 +101,7 @@ def _entries(location: str) -> Iterator[FileEntry]:
         raise ValueError("not a repository: expected a directory, a .tar/.tar.gz/.tgz/.zip archive or a bare git repository")
     if is_bare_git(relative for relative, _, _ in listed):
         return _git_entries(location)
-    return ((relative, size, lambda p=path: _read(p)) for relative, size, path in listed)
+    return ((relative, size, lambda p=path: read_bytes(p)) for relative, size, path in listed)
 
 
 def match_repositories(source: SourceConfig) -> list[tuple[str, str, int]]:
