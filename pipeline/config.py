@@ -54,10 +54,10 @@ def config_block(cls: type) -> type:
 def filter_block(name: str, filter_class: type, enabled: bool = True, exclude: tuple[str, ...] = ()) -> type:
     """The config block ``name`` of a filter: its constructor parameters with their defaults, plus ``enabled``."""
     hints = typing.get_type_hints(filter_class)
-    fields = [(f.name, hints[f.name], field(default=f.default)) for f in dataclasses.fields(filter_class) if not f.name.startswith("_") and f.name not in exclude]
-    block = type(name, (), {"__annotations__": {"enabled": bool, **{name: tp for name, tp, _ in fields}},
-                                                        "enabled": enabled, **{name: f.default for name, _, f in fields}, "__module__": __name__})
-    return config_block(block)
+    params = [f for f in dataclasses.fields(filter_class) if not f.name.startswith("_") and f.name not in exclude]
+    annotations = {"enabled": bool, **{f.name: hints[f.name] for f in params}}
+    defaults = {"enabled": enabled, **{f.name: f.default for f in params}}
+    return config_block(type(name, (), {"__annotations__": annotations, **defaults, "__module__": __name__}))
 
 
 MinLengthConfig = filter_block("MinLengthConfig", MinLength)
