@@ -2,25 +2,67 @@
 LSH shape, mix entries, repository sources); each error names its key path."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+import math
+import re
+from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:
     from pipeline.config import Config
 
 MIN_SEQ_LEN = 16
+MAX_SEED = 2**32 - 1  # numpy and the tokenizer trainers take 32-bit seeds
+SAFE_NAME = re.compile(r"^\w[\w.\-]*$")  # a name that is one safe path part: no '/', no '..', no spaces or newlines
+_SHARE = re.compile(r"(ratio|frac|fraction|score)$")  # filter thresholds that are shares
 
 
 class ConfigError(ValueError):
     """A config that cannot be run; the message starts with the offending key path."""
 
 
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """``(key path, value)`` of every scalar under ``value`` (dataclasses, lists, mappings)."""
+    if dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            yield from _leaves(getattr(value, f.name), f"{path}.{f.name}" if path else f.name)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}.{key}")
+    else:
+        yield path, value
+
+
+def check_bounds(config: "Config") -> None:
+    """Every number finite; filter thresholds not negative, shares within [0, 1]; the seed 32-bit;
+    Beam's worker count not negative."""
+    for path, value in _leaves(config, ""):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{path}: must be a finite number, got {value}")
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and ".filters." in f".{path}" and "classifiers[" not in path:
+            name = path.rsplit(".", 1)[-1]
+            if value < 0:
+                raise ConfigError(f"{path}: must not be negative, got {value}")
+            if _SHARE.search(name) and value > 1:
+                raise ConfigError(f"{path}: is a share, must be within [0, 1], got {value}")
+    if not 0 <= config.seed <= MAX_SEED:
+        raise ConfigError(f"seed: must be within 0..{MAX_SEED}, got {config.seed}")
+    workers = config.beam.get("direct_num_workers")
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 0):
+        raise ConfigError(f"beam.direct_num_workers: must be a whole number >= 0 (0: one per core), got {workers!r}")
+
+
 def check_semantics(config: "Config") -> None:
     names = [s.name for s in config.sources]
     if not names:
         raise ConfigError("sources: at least one source is required")
+    check_bounds(config)
     for i, s in enumerate(config.sources):
-        if not s.name or "/" in s.name:
-            raise ConfigError(f"sources[{i}].name: must be non-empty and contain no '/', got {s.name!r}")
+        if not SAFE_NAME.fullmatch(s.name) or set(s.name) == {"."}:
+            raise ConfigError(f"sources[{i}].name: must be letters, digits, '_', '-' or '.', not starting with '.' or '-' (it names files), got {s.name!r}")
         if s.name in names[:i]:
             raise ConfigError(f"sources[{i}].name: duplicate source name {s.name!r}")
         if not s.paths:
@@ -40,6 +82,7 @@ def check_semantics(config: "Config") -> None:
         "pack.group_size": config.pack.group_size,
         "output.shard_mb": config.output.shard_mb,
         "max_document_bytes": config.max_document_bytes,
+        "tokenizer.max_token_length": 1 if config.tokenizer.max_token_length is None else config.tokenizer.max_token_length,
     }
     for key, value in positive.items():
         if value <= 0:
@@ -67,6 +110,18 @@ def check_semantics(config: "Config") -> None:
             raise ConfigError(f"mix.{name}: give exactly one of weight, epochs, max_tokens (got {', '.join(given) or 'none'})")
         if getattr(m, given[0]) < 0:
             raise ConfigError(f"mix.{name}.{given[0]}: must not be negative")
+    weighted = [m.weight for m in config.mix.values() if m.weight is not None]
+    if weighted and not any(w > 0 for w in weighted):
+        raise ConfigError("mix: the weights are all zero; give at least one source a positive weight")
+    if config.dedup.lines.min_documents < 2:
+        raise ConfigError(f"dedup.lines.min_documents: must be at least 2 (a line in one document is every line), got {config.dedup.lines.min_documents}")
+    if config.max_compression_ratio <= 1:
+        raise ConfigError(f"max_compression_ratio: must be above 1, got {config.max_compression_ratio}")
+    if config.on_duplicate_id not in ("drop", "fail", "keep"):
+        raise ConfigError(f"on_duplicate_id: expected drop, fail or keep, got {config.on_duplicate_id!r}")
+    for j, c in enumerate(config.filters.classifiers):
+        if not SAFE_NAME.fullmatch(c.name):
+            raise ConfigError(f"filters.classifiers[{j}].name: must be letters, digits, '_', '-' or '.', got {c.name!r}")
     rates = {"tokenizer.check_rate": config.tokenizer.check_rate, "fim.rate": config.fim.rate, "fim.spm_rate": config.fim.spm_rate, "split_combined_tokens.rate": config.split_combined_tokens.rate}
     for key, value in rates.items():
         if not 0.0 <= value <= 1.0:

@@ -119,7 +119,7 @@ def make_id(source: str, original_id: Optional[str], text: str) -> str:
 
 
 def preview(raw: Any) -> str:
-    """The first KB of a raw record, as text, for the dead-letter output."""
+    """The first KB of a raw record, as text that encodes as UTF-8 (a lone surrogate is shown escaped), for the dead-letter output."""
     if isinstance(raw, bytes):
         return raw[:RAW_PREVIEW_BYTES].decode("utf-8", "backslashreplace")
-    return str(raw)[:RAW_PREVIEW_BYTES]
+    return str(raw)[:RAW_PREVIEW_BYTES].encode("utf-8", "backslashreplace").decode("utf-8")

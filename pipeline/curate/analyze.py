@@ -21,7 +21,7 @@ from pipeline.curate.dedup.minhash import band_keys, choose_bands, shingle_hashe
 from pipeline.curate.dedup.near import BAND_ENTRY
 from pipeline.curate.dedup.nodes import make_node, priority_ranks
 from pipeline.curate.filters.chain import SourceFilterChains
-from pipeline.curate.normalize import normalize_document
+from pipeline.curate.normalize import normalize_document, repair_fields
 from pipeline.curate.repo_order import repository_documents
 from pipeline.curate.stages import COUNTS, SAMPLE_CHARS, SAMPLES, dead_letter_for
 from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_dead_letters
@@ -158,7 +158,10 @@ class AnalyzeUnit(FileDoFn):
         counts: Counter = Counter()
         read = 0
         for piece in unit.pieces:
-            for record in read_piece(source, piece, config.max_document_bytes):
+            for record in read_piece(source, piece, config.max_document_bytes, config.max_compression_ratio):
+                record, repaired = repair_fields(record)
+                if repaired:
+                    counts[count_key(Kind.REPAIRED, source.name)] += 1
                 outcomes: list[Outcome]
                 if isinstance(record, Repository):
                     outcomes = curate_repository(record, self._filters, boilerplate, source.max_repo_bytes)

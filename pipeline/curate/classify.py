@@ -172,7 +172,7 @@ def pool_documents(config: Config) -> Iterator[Document]:
     """Every readable document of the config's sources, in planning order."""
     for source in config.sources:
         for path, base, size in match_source_files(source):
-            for record in read_piece(source, Piece(path, base, size), config.max_document_bytes):
+            for record in read_piece(source, Piece(path, base, size), config.max_document_bytes, config.max_compression_ratio):
                 if isinstance(record, Document):
                     yield record
 

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any, TypeVar
 
-from pipeline.records import Document, Drop
+from pipeline.records import DeadLetter, Document, Drop, Repository
+
+R = TypeVar("R", Document, Drop, DeadLetter, Repository)
 
 STAGE = "normalize"
 # C0/C1 control characters except \t and \n (\r is folded into \n first), and DEL.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# Kana, Han (with extension A and compatibility ideographs) and Hangul: scripts written without
-# spaces, where every character counts as a word (filters, shingling).
 
 
 def normalize_text(text: str) -> str:
@@ -23,6 +24,30 @@ def normalize_text(text: str) -> str:
         text = _SURROGATE.sub("\ufffd", text)
         text = unicodedata.normalize("NFC", text.removeprefix("\ufeff"))
     return text
+
+
+def _without_surrogates(value: Any) -> Any:
+    """``value`` with lone surrogates in every string (nested in dicts and lists) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_without_surrogates(v) for v in value)
+    return value
+
+
+def repair_fields(record: R) -> tuple[R, bool]:
+    """A record whose id, meta values, paths and messages hold no lone surrogate (they cannot be
+    written as UTF-8), and whether anything was replaced; a document's text is ``normalize_text``'s."""
+    if isinstance(record, Document):
+        repaired: Any = record._replace(id=_without_surrogates(record.id), meta=_without_surrogates(record.meta))
+    elif isinstance(record, Repository):
+        files = tuple(repair_fields(f)[0] for f in record.files)
+        repaired = record._replace(name=_without_surrogates(record.name), location=_without_surrogates(record.location), files=files)
+    else:
+        repaired = type(record)(*_without_surrogates(tuple(record)))
+    return repaired, repaired != record
 
 
 def normalize_document(doc: Document) -> Document | Drop:

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 import uuid
-from typing import Any
+from typing import Any, Optional
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -164,6 +166,22 @@ def completed_with(directory: str, config_hash: str) -> bool:
     """True when ``directory`` holds a complete output made with this config hash."""
     marker = FileSystems.join(directory, SUCCESS)
     return FileSystems.exists(marker) and read_json(marker).get("config_hash") == config_hash
+
+
+def special_file_kind(path: str) -> Optional[str]:
+    """``fifo``, ``device``, ``socket`` for a local path that is no regular file (reading could
+    block forever or never end); None for regular files, directories and remote paths."""
+    if "://" in path:
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "socket" if stat.S_ISSOCK(mode) else None
 
 
 class InputNotFoundError(FileNotFoundError):

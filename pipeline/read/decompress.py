@@ -1,63 +1,99 @@
-"""Streaming decompression that notices truncation.
+"""Streaming decompression that notices truncation and bounds what it inflates.
 
 Beam's compressed reader ends quietly at a cut-off .gz or .zst, which would lose records
 without a trace; these readers raise ``TruncatedInputError`` instead, so the loss is reported.
+Every call inflates at most about ``CHUNK`` bytes, so memory stays flat whatever the ratio, and a
+stream that inflates more than ``max_ratio`` times the compressed bytes read (past
+``RATIO_FLOOR``) raises ``DecompressionBombError``: a 100 KB file cannot fill the machine.
 """
 from __future__ import annotations
 
 import bz2
 import zlib
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Optional
 
-import zstandard
+try:
+    from compression.zstd import ZstdDecompressor  # Python 3.14+
+except ImportError:
+    from backports.zstd import ZstdDecompressor
 
 CHUNK = 1 << 20
+DEFAULT_MAX_RATIO = 100.0  # real JSONL/WARC inflates 3-20x; a bomb, thousands
+RATIO_FLOOR = 64 << 20  # below this much output no ratio is judged: small repetitive files are fine
 
 
 class TruncatedInputError(IOError):
     """A compressed stream ended before its end-of-stream marker."""
 
 
-class _Decompressor(Protocol):
-    eof: bool
-    unused_data: bytes
-
-    def decompress(self, data: bytes) -> bytes: ...
+class DecompressionBombError(IOError):
+    """A compressed stream that inflates far beyond any real corpus file."""
 
 
-FACTORIES: dict[str, Callable[[], _Decompressor]] = {
-    ".gz": lambda: zlib.decompressobj(wbits=47),  # gzip or zlib header, auto-detected
-    ".zst": lambda: zstandard.ZstdDecompressor().decompressobj(),
-    ".bz2": bz2.BZ2Decompressor,
-}
+class _Member:
+    """One gzip/bz2/zstd member: ``step(data)`` inflates at most ``CHUNK`` bytes of ``data`` and returns
+    (output, input left over); ``eof`` once the member's end marker was read, ``unused_data`` after it."""
+
+    def __init__(self, extension: str):
+        self._gzip = extension == ".gz"
+        self._full = False  # the last step filled its output: more may wait inside
+        # gzip or zlib header, auto-detected; bz2 and zstd keep what they did not use (needs_input)
+        self._d: Any = zlib.decompressobj(wbits=47) if self._gzip else bz2.BZ2Decompressor() if extension == ".bz2" else ZstdDecompressor()
+
+    @property
+    def eof(self) -> bool:
+        return self._d.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._d.unused_data
+
+    def step(self, data: bytes) -> tuple[bytes, bytes]:
+        out = self._d.decompress(data, CHUNK)
+        self._full = len(out) == CHUNK
+        return out, self._d.unconsumed_tail if self._gzip else b""
+
+    @property
+    def holds_output(self) -> bool:
+        """Whether the member may give more output without more input."""
+        if self._d.eof:
+            return False
+        return self._full if self._gzip else not self._d.needs_input
+
+
+FACTORIES: dict[str, Callable[[], _Member]] = {ext: (lambda ext=ext: _Member(ext)) for ext in (".gz", ".zst", ".bz2")}
 
 
 def compression_of(path: str) -> str | None:
     return next((ext for ext in FACTORIES if path.endswith(ext)), None)
 
 
-def decompressed_chunks(raw: Any, extension: str) -> Iterator[bytes]:
-    """Decompressed data of a file object; multi-member/multi-frame streams are followed."""
-    factory = FACTORIES[extension]
-    decompressor = factory()
-    pending = b""
+def decompressed_chunks(raw: Any, extension: str, max_ratio: Optional[float] = None) -> Iterator[bytes]:
+    """Decompressed data of a file object in pieces of about ``CHUNK`` bytes; multi-member and
+    multi-frame streams are followed; output beyond ``max_ratio`` × input raises."""
+    member = FACTORIES[extension]()
+    fed = False  # the current member has been given input
+    ended = False  # some member reached its end marker
+    data = b""
+    consumed = produced = 0
     while True:
-        data = pending or raw.read(CHUNK)
-        pending = b""
-        if not data:
-            break
-        out = decompressor.decompress(data)
+        if not data and not member.holds_output:
+            data = raw.read(CHUNK)
+            if not data:
+                break
+            consumed += len(data)
+        fed = True
+        out, data = member.step(data)
         if out:
+            produced += len(out)
+            if max_ratio is not None and produced > RATIO_FLOOR and produced > max_ratio * consumed:
+                raise DecompressionBombError(
+                    f"{produced:,} bytes inflated from {consumed:,} compressed bytes exceed max_compression_ratio {max_ratio:g}")
             yield out
-        if decompressor.eof:
-            pending = decompressor.unused_data
-            decompressor = factory()
-            if not pending:
-                nxt = raw.read(CHUNK)
-                if not nxt:
-                    return
-                pending = nxt
-    if not decompressor.eof:
+        if member.eof:
+            data = member.unused_data + data
+            member, fed, ended = FACTORIES[extension](), False, True
+    if fed or not ended:
         raise TruncatedInputError("compressed stream ends before its end marker (truncated or corrupt file)")
 
 
@@ -65,13 +101,13 @@ class Oversized(int):
     """Stands in for a line longer than the limit (its length in bytes); its content was not kept."""
 
 
-def lines(raw: Any, extension: str | None, max_line_bytes: int | None = None) -> Iterator[bytes | Oversized]:
+def lines(raw: Any, extension: str | None, max_line_bytes: int | None = None, max_ratio: Optional[float] = None) -> Iterator[bytes | Oversized]:
     """Lines (with their endings) of a file object, decompressing when ``extension`` says so.
 
     A line over ``max_line_bytes`` is never held in memory whole: it yields ``Oversized(length)``,
     which bounds what a decompression bomb or a runaway line can cost.
     """
-    chunks = decompressed_chunks(raw, extension) if extension else iter(lambda: raw.read(CHUNK), b"")
+    chunks = decompressed_chunks(raw, extension, max_ratio) if extension else iter(lambda: raw.read(CHUNK), b"")
     pending: list[bytes] = []  # pieces of a line longer than a chunk, joined once
     pending_size = 0
     oversized = False

@@ -14,8 +14,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import SourceConfig
-from pipeline.io.files import InputNotFoundError, common_base, glob_base
-from pipeline.read.decompress import Oversized, compression_of, lines
+from pipeline.io.files import InputNotFoundError, common_base, glob_base, special_file_kind
+from pipeline.read.decompress import DEFAULT_MAX_RATIO, Oversized, compression_of, lines
 from pipeline.read.repos import RepoRecord, match_repositories, read_repository, repositories_from_rows
 from pipeline.read.units import Piece
 from pipeline.read.web import read_html, read_warc
@@ -66,70 +66,68 @@ def _skip_partial_line(f: Any, start: int) -> int:
         skipped += len(chunk)
 
 
-def read_jsonl(source: SourceConfig, path: str, max_bytes: Optional[int] = None, start: int = 0, end: Optional[int] = None) -> Iterator[Record]:
+def read_jsonl(source: SourceConfig, path: str, max_bytes: Optional[int] = None, start: int = 0, end: Optional[int] = None,
+               max_ratio: Optional[float] = DEFAULT_MAX_RATIO) -> Iterator[Record]:
     """One JSON object per line; .gz/.zst/.bz2 are decompressed by their extension.
 
     With a byte range (uncompressed files only) the lines that start inside ``[start, end)`` are
-    read; their place is given as a byte ``offset`` instead of a line number.
+    read; their place is given as a byte ``offset`` instead of a line number. Each line is its own
+    failure domain: whatever decoding it raises dead-letters that line alone.
     """
     line_no = 0
     offset = start
     ranged = start > 0 or end is not None
-
-    def where() -> dict[str, int]:
-        return {"offset": offset} if ranged else {"line": line_no}
-
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
             if start > 0:
                 offset = _skip_partial_line(f, start)
-            for raw in lines(f, compression_of(path), max_bytes):
+            for raw in lines(f, compression_of(path), max_bytes, max_ratio):
                 if end is not None and offset >= end:
                     break
                 line_no += 1
-                size = int(raw) if isinstance(raw, Oversized) else len(raw)
+                place = {"offset": offset} if ranged else {"line": line_no}
                 try:
-                    yield from _jsonl_record(source, path, raw, line_no, where(), max_bytes, first=offset == 0)
-                finally:
-                    offset += size
-    except Exception as e:  # a corrupt or truncated compressed file: the rest of it is unreadable
+                    record = _jsonl_record(source, path, raw, place, max_bytes, first=offset == 0)
+                except Exception as e:  # RecursionError on deep nesting, ValueError on huge integers, ...
+                    at = "" if not ranged else f"at byte offset {offset}: "
+                    record = _dead(source, path, place.get("line"), f"{at}undecodable record: {type(e).__name__}: {e}", raw if isinstance(raw, bytes) else "")
+                offset += int(raw) if isinstance(raw, Oversized) else len(raw)
+                if record is not None:
+                    yield record
+    except Exception as e:  # a corrupt, truncated or inflating compressed file: the rest of it is unreadable
         place = f"byte offset {offset}" if ranged else f"line {line_no}"
         yield _dead(source, path, None if ranged else line_no + 1, f"unreadable after {place}: {type(e).__name__}: {e}")
 
 
-def _jsonl_record(source: SourceConfig, path: str, raw: bytes | Oversized, line_no: int, place: dict[str, int], max_bytes: Optional[int], first: bool) -> Iterator[Record]:
-    """The document or dead letter of one JSONL line (nothing for a blank line)."""
+def _jsonl_record(source: SourceConfig, path: str, raw: bytes | Oversized, place: dict[str, int], max_bytes: Optional[int], first: bool) -> Optional[Record]:
+    """The document or dead letter of one JSONL line (None for a blank line)."""
     line = place.get("line")
     at = "" if line is not None else f"at byte offset {place['offset']}: "
     if isinstance(raw, Oversized):
-        yield _dead(source, path, line, f"{at}record of {int(raw):,} bytes exceeds max_document_bytes {max_bytes:,}")
-        return
+        return _dead(source, path, line, f"{at}record of {int(raw):,} bytes exceeds max_document_bytes {max_bytes:,}")
     body = raw.rstrip(b"\r\n")
     if first:
         body = body.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
     if not body.strip():
-        return
+        return None
     try:
         obj = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as e:
-        yield _dead(source, path, line, f"{at}invalid UTF-8 at byte {e.start}", body)
-        return
+        return _dead(source, path, line, f"{at}invalid UTF-8 at byte {e.start}", body)
     except json.JSONDecodeError as e:
-        yield _dead(source, path, line, f"{at}invalid JSON: {e.msg} at column {e.colno}", body)
-        return
+        return _dead(source, path, line, f"{at}invalid JSON: {e.msg} at column {e.colno}", body)
     if not isinstance(obj, dict):
-        yield _dead(source, path, line, f"{at}expected a JSON object, got {type(obj).__name__}", body)
-        return
+        return _dead(source, path, line, f"{at}expected a JSON object, got {type(obj).__name__}", body)
     meta: dict[str, Any] = {"path": path, **place}
     if isinstance(obj.get("url"), str):
         meta["url"] = obj["url"]
     if source.repo_field is not None:
         meta["repo"], meta["file"] = obj.get(source.repo_field), obj.get(source.path_field)
-    yield _document(source, obj.get(source.text_field), obj.get(source.id_field) if source.id_field else None, meta, body)
+    return _document(source, obj.get(source.text_field), obj.get(source.id_field) if source.id_field else None, meta, body)
 
 
-def _read_record_batches(source: SourceConfig, path: str, batches: Iterable[pa.RecordBatch]) -> Iterator[Record]:
-    row = 0
+def _read_record_batches(source: SourceConfig, path: str, batches: Iterable[pa.RecordBatch], first_row: int = 0) -> Iterator[Record]:
+    row = first_row
     for batch in batches:
         columns = batch.to_pydict()
         texts = columns.get(source.text_field)
@@ -153,11 +151,25 @@ def _columns(source: SourceConfig, schema: pa.Schema, path: str) -> list[str]:
 
 
 def read_parquet(source: SourceConfig, path: str) -> Iterator[Record]:
+    """Row group by row group: a damaged row group dead-letters the rows it could not give (each by
+    its row number) and reading goes on with the next; a file without a readable footer is one dead letter."""
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
             pf = pq.ParquetFile(f)
             columns = _columns(source, pf.schema_arrow, path)
-            yield from _read_record_batches(source, path, pf.iter_batches(batch_size=1024, columns=columns))
+            first_row = 0
+            for group in range(pf.num_row_groups):
+                rows = pf.metadata.row_group(group).num_rows
+                done = 0
+                try:
+                    for record in _read_record_batches(source, path, pf.iter_batches(batch_size=1024, row_groups=[group], columns=columns), first_row):
+                        done += 1
+                        yield record
+                except Exception as e:
+                    error = f"unreadable row group {group} (rows {first_row + 1}-{first_row + rows}): {type(e).__name__}: {e}"
+                    for row in range(first_row + done + 1, first_row + rows + 1):
+                        yield _dead(source, path, None, error, row=row)
+                first_row += rows
     except Exception as e:
         yield _dead(source, path, None, f"unreadable Parquet file: {type(e).__name__}: {e}")
 
@@ -180,17 +192,18 @@ def read_arrow(source: SourceConfig, path: str) -> Iterator[Record]:
         yield _dead(source, path, None, f"unreadable Arrow file: {type(e).__name__}: {e}")
 
 
-def read_text(source: SourceConfig, path: str, base: str, max_bytes: Optional[int] = None) -> Iterator[Record]:
+def read_text(source: SourceConfig, path: str, base: str, max_bytes: Optional[int] = None, max_ratio: Optional[float] = DEFAULT_MAX_RATIO) -> Iterator[Record]:
     """One file is one document; its id is the path relative to the glob's base directory."""
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            data = b""
+            pieces: list[bytes] = []
             size = 0
-            for line in lines(f, compression_of(path), max_bytes):
+            for line in lines(f, compression_of(path), max_bytes, max_ratio):
                 size += int(line) if isinstance(line, Oversized) else len(line)
                 if isinstance(line, Oversized) or (max_bytes is not None and size > max_bytes):
                     raise ValueError(f"document exceeds max_document_bytes {max_bytes:,}")
-                data += line
+                pieces.append(line)
+            data = b"".join(pieces)
     except Exception as e:
         yield _dead(source, path, None, f"unreadable file: {type(e).__name__}: {e}")
         return
@@ -235,21 +248,25 @@ def match_source_files(source: SourceConfig) -> list[tuple[str, str, int]]:
     return [(path, base, found[path]) for path in sorted(found)]
 
 
-def read_piece(source: SourceConfig, piece: Piece, max_bytes: Optional[int] = None) -> Iterator[Union[Record, RepoRecord]]:
+def read_piece(source: SourceConfig, piece: Piece, max_bytes: Optional[int] = None, max_ratio: Optional[float] = DEFAULT_MAX_RATIO) -> Iterator[Union[Record, RepoRecord]]:
     """Dispatches on the source's format; columnar records over ``max_bytes`` are dead-lettered.
     Web formats also yield drops (stage ``extract``) for records without main text; repository
-    sources yield ``Repository`` records and drops (stage ``repo``) for skipped files."""
+    sources yield ``Repository`` records and drops (stage ``repo``) for skipped files. A FIFO,
+    device or socket matched by a glob is one dead letter, never opened (it could block forever)."""
     if source.format == "repos":
         return read_repository(source, piece.path, piece.base)
-    records = _records(source, piece, max_bytes)
+    special = special_file_kind(piece.path)
+    if special is not None:
+        return iter([_dead(source, piece.path, None, f"not a regular file ({special}): not read")])
+    records = _records(source, piece, max_bytes, max_ratio)
     return repositories_from_rows(source, records) if source.repo_field is not None else records
 
 
-def _records(source: SourceConfig, piece: Piece, max_bytes: Optional[int]) -> Iterator[Record]:
+def _records(source: SourceConfig, piece: Piece, max_bytes: Optional[int], max_ratio: Optional[float]) -> Iterator[Record]:
     if source.format == "jsonl":
-        return read_jsonl(source, piece.path, max_bytes, piece.start, piece.end)
+        return read_jsonl(source, piece.path, max_bytes, piece.start, piece.end, max_ratio)
     if source.format == "text":
-        return read_text(source, piece.path, piece.base, max_bytes)
+        return read_text(source, piece.path, piece.base, max_bytes, max_ratio)
     if source.format == "warc":
         return read_warc(source, piece.path, max_bytes)
     if source.format == "html":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Generator, Iterator, Optional, Union
 from urllib.parse import urlsplit
 
 from apache_beam.io.filesystem import CompressionTypes
@@ -29,6 +29,7 @@ Record = Union[Document, DeadLetter, Drop]
 STAGE = "extract"
 READ_STAGE = "read"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+RESYNC_BLOCK = 1 << 20
 MAX_HTML_BYTES = 10 << 20  # larger HTML payloads are generated or binary junk, not pages: dropped unparsed
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
@@ -91,30 +92,46 @@ def _html_document(source: SourceConfig, doc_id: str, payload: bytes, declared: 
 
 
 def read_warc(source: SourceConfig, path: str, max_bytes: Optional[int] = None) -> Iterator[Record]:
-    """Documents of a WARC/WET file's HTML ``response`` and ``conversion`` records, streamed; a
-    tail that is no complete record (a truncated gzip member, a record cut short) is one dead letter."""
+    """Documents of a WARC/WET file's HTML ``response`` and ``conversion`` records, streamed. Damaged
+    data in the middle (a corrupt gzip member, a broken record) is one dead letter and reading
+    resumes at the next intact record; a tail that is no complete record is one dead letter."""
+    start: Optional[int] = 0
+    while start is not None:
+        start = yield from _read_warc_from(source, path, start, max_bytes)
+
+
+def _read_warc_from(source: SourceConfig, path: str, start: int, max_bytes: Optional[int]) -> Generator[Record, None, Optional[int]]:
+    """The records from byte ``start`` on; returns where reading resumes after damaged data, or None at the end."""
     wanted = WarcRecordType.response | WarcRecordType.conversion
-    last, pending = 0, None  # a record's result waits until the next record shows it was complete
+    last, pending, error = start, None, None  # a record's result waits until the next record shows it was complete
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            f.seek(start)
             for record in ArchiveIterator(f, parse_http=True, fsspec_args=False):
                 if pending is not None:
                     yield pending
+                    pending = None
                 last = record.stream_pos
                 if record.record_type & wanted:
                     pending = _warc_record(source, path, record, max_bytes)
                 else:
-                    pending = None
                     record.reader.consume()
-        tail = _unparsed_tail(path, last)
-        if tail is not None:
-            pending = _dead(source, path, "unreadable after the last complete record: the file ends in a truncated record", offset=tail)
-        if pending is not None:
-            yield pending
     except Exception as e:
+        error = f"{type(e).__name__}: {e}"
+    tail = last if error is not None else _unparsed_tail(path, last)
+    if tail is None:
         if pending is not None:
             yield pending
-        yield _dead(source, path, f"unreadable after the record at byte offset {last}: {type(e).__name__}: {e}")
+        return None
+    if pending is not None and (error is not None or tail > last):
+        yield pending  # complete: what failed lies after it
+    resume = _next_record_start(path, tail + 1)
+    if resume is None and error is None:
+        yield _dead(source, path, "unreadable after the last complete record: the file ends in a truncated record", offset=tail)
+        return None
+    where = f"resumed at byte offset {resume}" if resume is not None else "nothing readable follows"
+    yield _dead(source, path, f"damaged data skipped ({error or 'a record cut short or data that is no WARC record'}); {where}", offset=tail)
+    return resume
 
 
 def _unparsed_tail(path: str, last: int) -> Optional[int]:
@@ -140,6 +157,50 @@ def _unparsed_tail(path: str, last: int) -> Optional[int]:
     if end > len(data):
         return last  # the last record is shorter than it says
     return last + end if data[end:].strip() else None
+
+
+def _next_record_start(path: str, after: int) -> Optional[int]:
+    """The offset of the next intact record at or after ``after``: a gzip member that inflates to a
+    WARC record, or (uncompressed files) a line starting ``WARC/1.``."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.seek(0)
+        gzipped = f.read(2) == b"\x1f\x8b"
+        marker = b"\x1f\x8b\x08" if gzipped else b"\nWARC/1."
+        position = after
+        while True:
+            f.seek(position)
+            block = f.read(RESYNC_BLOCK)
+            if not block:
+                return None
+            found = block.find(marker)
+            if found < 0:
+                position += max(1, len(block) - len(marker) + 1)
+                continue
+            candidate = position + found
+            if not gzipped:
+                return candidate + 1
+            if _gzip_member_is_record(f, candidate):
+                return candidate
+            position = candidate + 1
+
+
+def _gzip_member_is_record(f: Any, offset: int) -> bool:
+    """Whether a gzip member starts at ``offset``, inflates without error to its end and holds a WARC record."""
+    f.seek(offset)
+    member = zlib.decompressobj(31)
+    head = b""
+    try:
+        while not member.eof:
+            data = f.read(RESYNC_BLOCK)
+            if not data:
+                return False
+            while data and not member.eof:
+                out = member.decompress(data, RESYNC_BLOCK)
+                head = head or out[:8]
+                data = member.unconsumed_tail
+    except zlib.error:
+        return False
+    return head.startswith(b"WARC/")
 
 
 def _warc_record(source: SourceConfig, path: str, record: Any, max_bytes: Optional[int]) -> Record:

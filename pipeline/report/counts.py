@@ -30,6 +30,7 @@ class Kind:
     LENGTH_KEPT = "length_kept"
     REPOS = "repos"  # repositories, documents, files_curated, files_in_documents (stage)
     REPO_LANGUAGE = "repo_language"  # files in repository documents per language (stage)
+    REPAIRED = "repaired"  # records whose id, meta or path held lone surrogates, replaced by U+FFFD
 
 
 def count_key(kind: str, source: str, stage: str = "", reason: str = "") -> CountKey:
@@ -64,6 +65,7 @@ class SourceSummary:
     pii_redactions: dict[str, int] = field(default_factory=dict)
     languages: dict[str, int] = field(default_factory=dict)
     length_histogram: dict[str, dict[str, int]] = field(default_factory=lambda: {"read": {}, "kept": {}})
+    repaired_fields: int = 0  # records whose id, meta or path had lone surrogates replaced
     repositories: Optional[RepositoryCounts] = None
 
     def add(self, kind: str, stage: str, reason: str, n: int) -> None:
@@ -86,6 +88,8 @@ class SourceSummary:
             self.classifier_scores[stage] = n
         elif kind in (Kind.LENGTH_READ, Kind.LENGTH_KEPT):
             self.length_histogram[kind.removeprefix("length_")][stage] = n
+        elif kind == Kind.REPAIRED:
+            self.repaired_fields += n
         elif kind in (Kind.REPOS, Kind.REPO_LANGUAGE):
             self.repositories = self.repositories or RepositoryCounts()
             if kind == Kind.REPOS:

@@ -95,7 +95,7 @@ class _CountUnitLines(FileDoFn):
         source = self._config.source(unit.source)
         per_document = []
         for piece in unit.pieces:
-            for record in read_piece(source, piece, self._config.max_document_bytes):
+            for record in read_piece(source, piece, self._config.max_document_bytes, self._config.max_compression_ratio):
                 if isinstance(record, Document):
                     normalized = normalize_document(record)
                     if isinstance(normalized, Document):
