@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from jobs.lifecycle import JobResult, run_job
+from jobs.lifecycle import JobResult, files_fingerprint, run_job, upstream_fingerprint
 from pipeline import layout
 from pipeline.build.manifest import build_manifest, verify_build
 from pipeline.build.tokenize import load_encoder
@@ -36,8 +36,9 @@ from pipeline.build.transforms import (
 from pipeline.config import Config
 from pipeline.engine.runner import create_pipeline
 from pipeline.io.curated import WriteCollectedJson, curated_stats
-from pipeline.io.files import list_files, read_json, remove_temp_dirs, reset_dir, write_json
+from pipeline.io.files import read_json, remove_temp_dirs, write_json
 from pipeline.io.write_arrow import write_dataset_metadata
+from tokenizer.encode import ENCODER_FILES
 
 JOB = "build"
 
@@ -89,7 +90,8 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool =
 
     Order of writes: shards, manifest, dataset_info.json, state.json (what ``load_from_disk``
     needs), then ``_SUCCESS``: a killed build leaves no loadable dataset. A complete dataset
-    from the same config is kept unless ``force``.
+    from the same config, curated/ and tokenizer is kept unless ``force``; an incomplete
+    curated/ or tokenizer is refused.
     """
     dataset = layout.dataset_dir(config)
 
@@ -97,10 +99,6 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool =
         shards_in = layout.curated_shards(config)
         num_docs, _ = curated_stats(shards_in)
         encoder = load_encoder(layout.tokenizer_dir(config))
-        reset_dir(dataset)
-        stale = list_files(layout.out(config, "drops", "mix-part-*.parquet"))
-        if stale:
-            FileSystems.delete(stale)
         with create_pipeline(config.beam, extra_beam_args) as p:
             build_build_pipeline(p, config, shards_in)
         FileSystems.delete([layout.build_work_dir(config)])
@@ -116,6 +114,12 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool =
         write_json(FileSystems.join(dataset, "manifest.json"), manifest)
         write_dataset_metadata(dataset, [s["file"] for s in shard_stats], config.config_hash()[:16])
         report = {k: manifest[k] for k in ("rows", "tokens", "tokens_per_source", "mix", "packing", "fim", "split_tokens")}
-        return JobResult(report, {"shards": [s["sha256"] for s in manifest["shards"]]}, manifest)
+        files = {s["file"]: s["sha256"] for s in manifest["shards"]}
+        return JobResult(report, {"shards": list(files.values())}, files, manifest)
 
-    return run_job(config, JOB, dataset, extra_beam_args, force, lambda: read_json(FileSystems.join(dataset, "manifest.json")), work)
+    def upstream() -> dict[str, str]:
+        tokenizer = layout.tokenizer_dir(config)
+        return {"curated": upstream_fingerprint(layout.curated_dir(config), "curate"),
+                "tokenizer": files_fingerprint(tokenizer, ENCODER_FILES) if config.tokenizer.path else upstream_fingerprint(tokenizer, "train-tokenizer")}
+
+    return run_job(config, JOB, dataset, extra_beam_args, force, upstream, work, lambda: read_json(FileSystems.join(dataset, "manifest.json")))

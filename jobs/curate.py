@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from jobs.lifecycle import JobResult, run_job
+from jobs.lifecycle import JobResult, fingerprint, run_job
 from pipeline import layout
 from pipeline.config import Config
 from pipeline.curate.analyze import BANDS, EXACT, AnalyzeUnit
@@ -25,7 +25,7 @@ from pipeline.curate.repo_order import split_repositories
 from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
 from pipeline.engine.runner import create_pipeline
 from pipeline.io.curated import WriteCollectedJson, curated_ids
-from pipeline.io.files import read_json, remove_temp_dirs, reset_dir
+from pipeline.io.files import read_json, remove_temp_dirs
 from pipeline.read.formats import match_source_files
 from pipeline.read.units import WorkUnit, plan_units, unit_name
 from pipeline.records import stable_hash
@@ -142,16 +142,27 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
         )
 
 
+def input_fingerprint(units: list[WorkUnit]) -> str:
+    """What curate read: every planned piece's path, size and byte range."""
+    return fingerprint([[u.source, [[p.path, p.size, p.start, p.end] for p in u.pieces]] for u in units])
+
+
 def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool = False) -> dict[str, Any]:
     """Runs the job, checks the written files against the unit reports, the invariant and the
     error budget, and returns the report section. A complete ``curated/`` from the same config
-    is kept as it is unless ``force``."""
+    and the same input files is kept as it is unless ``force``. Inputs are matched (and an input
+    inside the output refused) before anything is cleared."""
     report_path = layout.out(config, "report", "report.json")
+    units: list[WorkUnit] = []
+
+    def upstream() -> dict[str, str]:
+        overlap = layout.input_output_overlap(config)
+        if overlap is not None:
+            raise layout.OverlapError(overlap)
+        units[:] = plan(config)
+        return {"input": input_fingerprint(units)}
 
     def work() -> JobResult:
-        for name in (*OUTPUT_DIRS, "report"):  # a new curate starts a new run report
-            reset_dir(layout.out(config, name))
-        units = plan(config)
         with create_pipeline(config.beam, extra_beam_args) as p:
             build_curate_pipeline(p, config, units)
         unit_reports = read_json(layout.counts_path(config, "units"))
@@ -170,7 +181,8 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
                   "shuffled_bytes": sum(r["shuffled_bytes"] for r in analyzed), "sources": summary}
         if config.dedup.minhash.enabled:
             report["near_dedup"] = summarize_near_dedup(read_json(layout.counts_path(config, "near_dedup")))
-        return JobResult(report, {"documents": sum(e["kept"] for e in summary.values())})
+        shards = {unit_name("part", r["unit"], ".parquet"): r["curated_file"]["sha256"] for r in unit_reports if r["step"] == "apply"}
+        return JobResult(report, {"documents": sum(e["kept"] for e in summary.values())}, dict(sorted(shards.items())))
 
     def checks(report: dict[str, Any]) -> None:
         check_reconciliation(report["sources"])
@@ -181,5 +193,5 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
             )
         check_error_budget(report["sources"], config.max_dead_letter_fraction, layout.out(config, "dead_letter"))
 
-    return run_job(config, JOB, layout.curated_dir(config), extra_beam_args, force,
-                   lambda: read_json(report_path)[JOB] if FileSystems.exists(report_path) else None, work, checks)
+    return run_job(config, JOB, layout.curated_dir(config), extra_beam_args, force, upstream, work,
+                   lambda: read_json(report_path)[JOB] if FileSystems.exists(report_path) else None, checks)

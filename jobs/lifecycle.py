@@ -1,25 +1,71 @@
-"""The life of every job, written once: skip when complete → run → report → checks → ``_SUCCESS``.
+"""The life of every job, written once: lock → check inputs → skip when current → clear → run →
+report → checks → ``_SUCCESS``.
 
-A job's output directory holds ``_SUCCESS`` (with the config hash) only when it is complete, so
-a rerun with the same config skips it (unless ``force``) and a killed run is redone. The run
-report section is written before the checks, so a failed check leaves its numbers readable.
+A job's output directory holds ``_SUCCESS`` only when it is complete. It records the config
+hash, the **upstream fingerprints** the job was made from (curate: the input files; the
+tokenizer: curated/; the build: curated/ and the tokenizer) and the job's own fingerprint (its
+config, its upstream and the sha256 of every file it wrote). A downstream job refuses an
+upstream without ``_SUCCESS`` (interrupted, or failed its checks), and counts as up to date only
+with the same config **and** the same upstream fingerprints, so a dataset is never built from
+partial or stale data. Only the files a job owns (``layout.OWNED``) are cleared, and only after
+its inputs were checked. The run report section is written before the checks, so a failed
+check leaves its numbers readable.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from typing import Any, Callable, NamedTuple, Optional, Sequence
+
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline import layout
 from pipeline.config import Config
 from pipeline.engine.runner import configure_filesystems
-from pipeline.io.files import completed_with, remove_temp_dirs, write_success
+from pipeline.io.files import SUCCESS, output_lock, read_bytes, read_json, remove_temp_dirs, write_success
 from pipeline.report.accounting import update_run_report
+
+
+class IncompleteInputError(RuntimeError):
+    """An upstream output without ``_SUCCESS``: interrupted, failed its checks, or never made."""
 
 
 class JobResult(NamedTuple):
     report: dict[str, Any]  # the job's section of report.json ("job" and "seconds" are added)
-    success: dict[str, Any]  # what _SUCCESS records besides the config hash
+    success: dict[str, Any]  # what _SUCCESS records besides the config hash and fingerprints
+    files: dict[str, str]  # every file the job wrote (name → sha256): its fingerprint's content
     returned: Optional[dict[str, Any]] = None  # what the caller gets, when not the report section
+
+
+def fingerprint(content: Any) -> str:
+    """sha256 of a JSON-able value, keys sorted: the same content gives the same fingerprint anywhere."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def files_fingerprint(directory: str, names: Sequence[str]) -> str:
+    """The fingerprint of the named files that exist in ``directory`` (a tokenizer given by path)."""
+    digests = {}
+    for name in names:
+        path = FileSystems.join(directory, name)
+        if FileSystems.exists(path):
+            digests[name] = hashlib.sha256(read_bytes(path)).hexdigest()
+    return fingerprint(digests)
+
+
+def completion(directory: str) -> Optional[dict[str, Any]]:
+    """The ``_SUCCESS`` record of a complete output, else None."""
+    marker = FileSystems.join(directory, SUCCESS)
+    return read_json(marker) if FileSystems.exists(marker) else None
+
+
+def upstream_fingerprint(directory: str, job: str) -> str:
+    """The fingerprint of a complete upstream output; refuses a partial or failed one."""
+    done = completion(directory)
+    if done is None or "fingerprint" not in done:
+        raise IncompleteInputError(f"{directory} is not complete (no {SUCCESS}: `corpusmill {job}` was interrupted, failed its checks "
+                                   f"or has not run); run `corpusmill {job}` (or `run`) first")
+    return done["fingerprint"]
 
 
 def run_job(
@@ -28,21 +74,32 @@ def run_job(
     output_dir: str,
     extra_beam_args: Sequence[str],
     force: bool,
-    up_to_date: Callable[[], Optional[dict[str, Any]]],
+    upstream: Callable[[], dict[str, str]],
     work: Callable[[], JobResult],
+    previous: Callable[[], Optional[dict[str, Any]]],
     checks: Callable[[dict[str, Any]], None] = lambda report: None,
 ) -> dict[str, Any]:
-    """Runs ``work`` unless ``output_dir`` is complete with this config and ``up_to_date()`` gives
-    its earlier result (returned with ``skipped``); records the report section, runs ``checks`` on
-    it, then marks the output complete."""
+    """Runs ``work`` under the output folder's lock, unless ``output_dir`` is complete with this
+    config and these ``upstream()`` fingerprints (then ``previous()``, with ``skipped``). Clears the
+    files the job owns first (``layout.OWNED_BY_JOB``); records the report section, runs ``checks`` on it, then
+    marks the output complete."""
     configure_filesystems(config.beam, extra_beam_args)
-    if not force and completed_with(output_dir, config.config_hash()) and (previous := up_to_date()) is not None:
-        return {**previous, "skipped": True}
-    started = time.monotonic()
-    result = work()
-    report = {"job": job, "seconds": round(time.monotonic() - started, 2), **result.report}
-    update_run_report(layout.report_dir(config), job, report)
-    remove_temp_dirs(output_dir, layout.report_dir(config))
-    checks(report)
-    write_success(output_dir, {"config_hash": config.config_hash(), **result.success})
-    return report if result.returned is None else result.returned
+    with output_lock(config.output_dir, job):
+        sources = upstream()
+        done = completion(output_dir)
+        if not force and done is not None and done.get("config_hash") == config.config_hash() and done.get("upstream") == sources:
+            earlier = previous()
+            if earlier is not None:
+                return {**earlier, "skipped": True}
+        stale = layout.owned_files(config, job)
+        if stale:
+            FileSystems.delete(stale)
+        started = time.monotonic()
+        result = work()
+        report = {"job": job, "seconds": round(time.monotonic() - started, 2), **result.report}
+        update_run_report(layout.report_dir(config), job, report)
+        remove_temp_dirs(output_dir, layout.report_dir(config))
+        checks(report)
+        own = fingerprint({"config_hash": config.config_hash(), "upstream": sources, "files": result.files})
+        write_success(output_dir, {"config_hash": config.config_hash(), "upstream": sources, "fingerprint": own, **result.success})
+        return report if result.returned is None else result.returned

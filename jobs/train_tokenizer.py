@@ -10,12 +10,12 @@ from typing import Any, Iterator, Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
-from jobs.lifecycle import JobResult, run_job
+from jobs.lifecycle import JobResult, run_job, upstream_fingerprint
 from pipeline import layout
 from pipeline.build.tokenize import load_encoder
 from pipeline.config import Config
 from pipeline.io.curated import curated_stats, read_curated_file
-from pipeline.io.files import reset_dir, write_bytes
+from pipeline.io.files import write_bytes
 from pipeline.records import stable_fraction
 from tokenizer.sentencepiece_backend import train_sentencepiece
 from tokenizer.train import artifact_files, sentencepiece_artifact_files, train_tokenizer
@@ -43,7 +43,7 @@ def sample_texts(config: Config, shards: list[str], stats: dict[str, int]) -> It
 
 def run_train_tokenizer(config: Config, force: bool = False, extra_beam_args: Sequence[str] = ()) -> dict[str, Any]:
     """Trains and writes the tokenizer; skipped when the config names one, or when a complete
-    tokenizer from the same config exists (unless ``force``)."""
+    tokenizer from the same config and the same complete ``curated/`` exists (unless ``force``)."""
     if config.tokenizer.path:
         return {"job": JOB, "skipped": True, "tokenizer": config.tokenizer.path}
     directory = layout.tokenizer_dir(config)
@@ -58,11 +58,10 @@ def run_train_tokenizer(config: Config, force: bool = False, extra_beam_args: Se
         else:
             tok = train_tokenizer(texts, vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency, max_token_length=cfg.max_token_length)
             files = artifact_files(tok, model_max_length=config.pack.seq_len)
-        reset_dir(directory)
-        for name, data in files.items():
-            write_bytes(FileSystems.join(directory, name), data)
+        written = {name: write_bytes(FileSystems.join(directory, name), data) for name, data in files.items()}
         report = {"tokenizer": directory, "backend": cfg.backend, "vocab_size": load_encoder(directory).vocab_size,
                   "sample_documents": sample.get("documents", 0), "sample_bytes": sample.get("bytes", 0)}
-        return JobResult(report, {})
+        return JobResult(report, {}, written)
 
-    return run_job(config, JOB, directory, extra_beam_args, force, lambda: {"job": JOB, "tokenizer": directory}, work)
+    return run_job(config, JOB, directory, extra_beam_args, force, lambda: {"curated": upstream_fingerprint(layout.curated_dir(config), "curate")},
+                   work, lambda: {"job": JOB, "tokenizer": directory})

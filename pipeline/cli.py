@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -72,6 +74,13 @@ def _run_curate(config: Config, beam_args: Sequence[str], args: argparse.Namespa
             if split.get("repositories"):
                 _say(args, f"[curate] {name}: warning: {split['repositories']:,} repositories have rows in more than one input file, so each "
                            f"file made its own documents with the same id (e.g. {split['examples'][0]}); store a repository's rows in one file")
+    for name, s in report["sources"].items():
+        if s["kept"] == 0:
+            top = ", ".join(f"{reason} {n:,}" for reason, n in sorted(s["dropped"].items(), key=lambda kv: -kv[1])[:3]) or "nothing was dropped"
+            print(f"corpusmill: warning: source {name} kept no documents of {s['read']:,} read ({top}; dead-lettered {s['dead_lettered']:,}); "
+                  f"see {config.output_dir}/report/index.html", file=sys.stderr)
+        if s.get("repaired_fields"):
+            _say(args, f"[curate] {name}: {s['repaired_fields']:,} records had lone surrogates in their id, meta or path (replaced by U+FFFD)")
     read = sum(s["read"] for s in report["sources"].values())
     _say(args, f"[curate] done in {report['seconds']:.1f}s ({read / max(report['seconds'], 1e-9):,.0f} documents/s)")
 
@@ -137,14 +146,18 @@ JOBS: dict[str, list[Callable[[Config, Sequence[str], argparse.Namespace], None]
 
 
 def _run_jobs(command: str, config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
+    from pipeline.engine.logs import log_file
     from pipeline.engine.runner import configure_filesystems
+    from pipeline.io.files import output_lock
     from pipeline.tools.validate import preflight
 
     configure_filesystems(config.beam, beam_args)
     preflight(config, [job.__name__.removeprefix("_run_") for job in JOBS[command]])
+    args.log_file = log_file(config.output_dir, command)
     started = time.monotonic()
-    for job in JOBS[command]:
-        job(config, beam_args, args)
+    with output_lock(config.output_dir, command):
+        for job in JOBS[command]:
+            job(config, beam_args, args)
     if command in ("run", "build"):
         _say(args, f"dataset: {config.output_dir}/dataset   (datasets.load_from_disk)   report: {config.output_dir}/report")
     _say(args, f"total {time.monotonic() - started:.1f}s")
@@ -305,8 +318,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ConfigError as e:
         print(f"corpusmill: config error: {e}", file=sys.stderr)
         return 2
-    except Exception as e:  # known failure modes print one line; a bug shows its traceback with --debug-like env
+    except Exception as e:  # one line on the terminal; the whole traceback in the run's log file
         if os.environ.get("CORPUSMILL_DEBUG"):
             raise
-        print(f"corpusmill: {type(e).__name__}: {e}", file=sys.stderr)
+        log = getattr(args, "log_file", None)
+        if log is not None:
+            logging.getLogger("corpusmill").error("%s failed", args.command, exc_info=e)
+        where = f" (traceback: {log})" if log is not None else ""
+        print(f"corpusmill: {fault_line(e)}{where}", file=sys.stderr)
         return 1
+
+
+def fault_line(error: BaseException) -> str:
+    """One line naming a failure's cause: for a worker's exception that a runner re-raises with its
+    traceback in the message (Beam's RuntimeError), the original exception's last line."""
+    text = str(error).strip()
+    if "Traceback (most recent call last)" in text:
+        causes = [line.strip() for line in text.splitlines() if re.match(r"^\s*[A-Za-z_][\w.]*(Error|Exception|Interrupt)\b:?", line)]
+        if causes:
+            return causes[-1]
+    first = text.splitlines()[0] if text else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__

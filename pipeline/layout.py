@@ -1,10 +1,29 @@
 """Where each job reads and writes under ``output_dir``."""
 from __future__ import annotations
 
+import fnmatch
+from typing import Optional
+
+from apache_beam.io.filesystem import FileSystem
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import Config
-from pipeline.io.files import list_files
+from pipeline.io.files import GLOB_CHARS, glob_base, list_files
+
+# What each job writes under output_dir, by folder: the only files a rerun deletes there.
+OWNED_BY_JOB: dict[str, dict[str, tuple[str, ...]]] = {
+    "curate": {
+        "curated": ("part-*.parquet", "_SUCCESS", "_work/*", "_tmp/*"),
+        "drops": ("part-*.parquet", "_tmp/*"),
+        "dead_letter": ("part-*.jsonl", "_tmp/*"),
+        "report": ("*.json", "*.html", "_counts/*", "_tmp/*"),
+    },
+    "train_tokenizer": {"tokenizer": ("*.json", "*.model", "_SUCCESS", "_tmp/*")},
+    "build": {
+        "dataset": ("data-*.arrow", "manifest.json", "dataset_info.json", "state.json", "_SUCCESS", "_work/*", "_tmp/*"),
+        "drops": ("mix-part-*.parquet",),
+    },
+}
 
 
 def out(config: Config, *parts: str) -> str:
@@ -51,3 +70,65 @@ def mix_drops_path(config: Config, shard: int) -> str:
 
 def dataset_shard_name(index: int) -> str:
     return f"data-{index:05d}.arrow"
+
+
+def folder_dir(config: Config, folder: str) -> str:
+    return tokenizer_dir(config) if folder == "tokenizer" else out(config, folder)
+
+
+def owned_files(config: Config, job: str) -> list[str]:
+    """The files ``job`` made in its folders (``OWNED_BY_JOB``); anything else there is left alone."""
+    found = []
+    for folder, patterns in OWNED_BY_JOB[job].items():
+        directory = folder_dir(config, folder)
+        if not FileSystems.exists(directory):
+            continue
+        root = directory.rstrip("/") + "/"
+        found += [path for path in list_files(root + "**") if any(fnmatch.fnmatch(path[len(root):], pattern) for pattern in patterns)]
+    return found
+
+
+def output_dirs(config: Config) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Every folder the jobs write: name → (directory, the patterns of what is written there).
+    The tokenizer's only when the run trains it."""
+    dirs: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for job, folders in OWNED_BY_JOB.items():
+        for folder, patterns in folders.items():
+            if job == "train_tokenizer" and config.tokenizer.path:
+                continue
+            directory, known = dirs.get(folder, (folder_dir(config, folder), ()))
+            dirs[folder] = (directory, known + patterns)
+    return dirs
+
+
+class OverlapError(ValueError):
+    """A source path inside an output folder, or an output folder matched by a source's glob."""
+
+
+def _inside(path: str, directory: str) -> bool:
+    return path.rstrip("/") == directory.rstrip("/") or path.startswith(directory.rstrip("/") + "/")
+
+
+def input_output_overlap(config: Config) -> Optional[str]:
+    """Why a source path and an output folder overlap, or None: an input inside an output folder
+    would be deleted when the job clears it; an output inside an input glob would be read back."""
+    outputs = output_dirs(config)
+    for source in config.sources:
+        for pattern in source.paths:
+            base = glob_base(pattern) if any(c in pattern for c in GLOB_CHARS) else pattern
+            for name, (directory, patterns) in outputs.items():
+                if _inside(base, directory) or _inside(pattern, directory):
+                    return (f"sources[{source.name}]: {pattern} lies inside the output folder {directory}, which {name} clears; "
+                            "copy the input elsewhere or choose another output_dir")
+                examples = [FileSystems.join(directory, p.replace("*", "00000").removesuffix("/00000")) for p in patterns]
+                if _inside(directory, base.rstrip("/") or "/") and any(_matches(pattern, e) for e in examples):
+                    return (f"sources[{source.name}]: {pattern} matches the output folder {directory}, so a rerun would read its own output; "
+                            "narrow the pattern or choose another output_dir")
+    return None
+
+
+def _matches(pattern: str, path: str) -> bool:
+    """Beam's glob semantics (``*`` within a folder, ``**`` across folders)."""
+    import re
+
+    return re.fullmatch(FileSystem.translate_pattern(pattern), path) is not None

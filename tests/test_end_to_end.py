@@ -74,7 +74,7 @@ def test_bad_records_are_dead_lettered_and_the_report_reconciles(built):
     histogram = web.pop("length_histogram")
     assert sum(histogram["read"].values()) == 64 and sum(histogram["kept"].values()) == 60  # read counts documents, not dead letters
     assert web == {
-        "read": 67, "kept": 60, "dead_lettered": 3, "boilerplate_lines_removed": 0, "classifier_scores": {}, "dead_lettered_by_stage": {"read": 3}, "reconciles": True, "pii_redactions": {"email": 1},
+        "read": 67, "kept": 60, "dead_lettered": 3, "boilerplate_lines_removed": 0, "repaired_fields": 0, "classifier_scores": {}, "dead_lettered_by_stage": {"read": 3}, "reconciles": True, "pii_redactions": {"email": 1},
         "dropped": {"exact_dedup/exact_duplicate": 1, "filter/too_short": 1, "near_dedup/near_duplicate": 2},
     }
     assert report["curate"]["sources"]["code"]["kept"] == 8

@@ -1,12 +1,15 @@
-"""Small file helpers over Beam ``FileSystems``: atomic writes, JSON, directory reset."""
+"""Small file helpers over Beam ``FileSystems``: atomic writes, JSON, the output folder's lock, special files."""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import socket
 import stat
+import time
 import uuid
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -131,17 +134,6 @@ def read_json(path: str) -> Any:
     return json.loads(read_bytes(path))
 
 
-def reset_dir(directory: str) -> None:
-    """Empties ``directory`` (so a rerun with fewer shards leaves no stale ones) and creates it."""
-    if FileSystems.exists(directory):
-        matched = FileSystems.match([FileSystems.join(directory, "**")])[0].metadata_list
-        if matched:
-            FileSystems.delete([m.path for m in matched])
-        if FileSystems.exists(directory):
-            FileSystems.delete([directory])
-    FileSystems.mkdirs(directory)
-
-
 def list_files(pattern: str) -> list[str]:
     return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
 
@@ -155,17 +147,86 @@ def remove_temp_dirs(*directories: str) -> None:
 
 
 SUCCESS = "_SUCCESS"
+LOCK = "_LOCK"
+_held_locks: dict[str, int] = {}  # output folders this process holds, with their nesting depth
+
+
+class OutputLockedError(RuntimeError):
+    """Another run holds the output folder."""
+
+
+def _lock_holder_alive(holder: dict[str, Any]) -> bool:
+    """False only when the holder ran on this host and its process is gone (a killed run)."""
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(holder.get("pid", 0)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+@contextmanager
+def output_lock(output_dir: str, job: str) -> Iterator[None]:
+    """Holds ``output_dir/_LOCK`` while a run writes there; a second run on the folder is refused at
+    once, naming the holder. A lock left by a killed process on this host is taken over. Local
+    folders are locked atomically (O_EXCL); on object stores two runs starting in the same second
+    can still race."""
+    key = output_dir.rstrip("/")
+    if key in _held_locks:
+        _held_locks[key] += 1
+        try:
+            yield
+        finally:
+            _held_locks[key] -= 1
+        return
+    path = FileSystems.join(output_dir, LOCK)
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "job": job, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    ensure_dir(output_dir)
+    for _ in range(2):
+        if _create_exclusive(path, (json.dumps(me) + "\n").encode("utf-8")):
+            break
+        try:
+            holder = read_json(path)
+        except (OSError, ValueError):
+            holder = {}
+        if _lock_holder_alive(holder):
+            raise OutputLockedError(
+                f"{output_dir} is in use by another run ({holder.get('job', '?')} on {holder.get('host', '?')}, pid {holder.get('pid', '?')}, "
+                f"since {holder.get('since', '?')}); wait for it, or delete {path} if that run is gone")
+        FileSystems.delete([path])  # its process is gone: the lock is stale
+    else:
+        raise OutputLockedError(f"{output_dir}: could not take {path}")
+    _held_locks[key] = 1
+    try:
+        yield
+    finally:
+        del _held_locks[key]
+        if FileSystems.exists(path):
+            FileSystems.delete([path])
+
+
+def _create_exclusive(path: str, data: bytes) -> bool:
+    """Creates ``path`` holding ``data`` unless it exists (atomic on local disks)."""
+    if "://" not in path:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return True
+    if FileSystems.exists(path):
+        return False
+    write_bytes(path, data)
+    return True
 
 
 def write_success(directory: str, info: dict[str, Any]) -> None:
     """Marks a job's output complete; written last, so its absence means "partial, redo"."""
     write_json(FileSystems.join(directory, SUCCESS), info)
-
-
-def completed_with(directory: str, config_hash: str) -> bool:
-    """True when ``directory`` holds a complete output made with this config hash."""
-    marker = FileSystems.join(directory, SUCCESS)
-    return FileSystems.exists(marker) and read_json(marker).get("config_hash") == config_hash
 
 
 def special_file_kind(path: str) -> Optional[str]:

@@ -10,11 +10,14 @@ of stage ``repo`` with the reason from ``pipeline.read.code_files``), a dead let
 from __future__ import annotations
 
 import io
+import os
 import posixpath
+import stat
 import tarfile
 import zipfile
-from typing import Callable, Iterable, Iterator, Optional, Union
+from typing import Callable, Iterable, Iterator, Union
 
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import SourceConfig
@@ -27,7 +30,10 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 
 
 RepoRecord = Union[Repository, Document, Drop, DeadLetter]
-FileEntry = tuple[str, int, Optional[Callable[[], bytes]]]  # (relative path, size, loader; None: not a regular file)
+# (relative path, declared size, a loader reading at most N bytes — or the skip reason of an entry that is no regular file)
+FileEntry = tuple[str, int, Union[Callable[[int], bytes], str]]
+SYMLINK = "symlink"  # never followed: it could point outside the repository
+NOT_REGULAR = "not_a_regular_file"  # a FIFO, device, socket or submodule
 
 
 def repository_name(location: str, base: str) -> str:
@@ -40,27 +46,69 @@ def repository_name(location: str, base: str) -> str:
     return relative.removesuffix(".git")
 
 
-def _directory_files(location: str) -> list[tuple[str, int, str]]:
-    """``(relative path, size, path)`` of every file under a directory, sorted."""
+def _read_at_most(path: str, limit: int) -> bytes:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return f.read(limit)
+
+
+def _directory_entries(location: str) -> list[FileEntry]:
+    """The entries under a directory, sorted. Local trees are walked without following links: a
+    symlink (to a file or a directory, broken or looping) is a ``symlink`` skip, a FIFO or device a
+    ``not_a_regular_file`` skip; object stores have neither."""
+    if "://" not in location:
+        return _local_entries(location)
     root = location.rstrip("/") + "/"
     matched = FileSystems.match([root + "**"])[0].metadata_list
-    return sorted((m.path[len(root):], m.size_in_bytes, m.path) for m in matched)
+    return sorted((m.path[len(root):], m.size_in_bytes, lambda limit, p=m.path: _read_at_most(p, limit)) for m in matched)
+
+
+def _local_entries(location: str) -> list[FileEntry]:
+    root = location.rstrip("/")
+    entries: list[FileEntry] = []
+    for directory, subdirs, files in os.walk(root, followlinks=False):
+        for name in [*subdirs, *files]:
+            path = os.path.join(directory, name)
+            relative = os.path.relpath(path, root).replace(os.sep, "/")
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
+                entries.append((relative, 0, SYMLINK))
+            elif stat.S_ISREG(mode):
+                entries.append((relative, os.lstat(path).st_size, lambda limit, p=path: _read_at_most(p, limit)))
+            elif not stat.S_ISDIR(mode):
+                entries.append((relative, 0, NOT_REGULAR))
+    return sorted(entries, key=lambda e: e[0])
 
 
 def _archive_entries(location: str) -> Iterator[FileEntry]:
+    """Archive members; a zip member is read through its stream, so one lying about its size
+    inflates no further than the limit."""
     data = read_bytes(location)
     if location.endswith(".zip"):
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             for info in sorted(z.infolist(), key=lambda i: i.filename):
-                if not info.is_dir():
-                    yield info.filename, info.file_size, (lambda i=info: z.read(i))
+                if info.is_dir():
+                    continue
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    yield info.filename, 0, SYMLINK
+                    continue
+                yield info.filename, info.file_size, (lambda limit, i=info: _zip_member(z, i, limit))
         return
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as t:
         for member in sorted(t.getmembers(), key=lambda m: m.name):
             if member.isdir():
                 continue
-            loader = (lambda m=member: t.extractfile(m).read()) if member.isfile() else None  # type: ignore[union-attr]
-            yield member.name.removeprefix("./"), member.size, loader
+            name = member.name.removeprefix("./")
+            if member.issym() or member.islnk():
+                yield name, 0, SYMLINK
+            elif member.isfile():
+                yield name, member.size, (lambda limit, m=member: t.extractfile(m).read(limit))  # type: ignore[union-attr]
+            else:
+                yield name, 0, NOT_REGULAR
+
+
+def _zip_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    with z.open(info) as f:
+        return f.read(limit)
 
 
 def _git_entries(location: str) -> Iterator[FileEntry]:
@@ -76,11 +124,11 @@ def _git_entries(location: str) -> Iterator[FileEntry]:
         entries = sorted(iter_tree_contents(store, tree), key=lambda e: e.path)
         for e in entries:
             path = e.path.decode("utf-8", "surrogateescape")
-            if (e.mode & 0o170000) != 0o100000:  # a symlink or a submodule
-                yield path, 0, None
+            if (e.mode & 0o170000) != 0o100000:
+                yield path, 0, SYMLINK if stat.S_ISLNK(e.mode) else NOT_REGULAR  # a symlink, or a submodule
                 continue
             data = store[e.sha].as_raw_string()
-            yield path, len(data), (lambda d=data: d)
+            yield path, len(data), (lambda limit, d=data: d[:limit])
     finally:
         repo.close()
 
@@ -96,12 +144,12 @@ def _entries(location: str) -> Iterator[FileEntry]:
     """The files of a repository at ``location``, whatever its kind, in path order."""
     if location.endswith(ARCHIVE_SUFFIXES):
         return _archive_entries(location)
-    listed = _directory_files(location)
+    listed = _directory_entries(location)
     if not listed:
         raise ValueError("not a repository: expected a directory, a .tar/.tar.gz/.tgz/.zip archive or a bare git repository")
-    if is_bare_git(relative for relative, _, _ in listed):
+    if is_bare_git(relative for relative, _, loader in listed if not isinstance(loader, str)):
         return _git_entries(location)
-    return ((relative, size, lambda p=path: read_bytes(p)) for relative, size, path in listed)
+    return iter(listed)
 
 
 def match_repositories(source: SourceConfig) -> list[tuple[str, str, int]]:
@@ -137,17 +185,20 @@ def read_repository(source: SourceConfig, location: str, base: str) -> Iterator[
     try:
         for relative, size, loader in _entries(location):
             where = f"{location}/{relative}"
-            if loader is None:
-                yield _skip(source, name, relative, "not_a_regular_file", "symlink, submodule or device")
+            if isinstance(loader, str):
+                yield _skip(source, name, relative, loader, "not followed" if loader == SYMLINK else "FIFO, device, socket or submodule")
                 continue
             reason = path_skip_reason(relative, size, source.max_file_bytes)
             if reason is not None:
                 yield _skip(source, name, relative, reason, f"{size:,} bytes")
                 continue
             try:
-                data = loader()
+                data = loader(source.max_file_bytes + 1)
             except Exception as e:
                 yield DeadLetter(source.name, REPO_STAGE, where, None, None, f"unreadable file: {type(e).__name__}: {e}", "")
+                continue
+            if len(data) > source.max_file_bytes:  # an archive member larger than it declared
+                yield _skip(source, name, relative, "too_large", f"over {source.max_file_bytes:,} bytes (declared {size:,})")
                 continue
             yield from _classified(source, name, relative, where, data, files)
     except Exception as e:

@@ -44,6 +44,9 @@ def check_tokenizer(directory: str) -> None:
 def preflight(config: Config, jobs: Sequence[str]) -> None:
     """Fails fast on anything the given jobs will trip over."""
     check_output_writable(config.output_dir)
+    overlap = layout.input_output_overlap(config)
+    if overlap is not None:
+        raise PreflightError(overlap)
     if "curate" in jobs:
         for source in config.sources:
             match_source_files(source)
@@ -54,8 +57,6 @@ def preflight(config: Config, jobs: Sequence[str]) -> None:
                                          "(train one with `corpusmill classifier train`)")
     if config.tokenizer.path:
         check_tokenizer(config.tokenizer.path)
-    if "build" in jobs and "curate" not in jobs and not FileSystems.exists(layout.curated_dir(config)):
-        raise PreflightError(f"build needs {layout.curated_dir(config)}: run `corpusmill curate` (or `run`) first")
     if "build" in jobs and "train_tokenizer" not in jobs and not config.tokenizer.path:
         directory = layout.tokenizer_dir(config)
         if not any(FileSystems.exists(FileSystems.join(directory, name)) for name in MODEL_FILES):
