@@ -15,9 +15,9 @@ from apache_beam.io.filesystems import FileSystems
 from jobs.lifecycle import JobResult, fingerprint, run_job
 from pipeline import layout
 from pipeline.config import Config
-from pipeline.curate.analyze import BANDS, EXACT, AnalyzeUnit
+from pipeline.curate.analyze import BANDS, EXACT, IDS, AnalyzeUnit
 from pipeline.curate.apply import NEAR_STATS, PREVIEWS, ApplyUnit, NameKeepers, resolve_unit
-from pipeline.curate.dedup import exact, near
+from pipeline.curate.dedup import exact, ids, near
 from pipeline.curate.dedup.lines import BoilerplateLines
 from pipeline.curate.dedup.nodes import node_unit
 from pipeline.curate.filters.chain import SourceFilterChains
@@ -68,8 +68,14 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
     side = [beam.pvalue.AsSingleton(spread | "BoilerplateLines" >> BoilerplateLines(config))] if config.dedup.lines.enabled else []
     analyzed = spread | "AnalyzeUnits" >> beam.ParDo(
         AnalyzeUnit(config, SourceFilterChains.from_config(config), work, layout.out(config, "dead_letter")), *side).with_outputs(
-        EXACT, BANDS, COUNTS, SAMPLES, main="reports")
+        EXACT, IDS, BANDS, COUNTS, SAMPLES, main="reports")
     decisions = []
+    if config.on_duplicate_id != "keep":
+        decisions.append(
+            analyzed[IDS]
+            | "GroupIdHashes" >> beam.GroupByKey()
+            | "DuplicateIds" >> beam.FlatMapTuple(lambda _, blocks: [(m, k, ids.STAGE) for m, k in exact.exact_duplicates(blocks).tolist()])
+        )
     if config.dedup.exact:
         decisions.append(
             analyzed[EXACT]
@@ -192,6 +198,10 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
                 f"({report['near_dedup']['unconverged_nodes']} nodes); raise dedup.minhash.component_rounds"
             )
         check_error_budget(report["sources"], config.max_dead_letter_fraction, layout.out(config, "dead_letter"))
+        duplicated = {name: e["dropped"].get(f"{ids.STAGE}/{ids.REASON}", 0) for name, e in report["sources"].items()}
+        if config.on_duplicate_id == "fail" and any(duplicated.values()):
+            raise RuntimeError("duplicate ids (on_duplicate_id: fail): " + ", ".join(f"{name} {n:,}" for name, n in duplicated.items() if n)
+                               + f"; the documents are in {layout.out(config, 'drops')} with reason duplicate_id")
 
     return run_job(config, JOB, layout.curated_dir(config), extra_beam_args, force, upstream, work,
                    lambda: read_json(report_path)[JOB] if FileSystems.exists(report_path) else None, checks)

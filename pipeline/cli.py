@@ -329,13 +329,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
 
+_EXCEPTION_LINE = re.compile(r"^\s*[A-Za-z_][\w.]*(Error|Exception|Interrupt)\b:?")
+
+
 def fault_line(error: BaseException) -> str:
-    """One line naming a failure's cause: for a worker's exception that a runner re-raises with its
-    traceback in the message (Beam's RuntimeError), the original exception's last line."""
+    """One line naming a failure's cause: for a worker's exception that a runner re-raises inside its
+    own (Beam's RuntimeError, with or without the traceback in the message), the original one."""
     text = str(error).strip()
+    lines = text.splitlines()
     if "Traceback (most recent call last)" in text:
-        causes = [line.strip() for line in text.splitlines() if re.match(r"^\s*[A-Za-z_][\w.]*(Error|Exception|Interrupt)\b:?", line)]
+        causes = [line.strip() for line in lines if _EXCEPTION_LINE.match(line)]
         if causes:
             return causes[-1]
-    first = text.splitlines()[0] if text else ""
-    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+    if lines and type(error) is RuntimeError and _EXCEPTION_LINE.match(lines[0]):
+        return lines[0]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

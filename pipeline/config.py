@@ -257,7 +257,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     max_dead_letter_fraction: float = 0.01
     max_document_bytes: int = 64 * 1024 * 1024  # larger records are dead-lettered unread (bounds decompression bombs)
-    max_compression_ratio: float = DEFAULT_MAX_RATIO  # a compressed file inflating more (past 64 MB) is cut: its rest is a dead letter
+    max_compression_ratio: float = DEFAULT_MAX_RATIO  # a compressed file inflating more (past 16 MB) is cut: its rest is a dead letter
     on_duplicate_id: Literal["drop", "fail", "keep"] = "drop"  # a second document with an id already read: dropped as duplicate_id, fail the run, or kept
     recall: RecallConfig = field(default_factory=RecallConfig)
 

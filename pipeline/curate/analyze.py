@@ -16,7 +16,7 @@ import apache_beam as beam
 import numpy as np
 
 from pipeline.config import Config, MinHashConfig
-from pipeline.curate.dedup import exact, lines
+from pipeline.curate.dedup import exact, ids, lines
 from pipeline.curate.dedup.minhash import band_keys, choose_bands, shingle_hashes, signatures
 from pipeline.curate.dedup.near import BAND_ENTRY
 from pipeline.curate.dedup.nodes import make_node, priority_ranks
@@ -33,6 +33,7 @@ from pipeline.records import DeadLetter, Document, Drop, Repository, stable_hash
 from pipeline.report.counts import Kind, count_key, length_bin
 
 EXACT = "exact"
+IDS = "ids"
 BANDS = "bands"
 DEDUP_PARTITIONS = 64
 SIGNATURE_BATCH = 512
@@ -152,6 +153,8 @@ class AnalyzeUnit(FileDoFn):
         spill = ParquetRowWriter(unit_file(self._work_dir, unit.index, "docs.parquet"), CURATED_SCHEMA)
         index = UnitIndex([], [], [])
         hashes: list[tuple[int, int]] = []
+        id_hashes: list[tuple[int, int]] = []
+        check_ids = config.on_duplicate_id != "keep" and ids.given_ids(source)
         drops: list[Drop] = []
         dead: list[DeadLetter] = []
         samples: dict[tuple[str, str], list[tuple[int, str, str, str]]] = {}
@@ -195,6 +198,8 @@ class AnalyzeUnit(FileDoFn):
                         index.sizes.append(size)
                         if config.dedup.exact:
                             hashes.append(exact.text_hash(result.text))
+                        if check_ids:
+                            id_hashes.append(exact.text_hash(result.id))
                         if minhash is not None:
                             minhash.add(result.text)
         spill.close()
@@ -204,13 +209,14 @@ class AnalyzeUnit(FileDoFn):
         shuffled = 0
         base = make_node(self._ranks[source.name], unit.index, 0)
         nodes = np.uint64(base) + np.arange(len(index.ids), dtype=np.uint64)
-        if hashes:
-            entries = np.zeros(len(hashes), exact.ENTRY)
-            entries["h1"], entries["h2"] = np.array(hashes, dtype=np.uint64).T
-            entries["node"] = nodes
-            shuffled += entries.nbytes
-            for p, block in keyed_partitions(entries, entries["h1"], DEDUP_PARTITIONS):
-                yield beam.pvalue.TaggedOutput(EXACT, (p, block))
+        for tag, keys in ((EXACT, hashes), (IDS, id_hashes)):
+            if keys:
+                entries = np.zeros(len(keys), exact.ENTRY)
+                entries["h1"], entries["h2"] = np.array(keys, dtype=np.uint64).T
+                entries["node"] = nodes
+                shuffled += entries.nbytes
+                for p, block in keyed_partitions(entries, entries["h1"], DEDUP_PARTITIONS):
+                    yield beam.pvalue.TaggedOutput(tag, (p, block))
         if minhash is not None:
             minhash.flush()
         if minhash is not None and config.dedup.minhash.verify:  # what verification reads back

@@ -1,8 +1,8 @@
 """Curate, step 2: global decisions back to the units where the documents lie.
 
 Dedup decisions are node pairs ``(member, keeper)``. ``NameKeepers`` looks keeper ids up in the
-keeper's unit index, ``resolve_unit`` gathers one unit's decisions (an exact duplicate wins over
-a near one), and ``ApplyUnit`` streams the unit's spill once: dropped documents to ``drops/``,
+keeper's unit index, ``resolve_unit`` gathers one unit's decisions (a duplicate id wins over an
+exact duplicate, which wins over a near one), and ``ApplyUnit`` streams the unit's spill once: dropped documents to ``drops/``,
 the rest to ``curated/``, in read order (mixing happens in the build, in tokens). The files are written here, by the unit that owns them, and their committed row
 counts are what the run report reconciles.
 """
@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 
 import apache_beam as beam
 
-from pipeline.curate.dedup import exact, near
+from pipeline.curate.dedup import exact, ids, near
 from pipeline.curate.dedup.nodes import node_position, node_unit
 from pipeline.curate.stages import COUNTS
 from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, curated_row, read_curated_file, write_drops
@@ -29,7 +29,8 @@ Decision = tuple[int, str, str, str, str]
 PREVIEWS = "previews"
 NEAR_STATS = "near_stats"
 PREVIEW_CHARS = 200
-_STAGE_ORDER = {exact.STAGE: 0, near.STAGE: 1}
+_STAGE_ORDER = {ids.STAGE: 0, exact.STAGE: 1, near.STAGE: 2}  # a duplicate id wins over an exact duplicate, which wins over a near one
+_REASONS = {ids.STAGE: ids.REASON, exact.STAGE: exact.REASON, near.STAGE: near.REASON}
 
 
 class NameKeepers(FileDoFn):
@@ -44,13 +45,12 @@ class NameKeepers(FileDoFn):
         index = read_index(self._work_dir, unit)
         for member, keeper, stage in decisions:
             position = node_position(keeper)
-            reason = exact.REASON if stage == exact.STAGE else near.REASON
-            yield node_unit(member), (node_position(member), stage, reason, index.ids[position], index.sources[position])
+            yield node_unit(member), (node_position(member), stage, _REASONS[stage], index.ids[position], index.sources[position])
 
 
 def resolve_unit(keyed: tuple[int, dict[str, list[Any]]]) -> tuple[dict[str, Any], list[Decision]]:
     """(unit, {"report": [analyze report], "decisions": [Decision]}) → (report, one decision per
-    removed position): an exact duplicate wins over a near one."""
+    removed position): a duplicate id wins over an exact duplicate, which wins over a near one."""
     _, joined = keyed
     (report,) = joined["report"]
     decisions: dict[int, Decision] = {}

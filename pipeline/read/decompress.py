@@ -19,7 +19,7 @@ except ImportError:
 
 CHUNK = 1 << 20
 DEFAULT_MAX_RATIO = 100.0  # real JSONL/WARC inflates 3-20x; a bomb, thousands
-RATIO_FLOOR = 64 << 20  # below this much output no ratio is judged: small repetitive files are fine
+RATIO_FLOOR = 16 << 20  # below this much output no ratio is judged: small repetitive files are fine
 
 
 class TruncatedInputError(IOError):
@@ -101,35 +101,65 @@ class Oversized(int):
     """Stands in for a line longer than the limit (its length in bytes); its content was not kept."""
 
 
-def lines(raw: Any, extension: str | None, max_line_bytes: int | None = None, max_ratio: Optional[float] = None) -> Iterator[bytes | Oversized]:
+class BlankLines(int):
+    """Stands in for that many consecutive lines holding just ``\\n`` (one byte each): a run of
+    blank lines costs one object, not one per line."""
+
+
+def lines(raw: Any, extension: str | None, max_line_bytes: int | None = None,
+          max_ratio: Optional[float] = None) -> Iterator[bytes | Oversized | BlankLines]:
     """Lines (with their endings) of a file object, decompressing when ``extension`` says so.
 
     A line over ``max_line_bytes`` is never held in memory whole: it yields ``Oversized(length)``,
-    which bounds what a decompression bomb or a runaway line can cost.
+    which bounds what a decompression bomb or a runaway line can cost; runs of empty lines come
+    as one ``BlankLines(count)``.
     """
     chunks = decompressed_chunks(raw, extension, max_ratio) if extension else iter(lambda: raw.read(CHUNK), b"")
+    limit = max_line_bytes if max_line_bytes is not None else float("inf")
     pending: list[bytes] = []  # pieces of a line longer than a chunk, joined once
     pending_size = 0
     oversized = False
+    blank = 0
     for chunk in chunks:
         if b"\n" not in chunk:
             pending_size += len(chunk)
-            if max_line_bytes is not None and pending_size > max_line_bytes:
+            if pending_size > limit:
                 oversized, pending = True, []
             else:
                 pending.append(chunk)
             continue
+        if not chunk.strip(b"\n"):  # newlines only (a run of blank lines): no split into a million parts
+            chunk_newlines = len(chunk)
+            if pending_size or oversized:
+                if blank:
+                    yield BlankLines(blank)
+                    blank = 0
+                yield Oversized(pending_size + 1) if oversized or pending_size > limit else b"".join([*pending, b"\n"])
+                chunk_newlines -= 1
+            blank += chunk_newlines
+            pending, pending_size, oversized = [], 0, False
+            continue
         parts = chunk.split(b"\n")
-        head = b"".join([*pending, parts[0]])
         first_size = pending_size + len(parts[0])
-        if oversized or (max_line_bytes is not None and first_size > max_line_bytes):
-            yield Oversized(first_size + 1)
+        if first_size == 0:
+            blank += 1
         else:
-            yield head + b"\n"
+            if blank:
+                yield BlankLines(blank)
+                blank = 0
+            yield Oversized(first_size + 1) if oversized or first_size > limit else b"".join([*pending, parts[0], b"\n"])
         for part in parts[1:-1]:
-            yield Oversized(len(part) + 1) if max_line_bytes is not None and len(part) > max_line_bytes else part + b"\n"
+            if not part:
+                blank += 1
+                continue
+            if blank:
+                yield BlankLines(blank)
+                blank = 0
+            yield Oversized(len(part) + 1) if len(part) > limit else part + b"\n"
         pending, pending_size, oversized = [parts[-1]], len(parts[-1]), False
-    if oversized or (max_line_bytes is not None and pending_size > max_line_bytes):
+    if blank:
+        yield BlankLines(blank)
+    if oversized or pending_size > limit:
         yield Oversized(pending_size)
     else:
         rest = b"".join(pending)

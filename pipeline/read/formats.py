@@ -15,7 +15,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import SourceConfig
 from pipeline.io.files import InputNotFoundError, common_base, glob_base, special_file_kind
-from pipeline.read.decompress import DEFAULT_MAX_RATIO, Oversized, compression_of, lines
+from pipeline.read.decompress import DEFAULT_MAX_RATIO, BlankLines, Oversized, compression_of, lines
 from pipeline.read.repos import RepoRecord, match_repositories, read_repository, repositories_from_rows
 from pipeline.read.units import Piece
 from pipeline.read.web import read_html, read_warc
@@ -84,6 +84,9 @@ def read_jsonl(source: SourceConfig, path: str, max_bytes: Optional[int] = None,
             for raw in lines(f, compression_of(path), max_bytes, max_ratio):
                 if end is not None and offset >= end:
                     break
+                if isinstance(raw, BlankLines):
+                    line_no, offset = line_no + raw, offset + raw
+                    continue
                 line_no += 1
                 place = {"offset": offset} if ranged else {"line": line_no}
                 try:
@@ -199,6 +202,8 @@ def read_text(source: SourceConfig, path: str, base: str, max_bytes: Optional[in
             pieces: list[bytes] = []
             size = 0
             for line in lines(f, compression_of(path), max_bytes, max_ratio):
+                if isinstance(line, BlankLines):
+                    line = b"\n" * line
                 size += int(line) if isinstance(line, Oversized) else len(line)
                 if isinstance(line, Oversized) or (max_bytes is not None and size > max_bytes):
                     raise ValueError(f"document exceeds max_document_bytes {max_bytes:,}")
