@@ -93,3 +93,16 @@ def test_cli_rejects_unknown_flags_naming_the_closest_and_passes_beam_options_on
     assert "did you mean --flink_master?" in capsys.readouterr().err
     assert main(["validate", str(config), "--flink_master=[local]", "--runner=FlinkRunner"]) == 1  # accepted; then no input file matches
     assert "no file matches" in capsys.readouterr().err
+
+
+def test_the_readme_config_reference_validates():
+    """The README's annotated config (every key with its default) is a valid config as written."""
+    import re
+
+    import yaml
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Config reference"):]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    config = config_from_dict(yaml.safe_load(block))
+    assert config.max_compression_ratio == 100 and config.on_duplicate_id == "drop" and config.sources[0].name == "web"
