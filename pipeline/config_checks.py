@@ -119,9 +119,11 @@ def check_semantics(config: "Config") -> None:
         raise ConfigError(f"max_compression_ratio: must be above 1, got {config.max_compression_ratio}")
     if config.on_duplicate_id not in ("drop", "fail", "keep"):
         raise ConfigError(f"on_duplicate_id: expected drop, fail or keep, got {config.on_duplicate_id!r}")
-    for j, c in enumerate(config.filters.classifiers):
-        if not SAFE_NAME.fullmatch(c.name):
-            raise ConfigError(f"filters.classifiers[{j}].name: must be letters, digits, '_', '-' or '.', got {c.name!r}")
+    blocks = [("filters", config.filters)] + [(f"sources[{i}].filters", s.filters) for i, s in enumerate(config.sources) if s.filters is not None]
+    for where, block in blocks:
+        for j, c in enumerate(block.classifiers):
+            if not SAFE_NAME.fullmatch(c.name):
+                raise ConfigError(f"{where}.classifiers[{j}].name: must be letters, digits, '_', '-' or '.', got {c.name!r}")
     rates = {"tokenizer.check_rate": config.tokenizer.check_rate, "fim.rate": config.fim.rate, "fim.spm_rate": config.fim.spm_rate, "split_combined_tokens.rate": config.split_combined_tokens.rate}
     for key, value in rates.items():
         if not 0.0 <= value <= 1.0:

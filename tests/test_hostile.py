@@ -413,3 +413,24 @@ def test_a_second_run_on_the_same_output_is_refused_naming_the_holder(tmp_path, 
         holder.wait()
     assert run_cli("curate", path) == 0  # the holder is gone: its lock is stale and taken over
     assert not (out / "_LOCK").exists()
+
+
+def test_compressed_html_files_are_read_and_bounded(tmp_path):
+    from pipeline.read.web import read_html
+    from tests.test_web import page
+
+    good = tmp_path / "good.html.gz"
+    good.write_bytes(gzip.compress(page("Title", "<p>A paragraph about shards and the pipelines that write them.</p>").encode()))
+    bomb = tmp_path / "bomb.html.gz"
+    bomb.write_bytes(gzip.compress(b"<html><body><p>" + b" " * (200 << 20), compresslevel=9))
+    source = SourceConfig("h", [str(tmp_path / "*.html.gz")], format="html")
+    (doc,) = read_html(source, str(good), str(tmp_path) + "/", max_bytes=1 << 20)
+    assert isinstance(doc, Document) and "paragraph about shards" in doc.text
+    tracemalloc.start()
+    (capped,) = read_html(source, str(bomb), str(tmp_path) + "/", max_bytes=1 << 20)
+    (cut,) = read_html(source, str(bomb), str(tmp_path) + "/", max_bytes=None)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert isinstance(capped, DeadLetter) and "exceeds max_document_bytes" in capped.error
+    assert isinstance(cut, DeadLetter) and "max_compression_ratio" in cut.error
+    assert peak < 64 << 20

@@ -23,6 +23,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from resiliparse.parse.html import HTMLTree
 
 from pipeline.config import SourceConfig
+from pipeline.read.decompress import DEFAULT_MAX_RATIO, compression_of, decompressed_chunks
 from pipeline.records import DeadLetter, Document, Drop, make_id, preview
 
 Record = Union[Document, DeadLetter, Drop]
@@ -228,11 +229,23 @@ def _warc_record(source: SourceConfig, path: str, record: Any, max_bytes: Option
     return _html_document(source, record_id, payload, record.http_charset, meta)
 
 
+def _read_bounded(f: Any, extension: Optional[str], max_bytes: Optional[int]) -> bytes:
+    """A file's (decompressed) bytes, at most ``max_bytes`` + 1 of them, inflated a bounded step at a time."""
+    limit = float("inf") if max_bytes is None else max_bytes + 1
+    pieces, size = [], 0
+    for chunk in decompressed_chunks(f, extension, DEFAULT_MAX_RATIO) if extension else iter(lambda: f.read(1 << 20), b""):
+        pieces.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(pieces)[: int(min(size, limit))]
+
+
 def read_html(source: SourceConfig, path: str, base: str, max_bytes: Optional[int] = None) -> Iterator[Record]:
     """One HTML file is one document; its id is the path relative to the glob's base directory."""
     try:
-        with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as f:
-            payload = f.read() if max_bytes is None else f.read(max_bytes + 1)
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            payload = _read_bounded(f, compression_of(path), max_bytes)
     except Exception as e:
         yield _dead(source, path, f"unreadable file: {type(e).__name__}: {e}")
         return
