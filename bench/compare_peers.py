@@ -1,13 +1,15 @@
 """corpusmill vs datatrove on the same corpus: Gopher quality + Gopher repetition + FineWeb filters,
-then MinHash near-dedup, side by side (documents kept, duplicates removed, MB/s).
+then MinHash near-dedup, side by side (documents kept, duplicates removed, MB/s). corpusmill runs
+twice: its default filter definitions (``filters.compat: none``) and datatrove's (``datatrove``).
 
 datatrove runs its standard 4-stage MinHash (signatures, buckets, single-task cluster, filter)
 with 2 workers, its default 14×8 LSH (no verification; 64-bit sha1 hashing, as its xxhash path
 fails with xxhash ≥ 4); corpusmill runs curate with 2 workers
-and its defaults (threshold 0.8, exact-Jaccard verification). datatrove is installed into the
-bench environment only (``pip install datatrove``), never a dependency of corpusmill.
+and its defaults (threshold 0.8, exact-Jaccard verification). datatrove (with spaCy, its English
+word splitter) runs in its own virtualenv, never a dependency of corpusmill:
 
-    python bench/compare_peers.py [--base 8000 --duplicates 2000]
+    python -m venv /tmp/dt && /tmp/dt/bin/pip install datatrove spacy tokenizers
+    python bench/compare_peers.py --datatrove-python /tmp/dt/bin/python [--base 8000 --duplicates 2000]
 """
 from __future__ import annotations
 
@@ -19,30 +21,28 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus import corpus_with_duplicates, write_jsonl_shards  # noqa: E402
 
+def run_corpusmill(input_dir: str, work: str, compat: str) -> dict[str, float]:
+    import yaml
 
-def run_corpusmill(input_dir: str, work: str) -> dict[str, float]:
     config = {
-        "output_dir": f"{work}/corpusmill",
+        "output_dir": f"{work}/corpusmill-{compat}",
         "beam": {"runner": "FnApiRunner", "direct_running_mode": "multi_processing", "direct_num_workers": 2},
         "sources": [{"name": "web", "paths": [f"{input_dir}/*.jsonl"], "id_field": "id"}],
-        "filters": {"min_length": {"enabled": False}, "language": {"enabled": False}, "pii": {"enabled": False}},
+        "filters": {"compat": compat, "min_length": {"enabled": False}, "language": {"enabled": False}, "pii": {"enabled": False}},
         "dedup": {"exact": False, "minhash": {"threshold": 0.8, "num_perm": 112, "ngram": 5}},
         "max_dead_letter_fraction": 1.0,
     }
-    path = Path(work) / "corpusmill.yaml"
+    path = Path(work) / f"corpusmill-{compat}.yaml"
     path.write_text(yaml.safe_dump(config))
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "pipeline", "curate", str(path), "--quiet"], check=True, stderr=subprocess.DEVNULL)
     seconds = time.monotonic() - started
-    web = json.loads((Path(work) / "corpusmill" / "report" / "report.json").read_text())["curate"]["sources"]["web"]
+    web = json.loads((Path(work) / f"corpusmill-{compat}" / "report" / "report.json").read_text())["curate"]["sources"]["web"]
     filtered = sum(n for k, n in web["dropped"].items() if k.startswith("filter/"))
-    return {"seconds": seconds, "kept": web["kept"], "filtered": filtered, "duplicates": web["dropped"].get("near_dedup/near_duplicate", 0)}
+    return {"seconds": seconds, "kept": web["kept"], "after_filters": web["read"] - filtered, "duplicates": web["dropped"].get("near_dedup/near_duplicate", 0)}
 
 
 def count_jsonl(folder: Path) -> int:
@@ -58,14 +58,14 @@ def count_jsonl(folder: Path) -> int:
 
 def run_datatrove(input_dir: str, work: str) -> dict[str, float]:
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.curate.dedup.minhash import (
+    from datatrove.pipeline.dedup.minhash import (
         MinhashConfig,
         MinhashDedupBuckets,
         MinhashDedupCluster,
         MinhashDedupFilter,
         MinhashDedupSignature,
     )
-    from datatrove.pipeline.curate.filters import (
+    from datatrove.pipeline.filters import (
         FineWebQualityFilter,
         GopherQualityFilter,
         GopherRepetitionFilter,
@@ -97,17 +97,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", type=int, default=8000)
     parser.add_argument("--duplicates", type=int, default=2000)
+    parser.add_argument("--datatrove-python", default=sys.executable, help="a Python with datatrove and spaCy installed")
+    parser.add_argument("--run-datatrove", nargs=2, metavar=("INPUT", "WORK"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run_datatrove:
+        print(json.dumps(run_datatrove(*args.run_datatrove)))
+        return
+    from bench.corpus import corpus_with_duplicates, write_jsonl_shards
+
     records = corpus_with_duplicates(args.base, args.duplicates, structured=True)
     with tempfile.TemporaryDirectory() as tmp:
         mb = write_jsonl_shards(records, Path(tmp) / "in", shards=8) / 1e6
         print(f"corpus: {len(records):,} documents ({args.base:,} originals + {args.duplicates:,} injected near-duplicates), {mb:.1f} MB")
-        ours = run_corpusmill(f"{tmp}/in", tmp)
-        theirs = run_datatrove(f"{tmp}/in", tmp)
-        print(f"{'pipeline':<12} {'kept':>7} {'removed by filters':>18} {'near duplicates removed':>23} {'seconds':>8} {'MB/s':>6}")
-        print(f"{'corpusmill':<12} {ours['kept']:>7,} {ours['filtered']:>18,} {ours['duplicates']:>23,} {ours['seconds']:>8.1f} {mb / ours['seconds']:>6.2f}")
-        theirs_filtered = len(records) - theirs["after_filters"]
-        print(f"{'datatrove':<12} {theirs['kept']:>7,} {theirs_filtered:>18,} {theirs['duplicates']:>23,} {theirs['seconds']:>8.1f} {mb / theirs['seconds']:>6.2f}")
+        runs = {f"corpusmill ({compat})": run_corpusmill(f"{tmp}/in", tmp, compat) for compat in ("none", "datatrove")}
+        done = subprocess.run([args.datatrove_python, __file__, "--run-datatrove", f"{tmp}/in", tmp], check=True, capture_output=True, text=True)
+        runs["datatrove"] = json.loads(done.stdout.strip().splitlines()[-1])
+        theirs = runs["datatrove"]
+        print(f"{'pipeline':<24} {'after filters':>13} {'vs datatrove':>12} {'near dups removed':>17} {'kept':>7} {'seconds':>8} {'MB/s':>6} {'speed':>6}")
+        for name, r in runs.items():
+            print(f"{name:<24} {r['after_filters']:>13,} {r['after_filters'] / theirs['after_filters'] - 1:>+12.2%} {r['duplicates']:>17,} {r['kept']:>7,} "
+                  f"{r['seconds']:>8.1f} {mb / r['seconds']:>6.2f} {theirs['seconds'] / r['seconds']:>5.1f}x")
 
 
 if __name__ == "__main__":

@@ -119,22 +119,31 @@ def _run_build(config: Config, beam_args: Sequence[str], args: argparse.Namespac
 
 
 def _explain(config: Config, args: argparse.Namespace) -> None:
-    """Prints, filter by filter, what was measured and what was decided for one document."""
-    from pipeline.curate.filters.chain import (
-        build_decontamination_index,
-        explain,
-        filters_for_source,
-    )
+    """Prints, filter by filter, what was measured, the thresholds and the verdict for one document,
+    in the config's ``filters.compat`` mode and, for the rules that differ, in the other mode too."""
+    from pipeline.curate.filters.chain import build_decontamination_index, explain, filters_for_source, with_compat
     from pipeline.curate.normalize import normalize_text
     from pipeline.records import Document
 
     source = config.source(args.source) if args.source else config.sources[0]
     with open(args.text, encoding="utf-8", errors="replace") as f:
         doc = Document(f"{source.name}/explain", normalize_text(f.read()), source.name, {"path": args.text})
-    print(f"source {source.name} (kind {source.kind}), {len(doc.text):,} characters")
-    for row in explain(filters_for_source(config, source, build_decontamination_index(config)), doc):
-        measured = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["measured"].items())
-        print(f"  {row['filter']:<22} {row['verdict']:<40} {measured}")
+    index = build_decontamination_index(config)
+    mode = (source.filters or config.filters).compat
+    other = "datatrove" if mode == "none" else "none"
+    rows = explain(filters_for_source(config, source, index), doc)
+    others = explain(filters_for_source(with_compat(config, other), source, index), doc)
+    print(f"source {source.name} (kind {source.kind}), {len(doc.text):,} characters; filters.compat: {mode}")
+
+    def values(measured: dict) -> str:
+        return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in measured.items())
+
+    for row, alt in zip(rows, others):
+        print(f"  {row['filter']:<26} {row['verdict']:<40} {values(row['measured'])}")
+        if row["thresholds"]:
+            print(f"  {'':<26} thresholds: {values(row['thresholds'])}")
+        if alt["filter"] != row["filter"]:
+            print(f"  {'  compat: ' + other:<26} {alt['verdict']:<40} {values(alt['measured'])}")
 
 
 JOBS: dict[str, list[Callable[[Config, Sequence[str], argparse.Namespace], None]]] = {
@@ -181,7 +190,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--force", action="store_true", help="redo jobs whose complete output from the same config exists")
     filters = sub.add_parser("filters", help="inspect the filter chain", description="inspect the filter chain")
     filters_sub = filters.add_subparsers(dest="filters_command", required=True)
-    explain = filters_sub.add_parser("explain", help="every filter's measured values and verdict for one document")
+    explain = filters_sub.add_parser("explain", help="every filter's measured values, thresholds and verdict for one document (both compat modes)")
     explain.add_argument("config", help="YAML config file")
     explain.add_argument("--text", required=True, help="a file holding the document's text")
     explain.add_argument("--source", help="the source whose chain to use (default: the first)")

@@ -54,7 +54,7 @@ def test_gopher_average_word_length():
 def test_gopher_symbols_bullets_ellipsis_alpha_stop_words():
     words = prose(90).split()
     assert reason(GopherQuality()(doc(" ".join(words + ["#"] * 10)))) is None  # 10/100 = 0.1
-    assert reason(GopherQuality()(doc(" ".join(words + ["#"] * 11)))) == "gopher_symbol_word_ratio"
+    assert reason(GopherQuality()(doc(" ".join(words + ["#"] * 11)))) == "gopher_hash_word_ratio"
     lines = [prose(12, 12 * i) for i in range(10)]
     bulleted = ["- " + l for l in lines[:9]] + [lines[9]]
     assert reason(GopherQuality()(doc("\n".join(bulleted)))) is None  # 9/10 bullets
@@ -69,6 +69,10 @@ def test_gopher_symbols_bullets_ellipsis_alpha_stop_words():
     no_stop = " ".join(["river", "water", "stone"] * 20)
     assert reason(GopherQuality()(doc(no_stop + " the"))) == "gopher_stop_words"
     assert reason(GopherQuality()(doc(no_stop + " the and"))) is None
+    assert reason(GopherQuality()(doc(no_stop + " the the"))) == "gopher_stop_words"  # two of the words, not one twice
+    hashes_and_ellipses = " ".join(["..."] * 6 + words + ["#"] * 6)  # each 6/102 under 0.1: separate rules, as in the paper
+    assert reason(GopherQuality()(doc(hashes_and_ellipses))) is None
+    assert reason(GopherQuality()(doc(" ".join(["..."] * 11 + words)))) == "gopher_ellipsis_word_ratio"
 
 
 def test_gopher_repetition_lines_and_ngrams():

@@ -16,9 +16,17 @@ from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition
 from pipeline.curate.filters.language import LanguageFilter
 from pipeline.curate.filters.length import MinLength
 from pipeline.curate.filters.pii import PiiRedactor
+from pipeline.curate.filters.reference import ReferenceFineWebQuality, ReferenceGopherQuality, ReferenceGopherRepetition
 from pipeline.curate.filters.text import is_cjk
 from pipeline.curate.filters.url import UrlFilter, rules_from_files
 from pipeline.records import Document, Drop
+
+
+# filters.compat → the Gopher quality, Gopher repetition and FineWeb classes of that mode
+RULES_BY_MODE: dict[str, tuple[type, type, type]] = {
+    "none": (GopherQuality, GopherRepetition, FineWebQuality),
+    "datatrove": (ReferenceGopherQuality, ReferenceGopherRepetition, ReferenceFineWebQuality),
+}
 
 
 def _params(block: Any) -> dict[str, Any]:
@@ -65,12 +73,13 @@ def filters_for_source(config: Config, source: SourceConfig, decontamination: Op
     else:
         if f.language.enabled:
             chain.append(LanguageFilter(**_params(f.language)))
+        quality, repetition, fineweb = RULES_BY_MODE[f.compat]
         if f.gopher_quality.enabled:
-            chain.append(GopherQuality(**_params(f.gopher_quality)))
+            chain.append(quality(**_params(f.gopher_quality)))
         if f.gopher_repetition.enabled:
-            chain.append(GopherRepetition(**_params(f.gopher_repetition)))
+            chain.append(repetition(**_params(f.gopher_repetition)))
         if f.fineweb.enabled:
-            chain.append(FineWebQuality(**_params(f.fineweb)))
+            chain.append(fineweb(**_params(f.fineweb)))
         if f.c4.enabled:
             chain.append(EnglishOnly(C4Quality(**_params(f.c4))))
     chain += [ClassifierFilter(c.name, c.model, c.min_score, c.action) for c in f.classifiers if c.enabled]
@@ -104,14 +113,27 @@ class SourceFilterChains:
         return apply_filters(self.chains[doc.source], doc)
 
 
+def with_compat(config: Config, mode: str) -> Config:
+    """The config with ``filters.compat`` set to ``mode`` globally and in every source's overrides."""
+    sources = [dataclasses.replace(s, filters=dataclasses.replace(s.filters, compat=mode)) if s.filters is not None else s for s in config.sources]
+    return dataclasses.replace(config, filters=dataclasses.replace(config.filters, compat=mode), sources=sources)
+
+
+def _thresholds(check: Any) -> dict[str, Any]:
+    if not dataclasses.is_dataclass(check) or isinstance(check, EnglishOnly):
+        return {}
+    return {f.name: getattr(check, f.name) for f in dataclasses.fields(check) if isinstance(getattr(check, f.name), (int, float)) and not f.name.startswith("_")}
+
+
 def explain(chain: list[DocumentFilter], doc: Document) -> list[dict[str, Any]]:
-    """Every filter's measured values and verdict for one document, as ``filters explain`` prints them."""
+    """Every filter's measured values, thresholds and verdict for one document, as ``filters explain`` prints them."""
     rows = []
     for check in chain:
         measured = check.measure(doc) if hasattr(check, "measure") else {}
         result = check(doc)
         verdict = f"DROP {result.reason} ({result.detail})" if isinstance(result, Rejection) else ("keep (changed)" if isinstance(result, Document) else "keep")
-        rows.append({"filter": type(check).__name__ if not isinstance(check, EnglishOnly) else f"EnglishOnly({type(check.inner).__name__})", "measured": measured, "verdict": verdict})
+        name = type(check).__name__ if not isinstance(check, EnglishOnly) else f"EnglishOnly({type(check.inner).__name__})"
+        rows.append({"filter": name, "measured": measured, "thresholds": _thresholds(check), "verdict": verdict})
         if isinstance(result, Document):
             doc = result
     return rows

@@ -1,4 +1,6 @@
-"""FineWeb's quality rules (Penedo et al. 2024, as in datatrove)."""
+"""FineWeb's quality rules (Penedo et al. 2024) with datatrove's thresholds and terminal punctuation, in
+corpusmill's definitions: lines are compared without their indentation, and the words are
+corpusmill's (README "Filter definitions"; ``filters.compat: datatrove`` is datatrove's exactly)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

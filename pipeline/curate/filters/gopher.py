@@ -1,5 +1,6 @@
-"""Gopher (MassiveText, Rae et al. 2021) quality and repetition rules, with their published defaults
-as implemented in datatrove. Rules follow the detected language: stop words come from that
+"""Gopher (MassiveText, Rae et al. 2021) quality and repetition rules with their published thresholds,
+in corpusmill's definitions (README "Filter definitions": how each differs from datatrove's, which
+``filters.compat: datatrove`` applies exactly). Rules follow the detected language: stop words come from that
 language's list, CJK text counts characters as words (no word-length rule) and measures n-gram
 repetition over character pairs, so good non-English prose passes."""
 from __future__ import annotations
@@ -45,11 +46,12 @@ class GopherQuality:
         return {
             "words": len(tokens),
             "avg_word_length": None if cjk else sum(map(len, tokens)) / n,
-            "symbol_word_ratio": (text.count("#") + sum(text.count(e) for e in ELLIPSES)) / n,
+            "hash_word_ratio": text.count("#") / n,
+            "ellipsis_word_ratio": sum(text.count(e) for e in ELLIPSES) / n,
             "bullet_lines_ratio": sum(line.lstrip().startswith(BULLETS) for line in lines) / len(lines),
             "ellipsis_lines_ratio": sum(line.rstrip().endswith(ELLIPSES) for line in lines) / len(lines),
             "alpha_words_ratio": len(_LINE_WITH_LETTER.findall("\n".join(tokens))) / n,  # one token a line
-            "stop_words": None if stops is None else sum(map(stops.__contains__, words(text.lower()))),
+            "stop_words": None if stops is None else len(stops.intersection(words(text.lower()))),  # distinct ones, as the paper asks
         }
 
     def __call__(self, doc: Document) -> Optional[Rejection]:
@@ -59,7 +61,8 @@ class GopherQuality:
             ("gopher_long_doc", m["words"], m["words"] <= self.max_doc_words),
             ("gopher_below_avg_word_length", m["avg_word_length"] or 0, m["avg_word_length"] is None or m["avg_word_length"] >= self.min_avg_word_length),
             ("gopher_above_avg_word_length", m["avg_word_length"] or 0, m["avg_word_length"] is None or m["avg_word_length"] <= self.max_avg_word_length),
-            ("gopher_symbol_word_ratio", m["symbol_word_ratio"], m["symbol_word_ratio"] <= self.max_symbol_word_ratio),
+            ("gopher_hash_word_ratio", m["hash_word_ratio"], m["hash_word_ratio"] <= self.max_symbol_word_ratio),
+            ("gopher_ellipsis_word_ratio", m["ellipsis_word_ratio"], m["ellipsis_word_ratio"] <= self.max_symbol_word_ratio),
             ("gopher_bullet_lines", m["bullet_lines_ratio"], m["bullet_lines_ratio"] <= self.max_bullet_lines_ratio),
             ("gopher_ellipsis_lines", m["ellipsis_lines_ratio"], m["ellipsis_lines_ratio"] <= self.max_ellipsis_lines_ratio),
             ("gopher_alpha_words", m["alpha_words_ratio"], m["alpha_words_ratio"] >= self.min_alpha_words_ratio),

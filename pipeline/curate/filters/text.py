@@ -5,14 +5,19 @@ word of its own, so Chinese and Japanese text (no spaces) gets meaningful word c
 """
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
+from pathlib import Path
 
 from tokenizer.cjk import WORD_CHARS
 
 CJK_LANGUAGES = frozenset({"zh", "ja", "ko"})
 _WORDS = re.compile(f"[{WORD_CHARS}]|[^\\s{WORD_CHARS}]+")
-TERMINAL_PUNCTUATION = (".", "!", "?", '"', "'", "”", "’", "。", "！", "？", "…", ":", ";", "：", "；", "」", "』")
+# spaCy's English tokenizer rules and datatrove's punctuation sets and stop words (bench/datatrove_reference.py --rules)
+REFERENCE_RULES = json.loads(Path(__file__).with_name("reference_en.json").read_text(encoding="utf-8"))
+# datatrove's sentence-ending characters (159, across scripts); closing quotes, colons and ellipses are not among them
+TERMINAL_PUNCTUATION = tuple(REFERENCE_RULES["terminal_punctuation"])
 
 
 @lru_cache(maxsize=4)
