@@ -84,14 +84,15 @@ def web_pages(n: int, rng: random.Random) -> list[str]:
 
 
 def write_rules(path: str) -> None:
-    import datatrove
+    from importlib.metadata import version
+
     import spacy
     from datatrove.pipeline.filters.gopher_quality_filter import STOP_WORDS
     from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 
     tokenizer = spacy.blank("en").tokenizer
     data = {
-        "provenance": f"spaCy {spacy.__version__} (MIT licence) English tokenizer rules; datatrove {getattr(datatrove, '__version__', '')} "
+        "provenance": f"spaCy {spacy.__version__} (MIT licence) English tokenizer rules; datatrove {version('datatrove')} "
                       "(Apache-2.0) punctuation sets and Gopher stop words. Written by bench/datatrove_reference.py --rules.",
         "prefix": tokenizer.prefix_search.__self__.pattern,
         "suffix": tokenizer.suffix_search.__self__.pattern,

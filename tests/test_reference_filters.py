@@ -53,3 +53,38 @@ def test_reference_mode_agrees_with_datatrove(name, split):
     assert sum(same_reason) / max(len(same_reason), 1) >= 0.99
     kept = sum(r[name] is None for r in chosen)
     assert 0 < kept < len(chosen)  # the fixture has both verdicts for every filter
+
+
+def test_reference_words_are_spacys_tokens():
+    """Tokens spaCy 3.8's blank English pipeline gives for this text (recorded from spaCy itself):
+    contractions, abbreviations, URLs, hyphen and slash infixes, emoticon-like special cases."""
+    from pipeline.curate.filters.reference import reference_words
+
+    text = "Don't stop-believing, e.g. U.S. Mr. Smith's $5.00 (see https://x.org/a?b=1) ... well--known \"quotes\" 3.14 A/B tests; end.\n\nNew  para"
+    assert list(reference_words(text)) == [
+        "Do", "n't", "stop", "-", "believing", ",", "e.g.", "U.S.", "Mr.", "Smith", "'s", "$", "5.00", "(", "see", "https://x.org/a?b=1", ")",
+        "...", "well", "--", "known", '"', "quotes", '"', "3.14", "A", "/", "B", "tests", ";", "end", ".", "New", "para"]
+    assert list(reference_words("Traceback (most recent call last):")) == ["Traceback", "(", "most", "recent", "call", "last", "):"]
+
+
+def test_compat_selects_the_reference_rules_and_explain_shows_both_modes(tmp_path, capsys):
+    import yaml
+
+    from pipeline.cli import main
+    from pipeline.config import config_from_dict
+    from pipeline.curate.filters.chain import filters_for_source
+
+    data = {"sources": [{"name": "s", "paths": ["x.jsonl"]}], "filters": {"compat": "datatrove"}}
+    config = config_from_dict(data)
+    names = [type(f).__name__ for f in filters_for_source(config, config.sources[0])]
+    assert {"ReferenceGopherQuality", "ReferenceGopherRepetition", "ReferenceFineWebQuality"} <= set(names)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({**data, "filters": {"compat": "none"}}))
+    text = tmp_path / "doc.txt"
+    prose = "The river and the valley, with its old stone bridge, have seen many travellers pass. " * 8
+    text.write_text(prose)
+    assert main(["filters", "explain", str(tmp_path / "c.yaml"), "--text", str(text)]) == 0
+    out = capsys.readouterr().out
+    assert "filters.compat: none" in out and out.count("compat: datatrove") == 3 and "thresholds: min_doc_words=50" in out
+    default_alpha = next(line for line in out.splitlines() if line.strip().startswith("GopherQuality"))
+    reference_alpha = next(line for line in out.splitlines() if "compat: datatrove" in line and "hash_word_ratio" in line)
+    assert "alpha_words_ratio=1," in default_alpha and "alpha_words_ratio=0.8" in reference_alpha  # punctuation tokens count in datatrove
