@@ -70,8 +70,8 @@ class GopherQuality:
         ])
 
 
-def duplicate_fraction(items: list[str]) -> tuple[float, float]:
-    """(share of items that repeat an earlier one, share of characters in those repeats)."""
+def duplicate_counts(items: list[str]) -> tuple[int, int]:
+    """(items that repeat an earlier one, characters in those repeats)."""
     seen: set[str] = set()
     dup_items = dup_chars = 0
     for item in items:
@@ -80,6 +80,12 @@ def duplicate_fraction(items: list[str]) -> tuple[float, float]:
             dup_chars += len(item)
         else:
             seen.add(item)
+    return dup_items, dup_chars
+
+
+def duplicate_fraction(items: list[str]) -> tuple[float, float]:
+    """(share of items that repeat an earlier one, share of characters in those repeats)."""
+    dup_items, dup_chars = duplicate_counts(items)
     total_chars = sum(len(i) for i in items) or 1
     return dup_items / max(len(items), 1), dup_chars / total_chars
 

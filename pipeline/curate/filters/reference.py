@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any, Optional
 
 from pipeline.curate.filters.base import Rejection, first_failure
-from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition
+from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition, duplicate_counts
 from pipeline.curate.filters.fineweb import FineWebQuality
 from pipeline.curate.filters.text import REFERENCE_RULES as _RULES
 from pipeline.curate.filters.text import TERMINAL_PUNCTUATION
@@ -154,19 +154,6 @@ class ReferenceGopherQuality(GopherQuality):
         ])
 
 
-def _duplicates(items: list[str]) -> tuple[int, int]:
-    """(repeated items, characters in them), each repeat after the first counted."""
-    seen: set[str] = set()
-    items_dup = chars_dup = 0
-    for item in items:
-        if item in seen:
-            items_dup += 1
-            chars_dup += len(item)
-        else:
-            seen.add(item)
-    return items_dup, chars_dup
-
-
 def _greedy_duplicated_chars(words: tuple[str, ...], n: int) -> int:
     """Characters of n-grams (words joined without spaces) seen before, skipping past each repeat."""
     seen: set[str] = set()
@@ -195,8 +182,8 @@ class ReferenceGopherRepetition(GopherRepetition):
         size = max(len(text), 1)
         paragraphs = _PARAGRAPHS.split(text.strip())
         lines = _LINES.split(text)
-        para_dup, para_chars = _duplicates(paragraphs)
-        line_dup, line_chars = _duplicates(lines)
+        para_dup, para_chars = duplicate_counts(paragraphs)
+        line_dup, line_chars = duplicate_counts(lines)
         m: dict[str, Any] = {"dup_para_frac": para_dup / len(paragraphs), "dup_para_char_frac": para_chars / size,
                              "dup_line_frac": line_dup / len(lines), "dup_line_char_frac": line_chars / size}
         tokens = reference_words(text)
@@ -217,7 +204,7 @@ class ReferenceFineWebQuality(FineWebQuality):
     def measure(self, doc: Document) -> dict[str, Any]:
         text = doc.text
         lines = [line for line in text.split("\n") if line.strip()] or [""]
-        _, dup_chars = _duplicates(lines)
+        _, dup_chars = duplicate_counts(lines)
         return {
             "line_punct_ratio": sum(line.endswith(TERMINAL_PUNCTUATION) for line in lines) / len(lines),
             "short_line_ratio": sum(len(line) <= self.short_line_length for line in lines) / len(lines),
