@@ -74,13 +74,13 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
         decisions.append(
             analyzed[IDS]
             | "GroupIdHashes" >> beam.GroupByKey()
-            | "DuplicateIds" >> beam.FlatMapTuple(lambda _, blocks: [(m, k, ids.STAGE) for m, k in exact.exact_duplicates(blocks).tolist()])
+            | "DuplicateIds" >> beam.FlatMapTuple(lambda _, blocks: exact.duplicate_decisions(blocks, ids.STAGE))
         )
     if config.dedup.exact:
         decisions.append(
             analyzed[EXACT]
             | "GroupTextHashes" >> beam.GroupByKey()
-            | "ExactDuplicates" >> beam.FlatMapTuple(lambda _, blocks: [(m, k, exact.STAGE) for m, k in exact.exact_duplicates(blocks).tolist()])
+            | "ExactDuplicates" >> beam.FlatMapTuple(lambda _, blocks: exact.duplicate_decisions(blocks, exact.STAGE))
         )
     near_stats = []
     if config.dedup.minhash.enabled:

@@ -7,7 +7,7 @@ tokenizer: curated/; the build: curated/ and the tokenizer) and the job's own fi
 config, its upstream and the sha256 of every file it wrote). A downstream job refuses an
 upstream without ``_SUCCESS`` (interrupted, or failed its checks), and counts as up to date only
 with the same config **and** the same upstream fingerprints, so a dataset is never built from
-partial or stale data. Only the files a job owns (``layout.OWNED``) are cleared, and only after
+partial or stale data. Only the files a job owns (``layout.OWNED_BY_JOB``) are cleared, and only after
 its inputs were checked. The run report section is written before the checks, so a failed
 check leaves its numbers readable.
 """

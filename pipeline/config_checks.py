@@ -61,7 +61,7 @@ def check_semantics(config: "Config") -> None:
         raise ConfigError("sources: at least one source is required")
     check_bounds(config)
     for i, s in enumerate(config.sources):
-        if not SAFE_NAME.fullmatch(s.name) or set(s.name) == {"."}:
+        if not SAFE_NAME.fullmatch(s.name):
             raise ConfigError(f"sources[{i}].name: must be letters, digits, '_', '-' or '.', not starting with '.' or '-' (it names files), got {s.name!r}")
         if s.name in names[:i]:
             raise ConfigError(f"sources[{i}].name: duplicate source name {s.name!r}")
@@ -117,8 +117,6 @@ def check_semantics(config: "Config") -> None:
         raise ConfigError(f"dedup.lines.min_documents: must be at least 2 (a line in one document is every line), got {config.dedup.lines.min_documents}")
     if config.max_compression_ratio <= 1:
         raise ConfigError(f"max_compression_ratio: must be above 1, got {config.max_compression_ratio}")
-    if config.on_duplicate_id not in ("drop", "fail", "keep"):
-        raise ConfigError(f"on_duplicate_id: expected drop, fail or keep, got {config.on_duplicate_id!r}")
     blocks = [("filters", config.filters)] + [(f"sources[{i}].filters", s.filters) for i, s in enumerate(config.sources) if s.filters is not None]
     for where, block in blocks:
         for j, c in enumerate(block.classifiers):

@@ -125,9 +125,10 @@ def write_json(path: str, obj: Any) -> None:
     write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
-def read_bytes(path: str) -> bytes:
+def read_bytes(path: str, limit: int = -1) -> bytes:
+    """The file's bytes (at most ``limit`` of them when given)."""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return f.read()
+        return f.read(limit)
 
 
 def read_json(path: str) -> Any:

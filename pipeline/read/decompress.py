@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bz2
 import zlib
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 try:
     from compression.zstd import ZstdDecompressor  # Python 3.14+
@@ -61,17 +61,17 @@ class _Member:
         return self._full if self._gzip else not self._d.needs_input
 
 
-FACTORIES: dict[str, Callable[[], _Member]] = {ext: (lambda ext=ext: _Member(ext)) for ext in (".gz", ".zst", ".bz2")}
+EXTENSIONS = (".gz", ".zst", ".bz2")
 
 
 def compression_of(path: str) -> str | None:
-    return next((ext for ext in FACTORIES if path.endswith(ext)), None)
+    return next((ext for ext in EXTENSIONS if path.endswith(ext)), None)
 
 
 def decompressed_chunks(raw: Any, extension: str, max_ratio: Optional[float] = None) -> Iterator[bytes]:
     """Decompressed data of a file object in pieces of about ``CHUNK`` bytes; multi-member and
     multi-frame streams are followed; output beyond ``max_ratio`` × input raises."""
-    member = FACTORIES[extension]()
+    member = _Member(extension)
     fed = False  # the current member has been given input
     ended = False  # some member reached its end marker
     data = b""
@@ -92,7 +92,7 @@ def decompressed_chunks(raw: Any, extension: str, max_ratio: Optional[float] = N
             yield out
         if member.eof:
             data = member.unused_data + data
-            member, fed, ended = FACTORIES[extension](), False, True
+            member, fed, ended = _Member(extension), False, True
     if fed or not ended:
         raise TruncatedInputError("compressed stream ends before its end marker (truncated or corrupt file)")
 

@@ -17,7 +17,6 @@ import tarfile
 import zipfile
 from typing import Callable, Iterable, Iterator, Union
 
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import SourceConfig
@@ -46,11 +45,6 @@ def repository_name(location: str, base: str) -> str:
     return relative.removesuffix(".git")
 
 
-def _read_at_most(path: str, limit: int) -> bytes:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return f.read(limit)
-
-
 def _directory_entries(location: str) -> list[FileEntry]:
     """The entries under a directory, sorted. Local trees are walked without following links: a
     symlink (to a file or a directory, broken or looping) is a ``symlink`` skip, a FIFO or device a
@@ -59,7 +53,7 @@ def _directory_entries(location: str) -> list[FileEntry]:
         return _local_entries(location)
     root = location.rstrip("/") + "/"
     matched = FileSystems.match([root + "**"])[0].metadata_list
-    return sorted((m.path[len(root):], m.size_in_bytes, lambda limit, p=m.path: _read_at_most(p, limit)) for m in matched)
+    return sorted((m.path[len(root):], m.size_in_bytes, lambda limit, p=m.path: read_bytes(p, limit)) for m in matched)
 
 
 def _local_entries(location: str) -> list[FileEntry]:
@@ -73,7 +67,7 @@ def _local_entries(location: str) -> list[FileEntry]:
             if stat.S_ISLNK(mode):
                 entries.append((relative, 0, SYMLINK))
             elif stat.S_ISREG(mode):
-                entries.append((relative, os.lstat(path).st_size, lambda limit, p=path: _read_at_most(p, limit)))
+                entries.append((relative, os.lstat(path).st_size, lambda limit, p=path: read_bytes(p, limit)))
             elif not stat.S_ISDIR(mode):
                 entries.append((relative, 0, NOT_REGULAR))
     return sorted(entries, key=lambda e: e[0])

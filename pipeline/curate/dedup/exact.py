@@ -21,6 +21,11 @@ def text_hash(text: str) -> tuple[int, int]:
     return int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little")
 
 
+def duplicate_decisions(blocks: Iterable[np.ndarray], stage: str) -> list[tuple[int, int, str]]:
+    """``(member, keeper, stage)`` decisions for the groups of equal keys in ``blocks`` (texts, or ids)."""
+    return [(member, keeper, stage) for member, keeper in exact_duplicates(blocks).tolist()]
+
+
 def exact_duplicates(blocks: Iterable[np.ndarray]) -> np.ndarray:
     """``(member, keeper)`` node pairs, shape ``(k, 2)``, for every document whose text a smaller node also has."""
     parts = list(blocks)
