@@ -126,7 +126,7 @@ class FiltersConfig:
     """Text sources run url, min_length, language, gopher_*, fineweb, c4, classifiers, decontaminate, pii;
     code sources run url, min_length, code, classifiers, decontaminate, pii (url only judges documents with a URL)."""
 
-    compat: Literal["none", "datatrove"] = "none"  # datatrove: Gopher and FineWeb rules exactly as datatrove defines them
+    compat: Literal["none", "datatrove"] = "none"  # datatrove: Gopher and FineWeb rules exactly as datatrove defines them (C4 is in both)
     url: UrlConfig = field(default_factory=UrlConfig)
     min_length: MinLengthConfig = field(default_factory=MinLengthConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)

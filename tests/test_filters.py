@@ -103,9 +103,11 @@ def test_c4_line_and_document_rules():
     result = C4Quality()(doc(text))
     assert isinstance(result, Document)
     assert result.text == "\n".join(sentences + ["Cited fact here  ok."])
+    assert reason(C4Quality()(doc(text + "\nlorem ipsum in a menu"))) is None  # only a kept line's lorem ipsum or brace drops the page
     assert reason(C4Quality()(doc("\n".join(sentences[:4])))) == "c4_too_few_sentences"
     assert reason(C4Quality()(doc(text + "\nLorem ipsum dolor sit amet."))) == "c4_lorem_ipsum"
-    assert reason(C4Quality()(doc(text + "\nvar x = {a: 1};"))) == "c4_curly_bracket"
+    assert reason(C4Quality()(doc(text + "\nThe setting was {a: 1} then."))) == "c4_curly_bracket"
+    assert reason(C4Quality()(doc(text + "\nvar x = {a: 1};"))) is None  # a line without a terminal mark goes first
 
 
 def test_code_rules():

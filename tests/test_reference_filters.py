@@ -1,15 +1,21 @@
-"""``filters.compat: datatrove`` against datatrove's own verdicts, recorded by
-``bench/datatrove_reference.py`` (datatrove and spaCy in their own virtualenv) on English prose:
-Python docstrings, licence texts and generated web-like pages."""
+"""``filters.compat: datatrove`` (and C4, datatrove's in both modes) against datatrove's own
+verdicts, recorded by ``bench/datatrove_reference.py`` (datatrove and spaCy in their own
+virtualenv) on English prose: Python docstrings, licence texts, generated web-like and news-like pages."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pipeline.curate.filters.reference import ReferenceFineWebQuality, ReferenceGopherQuality, ReferenceGopherRepetition
+from pipeline.curate.filters.base import Rejection
+from pipeline.curate.filters.c4 import C4Quality
+from pipeline.curate.filters.reference import (_WORD_TOKEN, PUNCTUATION, tokens_with_letter, ReferenceFineWebQuality, ReferenceGopherQuality,
+                                               ReferenceGopherRepetition)
 from pipeline.records import Document
 
 FIXTURE = Path(__file__).parent / "data" / "datatrove_verdicts.jsonl.gz"
@@ -25,8 +31,10 @@ REASONS = {
     **{f"top_{n}_gram": f"gopher_top_{n}_gram" for n in (2, 3, 4)}, **{f"duplicated_{n}_n_grams": f"gopher_dup_{n}_gram" for n in range(5, 11)},
     "line_punct_ratio": "fineweb_line_punct_ratio", "short_line_ratio": "fineweb_short_line_ratio",
     "char_dup_ratio": "fineweb_dup_line_char_ratio", "list_ratio": "fineweb_newline_word_ratio",
+    "lorem_ipsum": "c4_lorem_ipsum", "curly_bracket": "c4_curly_bracket", "too_few_sentences": "c4_too_few_sentences",
 }
-FILTERS = {"gopher_quality": ReferenceGopherQuality(), "gopher_repetition": ReferenceGopherRepetition(), "fineweb": ReferenceFineWebQuality()}
+FILTERS = {"gopher_quality": ReferenceGopherQuality(), "gopher_repetition": ReferenceGopherRepetition(), "fineweb": ReferenceFineWebQuality(),
+           "c4": C4Quality()}
 
 
 def rows() -> list[dict]:
@@ -35,8 +43,8 @@ def rows() -> list[dict]:
 
 
 def verdict(name: str, text: str) -> str | None:
-    rejection = FILTERS[name](Document("t/0", text, "t", {"language": "en"}))
-    return None if rejection is None else rejection.reason
+    result = FILTERS[name](Document("t/0", text, "t", {"language": "en"}))
+    return result.reason if isinstance(result, Rejection) else None
 
 
 @pytest.mark.parametrize("name", FILTERS)
@@ -45,7 +53,7 @@ def test_reference_mode_agrees_with_datatrove(name, split):
     """Keep/drop agreement ≥ 99% per filter, on the tuning rows and on held-out rows alike; a
     disagreement would show here with its text."""
     chosen = [r for r in rows() if r["split"] == split]
-    assert len(chosen) >= 250 and {r["kind"] for r in chosen} == {"docstring", "licence", "web"}
+    assert len(chosen) >= 250 and {r["kind"] for r in chosen} == {"docstring", "licence", "web", "news"}
     verdicts = [(r, verdict(name, r["text"])) for r in chosen]
     agree = [(r[name] is None) == (mine is None) for r, mine in verdicts]
     assert sum(agree) / len(agree) >= 0.99, [(r[name], mine, r["text"][:200]) for (r, mine), ok in zip(verdicts, agree) if not ok][:5]
@@ -55,16 +63,47 @@ def test_reference_mode_agrees_with_datatrove(name, split):
     assert 0 < kept < len(chosen)  # the fixture has both verdicts for every filter
 
 
+def test_c4_keeps_the_lines_datatrove_keeps():
+    """C4 rewrites what it keeps: the kept text equals datatrove's, character for character."""
+    kept = [r for r in rows() if r["c4"] is None]
+    assert len(kept) > 500 and sum(r["c4_text"] != r["text"] for r in kept) > 100
+    for r in kept:
+        result = C4Quality()(Document("t/0", r["text"], "t", {"language": "en"}))
+        assert (r["text"] if result is None else result.text) == r["c4_text"]
+
+
+def test_words_and_sentences_are_spacys_on_every_fixture_document():
+    """spaCy's words (their SHA-1, as datatrove splits them) and sentence counts, recorded from spaCy
+    itself, equal ours on every document."""
+    from pipeline.curate.filters.spacy_english import spacy_sentence_count, spacy_words
+
+    for r in rows():
+        assert hashlib.sha1("\0".join(spacy_words(r["text"])).encode()).hexdigest() == r["spacy_words_sha1"], r["text"][:200]
+        assert spacy_sentence_count(r["text"]) == r["spacy_sentences"], r["text"][:200]
+
+
+def test_sentences_are_spacys_sentences():
+    """Sentence counts spaCy 3.8's sentencizer gives (recorded through datatrove's split_into_sentences):
+    abbreviations end none, dotted names split, whitespace runs start one, ellipses end none."""
+    from pipeline.curate.filters.spacy_english import spacy_sentence_count
+
+    assert spacy_sentence_count('Mr. Smith went to Washington. He said "hi." Then left!  Really?! Yes... maybe') == 5
+    assert spacy_sentence_count("Use asyncio.Future here. (E.g. this) ok") == 3
+    assert spacy_sentence_count("One.\tTwo . \t Three") == 3
+    assert spacy_sentence_count("Wait — what? Really?! Yes.") == 3
+    assert spacy_sentence_count("") == 0
+
+
 def test_reference_words_are_spacys_tokens():
     """Tokens spaCy 3.8's blank English pipeline gives for this text (recorded from spaCy itself):
     contractions, abbreviations, URLs, hyphen and slash infixes, emoticon-like special cases."""
-    from pipeline.curate.filters.reference import reference_words
+    from pipeline.curate.filters.spacy_english import spacy_words
 
     text = "Don't stop-believing, e.g. U.S. Mr. Smith's $5.00 (see https://x.org/a?b=1) ... well--known \"quotes\" 3.14 A/B tests; end.\n\nNew  para"
-    assert list(reference_words(text)) == [
+    assert list(spacy_words(text)) == [
         "Do", "n't", "stop", "-", "believing", ",", "e.g.", "U.S.", "Mr.", "Smith", "'s", "$", "5.00", "(", "see", "https://x.org/a?b=1", ")",
         "...", "well", "--", "known", '"', "quotes", '"', "3.14", "A", "/", "B", "tests", ";", "end", ".", "New", "para"]
-    assert list(reference_words("Traceback (most recent call last):")) == ["Traceback", "(", "most", "recent", "call", "last", "):"]
+    assert list(spacy_words("Traceback (most recent call last):")) == ["Traceback", "(", "most", "recent", "call", "last", "):"]
 
 
 def test_compat_selects_the_reference_rules_and_explain_shows_both_modes(tmp_path, capsys):
@@ -88,3 +127,12 @@ def test_compat_selects_the_reference_rules_and_explain_shows_both_modes(tmp_pat
     default_alpha = next(line for line in out.splitlines() if line.strip().startswith("GopherQuality"))
     reference_alpha = next(line for line in out.splitlines() if "compat: datatrove" in line and "hash_word_ratio" in line)
     assert "alpha_words_ratio=1," in default_alpha and "alpha_words_ratio=0.8" in reference_alpha  # punctuation tokens count in datatrove
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(sorted(PUNCTUATION) + list("abXY09²½Ⅻ一_é’")), min_size=1, max_size=5), min_size=1, max_size=8))
+def test_word_and_letter_patterns_are_datatroves_definitions(tokens):
+    """The regexes over one token a line equal datatrove's per-token loops: a word has a character
+    outside its punctuation set; a token with a letter has one that ``str.isalpha``."""
+    one_per_line = "\n".join(tokens)
+    assert _WORD_TOKEN.findall(one_per_line) == [w for w in tokens if any(c not in PUNCTUATION for c in w)]
+    assert tokens_with_letter(one_per_line) == sum(any(c.isalpha() for c in w) for w in tokens)

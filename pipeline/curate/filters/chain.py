@@ -22,7 +22,7 @@ from pipeline.curate.filters.url import UrlFilter, rules_from_files
 from pipeline.records import Document, Drop
 
 
-# filters.compat → the Gopher quality, Gopher repetition and FineWeb classes of that mode
+# filters.compat → the Gopher quality, Gopher repetition and FineWeb classes of that mode (C4 is datatrove's in both)
 RULES_BY_MODE: dict[str, tuple[type, type, type]] = {
     "none": (GopherQuality, GopherRepetition, FineWebQuality),
     "datatrove": (ReferenceGopherQuality, ReferenceGopherRepetition, ReferenceFineWebQuality),

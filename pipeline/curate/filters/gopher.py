@@ -115,15 +115,47 @@ class NgramIndex:
                 self._grams[n] = shorter[:count] * self._MULTIPLIER + self.word_ids[n - 1 : n - 1 + count]
         return self._grams[n]
 
-    def top_char_fraction(self, n: int) -> float:
-        """Characters covered by the most frequent n-gram (every occurrence) over all characters."""
+    def chars(self, start: int, n: int) -> int:
+        """Characters of the words of the n-gram at ``start``."""
+        return int(self.lengths[start : start + n].sum())
+
+    def most_frequent(self, n: int) -> tuple[int, int]:
+        """(start of the most frequent n-gram, its count); ties go to the earliest, as Counter.most_common."""
         grams = self.grams(n)
         if not len(grams):
-            return 0.0
+            return 0, 0
         _, first, counts = np.unique(grams, return_index=True, return_counts=True)
         most = counts.max()
-        start = int(first[counts == most].min())  # ties: the earliest n-gram, as Counter.most_common
-        return float(self.lengths[start : start + n].sum()) * int(most) / self.total_chars
+        return int(first[counts == most].min()), int(most)
+
+    def top_char_fraction(self, n: int) -> float:
+        """Characters covered by the most frequent n-gram (every occurrence) over all characters."""
+        start, count = self.most_frequent(n)
+        return self.chars(start, n) * count / self.total_chars
+
+    def greedy_repeated_chars(self, n: int) -> int:
+        """datatrove's count: walk the n-grams left to right; one seen before adds its characters and
+        the walk jumps past it (the n-grams jumped over are never seen). Only n-grams that occurred
+        earlier can repeat, so the walk steps from one of those to the next."""
+        grams = self.grams(n)
+        if len(grams) < 2:
+            return 0
+        _, first, inverse = np.unique(grams, return_index=True, return_inverse=True)
+        candidates = np.flatnonzero(first[inverse] < np.arange(len(grams))).tolist()
+        seen = np.zeros(len(first), dtype=bool)
+        ids = inverse.tolist()
+        position = repeated = 0
+        for c in candidates:
+            if c < position:
+                continue
+            seen[inverse[position:c]] = True
+            if seen[ids[c]]:
+                repeated += self.chars(c, n)
+                position = c + n
+            else:
+                seen[ids[c]] = True
+                position = c + 1
+        return repeated
 
     def duplicated_char_fraction(self, n: int) -> float:
         """Characters of words inside n-grams seen earlier in the document (overlaps once)."""
