@@ -119,8 +119,14 @@ def news_pages(n: int, rng: random.Random) -> list[str]:
 
 
 def file_texts(patterns: list[str]) -> list[str]:
-    paths = sorted({p for pattern in patterns for p in glob.glob(pattern, recursive=True) if Path(p).is_file()})
-    texts = [Path(p).read_text(encoding="utf-8", errors="replace")[:MAX_CHARS] for p in paths]
+    """The files' first characters: gzip files inflated, files that are no UTF-8 text left out."""
+    texts = []
+    for path in sorted({p for pattern in patterns for p in glob.glob(pattern, recursive=True) if Path(p).is_file()}):
+        data = gzip.decompress(Path(path).read_bytes()) if path.endswith(".gz") else Path(path).read_bytes()
+        try:
+            texts.append(data.decode("utf-8")[:MAX_CHARS])
+        except UnicodeDecodeError:
+            continue
     return [t for t in texts if len(t) > 200]
 
 

@@ -233,6 +233,32 @@ def test_vectorized_ngram_measures_match_a_plain_reference():
             assert index.duplicated_char_fraction(n) == pytest.approx(dup_ref(tokens, n))
 
 
+def test_greedy_repeated_chars_is_datatroves_walk():
+    """datatrove's find_all_duplicate, verbatim in spirit: n-grams as joined strings, skip n after a repeat.
+    Tokens of two characters each, so a joined string spells exactly one token sequence."""
+    import random
+
+    from pipeline.curate.filters.gopher import NgramIndex
+
+    def walk(words, n):
+        seen, repeated, i = set(), 0, 0
+        while i < len(words) - n + 1:
+            gram = "".join(words[i : i + n])
+            if gram in seen:
+                repeated, i = repeated + len(gram), i + n
+            else:
+                seen.add(gram)
+                i += 1
+        return repeated
+
+    rng = random.Random(7)
+    for _ in range(300):
+        words = [rng.choice(["ab", "cd", "ef", "gh"][: rng.randint(1, 4)]) for _ in range(rng.randint(0, 60))]
+        index = NgramIndex(words)
+        for n in range(5, 11):
+            assert index.greedy_repeated_chars(n) == walk(words, n), (words, n)
+
+
 def test_stop_words_follow_the_detected_language():
     german = " ".join(["Die Daten werden von der Pipeline gelesen und mit einem Filter geprüft."] * 6)
     assert reason(GopherQuality()(doc(german, "de"))) is None

@@ -136,3 +136,25 @@ def test_word_and_letter_patterns_are_datatroves_definitions(tokens):
     one_per_line = "\n".join(tokens)
     assert _WORD_TOKEN.findall(one_per_line) == [w for w in tokens if any(c not in PUNCTUATION for c in w)]
     assert tokens_with_letter(one_per_line) == sum(any(c.isalpha() for c in w) for w in tokens)
+
+
+def test_suffix_window_finds_the_leftmost_suffix():
+    """The suffix search looks at the last SUFFIX_WINDOW characters: every suffix rule but r"\\.\\.+$"
+    is at most that wide (checked on the rules' parse), and the searches agree on tricky endings."""
+    import random
+    import re
+    from re import _parser
+
+    from pipeline.curate.filters import spacy_english
+    from pipeline.curate.filters.text import REFERENCE_RULES
+
+    branches = _parser.parse(REFERENCE_RULES["suffix"]).data[0][1][1]
+    wide = [b for b in branches if b.getwidth()[1] > spacy_english.SUFFIX_WINDOW]
+    assert [str(list(b)) for b in wide] == [str(list(_parser.parse(r"\.\.+$")))]
+    full = re.compile(REFERENCE_RULES["suffix"]).search
+    rng = random.Random(3)
+    alphabet = list("aZ9.…'\")%°Fkm-+$€s") + ["km", "'s", "..."]
+    for _ in range(20000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        mine, theirs = spacy_english._suffix_match(s), full(s)
+        assert (mine and mine.span()) == (theirs and theirs.span()), s

@@ -16,8 +16,6 @@ from typing import Sequence
 
 import numpy as np
 import xxhash
-from datasketch import MinHash
-from datasketch.lsh import _optimal_param
 
 from pipeline.records import mix64
 from tokenizer.cjk import WORD_CHARS
@@ -71,6 +69,8 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
 @lru_cache(maxsize=8)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's affine64 permutation parameters ``(a, b)`` for ``seed``."""
+    from datasketch import MinHash  # here, not at import: datasketch's package import loads scipy (0.6 s a process)
+
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine64").permutations
     return np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
 
@@ -113,6 +113,8 @@ def choose_bands(threshold: float, num_perm: int, bands: int | None = None, rows
             raise ValueError(f"bands × rows = {bands * rows} exceeds num_perm {num_perm}")
         return bands, rows
     if not verify:
+        from datasketch.lsh import _optimal_param
+
         return _optimal_param(threshold, num_perm, 0.5, 0.5)
     for r in range(num_perm, 0, -1):
         b = num_perm // r

@@ -5,8 +5,10 @@ datatrove splits English words with spaCy's tokenizer, here ``spacy_words`` (spa
 spaCy's rules, no spaCy dependency). The rules below follow datatrove's filters line by line:
 counts over all tokens (punctuation tokens included), distinct case-sensitive stop words (from
 datatrove, in ``reference_en.json``), separate ``#`` and ellipsis ratios, paragraphs split on two
-or more newlines, duplicated n-grams counted greedily over the text's characters. C4 has one
-definition in both modes, datatrove's (``c4.py``).
+or more newlines, duplicated n-grams counted greedily over the text's characters. n-grams are
+compared as token sequences (64-bit hashes, ``gopher.NgramIndex``) where datatrove compares their
+concatenations: the two differ only when two token sequences spell one string, which no fixture
+document shows. C4 has one definition in both modes, datatrove's (``c4.py``).
 """
 from __future__ import annotations
 

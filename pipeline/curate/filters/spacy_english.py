@@ -17,10 +17,14 @@ from typing import Optional
 from pipeline.curate.filters.text import REFERENCE_RULES as _RULES
 
 _PREFIX = re.compile(_RULES["prefix"]).search
-_SUFFIX = re.compile(_RULES["suffix"]).search
+_SUFFIX_SEARCH = re.compile(_RULES["suffix"]).search
+# Every suffix rule but one matches at most 5 characters; the other, r"\.\.+$", also matches at the
+# window's start whenever it matches earlier (tests/test_reference_filters.py checks both)
+SUFFIX_WINDOW = 5
 _INFIX = re.compile(_RULES["infix"]).finditer
 _URL = re.compile(_RULES["url"]).match
 _SPECIAL: dict[str, list[str]] = _RULES["special_cases"]
+_SPECIAL_PREFIXES = frozenset(key[:i] for key in _SPECIAL for i in range(1, len(key) + 1))
 SENTENCE_MARKS = frozenset(_RULES["sentence_punctuation"])
 _WHITESPACE_RUNS = re.compile(r"(\s+)")
 
@@ -29,7 +33,17 @@ def _affix_length(match: Optional[re.Match]) -> int:
     return match.end() - match.start() if match else 0
 
 
-@lru_cache(maxsize=1 << 16)
+def _suffix_match(string: str) -> Optional[re.Match]:
+    """The suffix rules' leftmost match, searched in the last characters only (a ``$``-anchored
+    search otherwise tries every start); a match at the window's start may extend further left."""
+    start = max(len(string) - SUFFIX_WINDOW, 0)
+    match = _SUFFIX_SEARCH(string, start)
+    if start and match and match.start() == start:
+        return _SUFFIX_SEARCH(string)
+    return match
+
+
+@lru_cache(maxsize=1 << 18)  # ~80 MB at most: distinct chunks follow the vocabulary, most repeat
 def _split_chunk(chunk: str) -> tuple[str, ...]:
     """spaCy's tokenization of one whitespace-free chunk."""
     if chunk in _SPECIAL:
@@ -46,7 +60,7 @@ def _split_chunk(chunk: str) -> tuple[str, ...]:
             prefixes.append(string[:pre])
             string = string[pre:]
             break
-        suf = _affix_length(_SUFFIX(string[pre:]))
+        suf = _affix_length(_suffix_match(string[pre:]))
         if suf and string[:-suf] in _SPECIAL:
             suffixes.append(string[-suf:])
             string = string[:-suf]
@@ -89,12 +103,16 @@ def _merge_special_spans(tokens: list[str]) -> tuple[str, ...]:
     merged: list[str] = []
     i = 0
     while i < len(tokens):
-        for j in range(len(tokens), i + 1, -1):
-            span = "".join(tokens[i:j])
-            if span in _SPECIAL:
-                merged += _SPECIAL[span]
-                i = j
+        span, end = "", 0
+        for j in range(i, len(tokens)):
+            span += tokens[j]
+            if span not in _SPECIAL_PREFIXES:  # no longer span can spell a special case either
                 break
+            if j > i and span in _SPECIAL:
+                end = j + 1
+        if end:
+            merged += _SPECIAL["".join(tokens[i:end])]
+            i = end
         else:
             merged.append(tokens[i])
             i += 1
