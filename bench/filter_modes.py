@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import sys
 from collections import Counter
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.curate.filters.base import Rejection
 from pipeline.curate.filters.c4 import C4Quality
 from pipeline.curate.filters.chain import RULES_BY_MODE
+from pipeline.curate.filters.spacy_english import spacy_sentence_count, spacy_words
 from pipeline.records import Document
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "data" / "datatrove_verdicts.jsonl.gz"
@@ -37,6 +39,11 @@ def filters_of(mode: str) -> dict:
 def reason(check, text: str) -> str | None:
     result = check(Document("t/0", text, "t", {"language": "en"}))
     return result.reason if isinstance(result, Rejection) else None
+
+
+def c4_text(text: str) -> str:
+    result = C4Quality()(Document("t/0", text, "t", {"language": "en"}))
+    return text if result is None else result.text
 
 
 def main() -> None:
@@ -57,6 +64,12 @@ def main() -> None:
         for t, d in zip(theirs, mine["none"]):
             if (t is None) != (d is None):
                 changes.setdefault(name, Counter())[("default only", t) if d is None else ("datatrove only", d)] += 1
+    kept_by_c4 = [r for r in rows if r["c4"] is None]
+    same_text = sum(c4_text(r["text"]) == r["c4_text"] for r in kept_by_c4)
+    print(f"C4's kept text equals datatrove's on {same_text} of the {len(kept_by_c4)} documents datatrove keeps")
+    words = sum(hashlib.sha1("\0".join(spacy_words(r["text"])).encode()).hexdigest() == r["spacy_words_sha1"] for r in rows)
+    sentences = sum(spacy_sentence_count(r["text"]) == r["spacy_sentences"] for r in rows)
+    print(f"spaCy's words equal on {words} of {len(rows)} documents, its sentence counts on {sentences}")
     print("\nverdicts the default mode changes, by the rule that decided:")
     for name, counts in changes.items():
         for (side, rule), n in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
