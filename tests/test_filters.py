@@ -259,6 +259,29 @@ def test_greedy_repeated_chars_is_datatroves_walk():
             assert index.greedy_repeated_chars(n) == walk(words, n), (words, n)
 
 
+@pytest.mark.parametrize("backend", ["auto", "cld2", "fasttext", "py3langid"])
+def test_every_language_backend_runs_offline_and_names_hebrew_he(backend):
+    """Every backend loads from what is installed (lid.176.ftz ships in the package) and answers in
+    current ISO 639-1 codes: CLD2 says "iw" for Hebrew, corpusmill "he"."""
+    hebrew = "כבר נעשה שימוש בססמה הזאת. נא לבחור ססמה אחרת ולהקליד אותה שוב כדי להמשיך בהתקנה של החבילה."
+    assert LanguageFilter(backend=backend).classify(hebrew)[0] == "he"
+    assert LanguageFilter(backend=backend).classify(prose(40))[0] == "en"
+
+
+def test_auto_language_id_reads_the_language_around_code():
+    """Short text with code spans and command lines: the code is cut before the second opinion, and
+    English-looking code around Hangul or Han does not make the text English."""
+    from pipeline.curate.filters.language import script_language
+
+    identify = LanguageFilter(backend="auto").classify
+    spanish = "Para instalar el paquete ejecute `apt-get install -y libfoo-dev` y después reinicie el servicio con `systemctl restart foo`."
+    assert identify(spanish)[0] == "es"
+    korean = "설정 파일을 `--output-dir=/tmp/out` 옵션으로 지정하세요 $ ls -la /usr/share/doc 그리고 다시 시작하세요"
+    assert identify(korean)[0] == "ko"
+    assert script_language("選項 --verbose 顯示詳細資訊") == "zh" and script_language("ひらがなと漢字") == "ja"
+    assert script_language("An English sentence that quotes one word, 漢字, among many others.") is None
+
+
 def test_stop_words_follow_the_detected_language():
     german = " ".join(["Die Daten werden von der Pipeline gelesen und mit einem Filter geprüft."] * 6)
     assert reason(GopherQuality()(doc(german, "de"))) is None
