@@ -1,51 +1,79 @@
 """How much clean prose the default text chain keeps, per language.
 
-Documents of ~1,500 characters are joined from the translated messages of the gettext catalogs
-(the same text as ``bench/langid_accuracy.py``, without code mixed in: clean prose by human
-translators), one message a line. Good prose in every language should pass; a language with a low
-rate is being starved by a rule written for another.
+The prose is the Debian Reference in its translations (Debian packages ``debian-reference-XX``,
+human translations of one book; fetched with ``apt-get download`` unless ``--debs`` names a
+directory holding them): the books' plain-text renderings, cut into paragraphs (blank-line
+blocks), of which the prose ones are kept: indented as the books indent prose (not as code, tables
+and headings), at least 80 characters,
+ending in a sentence mark. Hard-wrapped lines are unwrapped (joined by a space, or by nothing in
+Chinese and Japanese). Consecutive paragraphs make documents of ~1,500 characters. Good prose in
+every language should pass; a language with a low rate is being starved by a rule written for
+another.
 
-    python bench/prose_keep_rates.py [--per-language 100] [--split test]
+    python bench/prose_keep_rates.py [--debs DIR]
 """
 from __future__ import annotations
 
 import argparse
+import gzip
+import subprocess
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.langid_accuracy import LOCALES, translated_messages  # noqa: E402
 from pipeline.config import config_from_dict  # noqa: E402
 from pipeline.curate.filters.base import apply_filters  # noqa: E402
 from pipeline.curate.filters.chain import filters_for_source  # noqa: E402
+from pipeline.curate.filters.text import TERMINAL_PUNCTUATION  # noqa: E402
 from pipeline.records import Document, Drop  # noqa: E402
 
+BOOKS = {"en": "en", "de": "de", "fr": "fr", "es": "es", "it": "it", "pt": "pt", "id": "id", "ja": "ja", "zh": "zh-cn"}
 
-def documents(locale: str, split: str, count: int, chars: int = 1500) -> list[str]:
-    docs, lines = [], []
-    for message in translated_messages(locale, split):
-        lines.append(message)
-        if sum(map(len, lines)) >= chars:
-            docs.append("\n".join(lines))
-            lines = []
-            if len(docs) == count:
-                break
+
+def book_text(debs: Path, book: str) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        (deb,) = debs.glob(f"debian-reference-{book}_*.deb")
+        subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
+        return gzip.decompress(next(Path(tmp).rglob(f"debian-reference.{book}.txt.gz")).read_bytes()).decode("utf-8")
+
+
+def prose_documents(text: str, language: str, chars: int = 1500) -> list[str]:
+    joiner = "" if language in ("zh", "ja") else " "
+    paragraphs = []
+    for block in text.replace("\xa0", " ").split("\n\n"):  # paragraphs open with non-breaking spaces
+        lines = block.strip("\n").split("\n")
+        # the books indent prose by four spaces; code, tables and headings are indented otherwise
+        if not block.strip() or any(not line.startswith("    ") or line[4:5].isspace() or "|" in line or "+--" in line for line in lines):
+            continue
+        paragraph = joiner.join(line.strip() for line in lines)
+        if len(paragraph) >= 80 and paragraph.endswith(TERMINAL_PUNCTUATION):
+            paragraphs.append(paragraph)
+    docs, current = [], []
+    for paragraph in paragraphs:
+        current.append(paragraph)
+        if sum(map(len, current)) >= chars:
+            docs.append("\n\n".join(current))
+            current = []
     return docs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--per-language", type=int, default=100)
-    parser.add_argument("--split", choices=["dev", "test"], default="test")
+    parser.add_argument("--debs", help="a directory with debian-reference-XX_*.deb files (default: apt-get download them)")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        debs = Path(args.debs or tmp)
+        if not args.debs:
+            subprocess.run(["apt-get", "download", *(f"debian-reference-{b}" for b in BOOKS.values())], cwd=tmp, check=True, capture_output=True)
+        corpus = {lang: prose_documents(book_text(debs, book), lang) for lang, book in BOOKS.items()}
     config = config_from_dict({"sources": [{"name": "docs", "paths": ["unused"]}]})
     chain = filters_for_source(config, config.sources[0])
     print(f"default text chain: {' → '.join(type(f).__name__ for f in chain)}")
     rates = {}
-    for lang, locale in LOCALES.items():
-        docs = documents(locale, args.split, args.per_language)
+    for lang, docs in corpus.items():
         results = [apply_filters(chain, Document(f"{lang}/{i}", text, "docs", {})) for i, text in enumerate(docs)]
         reasons = Counter(r.reason for r in results if isinstance(r, Drop))
         rates[lang] = sum(not isinstance(r, Drop) for r in results) / len(results)
