@@ -27,6 +27,7 @@ class Drop(NamedTuple):
     stage: str
     reason: str
     detail: str
+    language: str = ""  # the document's identified language, where the language filter ran
 
 
 class DeadLetter(NamedTuple):

@@ -71,6 +71,7 @@ def test_bad_records_are_dead_lettered_and_the_report_reconciles(built):
     report = json.loads((out / "report" / "report.json").read_text())
     web = dict(report["curate"]["sources"]["web"])
     assert web.pop("languages") == {"unknown": 60}  # language ID is off in this corpus's config
+    assert web.pop("dropped_by_language") == {"unknown": {"exact_dedup/exact_duplicate": 1, "filter/too_short": 1, "near_dedup/near_duplicate": 2}}
     histogram = web.pop("length_histogram")
     assert sum(histogram["read"].values()) == 64 and sum(histogram["kept"].values()) == 60  # read counts documents, not dead letters
     assert web == {
@@ -182,6 +183,20 @@ def test_mixing_in_tokens_is_exact_and_every_curated_document_is_accounted_for(b
     assert sum(in_dataset.values()) == manifest["packing"]["documents"] == 2 * 8 + (60 - len(sampled_out))
 
 
+def test_language_rows_show_a_starved_language():
+    """The report's per-language table: kept share and the rules that dropped, per source and language."""
+    from pipeline.report.counts import Kind, SourceSummary
+    from pipeline.report.html import language_rows
+
+    summary = SourceSummary()
+    for kind, stage, reason, n in [(Kind.LANGUAGE, "en", "", 95), (Kind.LANGUAGE, "ja", "", 2), (Kind.LANGUAGE_DROPPED, "ja", "filter/fineweb_line_punct_ratio", 7),
+                                   (Kind.LANGUAGE_DROPPED, "ja", "filter/gopher_stop_words", 1), (Kind.LANGUAGE_DROPPED, "en", "exact_dedup/exact_duplicate", 5)]:
+        summary.add(kind, stage, reason, n)
+    assert language_rows({"web": summary.to_dict()}) == [
+        ["web", "en", "95", "5", "95.0%", "exact_dedup/exact_duplicate: 5"],
+        ["web", "ja", "2", "8", "20.0%", "filter/fineweb_line_punct_ratio: 7, filter/gopher_stop_words: 1"]]
+
+
 def test_html_report_has_the_funnel_and_renders_in_a_browser(built):
     import shutil
     import subprocess
@@ -189,7 +204,7 @@ def test_html_report_has_the_funnel_and_renders_in_a_browser(built):
     _, config, _ = built
     index = Path(config["output_dir"]) / "report" / "index.html"
     html = index.read_text()
-    for section in ("Reconciliation", "Funnel per source", "Drop reasons", "Mixture (share of tokens)", "Packing", "<svg"):
+    for section in ("Reconciliation", "Funnel per source", "Drop reasons", "Mixture (share of tokens)", "Packing", "<svg", "Kept and dropped per language"):
         assert section in html
     assert 'href="#samples-filter-too_short"' in html and 'id="samples-filter-too_short"' in html
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")

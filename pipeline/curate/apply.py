@@ -82,7 +82,7 @@ class ApplyUnit(FileDoFn):
             decision = by_position.get(position)
             if decision is not None:
                 _, stage, reason, keeper, keeper_source = decision
-                drops.append(Drop(doc.id, doc.source, stage, reason, keeper))
+                drops.append(Drop(doc.id, doc.source, stage, reason, keeper, doc.meta.get("language", "")))
                 if stage == near.STAGE:
                     near_sources[f"{doc.source} -> {keeper_source}"] += 1
                     if keeper in sampled:
@@ -97,6 +97,8 @@ class ApplyUnit(FileDoFn):
                 counts[key] += pii
         curated_file = curated.close()
         drops_stats = write_drops(f"{self._drops_dir}/{unit_name('part', unit, '.parquet')}", drops)
+        for d in drops:
+            counts[count_key(Kind.LANGUAGE_DROPPED, source, d.language or "unknown", f"{d.stage}/{d.reason}")] += 1
         for key, n in sorted(counts.items()):
             yield beam.pvalue.TaggedOutput(COUNTS, (key, n))
         for pair, n in sorted(near_sources.items()):

@@ -25,6 +25,7 @@ class Kind:
     BOILERPLATE_LINES = "boilerplate_lines"
     PII = "pii"  # redactions per kind (stage)
     LANGUAGE = "language"  # kept documents per language (stage)
+    LANGUAGE_DROPPED = "language_dropped"  # dropped documents per language (stage) and "stage/reason" (reason)
     SCORE = "score"  # classifier scores per "name/bin" (stage)
     LENGTH_READ = "length_read"  # per power-of-two length bin (stage)
     LENGTH_KEPT = "length_kept"
@@ -64,6 +65,7 @@ class SourceSummary:
     dead_lettered_by_stage: dict[str, int] = field(default_factory=dict)
     pii_redactions: dict[str, int] = field(default_factory=dict)
     languages: dict[str, int] = field(default_factory=dict)
+    dropped_by_language: dict[str, dict[str, int]] = field(default_factory=dict)  # language → "stage/reason" → documents
     length_histogram: dict[str, dict[str, int]] = field(default_factory=lambda: {"read": {}, "kept": {}})
     repaired_fields: int = 0  # records whose id, meta or path had lone surrogates replaced
     repositories: Optional[RepositoryCounts] = None
@@ -84,6 +86,9 @@ class SourceSummary:
             self.pii_redactions[stage] = n
         elif kind == Kind.LANGUAGE:
             self.languages[stage] = n
+        elif kind == Kind.LANGUAGE_DROPPED:
+            reasons = self.dropped_by_language.setdefault(stage, {})
+            reasons[reason] = reasons.get(reason, 0) + n
         elif kind == Kind.SCORE:
             self.classifier_scores[stage] = n
         elif kind in (Kind.LENGTH_READ, Kind.LENGTH_KEPT):

@@ -79,6 +79,20 @@ def _top(counts: dict[str, int], n: int) -> str:
     return ", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:n])
 
 
+def language_rows(sources: dict[str, Any]) -> list[list[str]]:
+    """Per source and language: kept, dropped, the share kept and the rules that dropped most, so a
+    language being starved shows (languages with most documents first)."""
+    rows = []
+    for name, e in sources.items():
+        by_language = e.get("dropped_by_language", {})
+        kept = e.get("languages", {})
+        for lang in sorted(set(kept) | set(by_language), key=lambda k: -(kept.get(k, 0) + sum(by_language.get(k, {}).values()))):
+            dropped = sum(by_language.get(lang, {}).values())
+            total = kept.get(lang, 0) + dropped
+            rows.append([name, lang, f"{kept.get(lang, 0):,}", f"{dropped:,}", f"{kept.get(lang, 0) / total:.1%}", _top(by_language.get(lang, {}), 3) or "none"])
+    return rows
+
+
 def report_data(report: dict[str, Any], drop_samples: Optional[list[dict[str, Any]]] = None, clusters: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
     """What the page shows, computed: table rows as strings and charts as SVG markup."""
     curate, build, train = report.get("curate", {}), report.get("build", {}), report.get("train_tokenizer", {})
@@ -113,6 +127,7 @@ def report_data(report: dict[str, Any], drop_samples: Optional[list[dict[str, An
             languages[lang] = languages.get(lang, 0) + n
     top_languages = sorted(languages.items(), key=lambda kv: -kv[1])[:15]
     data["languages_chart"] = hbars([(k, float(v)) for k, v in top_languages], " docs", color=COLORS[2]) if languages else None
+    data["language_rows"] = language_rows(sources)
     data["score_charts"] = []
     for name, e in sources.items():
         by_label: dict[str, dict[str, int]] = {}

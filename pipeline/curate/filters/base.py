@@ -19,6 +19,7 @@ class Rejection(NamedTuple):
 
     reason: str
     detail: str
+    language: str = ""  # the language identified, when the language filter itself rejects
 
 
 FilterResult = Optional[Union[Rejection, Document]]
@@ -30,7 +31,7 @@ def apply_filters(filters: Sequence[DocumentFilter], doc: Document) -> Document 
     for check in filters:
         result = check(doc)
         if isinstance(result, Rejection):
-            return Drop(doc.id, doc.source, STAGE, result.reason, result.detail)
+            return Drop(doc.id, doc.source, STAGE, result.reason, result.detail, result.language or doc.meta.get("language", ""))
         if isinstance(result, Document):
             doc = result
     return doc

@@ -157,7 +157,7 @@ class LanguageFilter:
     def __call__(self, doc: Document) -> Union[Rejection, Document]:
         language, score = self.classify(doc.text)
         if self.allowed is not None and language not in self.allowed:
-            return Rejection("language_not_allowed", f"{language} {score:.2f}")
+            return Rejection("language_not_allowed", f"{language} {score:.2f}", language)
         if score < self.min_score:
-            return Rejection("language_low_score", f"{language} {score:.2f}")
+            return Rejection("language_low_score", f"{language} {score:.2f}", language)
         return doc._replace(meta={**doc.meta, "language": language, "language_score": round(score, 4)})
