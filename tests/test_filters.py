@@ -282,6 +282,28 @@ def test_auto_language_id_reads_the_language_around_code():
     assert script_language("An English sentence that quotes one word, 漢字, among many others.") is None
 
 
+THAI = "\n\n".join([
+    "ระบบนี้อ่านเอกสารจากคลังข้อมูลและบันทึกแหล่งที่มาของแต่ละรายการ จากนั้นจึงปรับข้อความให้อยู่ในรูปแบบเดียวกัน และลบอักขระควบคุมที่ไม่จำเป็นออก",
+    "ขั้นตอนการกรองจะตรวจสอบภาษา ความยาว และสัดส่วนของเนื้อหาที่ซ้ำกัน เอกสารที่ถูกลบทุกฉบับจะมีเหตุผลที่ชัดเจนบันทึกไว้ในรายงาน",
+    "การลบข้อมูลซ้ำใช้วิธีมินแฮชเพื่อค้นหาเอกสารที่คล้ายกัน หลังจากนั้นตัวตัดคำจะได้รับการฝึกจากตัวอย่างข้อความที่สะอาดแล้ว",
+    "สุดท้ายเอกสารจะถูกจัดเรียงเป็นลำดับที่มีความยาวคงที่ เพื่อให้โปรแกรมฝึกโมเดลสามารถอ่านได้โดยตรงโดยไม่ต้องแปลงข้อมูลเพิ่มเติม",
+])
+
+
+def test_thai_prose_passes_the_default_chain_with_its_own_segmentation():
+    """Thai has no spaces between words and marks no sentence end: each letter (with its vowel and
+    tone marks) is a word, and the terminal-punctuation rule is skipped; before, the word count
+    (space-separated phrases) dropped every Thai document."""
+    from pipeline.curate.filters.text import words
+
+    assert words("ที่นี่ ok 中文") == ("ที่", "นี่", "ok", "中", "文")
+    config = config_from_dict({"sources": [{"name": "t", "paths": ["x"]}]})
+    kept = apply_filters(filters_for_source(config, config.sources[0]), doc(THAI))
+    assert isinstance(kept, Document) and kept.meta["language"] == "th"
+    assert FineWebQuality().measure(doc(THAI, "th"))["line_punct_ratio"] is None
+    assert reason(FineWebQuality()(doc(THAI.replace(" ", "\n"), "en"))) == "fineweb_line_punct_ratio"  # the rule still holds elsewhere
+
+
 def test_stop_words_follow_the_detected_language():
     german = " ".join(["Die Daten werden von der Pipeline gelesen und mit einem Filter geprüft."] * 6)
     assert reason(GopherQuality()(doc(german, "de"))) is None

@@ -17,7 +17,7 @@ from pipeline.curate.filters.language import LanguageFilter
 from pipeline.curate.filters.length import MinLength
 from pipeline.curate.filters.pii import PiiRedactor
 from pipeline.curate.filters.reference import ReferenceFineWebQuality, ReferenceGopherQuality, ReferenceGopherRepetition
-from pipeline.curate.filters.text import is_cjk
+from pipeline.curate.filters.text import is_unspaced
 from pipeline.curate.filters.url import UrlFilter, rules_from_files
 from pipeline.records import Document, Drop
 
@@ -45,7 +45,7 @@ class EnglishOnly:
 
     def __call__(self, doc: Document) -> Any:
         language = doc.meta.get("language")
-        return None if language not in (None, "en") or is_cjk(language) else self.inner(doc)
+        return None if language not in (None, "en") or is_unspaced(language) else self.inner(doc)
 
 
 def url_filter(f: FiltersConfig) -> Optional[UrlFilter]:

@@ -1,6 +1,6 @@
 """FineWeb's quality rules (Penedo et al. 2024) with datatrove's thresholds and terminal punctuation, in
-corpusmill's definitions: lines are compared without their indentation, and the words are
-corpusmill's (README "Filter definitions"; ``filters.compat: datatrove`` is datatrove's exactly)."""
+corpusmill's definitions: lines are compared without their indentation, the words are
+corpusmill's, and Thai and Lao text (whose writing marks no sentence end) skips the terminal-punctuation rule (README "Filter definitions"; ``filters.compat: datatrove`` is datatrove's exactly)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from pipeline.curate.filters.base import Rejection, first_failure
 from pipeline.curate.filters.gopher import duplicate_fraction
-from pipeline.curate.filters.text import TERMINAL_PUNCTUATION, non_empty_lines, words
+from pipeline.curate.filters.text import NO_SENTENCE_MARKS, TERMINAL_PUNCTUATION, non_empty_lines, words
 from pipeline.records import Document
 
 
@@ -25,8 +25,9 @@ class FineWebQuality:
     def measure(self, doc: Document) -> dict[str, Any]:
         lines = [line.strip() for line in non_empty_lines(doc.text)] or [""]
         _, dup_chars = duplicate_fraction(lines)
+        marks = doc.meta.get("language") not in NO_SENTENCE_MARKS
         return {
-            "line_punct_ratio": sum(line.endswith(TERMINAL_PUNCTUATION) for line in lines) / len(lines),
+            "line_punct_ratio": sum(line.endswith(TERMINAL_PUNCTUATION) for line in lines) / len(lines) if marks else None,
             "short_line_ratio": sum(len(line) <= self.short_line_length for line in lines) / len(lines),
             "dup_line_char_ratio": dup_chars,
             "newline_word_ratio": doc.text.count("\n") / max(len(words(doc.text)), 1),
@@ -35,7 +36,7 @@ class FineWebQuality:
     def __call__(self, doc: Document) -> Optional[Rejection]:
         m = self.measure(doc)
         return first_failure([
-            ("fineweb_line_punct_ratio", m["line_punct_ratio"], m["line_punct_ratio"] >= self.min_line_punct_ratio),
+            ("fineweb_line_punct_ratio", m["line_punct_ratio"] or 0, m["line_punct_ratio"] is None or m["line_punct_ratio"] >= self.min_line_punct_ratio),
             ("fineweb_short_line_ratio", m["short_line_ratio"], m["short_line_ratio"] <= self.max_short_line_ratio),
             ("fineweb_dup_line_char_ratio", m["dup_line_char_ratio"], m["dup_line_char_ratio"] <= self.max_dup_line_char_ratio),
             ("fineweb_newline_word_ratio", m["newline_word_ratio"], m["newline_word_ratio"] <= self.max_newline_word_ratio),

@@ -13,7 +13,7 @@ import numpy as np
 
 from pipeline.curate.filters.base import Rejection, first_failure
 from pipeline.curate.filters.stopwords import stop_words_for
-from pipeline.curate.filters.text import is_cjk, non_empty_lines, words
+from pipeline.curate.filters.text import is_unspaced, non_empty_lines, words
 from pipeline.records import Document
 
 BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "※", "·", "-", "*", "–", "—")
@@ -41,11 +41,11 @@ class GopherQuality:
         n = max(len(tokens), 1)
         lines = non_empty_lines(text) or [""]
         language = doc.meta.get("language")
-        cjk = is_cjk(language)
+        unspaced = is_unspaced(language)
         stops = stop_words_for(language)
         return {
             "words": len(tokens),
-            "avg_word_length": None if cjk else sum(map(len, tokens)) / n,
+            "avg_word_length": None if unspaced else sum(map(len, tokens)) / n,
             "hash_word_ratio": text.count("#") / n,
             "ellipsis_word_ratio": sum(text.count(e) for e in ELLIPSES) / n,
             "bullet_lines_ratio": sum(line.lstrip().startswith(BULLETS) for line in lines) / len(lines),
@@ -191,9 +191,9 @@ class GopherRepetition:
         lines = non_empty_lines(doc.text)
         para_frac, para_chars = duplicate_fraction(paragraphs)
         line_frac, line_chars = duplicate_fraction(lines)
-        # CJK words are single characters here, so n-grams count pairs of characters as one unit
+        # words of unspaced scripts are single characters here, so n-grams count pairs of characters as one unit
         tokens = words(doc.text.lower())
-        if is_cjk(doc.meta.get("language")):
+        if is_unspaced(doc.meta.get("language")):
             tokens = ["".join(tokens[i : i + 2]) for i in range(0, len(tokens), 2)]
         index = NgramIndex(tokens)
         m: dict[str, Any] = {"dup_para_frac": para_frac, "dup_para_char_frac": para_chars, "dup_line_frac": line_frac, "dup_line_char_frac": line_chars}
