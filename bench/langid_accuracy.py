@@ -13,11 +13,16 @@ Backends: CLD2, py3langid, fastText's lid.176 (the compressed model fast-langdet
 ``auto`` (corpusmill's default: CLD2, with fastText's second opinion on short or uncertain text),
 plus lingua when installed in the bench environment (``pip install lingua-language-detector``).
 
-    python bench/langid_accuracy.py [--per-language 200] [--split test]
+Scores: ``--calibrate`` measures, on the dev split, each backend's accuracy per tenth of its raw
+score (made non-decreasing) and writes it to ``pipeline/curate/filters/models/langid_calibration.json``,
+which ``LanguageFilter`` applies; every run prints the calibration error on the split it reads.
+
+    python bench/langid_accuracy.py [--per-language 200] [--split test] [--calibrate]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import gettext
 import glob
 import random
@@ -29,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.curate.filters.language import BACKENDS  # noqa: E402
+from pipeline.curate.filters.language import BACKENDS, CALIBRATION, calibrated  # noqa: E402
 
 LOCALES = {"de": "de", "fr": "fr", "es": "es", "it": "it", "pt": "pt_BR", "nl": "nl", "pl": "pl", "sv": "sv", "da": "da", "fi": "fi",
            "hu": "hu", "ro": "ro", "cs": "cs", "tr": "tr", "id": "id", "vi": "vi", "ru": "ru", "uk": "uk", "el": "el", "he": "he",
@@ -73,6 +78,31 @@ def paragraphs(locale: str, split: str, count: int, seed: int = 1) -> list[str]:
     return out
 
 
+def accuracy_by_tenth(scored: list[tuple[float, bool]]) -> list[float]:
+    """Share right per tenth of raw score, pooled until non-decreasing (pool-adjacent-violators);
+    a tenth without answers takes its neighbour's value."""
+    bins = [[0, 0] for _ in range(10)]
+    for score, ok in scored:
+        b = bins[min(int(score * 10), 9)]
+        b[0], b[1] = b[0] + ok, b[1] + 1
+    blocks = [[right, n, [i]] for i, (right, n) in enumerate(bins) if n]
+    merged: list[list] = []
+    for block in blocks:
+        merged.append(block)
+        while len(merged) > 1 and merged[-2][0] / merged[-2][1] > merged[-1][0] / merged[-1][1]:
+            right, n, tenths = merged.pop()
+            merged[-1] = [merged[-1][0] + right, merged[-1][1] + n, merged[-1][2] + tenths]
+    value = {t: round(right / n, 4) for right, n, tenths in merged for t in tenths}
+    return [value[t] if t in value else value[max([u for u in value if u <= t], default=min(value))] for t in range(10)]
+
+
+def calibration_error(scored: list[tuple[float, bool]]) -> float:
+    bins: dict[int, list[tuple[float, bool]]] = {}
+    for score, ok in scored:
+        bins.setdefault(min(int(score * 10), 9), []).append((score, ok))
+    return sum(abs(sum(ok for _, ok in b) / len(b) - sum(s for s, _ in b) / len(b)) * len(b) for b in bins.values()) / max(len(scored), 1)
+
+
 def lingua_backend():
     try:
         from lingua import LanguageDetectorBuilder
@@ -90,7 +120,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-language", type=int, default=200)
     parser.add_argument("--split", choices=["dev", "test"], default="test")
+    parser.add_argument("--calibrate", action="store_true", help="measure the calibration on the dev split and write it")
     args = parser.parse_args()
+    if args.calibrate:
+        args.split = "dev"
     corpus = {lang: paragraphs(locale, args.split, args.per_language) for lang, locale in LOCALES.items()}
     corpus = {lang: docs for lang, docs in corpus.items() if docs}
     backends = {name: cls().classify for name, cls in BACKENDS.items()}
@@ -102,13 +135,15 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {name: {} for name in backends}
     confusions: dict[str, Counter] = {name: Counter() for name in backends}
     speeds = {}
+    scored: dict[str, list[tuple[float, bool]]] = {name: [] for name in backends}
     size = sum(len(d.encode()) for docs in corpus.values() for d in docs)
     for name, classify in backends.items():
         started = time.perf_counter()
         for lang, docs in corpus.items():
-            found = [classify(d)[0] for d in docs]
-            results[name][lang] = sum(f == lang for f in found) / len(docs)
-            confusions[name].update(f"{lang}→{f}" for f in found if f != lang)
+            answers = [classify(d) for d in docs]
+            results[name][lang] = sum(f == lang for f, _ in answers) / len(docs)
+            confusions[name].update(f"{lang}→{f}" for f, _ in answers if f != lang)
+            scored[name] += [(score, f == lang) for f, score in answers]
         speeds[name] = size / (time.perf_counter() - started) / 1e6
     print(f"{args.split} split: {sum(map(len, corpus.values())):,} paragraphs, {size / 1e6:.1f} MB, {len(corpus)} languages")
     print(f"{'lang':<5} {'docs':>5} " + " ".join(f"{n:>10}" for n in backends))
@@ -118,6 +153,13 @@ def main() -> None:
     print(f"{'MB/s':<5} {'':>5} " + " ".join(f"{speeds[n]:>10.2f}" for n in backends))
     for name in backends:
         print(f"{name}: most frequent confusions {dict(confusions[name].most_common(5))}")
+    if args.calibrate:
+        tables = {name: accuracy_by_tenth(scored[name]) for name in BACKENDS}
+        CALIBRATION.write_text(json.dumps({"written_by": "bench/langid_accuracy.py --calibrate (dev split)", "accuracy_by_tenth": tables}, indent=1) + "\n")
+        print(f"wrote {CALIBRATION}")
+    print("calibration error (mean |accuracy − calibrated score| over the paragraphs, by tenth of score):")
+    for name in BACKENDS:
+        print(f"  {name:<10} {calibration_error([(calibrated(name, s), ok) for s, ok in scored[name]]):.3f}")
 
 
 if __name__ == "__main__":

@@ -3,13 +3,16 @@ CLD2, fastText's lid.176 and py3langid on the text without its code; macro accur
 languages at ~10 MB/s in ``bench/langid_accuracy.py``), or one of CLD2, fastText (the shipped
 lid.176.ftz, or a user's model file) and py3langid alone.
 
-Writes ``meta.language`` (ISO 639-1) and ``meta.language_score``; drops documents outside
+Writes ``meta.language`` (ISO 639-1) and ``meta.language_score`` (calibrated: the measured share
+of that backend's answers with that raw score that were right); drops documents outside
 ``allowed`` or below ``min_score``. Only the first ``max_chars`` characters are classified.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
@@ -127,6 +130,20 @@ class _Auto:
 
 
 BACKENDS = {"auto": _Auto, "cld2": _Cld2, "fasttext": _FastText, "py3langid": _Py3LangId}
+# per backend, the measured accuracy of its answers by tenth of raw score (bench/langid_accuracy.py --calibrate)
+CALIBRATION = Path(__file__).with_name("models") / "langid_calibration.json"
+
+
+@lru_cache(maxsize=1)
+def _calibration_tables() -> dict[str, list[float]]:
+    return json.loads(CALIBRATION.read_text(encoding="utf-8"))["accuracy_by_tenth"]
+
+
+def calibrated(backend: str, raw: float) -> float:
+    """The backend's raw score as the share of its answers with that score that were right, so
+    ``min_score`` means the same for every backend; a user's own fastText model stays raw."""
+    table = _calibration_tables().get(backend)
+    return raw if table is None else table[min(int(raw * 10), 9)]
 
 
 @dataclass
@@ -146,9 +163,11 @@ class LanguageFilter:
         return {**self.__dict__, "_backend": None}  # workers load the model themselves
 
     def classify(self, text: str) -> tuple[str, float]:
+        """(language, calibrated score)."""
         if self._backend is None:
             self._backend = _FastText(self.fasttext_model) if self.fasttext_model else BACKENDS[self.backend]()
-        return self._backend.classify(text[: self.max_chars])
+        language, raw = self._backend.classify(text[: self.max_chars])
+        return language, calibrated("" if self.fasttext_model else self.backend, raw)
 
     def measure(self, doc: Document) -> dict[str, Any]:
         language, score = self.classify(doc.text)
