@@ -10,7 +10,7 @@ Then one iterative recall run (``corpusmill classifier recall``): the seed is a 
 technical training half, the negatives the licence training half, and the pool the other halves
 spread over 20 technical and 20 licence "domains"; it prints each round's counts.
 
-    python bench/classifier_quality.py [--docs 4000]
+    python bench/classifier_quality.py [--docs 4000] [--train-positives 250 --train-negatives 540]
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import prose_documents  # noqa: E402
-from pipeline.curate.classify import Classifier, roc_auc, train_classifier  # noqa: E402
+from pipeline.curate.classify import Classifier, binary_metrics, roc_auc, train_classifier  # noqa: E402
 from pipeline.records import content_hash, stable_fraction  # noqa: E402
 
 
@@ -49,9 +49,12 @@ def halves(texts: list[str]) -> tuple[list[str], list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=4000, help="documents per collection")
+    parser.add_argument("--train-positives", type=int, help="train on at most this many positives (a small seed set)")
+    parser.add_argument("--train-negatives", type=int, help="train on at most this many negatives")
     args = parser.parse_args()
     technical, licences = prose_documents(args.docs), licence_documents(args.docs)
     (tech_train, tech_test), (lic_train, lic_test) = halves(technical), halves(licences)
+    tech_train, lic_train = tech_train[: args.train_positives], lic_train[: args.train_negatives]
     with tempfile.TemporaryDirectory() as tmp:
         paths = {}
         for name, texts in (("technical", tech_train), ("licences", lic_train)):
@@ -67,10 +70,8 @@ def main() -> None:
         started = time.perf_counter()
         scores = classifier.score(test)
         seconds = time.perf_counter() - started
-    predicted = scores >= 0.5
-    tp = int((predicted & truth).sum())
-    precision, recall = tp / max(int(predicted.sum()), 1), tp / max(int(truth.sum()), 1)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    m = binary_metrics(scores, truth)
+    precision, recall, f1 = m["precision"], m["recall"], m["f1"]
     megabytes = sum(len(t.encode()) for t in test) / 1e6
     print(f"train: {len(tech_train):,} technical vs {len(lic_train):,} licence documents in {trained:.1f}s; card: {result.card.get('metrics')}")
     print(f"other half: {len(tech_test):,} + {len(lic_test):,} documents ({megabytes:.1f} MB)")

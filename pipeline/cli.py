@@ -288,7 +288,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _say(args, "Megatron-LM: --data-path " + " ".join(p["prefix"] for p in entry["prefixes"]))
             return 0
         if args.command == "classifier":
-            from pipeline.curate.classify import iterative_recall, train_classifier
+            from pipeline.curate.classify import iterative_recall, train_classifier, weakness
 
             command = " ".join(["corpusmill", *argv])
             if args.classifier_command == "recall":
@@ -296,10 +296,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 for r in report["rounds"]:
                     _say(args, f"[recall] round {r['round']}: recalled {r['recalled']:,} of {r['pool']:,}; {r['groups_marked']} groups marked, "
                                f"{r['documents_added']:,} documents join the positives; held-out {r['classifier']}")
+                    if r["warning"]:
+                        print(f"corpusmill: warning: round {r['round']}: {r['warning']}", file=sys.stderr)
                 _say(args, f"[recall] final classifier: {report['classifier']}")
                 return 0
             result = train_classifier(args.positive, args.negative, args.output, args.label, args.text_field, args.holdout, args.seed, command=command)
             _say(args, json.dumps(result.card, indent=2))
+            if warning := weakness(result.card):
+                print(f"corpusmill: warning: {warning}", file=sys.stderr)
             return 0
         if args.command == "demo":
             config = load_config(args.config, args.output_dir)

@@ -39,8 +39,9 @@ def test_training_writes_a_model_and_a_card_with_held_out_metrics_and_is_determi
     cooking = write_jsonl(tmp_path / "cooking.jsonl", documents(COOKING, 400, 2))
     first = train_classifier([math], [cooking], str(tmp_path / "clf"), label="math", seed=3)
     card = json.loads((tmp_path / "clf" / "card.json").read_text())
-    assert card["label"] == "math" and card["train"]["positive"] + card["holdout"]["positive"] == 400
+    assert card["label"] == "math" and sum(card[split]["positive"] for split in ("train", "validation", "holdout")) == 400
     assert card["metrics"]["f1"] > 0.95 and card["metrics"]["roc_auc"] > 0.98
+    assert card["calibration"]["method"] == "platt" and {"epoch", "lr"} <= set(card["fasttext"]) and 0 < card["metrics"]["best_f1_threshold"] < 1
     second = train_classifier([math], [cooking], str(tmp_path / "clf2"), label="math", seed=3)
     assert (tmp_path / "clf" / "model.bin").read_bytes() == (tmp_path / "clf2" / "model.bin").read_bytes() and second.card == first.card
     scores = Classifier(str(tmp_path / "clf")).score([documents(MATH, 1, 9)[0], documents(COOKING, 1, 9)[0]])
