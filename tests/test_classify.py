@@ -108,3 +108,29 @@ def test_iterative_recall_marks_domains_adds_their_pages_and_is_deterministic(tm
     assert {r["group"] for r in recalled} == {"forum.mathland.org"} and all(r["score"] >= 0.5 for r in recalled)
     assert (tmp_path / "out" / "classifiers" / "recall" / "round-2" / "model.bin").exists()
     assert iterative_recall(config)["rounds"] == report["rounds"]  # deterministic
+
+
+def test_platt_calibration_stays_finite_and_ordered_on_separable_scores():
+    """A validation split the raw model separates perfectly (the usual case with few, distinct
+    documents) keeps a finite fit: calibrated scores stay in (0, 1) and keep the raw order."""
+    import numpy as np
+
+    from pipeline.curate.classify import fit_platt, platt
+
+    raw = np.array([0.999, 0.99, 0.97, 0.9, 0.4, 0.2, 0.05, 0.01, 0.001])
+    truth = np.array([True, True, True, True, False, False, False, False, False])
+    a, b = fit_platt(raw, truth)
+    assert 0 < a < 10 and abs(b) < 10
+    calibrated = platt(raw, a, b)
+    assert np.all(np.diff(calibrated) < 0) and 0 < calibrated.min() and calibrated.max() < 1
+    assert calibrated[3] > 0.5 > calibrated[4]
+
+
+def test_a_weak_classifier_warns_with_its_figures():
+    from pipeline.curate.classify import weakness
+
+    card = {"label": "math", "train": {"positive": 20, "negative": 40},
+            "metrics": {"precision": 0.9, "recall": 0.3, "f1": 0.45, "roc_auc": 0.97, "best_f1": 0.8, "best_f1_threshold": 0.21}}
+    message = weakness(card)
+    assert message is not None and "F1 0.45 at 0.5" in message and "recall 0.3" in message and "20 positive" in message
+    assert weakness({**card, "metrics": {**card["metrics"], "f1": 0.93}}) is None
