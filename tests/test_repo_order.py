@@ -64,3 +64,87 @@ def test_installed_packages_as_repositories_have_no_order_violations():
                 assert position[used] < position[user], (user, used)
                 edges_checked += 1
     assert edges_checked > 200
+
+
+def reader_edges(files: dict[str, str]) -> dict[str, set[str]]:
+    """An independent resolver, from the syntax tree, the way a reader of the code would: a file
+    depends on the module it imports; a name imported from a package is its submodule if there is
+    one, else the module the package's ``__init__.py`` takes it from (followed), else that ``__init__.py``."""
+    import ast
+
+    modules = {p.removesuffix(".py").removesuffix("/__init__").replace("/", "."): p for p in files}
+    trees = {}
+    for p, text in files.items():
+        try:
+            trees[p] = ast.parse(text)
+        except SyntaxError:
+            trees[p] = ast.Module(body=[], type_ignores=[])
+
+    def absolute(path: str, module: str | None, level: int) -> str:
+        if not level:
+            return module or ""
+        package = modules_of[path].split(".")
+        package = package if path.endswith("__init__.py") else package[:-1]
+        base = package[: len(package) - (level - 1)]
+        return ".".join(base + ([module] if module else []))
+
+    modules_of = {p: m for m, p in modules.items()}
+
+    def defining(module: str, name: str, depth: int = 0) -> str | None:
+        if f"{module}.{name}" in modules:
+            return modules[f"{module}.{name}"]
+        path = modules.get(module)
+        if path is None or not path.endswith("__init__.py") or depth > 8:
+            return path
+        body = trees[path].body
+        defined = {n.name for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+        defined |= {t.id for n in body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+        if name in defined:
+            return path
+        for node in ast.walk(trees[path]):  # re-exports under "if" (platform branches) count too
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    if (alias.asname or alias.name) == name:
+                        found = defining(absolute(path, node.module, node.level), alias.name, depth + 1)
+                        return found or path
+        return path
+
+    edges: dict[str, set[str]] = {p: set() for p in files}
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            targets = []
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    parts = alias.name.split(".")
+                    targets += [next((modules[".".join(parts[:i])] for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in modules), None)]
+            elif isinstance(node, ast.ImportFrom):
+                module = absolute(path, node.module, node.level)
+                targets += [defining(module, alias.name) for alias in node.names if alias.name != "*"] or [modules.get(module)]
+            edges[path].update(t for t in targets if t and t != path)
+    return edges
+
+
+def test_package_init_files_come_after_the_submodules_they_gather():
+    """Installed packages that re-export their submodules from __init__.py, and standard-library ones:
+    every import edge the independent reader finds, outside a genuine cycle, points backwards in
+    corpusmill's order. Also a repository whose root is the package: ``import pkg.sub`` is sub.py."""
+    import importlib.util
+
+    from pipeline.curate.repo_order import repository_documents
+    from pipeline.records import Document
+
+    checked = violations = 0
+    for name in ("datasketch", "tqdm", "filelock", "requests", "fsspec", "email", "json", "asyncio", "importlib", "xml", "http", "logging"):
+        spec = importlib.util.find_spec(name)
+        root = Path(spec.origin).parent
+        files = {f"{name}/{p.relative_to(root).as_posix()}": p.read_text(encoding="utf-8", errors="replace") for p in sorted(root.rglob("*.py"))}
+        docs = repository_documents("s", name, "x", [Document(f"s/{name}/{p}", t, "s", {"file": p, "language": "python"}) for p, t in files.items()], 1 << 30)
+        position = {s["path"]: i for i, s in enumerate(s for d in docs for s in d.meta["files"])}
+        edges = reader_edges(files)
+        for user, used in ((u, d) for u, ds in edges.items() for d in ds):
+            if not reaches(edges, used, user):
+                checked += 1
+                violations += position[used] > position[user]
+    assert checked > 500 and violations == 0
+    flat = {"__init__.py": "from pkg.sub import helper\n", "sub.py": "import pkg.util\n", "util.py": "x = 1\n"}
+    assert resolve_imports(flat, package="pkg") == {"__init__.py": {"sub.py"}, "sub.py": {"util.py"}, "util.py": set()}

@@ -19,7 +19,8 @@ from typing import Iterable, Mapping, Optional, Sequence
 from pipeline.read.code_files import language_of
 from pipeline.records import Document
 
-_PY_IMPORT = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+import\s+([\w*, ()]+)|import\s+([\w., ]+))", re.MULTILINE)
+_PY_IMPORT = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+import\s+(\([^)]*\)|[\w*, ]+)|import\s+([\w., ]+))", re.MULTILINE)
+_PY_COMMENT = re.compile(r"#[^\n]*")
 _JS_IMPORT = re.compile(r"""(?:import\s[^'"]*?from\s*|import\s*|require\s*\(\s*|export\s[^'"]*?from\s*)['"]([^'"]+)['"]""")
 _JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?([\w.]+)(?:\.\*)?\s*;", re.MULTILINE)
 _JAVA_PACKAGE = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.MULTILINE)
@@ -28,6 +29,8 @@ _GO_MODULE = re.compile(r"^module\s+(\S+)", re.MULTILINE)
 _RUST_MOD = re.compile(r"^\s*(?:pub\s+)?mod\s+(\w+)\s*;", re.MULTILINE)
 _RUST_USE = re.compile(r"^\s*(?:pub\s+)?use\s+(?:crate|super|self)::(\w+)", re.MULTILINE)
 FROM_IMPORT = ":"  # joins "from R import a" into one name, R:a
+_PY_DEFINED = re.compile(r"^(?:(?:async\s+)?def|class)\s+(\w+)|^(\w+)\s*(?::[^=\n]*)?=(?!=)", re.MULTILINE)
+REEXPORT_DEPTH = 8  # how many package __init__.py re-exports an import is followed through
 _C_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
 
 
@@ -40,7 +43,7 @@ def import_targets(path: str, text: str) -> list[str]:
             if plain:
                 names += [n.split(" as ")[0].strip() for n in plain.split(",")]
             else:  # "from R import a": the module R.a if there is one, else R (see _python_candidates)
-                members = [i.split(" as ")[0].strip() for i in items.strip("() ").split(",")]
+                members = [i.split(" as ")[0].strip() for i in _PY_COMMENT.sub("", items).strip("() \n").split(",")]
                 members = [m for m in members if m and m != "*"]
                 names += [f"{relative}{FROM_IMPORT}{m}" for m in members] or [relative]
         return names
@@ -55,6 +58,22 @@ def import_targets(path: str, text: str) -> list[str]:
     if language in ("c", "cpp"):
         return _C_INCLUDE.findall(text)
     return []
+
+
+def python_reexports(text: str) -> dict[str, str]:
+    """Names a Python module takes from another without defining them itself (``from R import a as b``:
+    ``b`` → ``R:a``): what a package's ``__init__.py`` merely re-exports."""
+    defined = {a or b for a, b in _PY_DEFINED.findall(text)}
+    exports: dict[str, str] = {}
+    for relative, items, _ in _PY_IMPORT.findall(text):
+        if not items:
+            continue
+        for item in _PY_COMMENT.sub("", items).strip("() \n").split(","):
+            original, _, alias = item.strip().partition(" as ")
+            name = (alias or original).strip()
+            if original.strip() and original.strip() != "*" and name not in defined:
+                exports[name] = f"{relative}{FROM_IMPORT}{original.strip()}"
+    return exports
 
 
 def _python_candidates(path: str, name: str) -> list[str]:
@@ -73,9 +92,16 @@ def _python_candidates(path: str, name: str) -> list[str]:
     return [c for s in stems if s for c in (f"{s}.py", f"{s}/__init__.py")]
 
 
-def resolve_imports(files: Mapping[str, str]) -> dict[str, set[str]]:
-    """For every file, the files of the same repository it imports (paths relative to the root)."""
+def resolve_imports(files: Mapping[str, str], package: Optional[str] = None) -> dict[str, set[str]]:
+    """For every file, the files of the same repository it imports (paths relative to the root).
+
+    Python: ``from pkg import a`` names the module that defines ``a``: ``pkg/a.py`` when it is a
+    module, else the module ``pkg/__init__.py`` re-exports it from (followed through re-exports),
+    else ``pkg/__init__.py``; so a package's ``__init__.py`` comes after the submodules it gathers.
+    ``package``: the repository's own package name when its ``__init__.py`` sits at the root
+    (``import package.sub`` is then ``sub.py``)."""
     paths = set(files)
+    root_package = package if package and "__init__.py" in paths else None
     by_suffix: dict[str, list[str]] = {}
     for p in sorted(paths):  # a Python module or Java class may sit under a source root (src/, lib/...)
         segments = p.split("/")
@@ -85,10 +111,29 @@ def resolve_imports(files: Mapping[str, str]) -> dict[str, set[str]]:
 
     def found(candidate: str) -> Optional[str]:
         candidate = posixpath.normpath(candidate)
+        if root_package and (candidate == f"{root_package}.py" or candidate.startswith(f"{root_package}/")):
+            candidate = "__init__.py" if candidate == f"{root_package}.py" else candidate[len(root_package) + 1 :]
         if candidate in paths:
             return candidate
-        matches = by_suffix.get(candidate, [])
+        # under a source root (src/, lib/), never inside a package: filelock/asyncio.py is no "asyncio"
+        matches = [m for m in by_suffix.get(candidate, []) if f"{m[: len(m) - len(candidate)]}__init__.py" not in paths]
         return matches[0] if matches else None
+
+    reexports: dict[str, dict[str, str]] = {}
+
+    def python_target(path: str, name: str, depth: int = 0) -> Optional[str]:
+        """The file a Python import names, through the re-exports of package ``__init__.py`` files."""
+        target = next((t for c in _python_candidates(path, name) if (t := found(c)) is not None and t != path), None)
+        member = name.partition(FROM_IMPORT)[2]
+        if target is None or not member or posixpath.basename(target) != "__init__.py" or depth >= REEXPORT_DEPTH:
+            return target
+        if target not in reexports:
+            reexports[target] = python_reexports(files[target])
+        origin = reexports[target].get(member)
+        followed = python_target(target, origin, depth + 1) if origin else None
+        if followed == path:  # the package re-exports this very module's name: no dependency
+            return None
+        return followed or target
 
     edges: dict[str, set[str]] = {p: set() for p in paths}
     for path, text in files.items():
@@ -96,7 +141,10 @@ def resolve_imports(files: Mapping[str, str]) -> dict[str, set[str]]:
         for name in import_targets(path, text):
             candidates: list[str] = []
             if language == "python":
-                candidates = _python_candidates(path, name)
+                target = python_target(path, name)
+                if target is not None:
+                    edges[path].add(target)
+                continue
             elif language in ("javascript", "typescript") and name.startswith("."):
                 stem = posixpath.join(folder, name)
                 candidates = [stem] + [stem + e for e in (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs")] + [f"{stem}/index{e}" for e in (".ts", ".tsx", ".js", ".jsx")]
@@ -228,7 +276,7 @@ def repository_documents(source: str, repo: str, location: str, files: Sequence[
     boundaries. ``meta['files']`` gives each file's path, language and ``[start, end)`` character
     span (FIM keeps its hole inside one span); ``meta['language']`` is the language of most bytes."""
     by_path = {f.meta["file"]: f for f in files}
-    order = dependency_order(sorted(by_path), resolve_imports({p: f.text for p, f in by_path.items()}))
+    order = dependency_order(sorted(by_path), resolve_imports({p: f.text for p, f in by_path.items()}, package=posixpath.basename(repo.rstrip("/"))))
     parts: list[list[str]] = []
     size = 0
     for path in order:
