@@ -21,6 +21,7 @@ from pipeline.records import Document
 
 _PY_IMPORT = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+import\s+(\([^)]*\)|[\w*, ]+)|import\s+([\w., ]+))", re.MULTILINE)
 _PY_COMMENT = re.compile(r"#[^\n]*")
+_PY_LONG_STRING = re.compile(r'("""|\'\'\')[\s\S]*?\1')  # docstrings: their example imports are no dependencies
 _JS_IMPORT = re.compile(r"""(?:import\s[^'"]*?from\s*|import\s*|require\s*\(\s*|export\s[^'"]*?from\s*)['"]([^'"]+)['"]""")
 _JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?([\w.]+)(?:\.\*)?\s*;", re.MULTILINE)
 _JAVA_PACKAGE = re.compile(r"^\s*package\s+([\w.]+)\s*;", re.MULTILINE)
@@ -39,7 +40,7 @@ def import_targets(path: str, text: str) -> list[str]:
     language = language_of(path)
     if language == "python":
         names = []
-        for relative, items, plain in _PY_IMPORT.findall(text):
+        for relative, items, plain in _PY_IMPORT.findall(_PY_LONG_STRING.sub("", text)):
             if plain:
                 names += [n.split(" as ")[0].strip() for n in plain.split(",")]
             else:  # "from R import a": the module R.a if there is one, else R (see _python_candidates)
@@ -65,7 +66,7 @@ def python_reexports(text: str) -> dict[str, str]:
     ``b`` → ``R:a``): what a package's ``__init__.py`` merely re-exports."""
     defined = {a or b for a, b in _PY_DEFINED.findall(text)}
     exports: dict[str, str] = {}
-    for relative, items, _ in _PY_IMPORT.findall(text):
+    for relative, items, _ in _PY_IMPORT.findall(_PY_LONG_STRING.sub("", text)):
         if not items:
             continue
         for item in _PY_COMMENT.sub("", items).strip("() \n").split(","):
