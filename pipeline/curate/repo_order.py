@@ -35,18 +35,30 @@ REEXPORT_DEPTH = 8  # how many package __init__.py re-exports an import is follo
 _C_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
 
 
+def _python_imports(text: str) -> list[tuple[str, list[tuple[str, str]], str]]:
+    """Per import statement outside docstrings: the module ``R`` of ``from R import ...`` with its
+    ``(name, bound name)`` pairs (``*`` left out), or the names of a plain ``import``."""
+    statements = []
+    for relative, items, plain in _PY_IMPORT.findall(_PY_LONG_STRING.sub("", text)):
+        members = []
+        for item in _PY_COMMENT.sub("", items).strip("() \n").split(",") if items else []:
+            original, _, alias = item.strip().partition(" as ")
+            if original.strip() and original.strip() != "*":
+                members.append((original.strip(), (alias or original).strip()))
+        statements.append((relative, members, plain))
+    return statements
+
+
 def import_targets(path: str, text: str) -> list[str]:
     """The raw names ``path`` imports (module names, relative paths, packages), in file order."""
     language = language_of(path)
     if language == "python":
         names = []
-        for relative, items, plain in _PY_IMPORT.findall(_PY_LONG_STRING.sub("", text)):
+        for relative, members, plain in _python_imports(text):
             if plain:
                 names += [n.split(" as ")[0].strip() for n in plain.split(",")]
             else:  # "from R import a": the module R.a if there is one, else R (see _python_candidates)
-                members = [i.split(" as ")[0].strip() for i in _PY_COMMENT.sub("", items).strip("() \n").split(",")]
-                members = [m for m in members if m and m != "*"]
-                names += [f"{relative}{FROM_IMPORT}{m}" for m in members] or [relative]
+                names += [f"{relative}{FROM_IMPORT}{original}" for original, _ in members] or [relative]
         return names
     if language in ("javascript", "typescript"):
         return _JS_IMPORT.findall(text)
@@ -65,16 +77,8 @@ def python_reexports(text: str) -> dict[str, str]:
     """Names a Python module takes from another without defining them itself (``from R import a as b``:
     ``b`` → ``R:a``): what a package's ``__init__.py`` merely re-exports."""
     defined = {a or b for a, b in _PY_DEFINED.findall(text)}
-    exports: dict[str, str] = {}
-    for relative, items, _ in _PY_IMPORT.findall(_PY_LONG_STRING.sub("", text)):
-        if not items:
-            continue
-        for item in _PY_COMMENT.sub("", items).strip("() \n").split(","):
-            original, _, alias = item.strip().partition(" as ")
-            name = (alias or original).strip()
-            if original.strip() and original.strip() != "*" and name not in defined:
-                exports[name] = f"{relative}{FROM_IMPORT}{original.strip()}"
-    return exports
+    return {alias: f"{relative}{FROM_IMPORT}{original}" for relative, members, _ in _python_imports(text)
+            for original, alias in members if alias not in defined}
 
 
 def _python_candidates(path: str, name: str) -> list[str]:
