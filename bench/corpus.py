@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import ast
 import gettext
+import gzip
 import glob
 import json
 import os
 import pydoc_data.topics
 import random
+import subprocess
 import sysconfig
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 
 def _docstrings() -> Iterator[str]:
@@ -135,18 +137,43 @@ def write_jsonl_shards(records: list[dict[str, str]], directory: Path, shards: i
     return total
 
 
-def catalog_messages(locale: str) -> list[str]:
-    """Translated messages of one locale from the machine's gettext catalogs (/usr/share/locale):
-    real sentences by human translators, in a fixed order."""
-    messages: list[str] = []
-    for path in sorted(glob.glob(f"/usr/share/locale/{locale}/LC_MESSAGES/*.mo")):
+def catalog_paths(locale: str) -> list[str]:
+    """The machine's gettext catalogs of one locale (/usr/share/locale), in path order."""
+    return sorted(glob.glob(f"/usr/share/locale/{locale}/LC_MESSAGES/*.mo"))
+
+
+def catalog_entries(paths: list[str]) -> Iterator[tuple[Any, Any]]:
+    """(msgid, msgstr) pairs of these catalogs, each catalog's in msgid order; unreadable ones skipped."""
+    for path in paths:
         try:
             with open(path, "rb") as f:
                 catalog = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
         except Exception:
             continue
-        messages += [m.strip() for k, m in sorted(catalog.items(), key=lambda kv: str(kv[0])) if k and isinstance(m, str) and m.strip()]
-    return messages
+        yield from sorted(catalog.items(), key=lambda kv: str(kv[0]))
+
+
+def catalog_messages(locale: str) -> list[str]:
+    """Translated messages of one locale from the machine's gettext catalogs (/usr/share/locale):
+    real sentences by human translators, in a fixed order."""
+    return [m.strip() for k, m in catalog_entries(catalog_paths(locale)) if k and isinstance(m, str) and m.strip()]
+
+
+# the Debian Reference's translations: language → the package suffix (debian-reference-XX)
+DEBIAN_REFERENCE_BOOKS = {"en": "en", "de": "de", "fr": "fr", "es": "es", "it": "it", "pt": "pt", "id": "id", "ja": "ja", "zh": "zh-cn"}
+
+
+def download_debian_reference(books: list[str], directory: str) -> None:
+    """``apt-get download`` the packages of these books into ``directory``."""
+    subprocess.run(["apt-get", "download", *(f"debian-reference-{b}" for b in books)], cwd=directory, check=True, capture_output=True)
+
+
+def unpack_debian_reference(debs: Path, book: str, work: Path) -> tuple[Path, str]:
+    """(the unpacked book's directory, its plain-text rendering) from ``debs``/debian-reference-``book``_*.deb."""
+    (deb,) = debs.glob(f"debian-reference-{book}_*.deb")
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(work / book)], check=True)
+    root = work / book / "usr" / "share" / "debian-reference"
+    return root, gzip.decompress((root / f"debian-reference.{book}.txt.gz").read_bytes()).decode("utf-8")
 
 
 def join_into_documents(messages: list[str], chars: int, separator: str = " ", limit: int | None = None) -> list[str]:

@@ -15,9 +15,7 @@ paragraphs (blank-line blocks) found in the extracted text. Also prints MB/s of 
 from __future__ import annotations
 
 import argparse
-import gzip
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.corpus import DEBIAN_REFERENCE_BOOKS, download_debian_reference, unpack_debian_reference  # noqa: E402
 from pipeline.read.web import EXTRACTORS  # noqa: E402
 from tokenizer.cjk import WORD_CHARS  # noqa: E402
 
@@ -43,7 +42,7 @@ def found_in(paragraph: str, grams: set[str]) -> bool:
 
 
 _WORDS = re.compile(f"[{WORD_CHARS}]|[^\\W_{WORD_CHARS}]+")
-BOOKS = {"en": "en", "de": "de", "fr": "fr", "es": "es", "it": "it", "pt": "pt", "id": "id", "ja": "ja", "zh": "zh-cn"}
+BOOKS = DEBIAN_REFERENCE_BOOKS
 
 
 def words(text: str) -> str:
@@ -59,11 +58,8 @@ def paragraphs(text: str, separator: str = r"\n\s*\n") -> list[str]:
 
 def debian_reference(debs: Path, book: str, work: Path) -> tuple[list[Path], str]:
     """(chapter HTML pages, the book's plain text) of one translation's package."""
-    (deb,) = debs.glob(f"debian-reference-{book}_*.deb")
-    subprocess.run(["dpkg", "-x", str(deb), str(work / book)], check=True)
-    root = work / book / "usr" / "share" / "debian-reference"
+    root, text = unpack_debian_reference(debs, book, work)
     pages = sorted(p for p in root.glob(f"*.{book}.html") if not p.name.startswith("index"))
-    text = gzip.decompress((root / f"debian-reference.{book}.txt.gz").read_bytes()).decode("utf-8")
     return pages, "\n".join(line for line in text.split("\n") if not re.match(r"\s*[|+]", line))  # table boxes out
 
 
@@ -76,7 +72,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         debs = args.debs or Path(tmp)
         if args.debs is None:
-            subprocess.run(["apt-get", "download", *(f"debian-reference-{BOOKS[lang]}" for lang in args.languages)], cwd=tmp, check=True, capture_output=True)
+            download_debian_reference([BOOKS[lang] for lang in args.languages], tmp)
         for lang in args.languages:
             pages, book = debian_reference(debs, BOOKS[lang], Path(tmp))
             htmls = [re.sub(r"(?is)<table\b.*?</table>", "", p.read_text(encoding="utf-8")) for p in pages]

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import gettext
-import glob
 import random
 import re
 import sys
@@ -34,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.corpus import catalog_entries, catalog_paths  # noqa: E402
 from pipeline.curate.filters.language import BACKENDS, CALIBRATION, calibrated  # noqa: E402
 
 LOCALES = {"de": "de", "fr": "fr", "es": "es", "it": "it", "pt": "pt_BR", "nl": "nl", "pl": "pl", "sv": "sv", "da": "da", "fi": "fi",
@@ -48,18 +47,8 @@ SYNOPSIS = re.compile(r"\[-|<[^<>\s]+>|(?<!\S)--?\w")
 
 def translated_messages(locale: str, split: str) -> list[str]:
     """Messages of one locale's catalogs (every other package, by ``split``) that differ from their English original."""
-    paths = sorted(glob.glob(f"/usr/share/locale/{locale}/LC_MESSAGES/*.mo"))[split == "test" :: 2]
-    messages = []
-    for path in paths:
-        try:
-            with open(path, "rb") as f:
-                catalog = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
-        except Exception:
-            continue
-        messages += [m.strip() for k, m in sorted(catalog.items(), key=lambda kv: str(kv[0]))
-                     if isinstance(k, str) and k and isinstance(m, str) and m.strip() and m.strip() != k.strip() and "%" not in m
-                     and not SYNOPSIS.search(m)]
-    return messages
+    return [m.strip() for k, m in catalog_entries(catalog_paths(locale)[split == "test" :: 2])
+            if isinstance(k, str) and k and isinstance(m, str) and m.strip() and m.strip() != k.strip() and "%" not in m and not SYNOPSIS.search(m)]
 
 
 def paragraphs(locale: str, split: str, count: int, seed: int = 1) -> list[str]:

@@ -15,8 +15,6 @@ another.
 from __future__ import annotations
 
 import argparse
-import gzip
-import subprocess
 import sys
 import tempfile
 from collections import Counter
@@ -24,21 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.corpus import DEBIAN_REFERENCE_BOOKS, download_debian_reference, unpack_debian_reference  # noqa: E402
 from pipeline.config import config_from_dict  # noqa: E402
 from pipeline.curate.filters.base import apply_filters  # noqa: E402
 from pipeline.curate.filters.chain import filters_for_source  # noqa: E402
 from pipeline.curate.filters.text import TERMINAL_PUNCTUATION  # noqa: E402
 from pipeline.records import Document, Drop  # noqa: E402
-
-BOOKS = {"en": "en", "de": "de", "fr": "fr", "es": "es", "it": "it", "pt": "pt", "id": "id", "ja": "ja", "zh": "zh-cn"}
-
-
-def book_text(debs: Path, book: str) -> str:
-    with tempfile.TemporaryDirectory() as tmp:
-        (deb,) = debs.glob(f"debian-reference-{book}_*.deb")
-        subprocess.run(["dpkg-deb", "-x", str(deb), tmp], check=True)
-        return gzip.decompress(next(Path(tmp).rglob(f"debian-reference.{book}.txt.gz")).read_bytes()).decode("utf-8")
-
 
 def prose_documents(text: str, language: str, chars: int = 1500) -> list[str]:
     joiner = "" if language in ("zh", "ja") else " "
@@ -67,8 +56,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         debs = Path(args.debs or tmp)
         if not args.debs:
-            subprocess.run(["apt-get", "download", *(f"debian-reference-{b}" for b in BOOKS.values())], cwd=tmp, check=True, capture_output=True)
-        corpus = {lang: prose_documents(book_text(debs, book), lang) for lang, book in BOOKS.items()}
+            download_debian_reference(list(DEBIAN_REFERENCE_BOOKS.values()), tmp)
+        corpus = {lang: prose_documents(unpack_debian_reference(debs, book, Path(tmp))[1], lang) for lang, book in DEBIAN_REFERENCE_BOOKS.items()}
     config = config_from_dict({"sources": [{"name": "docs", "paths": ["unused"]}]})
     chain = filters_for_source(config, config.sources[0])
     print(f"default text chain: {' → '.join(type(f).__name__ for f in chain)}")

@@ -1,5 +1,5 @@
-"""The reference mode (``filters.compat: datatrove``): Gopher quality, Gopher repetition, FineWeb
-quality and C4 quality exactly as datatrove (the implementation that produced FineWeb) defines them.
+"""The reference mode (``filters.compat: datatrove``): Gopher quality, Gopher repetition and FineWeb
+quality exactly as datatrove (the implementation that produced FineWeb) defines them.
 
 datatrove splits English words with spaCy's tokenizer, here ``spacy_words`` (spaCy's algorithm on
 spaCy's rules, no spaCy dependency). The rules below follow datatrove's filters line by line:
