@@ -89,6 +89,7 @@ _CODE = re.compile(r"`[^`\n]*`|\bhttps?://\S+|(?<!\S)(?:[-$]\S*|\S*[/=_{}\[\]<>|
 _SCRIPTS = [("ko", re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")), ("ja", re.compile("[\u3040-\u30ff]")),
             ("th", re.compile("[\u0e00-\u0e7f]")), ("zh", re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")),
             ("he", re.compile("[\u0590-\u05ff]")), ("el", re.compile("[\u0370-\u03ff]"))]
+_ANY_SCRIPT = re.compile("|".join(script.pattern for _, script in _SCRIPTS))
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -114,7 +115,7 @@ class _Auto:
     def classify(self, text: str) -> tuple[str, float]:
         language, share, reliable = self._cld2.detect(text)
         if len(text) >= self.SURE_CHARS and (share >= self.SURE_SHARE or (reliable and language != "en")):
-            if language != "en" or text.isascii():
+            if language != "en" or text.isascii() or not _ANY_SCRIPT.search(text):
                 return language, share
             return script_language(_CODE.sub(" ", text)) or language, share
         prose = _CODE.sub(" ", text)
