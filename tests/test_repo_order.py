@@ -148,3 +148,23 @@ def test_package_init_files_come_after_the_submodules_they_gather():
     assert checked > 500 and violations == 0
     flat = {"__init__.py": "from pkg.sub import helper\n", "sub.py": "import pkg.util\n", "util.py": "x = 1\n"}
     assert resolve_imports(flat, package="pkg") == {"__init__.py": {"sub.py"}, "sub.py": {"util.py"}, "util.py": set()}
+
+
+def test_python_import_forms_that_named_the_wrong_file():
+    """Held-out packages showed each of these: a package importing itself by name (tokenizers), a
+    backslash-continued re-export (jedi), ``import a.b.c`` of a native module (resiliparse), a name
+    re-exported twice under try/except (apache_beam), and ``from pkg import sub`` where sub/__init__.py
+    re-exports a function of the same name (scipy.fft)."""
+    files = {
+        "p/__init__.py": "from .api.env import find, \\\n    Environment\ntry:\n    from p.fast import counter\nexcept ImportError:\n    from p.slow import counter\n",
+        "p/api/__init__.py": "", "p/api/env.py": "def find(): pass\nclass Environment: pass\n",
+        "p/slow.py": "def counter(): pass\n",
+        "p/trainers/__init__.py": "from .. import trainers\n",
+        "p/fft/__init__.py": "from ._basic import fft\n", "p/fft/_basic.py": "def fft(): pass\n",
+        "p/native/__init__.py": "",
+        "p/user.py": "from p import Environment, counter, fft\nimport p.native.lang as lang\n",
+    }
+    edges = resolve_imports(files)
+    assert edges["p/trainers/__init__.py"] == set()
+    assert edges["p/__init__.py"] == {"p/api/env.py", "p/slow.py"}
+    assert edges["p/user.py"] == {"p/api/env.py", "p/__init__.py", "p/fft/__init__.py", "p/native/__init__.py"}

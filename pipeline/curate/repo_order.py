@@ -39,7 +39,8 @@ def _python_imports(text: str) -> list[tuple[str, list[tuple[str, str]], str]]:
     """Per import statement outside docstrings: the module ``R`` of ``from R import ...`` with its
     ``(name, bound name)`` pairs (``*`` left out), or the names of a plain ``import``."""
     statements = []
-    for relative, items, plain in _PY_IMPORT.findall(_PY_LONG_STRING.sub("", text)):
+    joined = _PY_LONG_STRING.sub("", text).replace("\\\n", " ")  # backslash-continued lines are one statement
+    for relative, items, plain in _PY_IMPORT.findall(joined):
         members = []
         for item in _PY_COMMENT.sub("", items).strip("() \n").split(",") if items else []:
             original, _, alias = item.strip().partition(" as ")
@@ -75,14 +76,21 @@ def import_targets(path: str, text: str) -> list[str]:
 
 def python_reexports(text: str) -> dict[str, str]:
     """Names a Python module takes from another without defining them itself (``from R import a as b``:
-    ``b`` → ``R:a``): what a package's ``__init__.py`` merely re-exports."""
+    ``b`` → ``R:a``): what a package's ``__init__.py`` merely re-exports. A name imported twice
+    (``try: from .fast import f`` / ``except ImportError: from .slow import f``) is the first one."""
     defined = {a or b for a, b in _PY_DEFINED.findall(text)}
-    return {alias: f"{relative}{FROM_IMPORT}{original}" for relative, members, _ in _python_imports(text)
-            for original, alias in members if alias not in defined}
+    reexports: dict[str, str] = {}
+    for relative, members, _ in _python_imports(text):
+        for original, alias in members:
+            if alias not in defined:
+                reexports.setdefault(alias, f"{relative}{FROM_IMPORT}{original}")
+    return reexports
 
 
-def _python_candidates(path: str, name: str) -> list[str]:
-    """Files a Python import may name: ``R:a`` (``from R import a``) is module ``R.a``, else ``R``."""
+def _python_candidates(path: str, name: str) -> list[tuple[str, bool]]:
+    """Files a Python import may name, in order, each with whether it is the package ``R`` whose
+    ``__init__.py`` may re-export the member: ``R:a`` (``from R import a``) is module ``R.a``, else
+    ``R``; ``a.b.c`` is module ``a.b.c``, else ``a.b``, else ``a``."""
     module, _, member = name.partition(FROM_IMPORT)
     dots = len(module) - len(module.lstrip("."))
     parts = [p for p in module.lstrip(".").split(".") if p]
@@ -93,8 +101,11 @@ def _python_candidates(path: str, name: str) -> list[str]:
         stem = posixpath.join(base, *parts) if parts else base
     else:
         stem = posixpath.join(*parts) if parts else ""
-    stems = ([posixpath.join(stem, member)] if member else []) + [stem]
-    return [c for s in stems if s for c in (f"{s}.py", f"{s}/__init__.py")]
+    if member:
+        stems = [(posixpath.join(stem, member), False), (stem, True)]
+    else:  # "import a.b.c" runs a/b/c.py, else the deepest package of the path that is in the repository
+        stems = [(posixpath.join(*parts[:i]), False) for i in range(len(parts), 0, -1)] if not dots else [(stem, False)]
+    return [(c, holds_member) for s, holds_member in stems if s for c in (f"{s}.py", f"{s}/__init__.py")]
 
 
 def resolve_imports(files: Mapping[str, str], package: Optional[str] = None) -> dict[str, set[str]]:
@@ -128,10 +139,12 @@ def resolve_imports(files: Mapping[str, str], package: Optional[str] = None) -> 
 
     def python_target(path: str, name: str, depth: int = 0) -> Optional[str]:
         """The file a Python import names, through the re-exports of package ``__init__.py`` files."""
-        target = next((t for c in _python_candidates(path, name) if (t := found(c)) is not None and t != path), None)
-        member = name.partition(FROM_IMPORT)[2]
-        if target is None or not member or posixpath.basename(target) != "__init__.py" or depth >= REEXPORT_DEPTH:
+        target, holds_member = next(((t, h) for c, h in _python_candidates(path, name) if (t := found(c)) is not None), (None, False))
+        if target == path:  # the module imports itself (``from .. import trainers`` in trainers/__init__.py)
+            return None
+        if target is None or not holds_member or posixpath.basename(target) != "__init__.py" or depth >= REEXPORT_DEPTH:
             return target
+        member = name.partition(FROM_IMPORT)[2]
         if target not in reexports:
             reexports[target] = python_reexports(files[target])
         origin = reexports[target].get(member)
