@@ -1,6 +1,6 @@
 """Job 3, build: ``curated/`` + ``tokenizer/`` → tokenize → mix in tokens → pack → ``dataset/`` (docs/architecture.md, "Tokenizer and build").
 
-One Beam pipeline in four steps, none of which moves tokens through a shuffle:
+One Beam pipeline in five steps, none of which moves tokens through a shuffle:
 
 1. ``TokenizeShard`` encodes each curated shard (FIM and splits from ``(seed, id)``), spills the
    ids under ``dataset/_work/`` and emits a histogram of tokens over mixing draws per source.
@@ -9,7 +9,10 @@ One Beam pipeline in four steps, none of which moves tokens through a shuffle:
 3. ``ResolveBoundaries`` sorts only that bin's documents and picks the last one to take.
 4. ``PackShard`` writes dataset shard j from the spills: copy k of a document of shard i goes to
    shard ``(i + k) mod S``, so repeats land in other shards' rows; documents without a copy go
-   to ``drops/mix-part-j.parquet``. Packing is local to a shard, in groups of ``pack.group_size``.
+   to ``drops/mix-part-j.parquet``. Packing is local to a shard, in groups of ``pack.group_size``;
+   rows left unfilled are held back under ``_work/``.
+5. ``RepackTails`` packs the held-back rows' pieces of all shards together into one last shard
+   (a few rows per shard: padding stays near one row's worth, however small the shards).
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from pipeline.build.transforms import (
     STATS,
     BoundaryDocuments,
     PackShard,
+    RepackTails,
     SumHistograms,
     TokenizeShard,
     final_plans,
@@ -43,7 +47,7 @@ from tokenizer.encode import ENCODER_FILES
 JOB = "build"
 
 
-def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str]) -> None:
+def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str], pad_id: int) -> None:
     work = layout.build_work_dir(config)
     tokenizer_dir = layout.tokenizer_dir(config)
     tokenized = (
@@ -74,11 +78,16 @@ def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str])
         | "PackShards" >> beam.ParDo(PackShard(tokenizer_dir, work, layout.dataset_dir(config), layout.out(config, "drops"), len(shards_in), config.pack, dict(mix)),
                                      beam.pvalue.AsSingleton(resolved)).with_outputs(STATS, main="shards")
     )
+    tail = (
+        packed.shards
+        | "CountPackedShards" >> beam.combiners.Count.Globally()
+        | "RepackTails" >> beam.ParDo(RepackTails(work, layout.dataset_dir(config), config.pack, pad_id)).with_outputs(STATS, main="shards")
+    )
     _ = tokenized.shards | "WriteTokenizeStats" >> WriteCollectedJson(layout.counts_path(config, "build_tokenized"))
     _ = resolved | "MixPlanRows" >> beam.Map(lambda plans: {s: p.__dict__ for s, p in plans.items()}) | "WriteMixPlan" >> WriteCollectedJson(layout.counts_path(config, "mix_plan"))
-    _ = packed.shards | "WriteShardStats" >> WriteCollectedJson(layout.counts_path(config, "build_shards"))
+    _ = (packed.shards, tail.shards) | "AllShards" >> beam.Flatten() | "WriteShardStats" >> WriteCollectedJson(layout.counts_path(config, "build_shards"))
     _ = (
-        (tokenized[STATS], packed[STATS])
+        (tokenized[STATS], packed[STATS], tail[STATS])
         | "MergeBuildStats" >> beam.Flatten()
         | "SumBuildStats" >> beam.CombinePerKey(sum)
         | "WriteBuildStats" >> WriteCollectedJson(layout.counts_path(config, JOB))
@@ -100,13 +109,14 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool =
         num_docs, _ = curated_stats(shards_in)
         encoder = load_encoder(layout.tokenizer_dir(config))
         with create_pipeline(config.beam, extra_beam_args) as p:
-            build_build_pipeline(p, config, shards_in)
+            build_build_pipeline(p, config, shards_in, encoder.pad_id)
         FileSystems.delete([layout.build_work_dir(config)])
         remove_temp_dirs(dataset, layout.out(config, "drops"), layout.out(config, "report", "_counts"))
         shard_stats = sorted(read_json(layout.counts_path(config, "build_shards")), key=lambda s: s["file"])
-        if [s["file"] for s in shard_stats] != [layout.dataset_shard_name(i) for i in range(len(shards_in))]:
-            raise RuntimeError(f"built {len(shard_stats)} dataset shards for {len(shards_in)} curated shards")
         stats = dict(read_json(layout.counts_path(config, JOB)))
+        expected = [layout.dataset_shard_name(i) for i in range(len(shards_in) + bool(stats.get("tail_rows")))]
+        if [s["file"] for s in shard_stats] != expected:
+            raise RuntimeError(f"built dataset shards {[s['file'] for s in shard_stats]}, expected {expected}")
         tokenized = read_json(layout.counts_path(config, "build_tokenized"))
         (plan,) = read_json(layout.counts_path(config, "mix_plan"))
         verify_build(config, shard_stats, stats, tokenized, num_docs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import struct
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import yaml
 from pipeline.build.pack import unpack_row
 from pipeline.cli import main
 from pipeline.dataset import RankReader
-from tests.conftest import base_config, paragraph_docs, write_jsonl
+from tests.conftest import base_config, paragraph_docs, sentence, write_jsonl
 
 MEGATRON_DTYPES = {1: np.uint8, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.float64, 7: np.float32, 8: np.uint16}
 
@@ -136,3 +137,33 @@ def test_the_reader_feeds_a_torch_dataloader(dataset_dir):
     loader = torch.utils.data.DataLoader(reader, batch_size=8, collate_fn=lambda rows: torch.as_tensor(np.stack([r["input_ids"] for r in rows])))
     batches = list(loader)
     assert sum(len(b) for b in batches) == len(reader) and reader.state_dict()["consumed"] == len(reader)
+
+
+
+def test_unfilled_rows_of_small_shards_are_repacked_together(tmp_path):
+    """Small shards of documents of very different lengths: every shard but the last holds
+    only full rows, the last packs what they left unfilled, and padding falls under 0.5%."""
+    rng = random.Random(3)
+    for part in range(6):
+        write_jsonl(tmp_path / "in" / f"part-{part}.jsonl",
+                    [{"text": f"Doc {part}-{i}. " + " ".join(sentence(rng, rng.randint(5, 12)) for _ in range(int(rng.lognormvariate(1.5, 1.0)) + 1))}
+                     for i in range(250)])
+    config = base_config(tmp_path, [{"name": "prose", "paths": [f"{tmp_path}/in/*.jsonl"]}], pack={"seq_len": 512, "group_size": 5000},
+                         output={"shard_mb": 0.05}, dedup={"exact": True, "minhash": {"enabled": False}}, fim={"rate": 0.0})
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(["run", str(tmp_path / "run.yaml"), "--quiet"]) == 0
+    directory = Path(config["output_dir"]) / "dataset"
+    manifest = json.loads((directory / "manifest.json").read_text())
+    table = datasets.load_from_disk(str(directory))
+    fills, start = [], 0
+    for shard in manifest["shards"]:
+        fills.append([sum(lengths) for lengths in table[start : start + shard["rows"]]["document_lengths"]])
+        start += shard["rows"]
+    seq_len, packing = manifest["seq_len"], manifest["packing"]
+    curated = list((directory.parent / "curated").glob("*.parquet"))
+    assert len(fills) == len(curated) + 1 > 5 and all(fill == seq_len for shard in fills[:-1] for fill in shard)
+    padding = sum(seq_len - fill for shard in fills for fill in shard)
+    assert padding == packing["padding_tokens"] and padding / (manifest["rows"] * seq_len) <= 0.005
+    assert packing["padding_tokens_before_repack"] / (manifest["rows"] * seq_len) > 0.01  # what per-shard packing alone left
+    assert packing["repacked_into_rows"] == len(fills[-1]) < packing["unfilled_rows_repacked"]
+    assert manifest["tokens"] == sum(map(sum, fills))

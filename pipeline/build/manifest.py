@@ -20,8 +20,9 @@ def verify_build(config: Config, shard_stats: list[dict[str, Any]], stats: dict[
     the dataset holds the copies and tokens the plan gave, and the drops files hold what was reported."""
     problems = []
     documents = sum(t["documents"] for t in tokenized)
-    if documents != num_docs or len(tokenized) != len(shard_stats):
-        problems.append(f"tokenized {documents} documents in {len(tokenized)} shards; curated/ holds {num_docs} in {len(shard_stats)}")
+    packed_shards = [s for s in shard_stats if s["sampled_out_file"] is not None]  # all but the repacked tail shard
+    if documents != num_docs or len(tokenized) != len(packed_shards):
+        problems.append(f"tokenized {documents} documents in {len(tokenized)} shards; curated/ holds {num_docs} in {len(packed_shards)}")
     sampled_out = sum(sum(s["sampled_out"].values()) for s in shard_stats)
     if stats.get("copies_0", 0) + sampled_out != num_docs:
         problems.append(f"{stats.get('copies_0', 0)} documents kept + {sampled_out} sampled out != {num_docs} curated")
@@ -34,7 +35,7 @@ def verify_build(config: Config, shard_stats: list[dict[str, Any]], stats: dict[
     written = sum(_tokens_per_source(shard_stats).values())
     if written != sum(packed.values()):
         problems.append(f"{written} tokens written != {sum(packed.values())} packed")
-    problems += verify_parquet_rows({layout.mix_drops_path(config, i): sum(s["sampled_out"].values()) for i, s in enumerate(shard_stats)})
+    problems += verify_parquet_rows({layout.mix_drops_path(config, i): sum(s["sampled_out"].values()) for i, s in enumerate(packed_shards)})
     if problems:
         raise ReconciliationError("build output does not match the counts: " + "; ".join(problems[:20]))
 
@@ -79,6 +80,7 @@ def build_manifest(config: Config, encoder: Any, shard_stats: list[dict[str, Any
     tokenizer_bytes = read_bytes(FileSystems.join(directory, model_file))
     rows = sum(s["rows"] for s in shard_stats)
     tokens = sum(s["tokens"] for s in shard_stats)
+    padding = sum(s["padding"] for s in shard_stats)  # as written
     return {
         "corpusmill_version": __version__,
         "config_hash": config.config_hash(),
@@ -99,8 +101,11 @@ def build_manifest(config: Config, encoder: Any, shard_stats: list[dict[str, Any
             "strategy": config.pack.strategy,
             "documents": pack_stats.get("documents", 0),
             "documents_split": pack_stats.get("documents_split", 0),
-            "padding_tokens": pack_stats.get("padding", 0),
-            "padding_share": round(pack_stats.get("padding", 0) / max(rows * config.pack.seq_len, 1), 6),
+            "padding_tokens": padding,
+            "padding_share": round(padding / max(rows * config.pack.seq_len, 1), 6),
+            "padding_tokens_before_repack": padding - sum(s["padding"] for s in shard_stats if s["sampled_out_file"] is None) + pack_stats.get("tail_padding", 0),
+            "unfilled_rows_repacked": pack_stats.get("tail_rows", 0),
+            "repacked_into_rows": pack_stats.get("tail_rows_repacked", 0),
         },
         "fim": {k: pack_stats.get(f"fim_{k}", 0) for k in ("psm", "spm", "too_short")},
         "split_tokens": pack_stats.get("split_tokens", 0),

@@ -1,5 +1,6 @@
 """The build's transforms: tokenize a curated shard, sum token histograms, plan the mix, resolve
-boundary documents, and pack a dataset shard (the job in ``jobs/build.py`` wires them together).
+boundary documents, pack a dataset shard, and repack the rows the shards left unfilled into one
+last shard (the job in ``jobs/build.py`` wires them together).
 
 None moves tokens through a shuffle: ``TokenizeShard`` spills ids under ``dataset/_work/`` and
 emits histograms; ``PackShard`` reads the spills where they lie.
@@ -23,6 +24,7 @@ from pipeline.build.tokenize import LoadedTokenizer, encode_documents
 from pipeline.config import FimConfig, MixConfig, PackConfig
 from pipeline.io.curated import read_curated_file, write_drops
 from pipeline.io.files import FileDoFn
+from pipeline.io.megatron import arrow_batches, row_pieces
 from pipeline.io.token_spill import TokenSpillWriter, read_doc_table, read_token_spill
 from pipeline.io.write_arrow import ArrowShardWriter
 from pipeline.records import Drop, TokenizedDocument
@@ -165,11 +167,15 @@ class PackShard(FileDoFn):
         packed: dict[str, int] = {}  # per mixing group: the tokens handed to packing
         sampled_out: dict[str, int] = {}
 
+        tails = ArrowShardWriter(tail_path(self._work, index))
+
         def flush() -> None:
             nonlocal group, groups
             rows, stats = pack(groups, group, self._pack.seq_len, self._tokenizer.encoder.pad_id)
-            writer.write(rows)
-            for key in ("documents", "documents_split", "padding"):
+            unfilled = [sum(r.document_lengths) < self._pack.seq_len and self._pack.strategy == REPACKED_STRATEGY for r in rows]
+            writer.write([r for r, tail in zip(rows, unfilled) if not tail])
+            tails.write([r for r, tail in zip(rows, unfilled) if tail])
+            for key in ("documents", "documents_split"):
                 counts[key] = counts.get(key, 0) + getattr(stats, key)
             group, groups = [], groups + 1
 
@@ -197,10 +203,47 @@ class PackShard(FileDoFn):
         if group:
             flush()
         drops_file = write_drops(f"{self._drops_dir}/mix-part-{index:05d}.parquet", drops)
+        held_back = tails.close()
+        counts["tail_rows"], counts["tail_padding"] = held_back["rows"], held_back["padding"]
         for key, n in sorted(counts.items()):
             yield beam.pvalue.TaggedOutput(STATS, (key, n))
         yield {"file": name, **writer.close(), "sampled_out": dict(sorted(sampled_out.items())), "sampled_out_file": {k: drops_file[k] for k in ("rows", "bytes", "sha256")},
                "planned_tokens_per_group": dict(sorted(planned.items())), "packed_tokens_per_group": dict(sorted(packed.items()))}
+
+
+REPACKED_STRATEGY = "best_fit"  # concat keeps the documents' order in its rows, so its last rows stay where they are
+
+
+def tail_path(work: str, index: int) -> str:
+    """The rows dataset shard ``index`` left unfilled, waiting for ``RepackTails``."""
+    return f"{work}/tail-{index:05d}.arrow"
+
+
+class RepackTails(FileDoFn):
+    """Number of dataset shards → the stats of one last shard ``data-S.arrow``, packed from the
+    unfilled rows every ``PackShard`` held back (their pieces, in shard order), so padding stays
+    near one row's worth however small the shards; writes nothing when no row was unfilled."""
+
+    def __init__(self, work: str, dataset_dir: str, pack: PackConfig, pad_id: int):
+        super().__init__()
+        self._work, self._dataset_dir, self._pack, self._pad_id = work, dataset_dir.rstrip("/"), pack, pad_id
+
+    def process(self, shards: int) -> Iterator[Any]:
+        pieces: list[TokenizedDocument] = []
+        for index in range(shards):
+            for batch in arrow_batches(tail_path(self._work, index)):
+                tokens, lengths = row_pieces(batch)
+                sources = batch.column("sources").values.to_pylist()
+                for start, length, source in zip(np.cumsum(lengths) - lengths, lengths, sources):
+                    pieces.append(TokenizedDocument(f"{index}/{len(pieces)}", source, tokens[start : start + length]))
+        if not pieces:
+            return
+        rows, _ = PACKERS[self._pack.strategy](shards, pieces, self._pack.seq_len, self._pad_id)
+        writer = ArrowShardWriter(f"{self._dataset_dir}/{layout.dataset_shard_name(shards)}")
+        writer.write(rows)
+        yield beam.pvalue.TaggedOutput(STATS, ("tail_rows_repacked", len(rows)))
+        yield {"file": layout.dataset_shard_name(shards), **writer.close(), "sampled_out": {}, "sampled_out_file": None,
+               "planned_tokens_per_group": {}, "packed_tokens_per_group": {}}
 
 
 def shard_copies(plans: Mapping[str, SourceMix], groups: Sequence[str], draw: np.ndarray, shard: int, positions: np.ndarray) -> np.ndarray:
