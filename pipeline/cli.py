@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Optional, Sequence
 from pipeline.config import Config, ConfigError, load_config
 from pipeline.engine.logs import quiet_root_logging
 
-DEMO_CONFIG = "configs/demo.yaml"
+DEMO_CONFIG = os.path.join(os.path.dirname(__file__), "tools", "demo.yaml")  # ships with the package; configs/demo.yaml links to it
 EPILOG = """\
 examples:
   corpusmill run configs/demo.yaml
@@ -226,9 +226,11 @@ def _parser() -> argparse.ArgumentParser:
     megatron.add_argument("source", metavar="CONFIG_OR_DATASET", help="the run's YAML config, or a dataset/ directory")
     megatron.add_argument("out_prefix", metavar="OUT_PREFIX", help="output path prefix (local or gs:// s3:// hdfs://)")
     megatron.add_argument("--merge", action="store_true", help="one pair for the whole dataset instead of one per shard")
+    megatron.add_argument("--record-in-output", action="store_true",
+                          help="record the export in OUT_PREFIX.export.json instead of the dataset's manifest.json (for a read-only dataset)")
     megatron.add_argument("--quiet", action="store_true")
-    demo = sub.add_parser("demo", help="write the demo corpus (Python's own docs) and run configs/demo.yaml")
-    demo.add_argument("--config", default=DEMO_CONFIG, help=f"demo config (default {DEMO_CONFIG})")
+    demo = sub.add_parser("demo", help="write the demo corpus (Python's own docs) and run the demo config (configs/demo.yaml), from any directory")
+    demo.add_argument("--config", default=DEMO_CONFIG, help="demo config (default: the one installed with corpusmill, the same as configs/demo.yaml)")
     demo.add_argument("--output-dir", help="override the config's output_dir")
     demo.add_argument("--quiet", action="store_true")
     demo.add_argument("--force", action="store_true", help="redo jobs that are up to date")
@@ -280,11 +282,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(inspect(args.directory, args.rows, args.row))
             return 0
         if args.command == "export":
-            from pipeline.tools.export import export_megatron
+            from pipeline.tools.export import export_megatron, export_record_path
 
-            entry = export_megatron(args.source, args.out_prefix, args.merge)
+            entry = export_megatron(args.source, args.out_prefix, args.merge, args.record_in_output)
+            record = export_record_path(args.out_prefix) if args.record_in_output else "the dataset's manifest.json"
             _say(args, f"[export] {len(entry['prefixes'])} pair(s), {entry['tokens']:,} tokens as {entry['dtype']} in {entry['seconds']:.1f}s "
-                       f"({entry['mb_per_s']:,.0f} MB/s of Arrow shards); sha256s in the dataset's manifest.json")
+                       f"({entry['mb_per_s']:,.0f} MB/s of Arrow shards); sha256s in {record}")
             _say(args, "Megatron-LM: --data-path " + " ".join(p["prefix"] for p in entry["prefixes"]))
             return 0
         if args.command == "classifier":

@@ -10,6 +10,7 @@ rows in a deterministic per-epoch order and resumes exactly from ``state_dict()`
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from typing import Any, Iterator, Sequence
@@ -52,6 +53,19 @@ def loss_mask(document_lengths: Sequence[int], seq_len: int) -> np.ndarray:
     return mask
 
 
+IGNORE_INDEX = -100  # the label PyTorch's and Hugging Face's cross-entropy skip
+
+
+def labels(input_ids: np.ndarray, document_lengths: Sequence[int]) -> np.ndarray:
+    """int64 next-token labels for a packed row: the ids, with ``IGNORE_INDEX`` on padding and on
+    each piece's first token, which must not be predicted from the previous document."""
+    out = np.asarray(input_ids, dtype=np.int64).copy()
+    starts = np.concatenate([[0], np.cumsum(document_lengths, dtype=np.int64)])
+    out[starts[:-1]] = IGNORE_INDEX
+    out[starts[-1] :] = IGNORE_INDEX
+    return out
+
+
 def _add_views(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
     rows = []
     for ids, lengths in zip(batch["input_ids"], batch["document_lengths"]):
@@ -87,9 +101,10 @@ class RankReader(_Iterable):  # type: ignore[misc,valid-type]
     (so memory follows one shard, not the dataset); global position g goes to rank g mod
     ``world_size``, so ranks are disjoint and together cover every row once. ``state_dict()``
     records the rows this rank consumed; ``load_state_dict`` continues from the next one.
-    Each row comes as a dict: ``input_ids``, ``document_lengths``, ``sources``, ``position_ids``,
-    ``cu_seqlens``, ``loss_mask`` and its ``shard``/``row`` address. With a PyTorch DataLoader, use
-    ``num_workers`` 0 or 1 (one stream per rank; reading memory-mapped Arrow is cheap).
+    Iterating gives one dict per row: ``input_ids``, ``document_lengths``, ``sources``,
+    ``position_ids``, ``cu_seqlens``, ``loss_mask`` and its ``shard``/``row`` address, in this
+    process only; ``batches(batch_size, num_workers)`` gives training batches, read by DataLoader
+    worker processes if asked, with ``state_dict()`` following what was delivered.
     """
 
     def __init__(self, path: str, rank: int = 0, world_size: int = 1, seed: int = 0, epoch: int = 0):
@@ -127,29 +142,97 @@ class RankReader(_Iterable):  # type: ignore[misc,valid-type]
     def _rng(self, *keys: int) -> np.random.Generator:
         return np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, self.epoch, *keys])))
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        worker = get_worker_info()
-        if worker is not None and worker.num_workers > 1:
-            raise ValueError("RankReader is one stream per rank: use a DataLoader with num_workers 0 or 1")
+    def _addresses(self) -> Iterator[tuple[int, int]]:
+        """``(shard, row)`` of this rank's rows from position ``consumed`` of the epoch on."""
         shard_order = self._rng(1 << 32).permutation(len(self._files))
         position = self.rank + self.consumed * self.world_size  # the next global position for this rank
         start = 0
         for shard in shard_order:
             rows = self._rows[shard]
-            if position >= start + rows:
-                start += rows
-                continue
-            order = self._rng(int(shard)).permutation(rows)
-            data = _Shard(self._files[shard])
-            while position < start + rows:
-                row = int(order[position - start])
-                input_ids, pieces, sources = data.row(row)
-                seq_len = len(input_ids)
-                self.consumed += 1
-                yield {"input_ids": input_ids, "document_lengths": pieces, "sources": sources, "position_ids": position_ids(pieces, seq_len),
-                       "cu_seqlens": cu_seqlens(pieces, seq_len), "loss_mask": loss_mask(pieces, seq_len), "shard": int(shard), "row": row}
-                position += self.world_size
+            if position < start + rows:
+                order = self._rng(int(shard)).permutation(rows)
+                while position < start + rows:
+                    yield int(shard), int(order[position - start])
+                    position += self.world_size
             start += rows
+
+    def _reading(self) -> Any:
+        """A function ``(shard, row) -> row dict`` that keeps the last shard it opened mapped."""
+        opened: dict[int, _Shard] = {}
+
+        def read(shard: int, row: int) -> dict[str, Any]:
+            if shard not in opened:
+                opened.clear()
+                opened[shard] = _Shard(self._files[shard])
+            input_ids, pieces, sources = opened[shard].row(row)
+            seq_len = len(input_ids)
+            return {"input_ids": input_ids, "document_lengths": pieces, "sources": sources, "position_ids": position_ids(pieces, seq_len),
+                    "cu_seqlens": cu_seqlens(pieces, seq_len), "loss_mask": loss_mask(pieces, seq_len), "shard": shard, "row": row}
+
+        return read
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if get_worker_info() is not None:
+            raise RuntimeError("RankReader rows are read in this process only: in a DataLoader worker its state_dict() "
+                               "would never see their progress. Use reader.batches(batch_size, num_workers=N) instead.")
+        read = self._reading()
+        for shard, row in self._addresses():
+            self.consumed += 1
+            yield read(shard, row)
+
+    def batches(self, batch_size: int, num_workers: int = 0, **loader_options: Any) -> Iterator[dict[str, Any]]:
+        """The rank's remaining rows of the epoch in batches of ``batch_size`` (the last may be
+        shorter): ``input_ids``, ``labels`` (int64, see ``labels``), ``position_ids`` (int64),
+        ``loss_mask`` stacked; ``cu_seqlens``, ``document_lengths``, ``sources`` per row; ``shard``
+        and ``row``. With torch installed a DataLoader delivers them as tensors, read by
+        ``num_workers`` processes (batch j by worker j mod N, delivered in order); ``state_dict()``
+        counts the rows of the batches delivered so far, so a checkpoint taken between batches
+        resumes with the next row, with any number of workers."""
+        stream = _BatchStream(self, batch_size)
+        if _Iterable is object:
+            if num_workers:
+                raise ValueError("num_workers needs torch's DataLoader, and torch is not installed")
+            delivered: Iterator[dict[str, Any]] = iter(stream)
+        else:
+            from torch.utils.data import DataLoader
+
+            delivered = iter(DataLoader(stream, batch_size=None, num_workers=num_workers, **loader_options))
+        for batch in delivered:
+            self.consumed = int(batch.pop("consumed"))
+            yield batch
+
+
+class _BatchStream(_Iterable):  # type: ignore[misc,valid-type]
+    """A reader's batches from its current position; in DataLoader worker w of N, batches w, w+N, ..."""
+
+    def __init__(self, reader: RankReader, batch_size: int):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.reader, self.batch_size = reader, batch_size
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        worker = get_worker_info()
+        worker_id, workers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        read = self.reader._reading()
+        addresses = self.reader._addresses()
+        consumed = self.reader.consumed
+        for j in itertools.count():
+            chunk = list(itertools.islice(addresses, self.batch_size))
+            if not chunk:
+                return
+            consumed += len(chunk)
+            if j % workers == worker_id:
+                yield _stack([read(shard, row) for shard, row in chunk], consumed)
+
+
+def _stack(rows: list[dict[str, Any]], consumed: int) -> dict[str, Any]:
+    return {"input_ids": np.stack([r["input_ids"] for r in rows]).astype(np.int64),
+            "labels": np.stack([labels(r["input_ids"], r["document_lengths"]) for r in rows]),
+            "position_ids": np.stack([r["position_ids"] for r in rows]).astype(np.int64),
+            "loss_mask": np.stack([r["loss_mask"] for r in rows]),
+            "cu_seqlens": [r["cu_seqlens"] for r in rows], "document_lengths": [r["document_lengths"] for r in rows],
+            "sources": [r["sources"] for r in rows], "shard": np.array([r["shard"] for r in rows]), "row": np.array([r["row"] for r in rows]),
+            "consumed": consumed}
 
 
 class _Shard:

@@ -71,15 +71,34 @@ def test_megatron_export_reads_back_token_for_token(dataset_dir, tmp_path):
     flat = [piece for pieces in expected for piece in pieces]
     assert len(merged) == len(flat) and all(np.array_equal(a, b) for a, b in zip(merged, flat))
     assert merged[0].dtype == np.uint16  # a 600-token vocabulary
-    entry = json.loads((directory / "manifest.json").read_text())["exports"]["megatron"]
-    (pair,) = entry["prefixes"]
+    exports = json.loads((directory / "manifest.json").read_text())["exports"]["megatron"]
+    (pair,) = exports[str(tmp_path / "merged" / "corpus")]["prefixes"]
     assert pair["bin_sha256"] == hashlib.sha256((tmp_path / "merged" / "corpus.bin").read_bytes()).hexdigest()
     assert pair["idx_sha256"] == hashlib.sha256((tmp_path / "merged" / "corpus.idx").read_bytes()).hexdigest()
+    per_shard = exports[str(tmp_path / "per_shard" / "corpus")]["prefixes"]  # the merged export did not replace it
+    assert [p["bin_sha256"] for p in per_shard] == [hashlib.sha256((tmp_path / "per_shard" / f"corpus_{i:05d}.bin").read_bytes()).hexdigest()
+                                                    for i in range(len(expected))]
     assert not (tmp_path / "merged" / "_tmp").exists()
 
 
+def test_export_of_a_read_only_dataset_records_in_its_own_folder(dataset_dir, tmp_path, monkeypatch):
+    import pipeline.tools.export as export
+
+    _, directory = dataset_dir
+    before = (directory / "manifest.json").read_bytes()
+    monkeypatch.setattr(export.os, "access", lambda path, mode: False)  # as the tests run as root, permissions cannot say it
+    with pytest.raises(PermissionError, match="--record-in-output"):
+        export.export_megatron(str(directory), str(tmp_path / "ro" / "corpus"), merge=True)
+    assert main(["export", "megatron", str(directory), str(tmp_path / "ro" / "corpus"), "--merge", "--record-in-output", "--quiet"]) == 0
+    assert (directory / "manifest.json").read_bytes() == before
+    record = json.loads((tmp_path / "ro" / "corpus.export.json").read_text())
+    assert record["dataset"]["config_hash"] == json.loads(before)["config_hash"] and record["megatron"]["tokens"] == json.loads(before)["tokens"]
+    (pair,) = record["megatron"]["prefixes"]
+    assert pair["bin_sha256"] == hashlib.sha256((tmp_path / "ro" / "corpus.bin").read_bytes()).hexdigest()
+
+
 def test_megatron_cores_own_reader_reads_the_export(dataset_dir, tmp_path):
-    indexed = pytest.importorskip("megatron.core.datasets.indexed_dataset", reason="megatron-core needs torch, not installed here")
+    from megatron.core.datasets import indexed_dataset as indexed
     _, directory = dataset_dir
     assert main(["export", "megatron", str(directory), str(tmp_path / "corpus"), "--merge", "--quiet"]) == 0
     dataset = indexed.IndexedDataset(str(tmp_path / "corpus"))
@@ -130,14 +149,46 @@ def test_each_epoch_has_its_own_order_and_the_same_epoch_the_same(dataset_dir):
     assert reader.state_dict()["consumed"] == 0 and [(r["shard"], r["row"]) for r in reader] == order(1)
 
 
-def test_the_reader_feeds_a_torch_dataloader(dataset_dir):
-    torch = pytest.importorskip("torch", reason="torch is not installed here")
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_dataloader_workers_checkpoint_mid_epoch_and_resume_without_replay_or_skip(dataset_dir, workers):
+    """A real DataLoader with 0, 1 and 2 worker processes: the main process's state_dict() follows
+    the batches delivered, so resuming from a mid-epoch checkpoint (with any worker count) replays
+    no row and skips none."""
+    import torch
     _, directory = dataset_dir
-    reader = RankReader(str(directory), rank=0, world_size=2, seed=3)
-    loader = torch.utils.data.DataLoader(reader, batch_size=8, collate_fn=lambda rows: torch.as_tensor(np.stack([r["input_ids"] for r in rows])))
-    batches = list(loader)
-    assert sum(len(b) for b in batches) == len(reader) and reader.state_dict()["consumed"] == len(reader)
+    reader = lambda: RankReader(str(directory), rank=1, world_size=2, seed=4, epoch=1)  # noqa: E731
+    uninterrupted = [(row["shard"], row["row"]) for row in reader()]
+    first = reader()
+    seen, state = [], None
+    for k, batch in enumerate(first.batches(batch_size=7, num_workers=workers)):
+        assert isinstance(batch["input_ids"], torch.Tensor) and batch["input_ids"].dtype == torch.int64 and batch["labels"].dtype == torch.int64
+        seen += list(zip(batch["shard"].tolist(), batch["row"].tolist()))
+        if k == 4:
+            state = json.loads(json.dumps(first.state_dict()))  # checkpoints are JSON
+            break
+    assert state["consumed"] == len(seen) == 35
+    resumed = reader()
+    resumed.load_state_dict(state)
+    for batch in resumed.batches(batch_size=5, num_workers=(workers + 1) % 3):
+        seen += list(zip(batch["shard"].tolist(), batch["row"].tolist()))
+    assert seen == uninterrupted and resumed.state_dict()["consumed"] == len(resumed)
 
+
+def test_rows_cannot_be_read_in_dataloader_workers_where_progress_is_lost(dataset_dir):
+    import torch
+    _, directory = dataset_dir
+    loader = torch.utils.data.DataLoader(RankReader(str(directory)), batch_size=4, num_workers=1, collate_fn=lambda rows: rows)
+    with pytest.raises(RuntimeError, match=r"reader.batches\(batch_size, num_workers=N\)"):
+        next(iter(loader))
+
+
+def test_labels_skip_padding_and_every_documents_first_token():
+    from pipeline.dataset import IGNORE_INDEX, labels
+
+    ids = np.arange(10, 20, dtype=np.int32)
+    out = labels(ids, [3, 4])
+    assert out.dtype == np.int64
+    assert out.tolist() == [IGNORE_INDEX, 11, 12, IGNORE_INDEX, 14, 15, 16] + [IGNORE_INDEX] * 3
 
 
 def test_unfilled_rows_of_small_shards_are_repacked_together(tmp_path):
@@ -167,3 +218,27 @@ def test_unfilled_rows_of_small_shards_are_repacked_together(tmp_path):
     assert packing["padding_tokens_before_repack"] / (manifest["rows"] * seq_len) > 0.01  # what per-shard packing alone left
     assert packing["repacked_into_rows"] == len(fills[-1]) < packing["unfilled_rows_repacked"]
     assert manifest["tokens"] == sum(map(sum, fills))
+
+
+def test_a_documents_logits_inside_a_packed_row_equal_its_logits_alone(dataset_dir):
+    """With the README's flags (position_ids from the reader, use_cache=False), a small Hugging Face
+    Llama restarts attention at every document of a packed row; the int64 labels give a loss."""
+    import torch
+    import transformers
+    _, directory = dataset_dir
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(vocab_size=600, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                      num_key_value_heads=2, max_position_embeddings=128)
+    model = transformers.LlamaForCausalLM(config).eval()
+    batch = next(RankReader(str(directory), seed=2).batches(batch_size=4))
+    checked = 0
+    with torch.no_grad():
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+        for i, lengths in enumerate(batch["document_lengths"]):
+            start = 0
+            for n in lengths:
+                alone = model(input_ids=batch["input_ids"][i : i + 1, start : start + n], use_cache=False).logits[0]
+                assert torch.allclose(packed[i, start : start + n], alone, atol=1e-4)
+                start, checked = start + n, checked + 1
+        loss = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], labels=batch["labels"], use_cache=False).loss
+    assert checked > 4 and torch.isfinite(loss)
