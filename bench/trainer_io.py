@@ -71,6 +71,13 @@ def main() -> None:
             n = sum(1 for _ in reader)
             seconds = time.perf_counter() - started
             print(f"RankReader rank 0 of {world}: {n:,} rows in {seconds:.2f} s, {n / seconds:,.0f} rows/s ({n * args.seq_len / seconds / 1e6:,.0f} M tokens/s)")
+        for workers in (0, 2):
+            reader = RankReader(str(dataset), rank=0, world_size=1, seed=1)
+            started = time.perf_counter()
+            n = sum(len(batch["input_ids"]) for batch in reader.batches(batch_size=8, num_workers=workers))
+            seconds = time.perf_counter() - started
+            print(f"RankReader.batches(8, num_workers={workers}) as int64 tensors with labels: {n:,} rows in {seconds:.2f} s, {n / seconds:,.0f} rows/s "
+                  f"({n * args.seq_len / seconds / 1e6:,.0f} M tokens/s)")
         reader = RankReader(str(dataset), rank=3, world_size=8, seed=1)
         reader.load_state_dict({**reader.state_dict(), "consumed": len(reader) // 2})
         started = time.perf_counter()

@@ -196,7 +196,16 @@ class RankReader(_Iterable):  # type: ignore[misc,valid-type]
         else:
             from torch.utils.data import DataLoader
 
-            delivered = iter(DataLoader(stream, batch_size=None, num_workers=num_workers, **loader_options))
+            import torch
+
+            # numpy crosses the worker pipe pickled (one copy); tensors there would each cost a shared-memory segment
+            loader = DataLoader(stream, batch_size=None, num_workers=num_workers, collate_fn=_as_is, **loader_options)
+            def tensors(value: Any) -> Any:
+                if isinstance(value, np.ndarray):
+                    return torch.from_numpy(value)
+                return [tensors(v) for v in value] if isinstance(value, list) and value and isinstance(value[0], np.ndarray) else value
+
+            delivered = ({k: tensors(v) for k, v in batch.items()} for batch in loader)
         for batch in delivered:
             self.consumed = int(batch.pop("consumed"))
             yield batch
@@ -223,6 +232,10 @@ class _BatchStream(_Iterable):  # type: ignore[misc,valid-type]
             consumed += len(chunk)
             if j % workers == worker_id:
                 yield _stack([read(shard, row) for shard, row in chunk], consumed)
+
+
+def _as_is(batch: dict[str, Any]) -> dict[str, Any]:
+    return batch
 
 
 def _stack(rows: list[dict[str, Any]], consumed: int) -> dict[str, Any]:
