@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 from tokenizers import Tokenizer
 
 from tokenizer.fast import FAST_PATTERN, build_fast_encoding, byte_decoder
 from tokenizer.special_tokens import DEEPSEEK_V3, SpecialTokens
+
+if TYPE_CHECKING:  # imported where it is used: sentencepiece loads only for a tokenizer.model
+    from tokenizer.sentencepiece_backend import SentencePieceEncoder
 
 HF_FILE = "tokenizer.json"  # the byte-level BPE (HF tokenizers)
 SENTENCEPIECE_FILE = "tokenizer.model"

@@ -1,4 +1,4 @@
-"""A fast exact encoder: a ``tiktoken.Encoding`` built from the trained merges.
+r"""A fast exact encoder: a ``tiktoken.Encoding`` built from the trained merges.
 
 HF's pre-tokenizer is three isolating regex splits in sequence (digits, CJK runs, the rest), and
 each later split re-splits every piece of the earlier ones; tiktoken takes one regex.

@@ -16,7 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f")
-STAGE_ORDER = ("extract", "repo", "normalize", "lines", "filter", "exact_dedup", "near_dedup")  # funnel order; other stages follow
+STAGE_ORDER = ("extract", "repo", "normalize", "boilerplate_lines", "filter", "exact_dedup", "near_dedup")  # funnel order; other stages follow
 
 
 def hbars(rows: Sequence[tuple[str, float]], unit: str = "", width: int = 520, color: str = COLORS[0]) -> Markup:
