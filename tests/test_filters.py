@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.config import config_from_dict
 from pipeline.curate.filters.base import Rejection, apply_filters
@@ -160,6 +162,22 @@ def test_pii_redacted_in_place():
     assert PiiRedactor()(doc("nothing to hide here")) is None
     assert PiiRedactor()(doc("not an ip 999.999.1.1 at all")) is None
     assert PiiRedactor()(doc('grammar: stmt ::= "assert" expr; std::vector<int> and a::b')) is None
+
+
+@given(st.lists(st.sampled_from(["a", "F", "0", "9", ".", ":", "@", "x.io", "::", " ", "\n", "192", "db8", "-", "_", "com"]), max_size=40).map("".join))
+@settings(max_examples=3000, deadline=None)
+def test_pii_scans_skipped_by_their_hint_change_nothing(text):
+    """A text without a pattern's hint (``@``; digit.digit; two colons with ≤ 4 hex digits between)
+    has no match of that pattern, so skipping the scan gives what the scan would."""
+    from pipeline.curate.filters.pii import PATTERNS, PLACEHOLDERS, _is_ip
+
+    expected, counts = text, {}
+    for kind in ("email", "ip_address"):
+        found = [m for m in PATTERNS[kind].findall(expected) if kind == "email" or _is_ip(m)]
+        if found:
+            counts[kind] = len(found)
+        expected = PATTERNS[kind].sub(lambda m, kind=kind: PLACEHOLDERS[kind] if kind == "email" or _is_ip(m.group(0)) else m.group(0), expected)
+    assert PiiRedactor(("email", "ip_address")).redact_text(text) == (expected, counts)
 
 
 def test_decontamination_removes_and_attributes(tmp_path):
