@@ -336,3 +336,23 @@ def test_stop_words_follow_the_detected_language():
     assert reason(GopherQuality()(doc(german, "de"))) is None
     assert reason(GopherQuality()(doc(german))) == "gopher_stop_words"  # unlabelled: English list
     assert GopherQuality().measure(doc(german, "xx"))["stop_words"] is None  # no list: rule skipped
+
+
+def test_lowercasing_keeps_every_character_in_its_word_class():
+    """What ``lower_words`` rests on: for every code point, each character of its lowercase is in the
+    same class (whitespace, unspaced script, their marks, other) as the code point itself."""
+    import re
+
+    from pipeline.curate.filters.text import _MARKS, _UNSPACED_CHARS, lower_words, words
+
+    space, unspaced, mark = re.compile(r"\s"), re.compile(f"[{_UNSPACED_CHARS}]"), re.compile(f"[{_MARKS}]")
+
+    def word_class(ch: str) -> str:
+        return "space" if space.match(ch) else "mark" if mark.match(ch) else "unspaced" if unspaced.match(ch) else "other"
+
+    for point in (*range(0xD800), *range(0xE000, 0x110000)):
+        c = chr(point)
+        if c.lower() != c:
+            assert {word_class(ch) for ch in c.lower()} == {word_class(c)}, hex(point)
+    text = "İstanbul ΣΟΦΊΑ Straße 東京タワー ภาษาไทย  ＡＢＣ"
+    assert lower_words(text) == words(text.lower())

@@ -13,7 +13,7 @@ import numpy as np
 
 from pipeline.curate.filters.base import Rejection, first_failure
 from pipeline.curate.filters.stopwords import stop_words_for
-from pipeline.curate.filters.text import is_unspaced, non_empty_lines, words
+from pipeline.curate.filters.text import is_unspaced, lower_words, non_empty_lines, words
 from pipeline.records import Document
 
 BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "※", "·", "-", "*", "–", "—")
@@ -51,7 +51,7 @@ class GopherQuality:
             "bullet_lines_ratio": sum(line.lstrip().startswith(BULLETS) for line in lines) / len(lines),
             "ellipsis_lines_ratio": sum(line.rstrip().endswith(ELLIPSES) for line in lines) / len(lines),
             "alpha_words_ratio": len(_LINE_WITH_LETTER.findall("\n".join(tokens))) / n,  # one token a line
-            "stop_words": None if stops is None else len(stops.intersection(words(text.lower()))),  # distinct ones, as the paper asks
+            "stop_words": None if stops is None else len(stops.intersection(lower_words(text))),  # distinct ones, as the paper asks
         }
 
     def __call__(self, doc: Document) -> Optional[Rejection]:
@@ -192,7 +192,7 @@ class GopherRepetition:
         para_frac, para_chars = duplicate_fraction(paragraphs)
         line_frac, line_chars = duplicate_fraction(lines)
         # words of unspaced scripts are single characters here, so n-grams count pairs of characters as one unit
-        tokens = words(doc.text.lower())
+        tokens = lower_words(doc.text)
         if is_unspaced(doc.meta.get("language")):
             tokens = ["".join(tokens[i : i + 2]) for i in range(0, len(tokens), 2)]
         index = NgramIndex(tokens)
