@@ -10,9 +10,9 @@ One Beam pipeline in five steps, none of which moves tokens through a shuffle:
 4. ``PackShard`` writes dataset shard j from the spills: copy k of a document of shard i goes to
    shard ``(i + k) mod S``, so repeats land in other shards' rows; documents without a copy go
    to ``drops/mix-part-j.parquet``. Packing is local to a shard, in groups of ``pack.group_size``;
-   rows left unfilled are held back under ``_work/``.
+   with ``best_fit``, rows padded by more than 1/64 of ``seq_len`` are held back under ``_work/``.
 5. ``RepackTails`` packs the held-back rows' pieces of all shards together into one last shard
-   (a few rows per shard: padding stays near one row's worth, however small the shards).
+   (demo padding 0.67% → 0.21%; 1 GB 0.71% → 0.54%, 12% of the rows held back).
 """
 from __future__ import annotations
 

@@ -196,16 +196,9 @@ class RankReader(_Iterable):  # type: ignore[misc,valid-type]
         else:
             from torch.utils.data import DataLoader
 
-            import torch
-
             # numpy crosses the worker pipe pickled (one copy); tensors there would each cost a shared-memory segment
             loader = DataLoader(stream, batch_size=None, num_workers=num_workers, collate_fn=_as_is, **loader_options)
-            def tensors(value: Any) -> Any:
-                if isinstance(value, np.ndarray):
-                    return torch.from_numpy(value)
-                return [tensors(v) for v in value] if isinstance(value, list) and value and isinstance(value[0], np.ndarray) else value
-
-            delivered = ({k: tensors(v) for k, v in batch.items()} for batch in loader)
+            delivered = ({k: _as_tensors(v) for k, v in batch.items()} for batch in loader)
         for batch in delivered:
             self.consumed = int(batch.pop("consumed"))
             yield batch
@@ -236,6 +229,15 @@ class _BatchStream(_Iterable):  # type: ignore[misc,valid-type]
 
 def _as_is(batch: dict[str, Any]) -> dict[str, Any]:
     return batch
+
+
+def _as_tensors(value: Any) -> Any:
+    """numpy arrays (alone or in a list) as torch tensors sharing their memory; anything else as is."""
+    import torch
+
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    return [torch.from_numpy(v) for v in value] if isinstance(value, list) and value and isinstance(value[0], np.ndarray) else value
 
 
 def _stack(rows: list[dict[str, Any]], consumed: int) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The build's transforms: tokenize a curated shard, sum token histograms, plan the mix, resolve
-boundary documents, pack a dataset shard, and repack the rows the shards left unfilled into one
-last shard (the job in ``jobs/build.py`` wires them together).
+boundary documents, pack a dataset shard, and repack the rows the shards left well short of
+full into one last shard (the job in ``jobs/build.py`` wires them together).
 
 None moves tokens through a shuffle: ``TokenizeShard`` spills ids under ``dataset/_work/`` and
 emits histograms; ``PackShard`` reads the spills where they lie.
@@ -168,14 +168,15 @@ class PackShard(FileDoFn):
         sampled_out: dict[str, int] = {}
 
         tails = ArrowShardWriter(tail_path(self._work, index))
+        # rows shorter than this are held back for RepackTails (none with concat)
+        least_fill = self._pack.seq_len * (1 - HOLD_BACK_PADDING) if self._pack.strategy == REPACKED_STRATEGY else 0
 
         def flush() -> None:
             nonlocal group, groups
             rows, stats = pack(groups, group, self._pack.seq_len, self._tokenizer.encoder.pad_id)
-            most_padding = self._pack.seq_len * HOLD_BACK_PADDING
-            unfilled = [self._pack.seq_len - sum(r.document_lengths) > most_padding and self._pack.strategy == REPACKED_STRATEGY for r in rows]
-            writer.write([r for r, tail in zip(rows, unfilled) if not tail])
-            tails.write([r for r, tail in zip(rows, unfilled) if tail])
+            held_back = [sum(r.document_lengths) < least_fill for r in rows]
+            writer.write([r for r, held in zip(rows, held_back) if not held])
+            tails.write([r for r, held in zip(rows, held_back) if held])
             for key in ("documents", "documents_split"):
                 counts[key] = counts.get(key, 0) + getattr(stats, key)
             group, groups = [], groups + 1
@@ -204,8 +205,8 @@ class PackShard(FileDoFn):
         if group:
             flush()
         drops_file = write_drops(f"{self._drops_dir}/mix-part-{index:05d}.parquet", drops)
-        held_back = tails.close()
-        counts["tail_rows"], counts["tail_padding"] = held_back["rows"], held_back["padding"]
+        tail_stats = tails.close()
+        counts["tail_rows"], counts["tail_padding"] = tail_stats["rows"], tail_stats["padding"]
         for key, n in sorted(counts.items()):
             yield beam.pvalue.TaggedOutput(STATS, (key, n))
         yield {"file": name, **writer.close(), "sampled_out": dict(sorted(sampled_out.items())), "sampled_out_file": {k: drops_file[k] for k in ("rows", "bytes", "sha256")},
@@ -220,14 +221,14 @@ HOLD_BACK_PADDING = 1 / 64
 
 
 def tail_path(work: str, index: int) -> str:
-    """The rows dataset shard ``index`` left unfilled, waiting for ``RepackTails``."""
+    """The rows dataset shard ``index`` held back, waiting for ``RepackTails``."""
     return f"{work}/tail-{index:05d}.arrow"
 
 
 class RepackTails(FileDoFn):
     """Number of dataset shards → the stats of one last shard ``data-S.arrow``, packed from the
-    rows padded by more than ``HOLD_BACK_PADDING`` that every ``PackShard`` held back (their pieces, in shard order), so padding stays
-    near one row's worth however small the shards; writes nothing when no row was unfilled."""
+    pieces of the rows every ``PackShard`` held back (padded by more than ``HOLD_BACK_PADDING``), in
+    shard order, so small shards' short last rows fill each other; writes nothing when none was held back."""
 
     def __init__(self, work: str, dataset_dir: str, pack: PackConfig, pad_id: int):
         super().__init__()
