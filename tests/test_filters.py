@@ -354,5 +354,7 @@ def test_lowercasing_keeps_every_character_in_its_word_class():
         c = chr(point)
         if c.lower() != c:
             assert {word_class(ch) for ch in c.lower()} == {word_class(c)}, hex(point)
-    text = "İstanbul ΣΟΦΊΑ Straße 東京タワー ภาษาไทย  ＡＢＣ"
+    text = "İstanbul ΣΟΦΊΑ ΟΔΟΣ Σ. ΑΣ.Β ΑΣ\u0301 Straße 東京タワー ภาษาไทย  ＡＢＣ"
     assert lower_words(text) == words(text.lower())
+    assert lower_words("") == lower_words(" \n ") == ()
+

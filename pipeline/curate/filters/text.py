@@ -39,7 +39,7 @@ def lower_words(text: str) -> tuple[str, ...]:
     """``words(text.lower())``, from ``words(text)``: lowercasing never moves a character between
     whitespace, unspaced scripts, their marks and the rest (checked over every code point in the
     tests), so the words of the lowercased text are the lowercased words, without a second scan."""
-    return tuple(w.lower() for w in words(text))
+    return tuple(map(str.lower, words(text)))
 
 
 def is_unspaced(language: str | None) -> bool:
