@@ -39,8 +39,9 @@ from pipeline.report.accounting import (
 )
 
 JOB = "curate"
-OUTPUT_DIRS = ("curated", "drops", "dead_letter")
+OUTPUT_DIRS = ("curated", "drops", "dead_letter", "signals")
 SAMPLED_CLUSTERS = 5
+MEMBERS_PER_SAMPLE = 20  # documents shown per sampled cluster (those of smallest id hash)
 TARGET_UNITS = 64
 MIN_UNIT_BYTES = 1 << 20
 
@@ -83,18 +84,19 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
             | "ExactDuplicates" >> beam.FlatMapTuple(lambda _, blocks: exact.duplicate_decisions(blocks, exact.STAGE))
         )
     near_stats = []
+    cluster_members = []
     if config.dedup.minhash.enabled:
         clusters = analyzed[BANDS] | "NearDuplicates" >> near.NearDuplicates(config.dedup.minhash, work)
         decisions.append(clusters["members"] | "NearDecisions" >> beam.MapTuple(lambda member, root: (member, root, near.STAGE)))
+        if config.output.signals:
+            cluster_members.append(clusters["cluster_nodes"])
         near_stats += [
             clusters["candidate_pairs"] | "CandidateKey" >> beam.Map(lambda n: (("candidate_pairs", ""), n)),
             clusters["exact_checked_pairs"] | "ExactCheckedKey" >> beam.Map(lambda n: (("exact_checked_pairs", ""), n)),
             clusters["duplicate_pairs"] | "DuplicateKey" >> beam.Map(lambda n: (("duplicate_pairs", ""), n)),
             clusters["unconverged"] | "UnconvergedKey" >> beam.Map(lambda n: (("unconverged_nodes", ""), n)),
-            clusters["members"]
-            | "RootOfMember" >> beam.MapTuple(lambda _, root: (root, 1))
-            | "ClusterMembers" >> beam.CombinePerKey(sum)
-            | "ClusterSizeKey" >> beam.MapTuple(lambda _, n: (("cluster_size", str(n + 1)), 1)),
+            clusters["cluster_sizes"] | "ClusterSizeKey" >> beam.Map(lambda n: (("cluster_size", str(n)), 1)),
+            clusters["giant_clusters"] | "GiantClusterKey" >> beam.MapTuple(lambda keeper, size, removed: (("giant_cluster", f"{keeper}\t{size}\t{removed}"), 1)),
         ]
     if not decisions:
         decisions.append(p | "NoDedup" >> beam.Create([]))
@@ -105,21 +107,27 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
         | "GroupByKeeperUnit" >> beam.GroupByKey()
         | "NameKeepers" >> beam.ParDo(NameKeepers(work))
     )
+    joined = {"report": analyzed.reports | "ReportByUnit" >> beam.Map(lambda r: (r["unit"], r)), "decisions": named}
+    if cluster_members:
+        joined["clusters"] = cluster_members[0]
     resolved = (
-        {"report": analyzed.reports | "ReportByUnit" >> beam.Map(lambda r: (r["unit"], r)), "decisions": named}
+        joined
         | "GroupByUnit" >> beam.CoGroupByKey()
         | "ResolveUnits" >> beam.Map(resolve_unit)
     )
     seed = config.seed
     sampled_roots = (
         named
-        | "NearKeepers" >> beam.FlatMapTuple(lambda _, d: [d[3]] if d[1] == near.STAGE else [])
+        | "NearKeepers" >> beam.FlatMapTuple(lambda _, d: [d.keeper] if d.stage == near.STAGE else [])
         | "DistinctKeepers" >> beam.Distinct()
         | "SampleClusters" >> beam.combiners.Top.Smallest(SAMPLED_CLUSTERS, key=lambda r: stable_hash(seed, "cluster-sample", r))
+        | "SampledKeepers" >> beam.FlatMap(lambda roots: roots)
     )
+    if config.dedup.minhash.enabled:  # every giant cluster is sampled too
+        sampled_roots = (sampled_roots, clusters["giant_clusters"] | "GiantKeepers" >> beam.MapTuple(lambda keeper, *_: keeper)) | "AllSampledKeepers" >> beam.Flatten()
     applied = resolved | "ApplyUnits" >> beam.ParDo(
-        ApplyUnit(work, layout.out(config, "curated"), layout.out(config, "drops")),
-        beam.pvalue.AsSingleton(sampled_roots),
+        ApplyUnit(work, layout.out(config, "curated"), layout.out(config, "drops"), layout.out(config, "signals") if config.output.signals else None),
+        beam.pvalue.AsList(sampled_roots),
     ).with_outputs(COUNTS, NEAR_STATS, PREVIEWS, main="reports")
     _ = (
         (analyzed.reports | "AnalyzeReports" >> beam.Map(lambda r: {"step": "analyze", **r}), applied.reports | "ApplyReports" >> beam.Map(lambda r: {"step": "apply", **r}))
@@ -142,7 +150,7 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
         )
         _ = (
             applied[PREVIEWS]
-            | "GroupSampledClusters" >> beam.GroupByKey()
+            | "SampleClusterMembers" >> beam.combiners.Top.PerKey(MEMBERS_PER_SAMPLE, key=lambda member: stable_hash(seed, "member-sample", member[0]), reverse=True)
             | "ClusterSample" >> beam.MapTuple(lambda root, members: {"keeper": root, "members": [{"id": i, "text": t} for i, t in sorted(members)]})
             | "WriteClusterSamples" >> WriteCollectedJson(layout.out(config, "report", "near_duplicate_samples.json"))
         )
@@ -172,7 +180,7 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
         with create_pipeline(config.beam, extra_beam_args) as p:
             build_curate_pipeline(p, config, units)
         unit_reports = read_json(layout.counts_path(config, "units"))
-        verify_written(units, unit_reports, layout.curated_dir(config), layout.out(config, "drops"), layout.out(config, "dead_letter"))
+        verify_written(units, unit_reports, layout.curated_dir(config), layout.out(config, "drops"), layout.out(config, "dead_letter"), layout.out(config, "signals"))
         if FileSystems.exists(work_dir(config)):
             FileSystems.delete([work_dir(config)])
         remove_temp_dirs(*(layout.out(config, name) for name in OUTPUT_DIRS))
@@ -185,6 +193,11 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
         analyzed = [r for r in unit_reports if r["step"] == "analyze"]
         report = {"config_hash": config.config_hash(), "units": len(units), "input_bytes": sum(r["input_bytes"] for r in analyzed),
                   "shuffled_bytes": sum(r["shuffled_bytes"] for r in analyzed), "sources": summary}
+        if config.output.signals:
+            written = [r["signals_file"] for r in unit_reports if r["step"] == "apply"]
+            signal_bytes = sum(w["bytes"] for w in written)
+            report["signals"] = {"rows": sum(w["rows"] for w in written), "bytes": signal_bytes,
+                                 "bytes_per_input_byte": round(signal_bytes / max(report["input_bytes"], 1), 4)}
         if config.dedup.minhash.enabled:
             report["near_dedup"] = summarize_near_dedup(read_json(layout.counts_path(config, "near_dedup")))
         shards = {unit_name("part", r["unit"], ".parquet"): r["curated_file"]["sha256"] for r in unit_reports if r["step"] == "apply"}

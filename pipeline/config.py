@@ -174,6 +174,7 @@ class MinHashConfig:
     verify: bool = True  # exact Jaccard on candidate pairs removes LSH false positives
     max_bucket_pairs: int = 32  # buckets up to this size compare all pairs; larger ones each member with 16 others
     component_rounds: int = 8
+    max_cluster: int = 1000  # a larger cluster removes only members near its keeper (exact Jaccard; needs verify)
 
 
 @config_block
@@ -239,6 +240,7 @@ class OutputConfig:
     1 MB); each unit becomes one curated shard and one dataset shard."""
 
     shard_mb: float = 64.0
+    signals: bool = True  # signals/part-U.parquet: every document's measured values, kept and dropped
 
 
 @config_block

@@ -16,6 +16,7 @@ OWNED_BY_JOB: dict[str, dict[str, tuple[str, ...]]] = {
         "curated": ("part-*.parquet", "_SUCCESS", "_work/*", "_tmp/*"),
         "drops": ("part-*.parquet", "_tmp/*"),
         "dead_letter": ("part-*.jsonl", "_tmp/*"),
+        "signals": ("part-*.parquet", "_tmp/*"),
         "report": ("*.json", "*.html", "_counts/*", "_tmp/*"),
     },
     "train_tokenizer": {"tokenizer": ("*.json", "*.model", "_SUCCESS", "_tmp/*")},

@@ -38,10 +38,10 @@ def test_apply_filters_first_rejection_wins():
 
 
 def test_curate_document_normalizes_filters_and_dead_letters_exceptions():
-    def broken(_: Document):
+    def broken(_: Document, signals: object = None):
         raise ValueError("boom")
 
-    assert curate_document(doc("web/1", "a\r\nlong enough"), lambda d: apply_filters([MinLength(5)], d)) == (doc("web/1", "a\nlong enough"), 0)
+    assert curate_document(doc("web/1", "a\r\nlong enough"), lambda d, _=None: apply_filters([MinLength(5)], d)) == (doc("web/1", "a\nlong enough"), 0)
     assert curate_document(doc("web/2", "\x00 "), broken)[0].reason == "empty"  # normalize drops before the filters run
     dead, _ = curate_document(doc("web/3", "fine text"), broken)
     assert isinstance(dead, DeadLetter) and dead.stage == "filter" and dead.error.startswith("ValueError: boom")

@@ -26,6 +26,7 @@ from pipeline.curate.repo_order import repository_documents
 from pipeline.curate.stages import COUNTS, SAMPLE_CHARS, SAMPLES, dead_letter_for
 from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_dead_letters
 from pipeline.io.files import FileDoFn
+from pipeline.io.signals import signals_row, signals_schema, spill_schema
 from pipeline.io.spill import ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets, write_signatures
 from pipeline.read.formats import read_piece
 from pipeline.read.units import WorkUnit, piece_bytes, unit_name
@@ -42,9 +43,11 @@ NO_LINES = np.zeros(0, np.uint64)  # no boilerplate lines known
 BORDERLINE_STAGE = "kept_borderline"  # samples of kept documents just above a classifier's threshold
 
 
-def curate_document(doc: Document, filters: SourceFilterChains, boilerplate: np.ndarray = NO_LINES) -> tuple[Document | Drop | DeadLetter, int]:
-    """Normalize, remove boilerplate lines, then filter one document; returns the result and the
-    lines removed. An exception becomes a dead letter naming the stage."""
+def curate_document(doc: Document, filters: SourceFilterChains, boilerplate: np.ndarray = NO_LINES,
+                    signals: Optional[dict[str, Any]] = None) -> tuple[Document | Drop | DeadLetter, int]:
+    """Normalize, remove boilerplate lines, then filter one document (the rule filters' values
+    into ``signals`` when given); returns the result and the lines removed. An exception becomes a
+    dead letter naming the stage."""
     stage, removed = "normalize", 0
     try:
         result = normalize_document(doc)
@@ -52,7 +55,7 @@ def curate_document(doc: Document, filters: SourceFilterChains, boilerplate: np.
             stage = lines.STAGE
             result, removed = lines.remove_lines(result, boilerplate)
             stage = "filter"
-            result = filters(result)
+            result = filters(result, signals)
         return result, removed
     except Exception as e:
         return dead_letter_for(doc, stage, e), removed
@@ -151,6 +154,10 @@ class AnalyzeUnit(FileDoFn):
         source = config.source(unit.source)
         minhash: Optional[UnitSigner] = UnitSigner(config.dedup.minhash, source.kind, config.seed) if config.dedup.minhash.enabled else None
         spill = ParquetRowWriter(unit_file(self._work_dir, unit.index, "docs.parquet"), CURATED_SCHEMA)
+        signal_spill = None
+        if config.output.signals:
+            schema = signals_schema(self._filters.signal_types(source.name), self._filters.classifiers(source.name))
+            signal_spill = ParquetRowWriter(unit_file(self._work_dir, unit.index, "signals.parquet"), spill_schema(schema), row_group=16384)
         index = UnitIndex([], [], [])
         hashes: list[tuple[int, int]] = []
         id_hashes: list[tuple[int, int]] = []
@@ -166,11 +173,12 @@ class AnalyzeUnit(FileDoFn):
                 if repaired:
                     counts[count_key(Kind.REPAIRED, source.name)] += 1
                 outcomes: list[Outcome]
+                values: dict[str, Any] = {}
                 if isinstance(record, Repository):
                     outcomes = curate_repository(record, self._filters, boilerplate, source.max_repo_bytes)
                     counts.update(repository_counts(record, outcomes))
                 elif isinstance(record, Document):
-                    outcomes = [(record, *curate_document(record, self._filters, boilerplate))]
+                    outcomes = [(record, *curate_document(record, self._filters, boilerplate, values if signal_spill else None))]
                 else:
                     outcomes = [(None, record, 0)]
                 for original, result, removed in outcomes:
@@ -181,6 +189,10 @@ class AnalyzeUnit(FileDoFn):
                         counts[count_key(Kind.BOILERPLATE_LINES, source.name)] += removed
                     for key in score_keys(source.name, result):
                         counts[key] += 1
+                    if signal_spill is not None and not isinstance(result, DeadLetter):
+                        doc_id = original.id if original is not None else result.id
+                        survivor = len(index.ids) if isinstance(result, Document) else None
+                        signal_spill.write(signals_row(doc_id, source.name, result, values, survivor))
                     if isinstance(result, DeadLetter):
                         dead.append(result)
                     elif isinstance(result, Drop):  # web records without main text have no original
@@ -203,6 +215,8 @@ class AnalyzeUnit(FileDoFn):
                         if minhash is not None:
                             minhash.add(result.text)
         spill.close()
+        if signal_spill is not None:
+            signal_spill.close()
         write_index(self._work_dir, unit.index, index)
         write_filter_drops(self._work_dir, unit.index, drops)
         write_dead_letters(f"{self._dead_letter_dir}/{unit_name('part', unit.index, '.jsonl')}", dead)

@@ -9,7 +9,7 @@ counts are what the run report reconciles.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import apache_beam as beam
 
@@ -18,14 +18,31 @@ from pipeline.curate.dedup.nodes import node_position, node_unit
 from pipeline.curate.stages import COUNTS
 from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, curated_row, read_curated_file, write_drops
 from pipeline.io.files import FileDoFn
-from pipeline.io.spill import read_filter_drops, read_index, unit_file
+from pipeline.io.signals import write_signals
+from pipeline.io.spill import read_filter_drops, read_index, read_table, unit_file
 from pipeline.read.units import unit_name
 from pipeline.records import Drop
 from pipeline.report.accounting import pii_keys
 from pipeline.report.counts import Kind, count_key, length_bin
 
-# (position in unit, stage, reason, keeper id, keeper source); exact duplicates sort first
-Decision = tuple[int, str, str, str, str]
+
+class Decision(NamedTuple):
+    """A survivor removed by deduplication: its position in its unit and the document it duplicates."""
+
+    position: int
+    stage: str
+    reason: str
+    keeper: str
+    keeper_source: str
+
+
+class UnitDedup(NamedTuple):
+    """What deduplication decided for one unit: the removals, and each near-duplicate cluster
+    member's (position, cluster size, keeper id; None for the keeper itself) for the signals."""
+
+    decisions: list[Decision]
+    clusters: list[tuple[int, int, str | None]]
+
 PREVIEWS = "previews"
 NEAR_STATS = "near_stats"
 PREVIEW_CHARS = 200
@@ -45,18 +62,21 @@ class NameKeepers(FileDoFn):
         index = read_index(self._work_dir, unit)
         for member, keeper, stage in decisions:
             position = node_position(keeper)
-            yield node_unit(member), (node_position(member), stage, _REASONS[stage], index.ids[position], index.sources[position])
+            yield node_unit(member), Decision(node_position(member), stage, _REASONS[stage], index.ids[position], index.sources[position])
 
 
-def resolve_unit(keyed: tuple[int, dict[str, list[Any]]]) -> tuple[dict[str, Any], list[Decision]]:
-    """(unit, {"report": [analyze report], "decisions": [Decision]}) → (report, one decision per
-    removed position): a duplicate id wins over an exact duplicate, which wins over a near one."""
+def resolve_unit(keyed: tuple[int, dict[str, list[Any]]]) -> tuple[dict[str, Any], UnitDedup]:
+    """(unit, {"report": [analyze report], "decisions": [Decision], "clusters": [(position, size)]})
+    → (report, one decision per removed position): a duplicate id wins over an exact duplicate,
+    which wins over a near one."""
     _, joined = keyed
     (report,) = joined["report"]
     decisions: dict[int, Decision] = {}
-    for d in sorted(joined["decisions"], key=lambda d: (d[0], _STAGE_ORDER[d[1]], d[3])):
-        decisions.setdefault(d[0], d)
-    return report, sorted(decisions.values())
+    for d in sorted(joined["decisions"], key=lambda d: (d.position, _STAGE_ORDER[d.stage], d.keeper)):
+        decisions.setdefault(d.position, d)
+    keepers = {d.position: d.keeper for d in joined["decisions"] if d.stage == near.STAGE}
+    clusters = [(position, size, keepers.get(position)) for position, size in sorted(joined.get("clusters", []))]
+    return report, UnitDedup(sorted(decisions.values()), clusters)
 
 
 class ApplyUnit(FileDoFn):
@@ -64,21 +84,27 @@ class ApplyUnit(FileDoFn):
     the unit; ``counts`` keys of what was kept, ``near_stats`` (which source's documents
     duplicate which) and ``previews`` of sampled clusters."""
 
-    def __init__(self, work_dir: str, curated_dir: str, drops_dir: str):
+    def __init__(self, work_dir: str, curated_dir: str, drops_dir: str, signals_dir: str | None = None):
         super().__init__()
         self._work_dir = work_dir
         self._curated_dir, self._drops_dir = curated_dir.rstrip("/"), drops_dir.rstrip("/")
+        self._signals_dir = signals_dir.rstrip("/") if signals_dir else None
 
-    def process(self, element: tuple[dict[str, Any], list[Decision]], sampled_roots: Iterable[str]) -> Iterator[Any]:
-        report, decisions = element
+    def process(self, element: tuple[dict[str, Any], UnitDedup], sampled_roots: Iterable[str]) -> Iterator[Any]:
+        report, dedup = element
         unit, source = report["unit"], report["source"]
-        by_position = {d[0]: d for d in decisions}
+        by_position = {d.position: d for d in dedup.decisions}
+        in_cluster = {position: (size, keeper) for position, size, keeper in dedup.clusters}
+        cluster_of: dict[int, tuple[str, int]] = {}  # position → (keeper id, cluster size)
         sampled = set(sampled_roots)
         drops = list(read_filter_drops(self._work_dir, unit))
         curated = ParquetRowWriter(f"{self._curated_dir}/{unit_name('part', unit, '.parquet')}", CURATED_SCHEMA)
         counts: Counter = Counter()
         near_sources: Counter = Counter()
         for position, doc in enumerate(read_curated_file(unit_file(self._work_dir, unit, "docs.parquet"))):
+            if position in in_cluster:
+                size, cluster_keeper = in_cluster[position]
+                cluster_of[position] = (cluster_keeper or doc.id, size)
             decision = by_position.get(position)
             if decision is not None:
                 _, stage, reason, keeper, keeper_source = decision
@@ -104,6 +130,14 @@ class ApplyUnit(FileDoFn):
         for pair, n in sorted(near_sources.items()):
             yield beam.pvalue.TaggedOutput(NEAR_STATS, (("duplicate_of", pair), n))
         dropped = Counter((d.stage, d.reason) for d in drops)
+        signals_file = None
+        if self._signals_dir is not None:
+            outcomes = {p: (d.stage, d.reason, d.keeper, None, 1) for p, d in by_position.items()}
+            for p, (cluster_keeper, size) in cluster_of.items():
+                stage, reason, duplicate_of, _, _ = outcomes.get(p, (None, None, None, None, 1))
+                outcomes[p] = (stage, reason, duplicate_of, cluster_keeper, size)
+            written = write_signals(f"{self._signals_dir}/{unit_name('part', unit, '.parquet')}", read_table(unit_file(self._work_dir, unit, "signals.parquet")), outcomes)
+            signals_file = {k: written[k] for k in ("rows", "bytes", "sha256")}
         yield {
             "unit": unit,
             "source": source,
@@ -111,4 +145,5 @@ class ApplyUnit(FileDoFn):
             "dropped": [[stage, reason, n] for (stage, reason), n in sorted(dropped.items())],
             "curated_file": {k: curated_file[k] for k in ("rows", "bytes", "sha256")},
             "drops_file": {k: drops_stats[k] for k in ("rows", "bytes", "sha256")},
+            "signals_file": signals_file,
         }

@@ -43,7 +43,7 @@ def write_index(work_dir: str, unit: int, index: UnitIndex) -> None:
 
 
 def read_index(work_dir: str, unit: int) -> UnitIndex:
-    table = _read_table(unit_file(work_dir, unit, "index.parquet"))
+    table = read_table(unit_file(work_dir, unit, "index.parquet"))
     return UnitIndex(table.column("id").to_pylist(), table.column("source").to_pylist(), table.column("bytes").to_pylist())
 
 
@@ -89,10 +89,10 @@ def write_filter_drops(work_dir: str, unit: int, drops: list[Drop]) -> None:
 
 
 def read_filter_drops(work_dir: str, unit: int) -> Iterator[Drop]:
-    for row in _read_table(unit_file(work_dir, unit, "drops.parquet")).to_pylist():
+    for row in read_table(unit_file(work_dir, unit, "drops.parquet")).to_pylist():
         yield Drop(**row)
 
 
-def _read_table(path: str) -> pa.Table:
+def read_table(path: str) -> pa.Table:
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         return pq.read_table(f)

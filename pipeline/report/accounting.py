@@ -93,7 +93,8 @@ def _jsonl_rows(path: str) -> int:
     return read_bytes(path).count(b"\n") if FileSystems.exists(path) else 0
 
 
-def verify_written(units: Sequence[WorkUnit], unit_reports: Sequence[dict[str, Any]], curated_dir: str, drops_dir: str, dead_letter_dir: str) -> None:
+def verify_written(units: Sequence[WorkUnit], unit_reports: Sequence[dict[str, Any]], curated_dir: str, drops_dir: str, dead_letter_dir: str,
+                   signals_dir: str) -> None:
     """Every unit reported both steps once, its counts add up, and the files it committed hold
     exactly the rows it reported (read back from Parquet footers and JSONL lines): a record
     lost anywhere between reading and the output files fails the run here, naming the unit."""
@@ -117,6 +118,8 @@ def verify_written(units: Sequence[WorkUnit], unit_reports: Sequence[dict[str, A
             "drops": (_parquet_rows(FileSystems.join(drops_dir, unit_name("part", unit.index, ".parquet"))), dropped),
             "dead_letter": (_jsonl_rows(FileSystems.join(dead_letter_dir, unit_name("part", unit.index, ".jsonl"))), dead),
         }
+        if b.get("signals_file") is not None:  # one row per document read, kept or dropped
+            written["signals"] = (_parquet_rows(FileSystems.join(signals_dir, unit_name("part", unit.index, ".parquet"))), b["kept"] + dropped)
         problems += [f"{where}: {name}/ file holds {rows} rows, the unit reported {reported}" for name, (rows, reported) in written.items() if rows != reported]
     if problems:
         raise ReconciliationError("written output does not match the counts: " + "; ".join(problems[:20]))
@@ -151,14 +154,19 @@ def update_run_report(report_dir: str, job: str, section: dict[str, Any]) -> Non
 
 
 def summarize_near_dedup(rows: Iterable[tuple[list[str], int]]) -> dict[str, Any]:
-    """Pair counts, the cluster-size histogram and duplicates per (source -> keeper source)."""
-    summary: dict[str, Any] = {"candidate_pairs": 0, "exact_checked_pairs": 0, "duplicate_pairs": 0, "unconverged_nodes": 0, "cluster_sizes": {}, "duplicate_of": {}}
+    """Pair counts, the cluster-size histogram, duplicates per (source -> keeper source) and the
+    clusters over ``max_cluster`` (their members re-checked against the keeper)."""
+    summary: dict[str, Any] = {"candidate_pairs": 0, "exact_checked_pairs": 0, "duplicate_pairs": 0, "unconverged_nodes": 0, "cluster_sizes": {}, "duplicate_of": {}, "giant_clusters": []}
     for (kind, detail), n in rows:
         if kind == "cluster_size":
             summary["cluster_sizes"][detail] = n
         elif kind == "duplicate_of":
             summary["duplicate_of"][detail] = n
+        elif kind == "giant_cluster":
+            keeper, size, removed = detail.split("\t")
+            summary["giant_clusters"].append({"keeper": keeper, "size": int(size), "removed": int(removed), "kept": int(size) - 1 - int(removed)})
         else:
             summary[kind] = n
     summary["cluster_sizes"] = dict(sorted(summary["cluster_sizes"].items(), key=lambda kv: int(kv[0])))
+    summary["giant_clusters"].sort(key=lambda c: (-c["size"], c["keeper"]))
     return summary

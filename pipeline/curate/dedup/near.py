@@ -20,7 +20,7 @@ from pipeline.curate.dedup.components import ConnectedComponents
 from pipeline.curate.dedup.minhash import jaccard
 from pipeline.curate.dedup.nodes import node_position, node_positions, node_unit, node_units
 from pipeline.io.files import FileDoFn
-from pipeline.io.spill import read_shingle_sets, read_signatures
+from pipeline.io.spill import read_index, read_shingle_sets, read_signatures
 from pipeline.records import mix64
 
 STAGE = "near_dedup"
@@ -131,9 +131,47 @@ class _ExactJaccard(FileDoFn):
                     yield a, b
 
 
+class _ClusterRemovals(FileDoFn):
+    """(keeper node, member nodes) → ``(member, keeper)`` for the members to remove. A cluster of up
+    to ``max_cluster`` documents is removed as components found it; in a larger one, chained
+    similarity may have joined documents far apart, so each member is compared with the keeper
+    (exact Jaccard of their shingle sets, when ``verify`` spilled them) and only those at the
+    threshold are removed. Side outputs: ``nodes`` (unit, (position, cluster size)) for every
+    document of the cluster as removed, keeper included; ``sizes``; ``giant`` (keeper id, size
+    found, members removed) for each cluster over ``max_cluster``."""
+
+    def __init__(self, work_dir: str, threshold: float, max_cluster: int, recheck: bool):
+        super().__init__()
+        self._work_dir, self._threshold, self._max_cluster, self._recheck = work_dir, threshold, max_cluster, recheck
+
+    def process(self, keyed: tuple[int, Iterable[int]]) -> Iterator[object]:
+        keeper, grouped = keyed
+        members = sorted(grouped)
+        removed = members
+        if len(members) + 1 > self._max_cluster and self._recheck:
+            removed = self._near_keeper(keeper, members)
+            keeper_id = read_index(self._work_dir, node_unit(keeper)).ids[node_position(keeper)]
+            yield beam.pvalue.TaggedOutput("giant", (keeper_id, len(members) + 1, len(removed)))
+        for member in removed:
+            yield member, keeper
+        if removed:
+            yield beam.pvalue.TaggedOutput("sizes", len(removed) + 1)
+            for node in (keeper, *removed):
+                yield beam.pvalue.TaggedOutput("nodes", (node_unit(node), (node_position(node), len(removed) + 1)))
+
+    def _near_keeper(self, keeper: int, members: list[int]) -> list[int]:
+        keeper_set = read_shingle_sets(self._work_dir, node_unit(keeper))[node_position(keeper)]
+        near_keeper = []
+        for unit in sorted({node_unit(m) for m in members}):
+            sets = read_shingle_sets(self._work_dir, unit)
+            near_keeper += [m for m in members if node_unit(m) == unit and jaccard(sets[node_position(m)], keeper_set) >= self._threshold]
+        return sorted(near_keeper)
+
+
 class NearDuplicates(beam.PTransform):
     """``(partition, band block)`` → ``members`` (``(member node, root node)`` for every
-    non-root node of a cluster), ``candidate_pairs``, ``exact_checked_pairs`` (near the
+    document a cluster removes; in a cluster over ``max_cluster`` only those near the root),
+    ``cluster_nodes`` / ``cluster_sizes`` / ``giant_clusters`` (``_ClusterRemovals``), ``candidate_pairs``, ``exact_checked_pairs`` (near the
     threshold), ``duplicate_pairs`` and ``unconverged`` counts."""
 
     def __init__(self, config: MinHashConfig, work_dir: str):
@@ -165,13 +203,22 @@ class NearDuplicates(beam.PTransform):
             edges = (estimated.edges, checked) | "MergeVerified" >> beam.Flatten()
         else:
             edges = by_first | "AllCandidates" >> beam.FlatMapTuple(lambda _, pairs: [(a, b) for a, b in pairs.tolist()])
-        members, unconverged = edges | "Components" >> ConnectedComponents(cfg.component_rounds)
+        clustered, unconverged = edges | "Components" >> ConnectedComponents(cfg.component_rounds)
+        clusters = (
+            clustered
+            | "ByKeeper" >> beam.MapTuple(lambda member, keeper: (keeper, member))
+            | "GroupClusters" >> beam.GroupByKey()
+            | "ClusterRemovals" >> beam.ParDo(_ClusterRemovals(self._work_dir, cfg.threshold, cfg.max_cluster, cfg.verify)).with_outputs("nodes", "sizes", "giant", main="members")
+        )
         exact_checked = (
             estimated.uncertain | "UncertainPairs" >> beam.MapTuple(lambda _, items: len(items)) if cfg.verify
             else by_first.pipeline | "NoExactChecks" >> beam.Create([0])
         )
         return {
-            "members": members,
+            "members": clusters.members,
+            "cluster_nodes": clusters.nodes,
+            "cluster_sizes": clusters.sizes,
+            "giant_clusters": clusters.giant,
             "candidate_pairs": candidates | "SumCandidates" >> beam.CombineGlobally(sum),
             "exact_checked_pairs": exact_checked | "SumExactChecked" >> beam.CombineGlobally(sum),
             "duplicate_pairs": edges | "OnePerEdge" >> beam.Map(lambda _: 1) | "SumEdges" >> beam.CombineGlobally(sum),

@@ -4,10 +4,14 @@ A filter is a callable ``Document -> None | Rejection | Document``: ``None`` kee
 as it is, a ``Rejection`` drops it with a reason and the measured value, and a ``Document`` keeps
 a changed copy (a redaction, removed lines, or a language annotation in ``meta``). Filters that
 measure something also offer ``measure(doc) -> dict`` for ``corpusmill filters explain``.
+
+A ``RuleFilter`` splits the two: ``measure`` computes the document's values once and ``verdict``
+judges them against the thresholds, so the chain keeps every value it measured (the run's
+signals, ``output.signals``) at no extra cost.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional, Sequence, Union
+from typing import Any, Callable, ClassVar, NamedTuple, Optional, Sequence, Union
 
 from pipeline.records import Document, Drop
 
@@ -26,10 +30,43 @@ FilterResult = Optional[Union[Rejection, Document]]
 DocumentFilter = Callable[[Document], FilterResult]
 
 
-def apply_filters(filters: Sequence[DocumentFilter], doc: Document) -> Document | Drop:
-    """The first rejection wins, so every drop has exactly one reason; changed copies flow on."""
+class RuleFilter:
+    """A filter whose verdict is a function of its measured values: ``name`` prefixes its signal
+    columns, ``SIGNALS`` declares each value's type (``signal_types`` when they depend on parameters)."""
+
+    name: ClassVar[str]
+    SIGNALS: ClassVar[dict[str, type]]
+
+    def measure(self, doc: Document) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def verdict(self, measured: dict[str, Any]) -> Optional[Rejection]:
+        raise NotImplementedError
+
+    def signal_types(self) -> dict[str, type]:
+        return self.SIGNALS
+
+    def annotate(self, doc: Document, measured: dict[str, Any]) -> Optional[Document]:
+        """The kept document's changed copy (e.g. a ``meta`` annotation), or None to keep it as it is."""
+        return None
+
+    def judge(self, doc: Document, measured: dict[str, Any]) -> FilterResult:
+        return self.verdict(measured) or self.annotate(doc, measured)
+
+    def __call__(self, doc: Document) -> FilterResult:
+        return self.judge(doc, self.measure(doc))
+
+
+def apply_filters(filters: Sequence[DocumentFilter], doc: Document, signals: Optional[dict[str, Any]] = None) -> Document | Drop:
+    """The first rejection wins, so every drop has exactly one reason; changed copies flow on.
+    With ``signals``, every rule filter's measured values are added to it as ``<name>_<value>``."""
     for check in filters:
-        result = check(doc)
+        if signals is not None and isinstance(check, RuleFilter):
+            measured = check.measure(doc)
+            signals.update({f"{check.name}_{key}": value for key, value in measured.items()})
+            result: FilterResult = check.judge(doc, measured)
+        else:
+            result = check(doc)
         if isinstance(result, Rejection):
             return Drop(doc.id, doc.source, STAGE, result.reason, result.detail, result.language or doc.meta.get("language", ""))
         if isinstance(result, Document):

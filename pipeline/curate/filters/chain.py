@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from pipeline.config import Config, FiltersConfig, SourceConfig, filters_for
-from pipeline.curate.filters.base import DocumentFilter, Rejection, apply_filters
+from pipeline.curate.filters.base import DocumentFilter, Rejection, RuleFilter, apply_filters
 from pipeline.curate.filters.c4 import C4Quality
 from pipeline.curate.filters.classifier import ClassifierFilter
 from pipeline.curate.filters.code import CodeQuality
@@ -109,8 +109,15 @@ class SourceFilterChains:
         index = build_decontamination_index(config)
         return cls({s.name: filters_for_source(config, s, index) for s in config.sources})
 
-    def __call__(self, doc: Document) -> Document | Drop:
-        return apply_filters(self.chains[doc.source], doc)
+    def __call__(self, doc: Document, signals: Optional[dict[str, Any]] = None) -> Document | Drop:
+        return apply_filters(self.chains[doc.source], doc, signals)
+
+    def signal_types(self, source: str) -> dict[str, type]:
+        """The signal columns the source's chain fills (``<filter>_<value>`` → type), in chain order."""
+        return {f"{check.name}_{key}": kind for check in self.chains[source] if isinstance(check, RuleFilter) for key, kind in check.signal_types().items()}
+
+    def classifiers(self, source: str) -> list[str]:
+        return [check.name for check in self.chains[source] if isinstance(check, ClassifierFilter)]
 
 
 def with_compat(config: Config, mode: str) -> Config:

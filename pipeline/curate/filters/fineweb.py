@@ -4,17 +4,20 @@ corpusmill's, and Thai and Lao text (whose writing marks no sentence end) skips 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
-from pipeline.curate.filters.base import Rejection, first_failure
+from pipeline.curate.filters.base import Rejection, RuleFilter, first_failure
 from pipeline.curate.filters.gopher import duplicate_fraction
 from pipeline.curate.filters.text import NO_SENTENCE_MARKS, TERMINAL_PUNCTUATION, non_empty_lines, words
 from pipeline.records import Document
 
 
 @dataclass(frozen=True)
-class FineWebQuality:
+class FineWebQuality(RuleFilter):
     """FineWeb quality rules with their published thresholds."""
+
+    name: ClassVar[str] = "fineweb"
+    SIGNALS: ClassVar[dict[str, type]] = {"line_punct_ratio": float, "short_line_ratio": float, "dup_line_char_ratio": float, "newline_word_ratio": float}
 
     min_line_punct_ratio: float = 0.12
     max_short_line_ratio: float = 0.67
@@ -33,8 +36,7 @@ class FineWebQuality:
             "newline_word_ratio": doc.text.count("\n") / max(len(words(doc.text)), 1),
         }
 
-    def __call__(self, doc: Document) -> Optional[Rejection]:
-        m = self.measure(doc)
+    def verdict(self, m: dict[str, Any]) -> Optional[Rejection]:
         return first_failure([
             ("fineweb_line_punct_ratio", m["line_punct_ratio"] or 0, m["line_punct_ratio"] is None or m["line_punct_ratio"] >= self.min_line_punct_ratio),
             ("fineweb_short_line_ratio", m["short_line_ratio"], m["short_line_ratio"] <= self.max_short_line_ratio),

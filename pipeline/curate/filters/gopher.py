@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import numpy as np
 
-from pipeline.curate.filters.base import Rejection, first_failure
+from pipeline.curate.filters.base import Rejection, RuleFilter, first_failure
 from pipeline.curate.filters.stopwords import stop_words_for
 from pipeline.curate.filters.text import is_unspaced, lower_words, non_empty_lines, words
 from pipeline.records import Document
@@ -22,8 +22,11 @@ _LINE_WITH_LETTER = re.compile(r"^[^\n]*?[^\W\d_]", re.MULTILINE)
 
 
 @dataclass(frozen=True)
-class GopherQuality:
+class GopherQuality(RuleFilter):
     """Gopher quality rules with their published thresholds."""
+
+    name: ClassVar[str] = "gopher_quality"
+    SIGNALS: ClassVar[dict[str, type]] = {"words": int, "avg_word_length": float, "hash_word_ratio": float, "ellipsis_word_ratio": float, "bullet_lines_ratio": float, "ellipsis_lines_ratio": float, "alpha_words_ratio": float, "stop_words": int}
 
     min_doc_words: int = 50
     max_doc_words: int = 100_000
@@ -54,8 +57,7 @@ class GopherQuality:
             "stop_words": None if stops is None else len(stops.intersection(lower_words(text))),  # distinct ones, as the paper asks
         }
 
-    def __call__(self, doc: Document) -> Optional[Rejection]:
-        m = self.measure(doc)
+    def verdict(self, m: dict[str, Any]) -> Optional[Rejection]:
         return first_failure([
             ("gopher_short_doc", m["words"], m["words"] >= self.min_doc_words),
             ("gopher_long_doc", m["words"], m["words"] <= self.max_doc_words),
@@ -175,9 +177,12 @@ class NgramIndex:
 
 
 @dataclass(frozen=True)
-class GopherRepetition:
+class GopherRepetition(RuleFilter):
     """Gopher repetition rules: line/paragraph thresholds, and Gopher's n-gram ones (top 2/3/4:
     .20/.18/.16, duplicated 5–10: .15→.10; not exposed in the config)."""
+
+    name: ClassVar[str] = "gopher_repetition"
+    SIGNALS: ClassVar[dict[str, type]] = {"dup_para_frac": float, "dup_para_char_frac": float, "dup_line_frac": float, "dup_line_char_frac": float}
 
     dup_line_frac: float = 0.30
     dup_para_frac: float = 0.30
@@ -185,6 +190,10 @@ class GopherRepetition:
     dup_para_char_frac: float = 0.20
     top_n_grams: tuple[tuple[int, float], ...] = ((2, 0.20), (3, 0.18), (4, 0.16))
     dup_n_grams: tuple[tuple[int, float], ...] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10))
+
+    def signal_types(self) -> dict[str, type]:
+        return {**self.SIGNALS, **{f"top_{n}_gram_char_frac": float for n, _ in self.top_n_grams},
+                **{f"dup_{n}_gram_char_frac": float for n, _ in sorted(self.dup_n_grams)}}
 
     def measure(self, doc: Document) -> dict[str, Any]:
         paragraphs = [p for p in doc.text.split("\n\n") if p.strip()]
@@ -206,8 +215,7 @@ class GopherRepetition:
             m[f"dup_{n}_gram_char_frac"] = fraction
         return m
 
-    def __call__(self, doc: Document) -> Optional[Rejection]:
-        m = self.measure(doc)
+    def verdict(self, m: dict[str, Any]) -> Optional[Rejection]:
         checks = [
             ("gopher_dup_para_frac", m["dup_para_frac"], m["dup_para_frac"] <= self.dup_para_frac),
             ("gopher_dup_para_char_frac", m["dup_para_char_frac"], m["dup_para_char_frac"] <= self.dup_para_char_frac),

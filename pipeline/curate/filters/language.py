@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, ClassVar, Literal, Optional
 
-from pipeline.curate.filters.base import Rejection
+from pipeline.curate.filters.base import Rejection, RuleFilter
 from pipeline.records import Document
 
 
@@ -148,11 +148,13 @@ def calibrated(backend: str, raw: float) -> float:
 
 
 @dataclass
-class LanguageFilter:
+class LanguageFilter(RuleFilter):
     """Language ID on the first ``max_chars``: annotates ``meta.language``; drops languages not
     ``allowed`` (ISO 639-1; None keeps all) and scores under ``min_score``. Offline backends; a
     local fastText ``lid.176.bin`` replaces the backend when given."""
 
+    name: ClassVar[str] = "language"
+    SIGNALS: ClassVar[dict[str, type]] = {"detected": str, "score": float}
     allowed: Optional[list[str]] = None  # None: annotate only
     min_score: float = 0.5
     max_chars: int = 2000
@@ -172,12 +174,15 @@ class LanguageFilter:
 
     def measure(self, doc: Document) -> dict[str, Any]:
         language, score = self.classify(doc.text)
-        return {"language": language, "language_score": round(score, 4)}
+        return {"detected": language, "score": score}
 
-    def __call__(self, doc: Document) -> Union[Rejection, Document]:
-        language, score = self.classify(doc.text)
+    def verdict(self, m: dict[str, Any]) -> Optional[Rejection]:
+        language, score = m["detected"], m["score"]
         if self.allowed is not None and language not in self.allowed:
             return Rejection("language_not_allowed", f"{language} {score:.2f}", language)
         if score < self.min_score:
             return Rejection("language_low_score", f"{language} {score:.2f}", language)
-        return doc._replace(meta={**doc.meta, "language": language, "language_score": round(score, 4)})
+        return None
+
+    def annotate(self, doc: Document, m: dict[str, Any]) -> Document:
+        return doc._replace(meta={**doc.meta, "language": m["detected"], "language_score": round(m["score"], 4)})

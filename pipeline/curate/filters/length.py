@@ -2,23 +2,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
-from pipeline.curate.filters.base import Rejection
+from pipeline.curate.filters.base import Rejection, RuleFilter
 from pipeline.records import Document
 
 
 @dataclass(frozen=True)
-class MinLength:
+class MinLength(RuleFilter):
     """Drops documents shorter than ``min_chars`` characters (whitespace excluded at the ends)."""
 
+    name: ClassVar[str] = "min_length"
+    SIGNALS: ClassVar[dict[str, type]] = {"chars": int}
     min_chars: int = 50
 
     def measure(self, doc: Document) -> dict[str, int]:
         return {"chars": len(doc.text.strip())}
 
-    def __call__(self, doc: Document) -> Optional[Rejection]:
-        length = len(doc.text.strip())
+    def verdict(self, m: dict[str, int]) -> Optional[Rejection]:
+        length = m["chars"]
         if length < self.min_chars:
             return Rejection("too_short", f"{length} chars < {self.min_chars}")
         return None

@@ -63,8 +63,7 @@ class ReferenceGopherQuality(GopherQuality):
             "stop_words": len(STOP_WORDS.intersection(tokens)),
         }
 
-    def __call__(self, doc: Document) -> Optional[Rejection]:
-        m = self.measure(doc)
+    def verdict(self, m: dict[str, Any]) -> Optional[Rejection]:
         avg = m["avg_word_length"]
         return first_failure([
             ("gopher_short_doc", m["words"], m["words"] >= self.min_doc_words),

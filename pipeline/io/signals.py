@@ -1,0 +1,67 @@
+"""The ``signals/`` format: every document's measured values, kept or dropped (``output.signals``).
+
+One Parquet file per work unit (``signals/part-00007.parquet``), one row per document read (dead
+letters excepted), in read order: the verdict (``stage`` is ``kept`` or the stage that dropped it,
+with its ``reason``), the language, each rule filter's values as ``<filter>_<value>`` (a rule not
+reached because an earlier one dropped the document is null), classifier scores, and the
+deduplication it took part in: ``duplicate_of`` (the kept document it duplicates), and for
+near-duplicate clusters ``cluster_keeper`` and ``cluster_size`` (1 outside any cluster). The analyze
+step spills the rows with each survivor's position; the apply step adds the dedup columns.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+import pyarrow as pa
+
+from pipeline.io.curated import ParquetRowWriter
+from pipeline.records import Document, Drop
+
+KEPT = "kept"
+SURVIVOR = "survivor"  # the spill's column: a survivor's position in the unit (its dedup node), null for a drop
+ARROW_TYPES = {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string()}
+FIXED_COLUMNS = [("id", pa.string()), ("source", pa.string()), ("stage", pa.string()), ("reason", pa.string()), ("language", pa.string())]
+DEDUP_COLUMNS = [("duplicate_of", pa.string()), ("cluster_keeper", pa.string()), ("cluster_size", pa.int64())]
+
+
+def signals_schema(values: dict[str, type], classifiers: Iterable[str]) -> pa.Schema:
+    """The columns of one source's signals: fixed, then its filters' values (column → Python
+    type, in chain order), classifier scores, dedup."""
+    measured = [(column, ARROW_TYPES[kind]) for column, kind in values.items()]
+    scores = [(f"classifier_{name}_score", pa.float64()) for name in classifiers]
+    return pa.schema([*FIXED_COLUMNS, *measured, *scores, *DEDUP_COLUMNS])
+
+
+def spill_schema(schema: pa.Schema) -> pa.Schema:
+    return schema.append(pa.field(SURVIVOR, pa.int64()))
+
+
+def signals_row(doc_id: str, source: str, result: Document | Drop, values: dict[str, Any], survivor: Optional[int]) -> dict[str, Any]:
+    """One spilled row: the analyze step's verdict and values."""
+    if isinstance(result, Drop):
+        row = {"stage": result.stage, "reason": result.reason, "language": result.language or None}
+        if result.reason.startswith("classifier_"):
+            row[f"{result.reason}_score"] = float(result.detail.split(" ", 1)[0])
+    else:
+        row = {"stage": KEPT, "language": result.meta.get("language")}
+        row.update({f"classifier_{name}_score": score for name, score in result.meta.get("scores", {}).items()})
+    return {**values, **row, "id": doc_id, "source": source, SURVIVOR: survivor}
+
+
+def write_signals(path: str, spilled: pa.Table, dedup: dict[int, tuple[Optional[str], Optional[str], Optional[str], Optional[str], int]]) -> dict[str, Any]:
+    """The unit's final signals: the spill with each survivor's dedup outcome by position
+    (``(stage, reason, duplicate_of, cluster_keeper, cluster_size)``; absent: kept, no cluster)."""
+    rows = spilled.to_pylist()
+    for row in rows:
+        position = row.pop(SURVIVOR)
+        if position is None:
+            row["cluster_size"] = None
+            continue
+        stage, reason, duplicate_of, keeper, size = dedup.get(position, (None, None, None, None, 1))
+        if stage is not None:
+            row["stage"], row["reason"], row["duplicate_of"] = stage, reason, duplicate_of
+        row["cluster_keeper"], row["cluster_size"] = keeper, size
+    writer = ParquetRowWriter(path, spilled.schema.remove(spilled.schema.get_field_index(SURVIVOR)), row_group=16384)
+    for row in rows:
+        writer.write(row)
+    return writer.close()

@@ -1,0 +1,78 @@
+"""Signals (every document's measured values, kept and dropped) and the giant-cluster guard, on real curate runs."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pyarrow.parquet as pq
+import yaml
+
+from pipeline.config import load_config
+from tests.conftest import base_config, write_jsonl
+
+
+def curate(tmp_path, sources, **overrides):
+    from jobs.curate import run_curate
+
+    path = tmp_path / "config.yaml"
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(base_config(tmp_path, sources, **overrides)))
+    return run_curate(load_config(str(path)))
+
+
+def signal_rows(tmp_path):
+    return [row for f in sorted((tmp_path / "out" / "signals").glob("part-*.parquet")) for row in pq.read_table(f).to_pylist()]
+
+
+def test_signals_hold_every_document_read_with_its_verdict_values_and_dedup(tmp_path, corpus):
+    config = {"filters": {**base_config(tmp_path, [])["filters"], "gopher_quality": {"enabled": True, "min_doc_words": 60, "min_stop_words": 0}}}
+    report = curate(tmp_path, corpus["sources"], **config)
+    rows = signal_rows(tmp_path)
+    by_id = {r["id"]: r for r in rows}
+    for name, entry in report["sources"].items():
+        mine = [r for r in rows if r["source"] == name]
+        assert len(mine) == entry["read"] - entry["dead_lettered"] == len({r["id"] for r in mine})
+        assert Counter(r["stage"] for r in mine)["kept"] == entry["kept"]
+        assert Counter(f"{r['stage']}/{r['reason']}" for r in mine if r["stage"] != "kept") == Counter(entry["dropped"])
+    assert report["signals"]["rows"] == len(rows) and report["signals"]["bytes"] > 0
+
+    tiny = by_id["web/tiny"]
+    assert (tiny["stage"], tiny["reason"], tiny["min_length_chars"]) == ("filter", "too_short", 9)
+    assert tiny["gopher_quality_words"] is None  # not reached: dropped by an earlier rule
+    words = len(corpus["docs"][3].split())
+    d3 = by_id["web/d3"]
+    assert d3["gopher_quality_words"] == words and (d3["stage"] == "kept") == (words >= 60)
+    assert d3["cluster_size"] == 1 and d3["cluster_keeper"] is None and d3["duplicate_of"] is None
+    assert (by_id["web/dup"]["stage"], by_id["web/dup"]["duplicate_of"]) == ("exact_dedup", "web/d0")
+    near, keeper = by_id["web/near1"], by_id["web/d1"]
+    if keeper["stage"] == "kept":  # both long enough for the Gopher word count
+        assert (near["stage"], near["duplicate_of"], near["cluster_keeper"], near["cluster_size"]) == ("near_dedup", "web/d1", "web/d1", 2)
+        assert (keeper["cluster_keeper"], keeper["cluster_size"]) == ("web/d1", 2)
+    code = [r for r in rows if r["source"] == "code"]
+    assert code and all(r["code_alnum_fraction"] is not None and "gopher_quality_words" not in r for r in code)
+
+
+def test_signals_off_writes_none(tmp_path, corpus):
+    report = curate(tmp_path, corpus["sources"], output={"shard_mb": 1, "signals": False})
+    assert "signals" not in report and not (tmp_path / "out" / "signals").exists()
+
+
+def chain_documents(links: int, length: int = 200, step: int = 10) -> list[dict[str, str]]:
+    """Documents A~B~C~…: each a window of ``length`` distinct words, ``step`` words after the
+    previous one (neighbours' 5-gram Jaccard (L-s-4)/(L+s-4) = 0.90); windows more than 22 words
+    apart are under 0.8, and the ends share nothing."""
+    words = [f"w{i}" for i in range(length + step * links)]
+    return [{"id": f"c{k:02d}", "text": " ".join(words[k * step : k * step + length]) + "."} for k in range(links)]
+
+
+def test_a_chained_giant_cluster_keeps_the_members_far_from_its_keeper(tmp_path):
+    jsonl = write_jsonl(tmp_path / "in" / "chain.jsonl", chain_documents(26))
+    sources = [{"name": "chain", "paths": [str(jsonl)], "format": "jsonl", "id_field": "id"}]
+    unguarded = curate(tmp_path / "unguarded", sources, dedup={"minhash": {"max_cluster": 1000}})
+    assert unguarded["sources"]["chain"]["kept"] == 1  # one transitive cluster: A to Z removed for A
+    report = curate(tmp_path / "guarded", sources, dedup={"minhash": {"max_cluster": 10}})
+    kept = {r["id"].removeprefix("chain/") for r in signal_rows(tmp_path / "guarded") if r["stage"] == "kept"}
+    assert kept == {"c00"} | {f"c{k:02d}" for k in range(3, 26)}  # c01, c02 (offset ≤ 20 words) are near c00
+    assert report["near_dedup"]["giant_clusters"] == [{"keeper": "chain/c00", "size": 26, "removed": 2, "kept": 23}]
+    samples = json.loads((tmp_path / "guarded" / "out" / "report" / "near_duplicate_samples.json").read_text())
+    assert any(s["keeper"] == "chain/c00" for s in samples)
