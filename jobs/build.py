@@ -38,6 +38,7 @@ from pipeline.build.transforms import (
     resolve_boundary,
 )
 from pipeline.config import Config
+from pipeline.config_checks import CLUSTER_SIZE, size_buckets
 from pipeline.engine.runner import create_pipeline
 from pipeline.io.curated import WriteCollectedJson, curated_stats
 from pipeline.io.files import read_json, remove_temp_dirs, write_json
@@ -55,7 +56,7 @@ def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str],
         | "ListShards" >> beam.Create(list(enumerate(shards_in)))
         | "SpreadShards" >> beam.Reshuffle()
         | "TokenizeShards" >> beam.ParDo(TokenizeShard(tokenizer_dir, work, config.fim, config.split_combined_tokens.rate, config.seed, config.tokenizer.check_rate,
-                                                                 config.mix_by)).with_outputs(
+                                                                 config.mix_by, size_buckets(config.mix) if config.mix_by == CLUSTER_SIZE else ())).with_outputs(
             HISTOGRAM, STATS, main="shards")
     )
     mix = config.mix

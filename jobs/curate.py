@@ -88,8 +88,7 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
     if config.dedup.minhash.enabled:
         clusters = analyzed[BANDS] | "NearDuplicates" >> near.NearDuplicates(config.dedup.minhash, work)
         decisions.append(clusters["members"] | "NearDecisions" >> beam.MapTuple(lambda member, root: (member, root, near.STAGE)))
-        if config.output.signals:
-            cluster_members.append(clusters["cluster_nodes"])
+        cluster_members.append(clusters["cluster_nodes"])
         near_stats += [
             clusters["candidate_pairs"] | "CandidateKey" >> beam.Map(lambda n: (("candidate_pairs", ""), n)),
             clusters["exact_checked_pairs"] | "ExactCheckedKey" >> beam.Map(lambda n: (("exact_checked_pairs", ""), n)),

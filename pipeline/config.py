@@ -252,7 +252,7 @@ class Config:
     filters: FiltersConfig = field(default_factory=FiltersConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     mix: dict[str, MixConfig] = field(default_factory=dict)
-    mix_by: str = "source"  # or meta.<key> (e.g. meta.language, meta.host): what the mix keys name
+    mix_by: str = "source"  # or meta.<key> (e.g. meta.language, meta.host), or cluster_size (rehydration): what the mix keys name
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     fim: FimConfig = field(default_factory=FimConfig)
     split_combined_tokens: SplitCombinedTokensConfig = field(default_factory=SplitCombinedTokensConfig)

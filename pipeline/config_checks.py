@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 if TYPE_CHECKING:
     from pipeline.config import Config
@@ -18,6 +18,30 @@ _SHARE = re.compile(r"(ratio|frac|fraction|score)$")  # filter thresholds that a
 
 class ConfigError(ValueError):
     """A config that cannot be run; the message starts with the offending key path."""
+
+
+CLUSTER_SIZE = "cluster_size"  # mix_by: rehydration, groups by near-duplicate cluster size (meta.cluster_size; 1 when absent)
+_SIZE_BUCKET = re.compile(r"(\d+)(?:-(\d+)|(\+))?")
+
+
+def size_buckets(keys: Iterable[str]) -> list[tuple[int, float, str]]:
+    """``mix`` keys naming cluster sizes (``1``, ``2-4``, ``101+``) → sorted (low, high, key);
+    a ValueError names a key that is no size range, or two that overlap."""
+    buckets = []
+    for key in keys:
+        match = _SIZE_BUCKET.fullmatch(key)
+        if match is None:
+            raise ValueError(f"mix.{key}: with mix_by: cluster_size a key is a size (3), a range (2-4) or an open range (101+)")
+        low = int(match.group(1))
+        high = float("inf") if match.group(3) else int(match.group(2) or low)
+        if high < low:
+            raise ValueError(f"mix.{key}: the range is empty")
+        buckets.append((low, high, key))
+    buckets.sort()
+    for (_, high, key), (low, _, other) in zip(buckets, buckets[1:]):
+        if low <= high:
+            raise ValueError(f"mix.{key} and mix.{other} overlap")
+    return buckets
 
 
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -100,8 +124,15 @@ def check_semantics(config: "Config") -> None:
         if getattr(mh, key) <= 0:
             raise ConfigError(f"dedup.minhash.{key}: must be positive, got {getattr(mh, key)}")
     names = {s.name for s in config.sources}
-    if config.mix_by != "source" and not config.mix_by.startswith("meta."):
-        raise ConfigError(f"mix_by: expected source or meta.<key>, got {config.mix_by!r}")
+    if config.mix_by not in ("source", CLUSTER_SIZE) and not config.mix_by.startswith("meta."):
+        raise ConfigError(f"mix_by: expected source, cluster_size or meta.<key>, got {config.mix_by!r}")
+    if config.mix_by == CLUSTER_SIZE:
+        if not config.dedup.minhash.enabled:
+            raise ConfigError("mix_by: cluster_size needs dedup.minhash.enabled (the cluster sizes come from near-dedup)")
+        try:
+            size_buckets(config.mix)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     for name, m in config.mix.items():
         given = [k for k in ("weight", "epochs", "max_tokens") if getattr(m, k) is not None]
         if config.mix_by == "source" and name not in names:

@@ -228,3 +228,32 @@ def test_inspect_shows_manifest_rows_and_curated_counts(built, capsys):
     assert main(["inspect", str(out / "curated")]) == 0
     assert '"web": 60' in capsys.readouterr().out
     assert main(["inspect", str(out / "report")]) == 1
+
+
+def test_rehydration_repeats_cluster_keepers_by_cluster_size_exactly(built):
+    tmp_path, config, _ = built
+    out = tmp_path / "rehydrated"
+    assert run(tmp_path, dict(config, output_dir=str(out), mix_by="cluster_size", mix={"1": {"epochs": 1}, "2-4": {"epochs": 3}})) == 0
+    rows = [r for f in sorted((out / "curated").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    sizes = {r["id"]: json.loads(r["meta"]).get("cluster_size", 1) for r in rows}
+    assert sizes["web/d1"] == sizes["web/d2"] == 2 and "web/near1" not in sizes and sizes["web/d3"] == 1
+    mix = manifest_of(out)["mix"]
+    assert set(mix) == {"1", "2-4"} and mix["2-4"]["achieved_tokens"] == 3 * mix["2-4"]["curated_tokens"]
+    assert mix["1"]["achieved_tokens"] == mix["1"]["curated_tokens"]
+    encoder = load_directory(str(out / "tokenizer"))
+    ds = datasets.load_from_disk(str(out / "dataset"))
+    stream = np.concatenate([piece for row in ds for piece in unpack_row(row)])
+    in_dataset = Counter(encoder.decode(d[:-1]) for d in np.split(stream, np.flatnonzero(stream == encoder.eos_id) + 1)[:-1])
+    for r in rows:
+        assert in_dataset[r["text"]] == (3 if sizes[r["id"]] == 2 else 1), r["id"]
+
+
+def test_rehydration_buckets_are_validated():
+    from pipeline.config import ConfigError, config_from_dict
+
+    source = [{"name": "a", "paths": ["x"]}]
+    with pytest.raises(ConfigError, match="mix.2-4 and mix.3-9 overlap"):
+        config_from_dict({"sources": source, "mix_by": "cluster_size", "mix": {"2-4": {"epochs": 2}, "3-9": {"epochs": 1}}})
+    with pytest.raises(ConfigError, match="mix.big: with mix_by: cluster_size a key is a size"):
+        config_from_dict({"sources": source, "mix_by": "cluster_size", "mix": {"big": {"epochs": 2}}})
+    assert config_from_dict({"sources": source, "mix_by": "cluster_size", "mix": {"1": {"epochs": 1}, "2-4": {"epochs": 3}, "101+": {"epochs": 0.5}}}).mix_by == "cluster_size"

@@ -108,7 +108,7 @@ def test_mix_config_is_validated():
         config_from_dict({"sources": [{"name": "a", "paths": ["x"]}], "mix": {"a": {"weight": 0.5, "epochs": 2}}})
     with pytest.raises(ConfigError, match="mix.zz: no source named"):
         config_from_dict({"sources": [{"name": "a", "paths": ["x"]}], "mix": {"zz": {"epochs": 2}}})
-    with pytest.raises(ConfigError, match="mix_by: expected source or meta.<key>"):
+    with pytest.raises(ConfigError, match="mix_by: expected source, cluster_size or meta.<key>"):
         config_from_dict({"sources": [{"name": "a", "paths": ["x"]}], "mix_by": "language"})
     assert config_from_dict({"sources": [{"name": "a", "paths": ["x"]}], "mix_by": "meta.language", "mix": {"en": {"weight": 1}}}).mix_by == "meta.language"
 
@@ -120,3 +120,13 @@ def test_mix_groups_come_from_the_source_or_a_meta_path():
     assert mix_group("web", {"language": "de"}, "meta.language") == "de"
     assert mix_group("web", {"scores": {"math": 0.9}}, "meta.scores.math") == "0.9"
     assert mix_group("web", {}, "meta.host") == "(none)"
+
+
+def test_cluster_size_groups_are_the_buckets_that_hold_the_size():
+    from pipeline.build.mix import mix_group
+    from pipeline.config_checks import size_buckets
+
+    buckets = size_buckets(["101+", "1", "2-4", "5-100"])
+    assert [mix_group("web", {"cluster_size": n}, "cluster_size", buckets) for n in (2, 4, 5, 100, 101, 10**6)] == ["2-4", "2-4", "5-100", "5-100", "101+", "101+"]
+    assert mix_group("web", {}, "cluster_size", buckets) == "1"  # in no cluster
+    assert mix_group("web", {"cluster_size": 7}, "cluster_size", size_buckets(["1", "2-4"])) == "(other)"

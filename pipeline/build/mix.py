@@ -19,6 +19,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from pipeline.config import MixConfig
+from pipeline.config_checks import CLUSTER_SIZE
 from pipeline.records import stable_hash
 
 STAGE = "mix"
@@ -122,11 +123,18 @@ def plan_source(histogram: np.ndarray, target: int) -> tuple[SourceMix, int]:
     return SourceMix(total, target, whole, b), remainder - below if remainder > 0 else 0
 
 
-def mix_group(source: str, meta: Mapping[str, Any], mix_by: str) -> str:
-    """The group a document is mixed in: its source, or the value at ``meta.<key>`` (dotted into
-    nested meta), ``(none)`` when absent."""
+OTHER_SIZES = "(other)"
+
+
+def mix_group(source: str, meta: Mapping[str, Any], mix_by: str, buckets: Sequence[tuple[int, float, str]] = ()) -> str:
+    """The group a document is mixed in: its source; with ``cluster_size``, the bucket of
+    ``buckets`` holding its near-duplicate cluster size (``(other)`` in none); or the value at
+    ``meta.<key>`` (dotted into nested meta), ``(none)`` when absent."""
     if mix_by == "source":
         return source
+    if mix_by == CLUSTER_SIZE:
+        size = meta.get(CLUSTER_SIZE, 1)
+        return next((key for low, high, key in buckets if low <= size <= high), OTHER_SIZES)
     value: Any = meta
     for part in mix_by.removeprefix("meta.").split("."):
         value = value.get(part) if isinstance(value, Mapping) else None

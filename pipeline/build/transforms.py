@@ -38,9 +38,10 @@ class TokenizeShard(FileDoFn):
     """(index, curated shard path) → ``{"shard", "documents", "tokens"}``; spills the tokens, and
     emits ``histogram`` (mixing group, (bins, tokens)) and ``stats`` (name, count) pairs."""
 
-    def __init__(self, tokenizer_dir: str, work: str, fim: FimConfig, split_rate: float, seed: int, check_rate: float, mix_by: str):
+    def __init__(self, tokenizer_dir: str, work: str, fim: FimConfig, split_rate: float, seed: int, check_rate: float, mix_by: str,
+                 size_buckets: Sequence[tuple[int, float, str]] = ()):
         super().__init__()
-        self._tokenizer_dir, self._work, self._mix_by = tokenizer_dir, work, mix_by
+        self._tokenizer_dir, self._work, self._mix_by, self._size_buckets = tokenizer_dir, work, mix_by, size_buckets
         self._fim, self._split_rate, self._seed, self._check_rate = fim, split_rate, seed, check_rate
         self._shared = shared.Shared()
 
@@ -61,7 +62,7 @@ class TokenizeShard(FileDoFn):
             if batch and (doc is None or len(batch) == ENCODE_BATCH):
                 tokenized, stats = encode_documents(self._tokenizer.encoder, self._tokenizer.parts, batch, self._fim, self._split_rate, self._seed, self._check_rate)
                 doc_draws = draws(self._seed, [d.id for d in tokenized])
-                groups = [mix_group(d.source, d.meta, self._mix_by) for d in batch]
+                groups = [mix_group(d.source, d.meta, self._mix_by, self._size_buckets) for d in batch]
                 spill.write(tokenized, groups, doc_draws)
                 for key, n in stats.items():
                     counts[key] = counts.get(key, 0) + n

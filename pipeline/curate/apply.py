@@ -13,6 +13,7 @@ from typing import Any, Iterable, Iterator, NamedTuple
 
 import apache_beam as beam
 
+from pipeline.config_checks import CLUSTER_SIZE
 from pipeline.curate.dedup import exact, ids, near
 from pipeline.curate.dedup.nodes import node_position, node_unit
 from pipeline.curate.stages import COUNTS
@@ -81,7 +82,7 @@ def resolve_unit(keyed: tuple[int, dict[str, list[Any]]]) -> tuple[dict[str, Any
 
 class ApplyUnit(FileDoFn):
     """(report, decisions) → the unit's ``apply`` report; writes ``curated/`` and ``drops/`` for
-    the unit; ``counts`` keys of what was kept, ``near_stats`` (which source's documents
+    the unit (a near-duplicate cluster's keeper with ``meta.cluster_size``), and ``signals/`` when asked; ``counts`` keys of what was kept, ``near_stats`` (which source's documents
     duplicate which) and ``previews`` of sampled clusters."""
 
     def __init__(self, work_dir: str, curated_dir: str, drops_dir: str, signals_dir: str | None = None):
@@ -116,6 +117,8 @@ class ApplyUnit(FileDoFn):
                 continue
             if doc.id in sampled:
                 yield beam.pvalue.TaggedOutput(PREVIEWS, (doc.id, (doc.id, doc.text[:PREVIEW_CHARS])))
+            if position in cluster_of:  # a cluster's keeper: its size, for rehydration (mix_by: cluster_size)
+                doc = doc._replace(meta={**doc.meta, CLUSTER_SIZE: cluster_of[position][1]})
             curated.write(curated_row(doc))
             counts[count_key(Kind.LENGTH_KEPT, source, length_bin(doc.text))] += 1
             counts[count_key(Kind.LANGUAGE, source, str(doc.meta.get("language", "unknown")))] += 1
