@@ -27,8 +27,9 @@ from pipeline.engine.runner import create_pipeline
 from pipeline.io.curated import WriteCollectedJson, curated_ids
 from pipeline.io.files import read_json, remove_temp_dirs
 from pipeline.read.formats import match_source_files
-from pipeline.read.units import WorkUnit, plan_units, unit_name
+from pipeline.read.units import WorkUnit, piece_bytes, plan_units, unit_name
 from pipeline.records import stable_hash
+from pipeline.report.progress import write_plan
 from pipeline.report.accounting import (
     CountAndWrite,
     check_error_budget,
@@ -176,6 +177,7 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
         return {"input": input_fingerprint(units)}
 
     def work() -> JobResult:
+        write_plan(work_dir(config), {u.index: sum(piece_bytes(piece) for piece in u.pieces) for u in units})
         with create_pipeline(config.beam, extra_beam_args) as p:
             build_curate_pipeline(p, config, units)
         unit_reports = read_json(layout.counts_path(config, "units"))

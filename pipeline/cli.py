@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional, Sequence
@@ -37,28 +36,22 @@ def _say(args: argparse.Namespace, message: str) -> None:
 
 
 @contextmanager
-def _heartbeat(args: argparse.Namespace, job: str, every: float = 15.0) -> Iterator[None]:
-    """Prints that ``job`` is still running, with the elapsed time, every ``every`` seconds."""
-    done = threading.Event()
-    started = time.monotonic()
-
-    def beat() -> None:
-        while not done.wait(every):
-            _say(args, f"[{job}] running, {time.monotonic() - started:.0f}s elapsed")
-
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
-    try:
+def _progress(args: argparse.Namespace, job: str, config: Config) -> Iterator[None]:
+    """Live progress of ``job`` (``pipeline.report.progress``) unless ``--quiet``."""
+    if args.quiet:
         yield
-    finally:
-        done.set()
+        return
+    from pipeline.report.progress import Progress
+
+    with Progress(job, config.output_dir):
+        yield
 
 
 def _run_curate(config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
     from jobs.curate import run_curate
 
     _say(args, f"[curate] reading {len(config.sources)} source(s) → {config.output_dir}/curated")
-    with _heartbeat(args, "curate"):
+    with _progress(args, "curate", config):
         report = run_curate(config, beam_args, args.force)
     if report.get("skipped"):
         _say(args, "[curate] up to date (same config, complete output): skipped; --force redoes it")
@@ -89,7 +82,7 @@ def _run_train_tokenizer(config: Config, beam_args: Sequence[str], args: argpars
     from jobs.train_tokenizer import run_train_tokenizer
 
     _say(args, f"[train_tokenizer] sampling up to {config.tokenizer.sample_bytes:,} bytes of curated text")
-    with _heartbeat(args, "train_tokenizer"):
+    with _progress(args, "train_tokenizer", config):
         report = run_train_tokenizer(config, args.force, beam_args)
     if report.get("skipped"):
         _say(args, f"[train_tokenizer] skipped: using {report['tokenizer']}")
@@ -103,7 +96,7 @@ def _run_build(config: Config, beam_args: Sequence[str], args: argparse.Namespac
 
     _say(args, f"[build] tokenizing and packing into seq_len {config.pack.seq_len}")
     started = time.monotonic()
-    with _heartbeat(args, "build"):
+    with _progress(args, "build", config):
         manifest = run_build(config, beam_args, args.force)
     seconds = time.monotonic() - started
     if manifest.get("skipped"):
@@ -201,6 +194,10 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--rows", type=int, default=3, help="how many rows (or documents) to show")
     inspect.add_argument("--row", type=int, help="decode this one row in full")
     inspect.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    status = sub.add_parser("status", help="what a run has done: each job done, in progress (units committed so far) or not started",
+                            description="What a run has done, read from its output folder (also while it runs, from any machine that can read it).")
+    status.add_argument("run_dir", help="the run's output_dir (local path or gs:// s3:// hdfs://)")
+    status.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("tokenizer", help="train | encode | decode | stats | compare (see corpusmill tokenizer --help)", add_help=False)
     classifier = sub.add_parser("classifier", help="train a fastText quality/domain classifier", description="train a fastText quality/domain classifier")
     classifier_sub = classifier.add_subparsers(dest="classifier_command", required=True)
@@ -280,6 +277,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from pipeline.tools.inspect import inspect
 
             print(inspect(args.directory, args.rows, args.row))
+            return 0
+        if args.command == "status":
+            from pipeline.report.progress import status_lines
+
+            print("\n".join(status_lines(args.run_dir)))
             return 0
         if args.command == "export":
             from pipeline.tools.export import export_megatron, export_record_path

@@ -25,9 +25,9 @@ from pipeline.curate.normalize import normalize_document, repair_fields
 from pipeline.curate.repo_order import repository_documents
 from pipeline.curate.stages import COUNTS, SAMPLE_CHARS, SAMPLES, dead_letter_for
 from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_dead_letters
-from pipeline.io.files import FileDoFn
+from pipeline.io.files import FileDoFn, write_json
 from pipeline.io.signals import signals_row, signals_schema, spill_schema
-from pipeline.io.spill import ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets, write_signatures
+from pipeline.io.spill import ANALYZED, ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets, write_signatures
 from pipeline.read.formats import read_piece
 from pipeline.read.units import WorkUnit, piece_bytes, unit_name
 from pipeline.records import DeadLetter, Document, Drop, Repository, stable_hash
@@ -251,7 +251,7 @@ class AnalyzeUnit(FileDoFn):
             for row in rows:
                 yield beam.pvalue.TaggedOutput(SAMPLES, (reason, (-row[0], *row[1:])))
         dead_by_stage = Counter(d.stage for d in dead)
-        yield {
+        report = {
             "unit": unit.index,
             "source": source.name,
             "read": read,
@@ -261,6 +261,8 @@ class AnalyzeUnit(FileDoFn):
             "input_bytes": sum(piece_bytes(p) for p in unit.pieces),
             "shuffled_bytes": shuffled,
         }
+        write_json(unit_file(self._work_dir, unit.index, ANALYZED), report)  # last: progress and status count the unit as analyzed
+        yield report
 
 
 def keyed_partitions(entries: np.ndarray, key: np.ndarray, partitions: int) -> Iterator[tuple[int, np.ndarray]]:

@@ -22,6 +22,7 @@ from pipeline.io.curated import ParquetRowWriter, write_drops
 from pipeline.io.files import read_bytes, write_bytes
 from pipeline.records import Drop
 
+ANALYZED = "analyzed.json"  # the unit's analyze report, committed last: the unit is analyzed
 INDEX_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("bytes", pa.int64())])
 
 
