@@ -28,7 +28,7 @@ from pipeline.io.curated import WriteCollectedJson, curated_ids
 from pipeline.io.files import read_json, remove_temp_dirs
 from pipeline.read.formats import match_source_files
 from pipeline.read.units import WorkUnit, piece_bytes, plan_units, unit_name
-from pipeline.records import stable_hash
+from pipeline.records import Stage, stable_hash
 from pipeline.report.progress import write_plan
 from pipeline.report.accounting import (
     CountAndWrite,
@@ -76,19 +76,19 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
         decisions.append(
             analyzed[IDS]
             | "GroupIdHashes" >> beam.GroupByKey()
-            | "DuplicateIds" >> beam.FlatMapTuple(lambda _, blocks: exact.duplicate_decisions(blocks, ids.STAGE))
+            | "DuplicateIds" >> beam.FlatMapTuple(lambda _, blocks: exact.duplicate_decisions(blocks, Stage.ID_DEDUP))
         )
     if config.dedup.exact:
         decisions.append(
             analyzed[EXACT]
             | "GroupTextHashes" >> beam.GroupByKey()
-            | "ExactDuplicates" >> beam.FlatMapTuple(lambda _, blocks: exact.duplicate_decisions(blocks, exact.STAGE))
+            | "ExactDuplicates" >> beam.FlatMapTuple(lambda _, blocks: exact.duplicate_decisions(blocks, Stage.EXACT_DEDUP))
         )
     near_stats = []
     cluster_members = []
     if config.dedup.minhash.enabled:
         clusters = analyzed[BANDS] | "NearDuplicates" >> near.NearDuplicates(config.dedup.minhash, work)
-        decisions.append(clusters["members"] | "NearDecisions" >> beam.MapTuple(lambda member, root: (member, root, near.STAGE)))
+        decisions.append(clusters["members"] | "NearDecisions" >> beam.MapTuple(lambda member, root: (member, root, Stage.NEAR_DEDUP)))
         cluster_members.append(clusters["cluster_nodes"])
         near_stats += [
             clusters["candidate_pairs"] | "CandidateKey" >> beam.Map(lambda n: (("candidate_pairs", ""), n)),
@@ -118,7 +118,7 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
     seed = config.seed
     sampled_roots = (
         named
-        | "NearKeepers" >> beam.FlatMapTuple(lambda _, d: [d.keeper] if d.stage == near.STAGE else [])
+        | "NearKeepers" >> beam.FlatMapTuple(lambda _, d: [d.keeper] if d.stage == Stage.NEAR_DEDUP else [])
         | "DistinctKeepers" >> beam.Distinct()
         | "SampleClusters" >> beam.combiners.Top.Smallest(SAMPLED_CLUSTERS, key=lambda r: stable_hash(seed, "cluster-sample", r))
         | "SampledKeepers" >> beam.FlatMap(lambda roots: roots)
@@ -212,7 +212,7 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
                 f"({report['near_dedup']['unconverged_nodes']} nodes); raise dedup.minhash.component_rounds"
             )
         check_error_budget(report["sources"], config.max_dead_letter_fraction, layout.out(config, "dead_letter"))
-        duplicated = {name: e["dropped"].get(f"{ids.STAGE}/{ids.REASON}", 0) for name, e in report["sources"].items()}
+        duplicated = {name: e["dropped"].get(f"{Stage.ID_DEDUP}/{ids.REASON}", 0) for name, e in report["sources"].items()}
         if config.on_duplicate_id == "fail" and any(duplicated.values()):
             raise RuntimeError("duplicate ids (on_duplicate_id: fail): " + ", ".join(f"{name} {n:,}" for name, n in duplicated.items() if n)
                                + f"; the documents are in {layout.out(config, 'drops')} with reason duplicate_id")

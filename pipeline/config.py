@@ -26,8 +26,8 @@ from pipeline.curate.filters.fineweb import FineWebQuality
 from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition
 from pipeline.curate.filters.language import LanguageFilter
 from pipeline.curate.filters.length import MinLength
-from pipeline.read.decompress import DEFAULT_MAX_RATIO
 
+DEFAULT_MAX_RATIO = 100.0  # real JSONL/WARC inflates 3-20x; a bomb, thousands
 _SCALARS = (int, float, bool, str)
 
 

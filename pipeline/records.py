@@ -12,6 +12,24 @@ import numpy as np
 import xxhash
 
 
+class Stage:
+    """Every stage name a drop, dead letter or sample carries, in one place (plain strings: they
+    are parts of shuffle keys and file columns)."""
+
+    READ = "read"
+    EXTRACT = "extract"
+    REPO = "repo"
+    NORMALIZE = "normalize"
+    BOILERPLATE_LINES = "boilerplate_lines"
+    FILTER = "filter"
+    ID_DEDUP = "id_dedup"
+    EXACT_DEDUP = "exact_dedup"
+    NEAR_DEDUP = "near_dedup"
+    MIX = "mix"
+    KEPT_BORDERLINE = "kept_borderline"  # samples of kept documents just above a classifier's threshold
+    FUNNEL = (EXTRACT, REPO, NORMALIZE, BOILERPLATE_LINES, FILTER, ID_DEDUP, EXACT_DEDUP, NEAR_DEDUP)  # the report's order
+
+
 class Document(NamedTuple):
     id: str
     text: str

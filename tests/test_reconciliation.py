@@ -13,7 +13,7 @@ import yaml
 from pipeline.config import load_config
 from pipeline.curate import apply
 from pipeline.io.curated import ParquetRowWriter
-from pipeline.report.accounting import ReconciliationError
+from pipeline.io.curated import ReconciliationError
 from tests.conftest import base_config
 
 

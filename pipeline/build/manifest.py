@@ -10,8 +10,8 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline import __version__, layout
 from pipeline.build.mix import describe
 from pipeline.config import Config
+from pipeline.io.curated import ReconciliationError, verify_parquet_rows
 from pipeline.io.files import read_bytes
-from pipeline.report.accounting import ReconciliationError, verify_parquet_rows
 from tokenizer.encode import MODEL_FILES
 
 

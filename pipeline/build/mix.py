@@ -22,7 +22,6 @@ from pipeline.config import MixConfig
 from pipeline.config_checks import CLUSTER_SIZE
 from pipeline.records import stable_hash
 
-STAGE = "mix"
 REASON = "sampled_out"
 BIN_BITS = 20
 BINS = 1 << BIN_BITS

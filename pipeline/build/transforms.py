@@ -18,7 +18,6 @@ from apache_beam.utils import shared
 from pipeline import layout
 from pipeline.build.mix import BINS, SourceMix, boundary_choice, describe, draw_bins, draws, mix_group, plan_source, target_tokens
 from pipeline.build.mix import REASON as MIX_REASON
-from pipeline.build.mix import STAGE as MIX_STAGE
 from pipeline.build.pack import PACKERS
 from pipeline.build.tokenize import LoadedTokenizer, encode_documents
 from pipeline.config import FimConfig, MixConfig, PackConfig
@@ -27,7 +26,7 @@ from pipeline.io.files import FileDoFn
 from pipeline.io.megatron import arrow_batches, row_pieces
 from pipeline.io.token_spill import TokenSpillWriter, read_doc_table, read_token_spill
 from pipeline.io.write_arrow import ArrowShardWriter
-from pipeline.records import Drop, TokenizedDocument
+from pipeline.records import Drop, Stage, TokenizedDocument
 
 ENCODE_BATCH = 256
 HISTOGRAM = "histogram"
@@ -195,7 +194,7 @@ class PackShard(FileDoFn):
                     if k == 0:
                         planned[mixing] = planned.get(mixing, 0) + int(copies[i]) * len(batch.tokens[i])
                         if copies[i] == 0:
-                            drops.append(Drop(batch.ids[i], source, MIX_STAGE, MIX_REASON, describe(self._mix, mixing)))
+                            drops.append(Drop(batch.ids[i], source, Stage.MIX, MIX_REASON, describe(self._mix, mixing)))
                             sampled_out[mixing] = sampled_out.get(mixing, 0) + 1
                     if copies[i] > k:
                         packed[mixing] = packed.get(mixing, 0) + len(batch.tokens[i])

@@ -30,7 +30,7 @@ from pipeline.io.signals import signals_row, signals_schema, spill_schema
 from pipeline.io.spill import ANALYZED, ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets, write_signatures
 from pipeline.read.formats import read_piece
 from pipeline.read.units import WorkUnit, piece_bytes, unit_name
-from pipeline.records import DeadLetter, Document, Drop, Repository, stable_hash
+from pipeline.records import DeadLetter, Document, Drop, Repository, Stage, stable_hash
 from pipeline.report.counts import Kind, count_key, length_bin
 
 EXACT = "exact"
@@ -40,7 +40,6 @@ DEDUP_PARTITIONS = 64
 SIGNATURE_BATCH = 512
 SAMPLES_PER_REASON = 5
 NO_LINES = np.zeros(0, np.uint64)  # no boilerplate lines known
-BORDERLINE_STAGE = "kept_borderline"  # samples of kept documents just above a classifier's threshold
 
 
 def curate_document(doc: Document, filters: SourceFilterChains, boilerplate: np.ndarray = NO_LINES,
@@ -48,13 +47,13 @@ def curate_document(doc: Document, filters: SourceFilterChains, boilerplate: np.
     """Normalize, remove boilerplate lines, then filter one document (the rule filters' values
     into ``signals`` when given); returns the result and the lines removed. An exception becomes a
     dead letter naming the stage."""
-    stage, removed = "normalize", 0
+    stage, removed = Stage.NORMALIZE, 0
     try:
         result = normalize_document(doc)
         if isinstance(result, Document):
-            stage = lines.STAGE
+            stage = Stage.BOILERPLATE_LINES
             result, removed = lines.remove_lines(result, boilerplate)
-            stage = "filter"
+            stage = Stage.FILTER
             result = filters(result, signals)
         return result, removed
     except Exception as e:
@@ -202,7 +201,7 @@ class AnalyzeUnit(FileDoFn):
                         for name, label in result.meta.get("labels", {}).items():
                             if label != "other":  # kept by the classifier: the lowest scores are its borderline above
                                 score = result.meta["scores"][name]
-                                _keep_sample(samples, Drop(result.id, source.name, BORDERLINE_STAGE, f"classifier_{name}", f"{score:.4f} kept"), result.text)
+                                _keep_sample(samples, Drop(result.id, source.name, Stage.KEPT_BORDERLINE, f"classifier_{name}", f"{score:.4f} kept"), result.text)
                         spill.write(curated_row(result))
                         size = len(result.text.encode("utf-8", "surrogatepass"))
                         index.ids.append(result.id)
@@ -298,7 +297,7 @@ def _keep_sample(samples: dict[tuple[str, str], list[tuple[Any, str, str, str]]]
     ``kept_borderline``, the lowest scores it kept)."""
     heap = samples.setdefault((drop.stage, drop.reason), [])
     score = classifier_score(drop)
-    rank = -stable_hash(0, drop.id) if score is None else (-score if drop.stage == BORDERLINE_STAGE else score)
+    rank = -stable_hash(0, drop.id) if score is None else (-score if drop.stage == Stage.KEPT_BORDERLINE else score)
     entry = (rank, drop.id, drop.detail, text[:SAMPLE_CHARS])
     if len(heap) < SAMPLES_PER_REASON:
         heapq.heappush(heap, entry)

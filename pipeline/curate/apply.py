@@ -22,9 +22,8 @@ from pipeline.io.files import FileDoFn
 from pipeline.io.signals import write_signals
 from pipeline.io.spill import read_filter_drops, read_index, read_table, unit_file
 from pipeline.read.units import unit_name
-from pipeline.records import Drop
-from pipeline.report.accounting import pii_keys
-from pipeline.report.counts import Kind, count_key, length_bin
+from pipeline.records import Drop, Stage
+from pipeline.report.counts import Kind, count_key, length_bin, pii_keys
 
 
 class Decision(NamedTuple):
@@ -47,8 +46,8 @@ class UnitDedup(NamedTuple):
 PREVIEWS = "previews"
 NEAR_STATS = "near_stats"
 PREVIEW_CHARS = 200
-_STAGE_ORDER = {ids.STAGE: 0, exact.STAGE: 1, near.STAGE: 2}  # a duplicate id wins over an exact duplicate, which wins over a near one
-_REASONS = {ids.STAGE: ids.REASON, exact.STAGE: exact.REASON, near.STAGE: near.REASON}
+_STAGE_ORDER = {Stage.ID_DEDUP: 0, Stage.EXACT_DEDUP: 1, Stage.NEAR_DEDUP: 2}  # a duplicate id wins over an exact duplicate, which wins over a near one
+_REASONS = {Stage.ID_DEDUP: ids.REASON, Stage.EXACT_DEDUP: exact.REASON, Stage.NEAR_DEDUP: near.REASON}
 
 
 class NameKeepers(FileDoFn):
@@ -75,7 +74,7 @@ def resolve_unit(keyed: tuple[int, dict[str, list[Any]]]) -> tuple[dict[str, Any
     decisions: dict[int, Decision] = {}
     for d in sorted(joined["decisions"], key=lambda d: (d.position, _STAGE_ORDER[d.stage], d.keeper)):
         decisions.setdefault(d.position, d)
-    keepers = {d.position: d.keeper for d in joined["decisions"] if d.stage == near.STAGE}
+    keepers = {d.position: d.keeper for d in joined["decisions"] if d.stage == Stage.NEAR_DEDUP}
     clusters = [(position, size, keepers.get(position)) for position, size in sorted(joined.get("clusters", []))]
     return report, UnitDedup(sorted(decisions.values()), clusters)
 
@@ -110,7 +109,7 @@ class ApplyUnit(FileDoFn):
             if decision is not None:
                 _, stage, reason, keeper, keeper_source = decision
                 drops.append(Drop(doc.id, doc.source, stage, reason, keeper, doc.meta.get("language", "")))
-                if stage == near.STAGE:
+                if stage == Stage.NEAR_DEDUP:
                     near_sources[f"{doc.source} -> {keeper_source}"] += 1
                     if keeper in sampled:
                         yield beam.pvalue.TaggedOutput(PREVIEWS, (keeper, (doc.id, doc.text[:PREVIEW_CHARS])))

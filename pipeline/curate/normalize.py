@@ -5,11 +5,10 @@ import re
 import unicodedata
 from typing import Any, TypeVar
 
-from pipeline.records import DeadLetter, Document, Drop, Repository
+from pipeline.records import DeadLetter, Document, Drop, Repository, Stage
 
 R = TypeVar("R", Document, Drop, DeadLetter, Repository)
 
-STAGE = "normalize"
 # C0/C1 control characters except \t and \n (\r is folded into \n first), and DEL.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -54,5 +53,5 @@ def normalize_document(doc: Document) -> Document | Drop:
     """A new document with normalized text; one that normalizes to blank is dropped as ``empty``."""
     text = normalize_text(doc.text)
     if not text.strip():
-        return Drop(doc.id, doc.source, STAGE, "empty", str(len(doc.text)))
+        return Drop(doc.id, doc.source, Stage.NORMALIZE, "empty", str(len(doc.text)))
     return doc._replace(text=text)

@@ -24,6 +24,21 @@ DROPS_SCHEMA = pa.schema([(f, pa.string()) for f in Drop._fields])
 PARQUET_ROW_GROUP = 1024
 
 
+class ReconciliationError(RuntimeError):
+    """Documents went missing or appeared from nowhere: a bug, never a data problem."""
+
+
+def parquet_rows(path: str) -> int:
+    """The rows a Parquet file's footer records (read back, to check what a writer committed)."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return pq.ParquetFile(f).metadata.num_rows
+
+
+def verify_parquet_rows(expected: dict[str, int]) -> list[str]:
+    """The files whose Parquet footers hold another number of rows than expected (read back)."""
+    return [f"{path} holds {rows} rows, {n} were reported" for path, n in expected.items() if (rows := parquet_rows(path)) != n]
+
+
 def curated_row(doc: Document) -> dict[str, Any]:
     return {"id": doc.id, "text": doc.text, "source": doc.source, "meta": json.dumps(doc.meta, sort_keys=True, ensure_ascii=False)}
 

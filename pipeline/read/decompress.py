@@ -18,7 +18,6 @@ except ImportError:
     from backports.zstd import ZstdDecompressor
 
 CHUNK = 1 << 20
-DEFAULT_MAX_RATIO = 100.0  # real JSONL/WARC inflates 3-20x; a bomb, thousands
 RATIO_FLOOR = 16 << 20  # below this much output no ratio is judged: small repetitive files are fine
 
 

@@ -13,20 +13,19 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.config import SourceConfig
+from pipeline.config import DEFAULT_MAX_RATIO, SourceConfig
 from pipeline.io.files import InputNotFoundError, common_base, glob_base, special_file_kind
-from pipeline.read.decompress import DEFAULT_MAX_RATIO, BlankLines, Oversized, compression_of, lines
+from pipeline.read.decompress import BlankLines, Oversized, compression_of, lines
 from pipeline.read.repos import RepoRecord, match_repositories, read_repository, repositories_from_rows
 from pipeline.read.units import Piece
 from pipeline.read.web import read_html, read_warc
-from pipeline.records import DeadLetter, Document, Drop, make_id, preview
+from pipeline.records import DeadLetter, Document, Drop, Stage, make_id, preview
 
 Record = Union[Document, DeadLetter, Drop]
-READ_STAGE = "read"
 
 
 def _dead(source: SourceConfig, path: str, line: Optional[int], error: str, raw: Any = "", row: Optional[int] = None) -> DeadLetter:
-    return DeadLetter(source.name, READ_STAGE, path, line, row, error, preview(raw))
+    return DeadLetter(source.name, Stage.READ, path, line, row, error, preview(raw))
 
 
 def _document(source: SourceConfig, text: Any, original_id: Any, meta: dict[str, Any], raw: Any) -> Record:

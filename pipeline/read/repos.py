@@ -22,9 +22,8 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.config import SourceConfig
 from pipeline.io.files import InputNotFoundError, common_base, glob_base, read_bytes
 from pipeline.read.code_files import content_skip_reason, language_of, path_skip_reason
-from pipeline.records import DeadLetter, Document, Drop, Repository, preview
+from pipeline.records import DeadLetter, Document, Drop, Repository, Stage, preview
 
-REPO_STAGE = "repo"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 
 
@@ -189,14 +188,14 @@ def read_repository(source: SourceConfig, location: str, base: str) -> Iterator[
             try:
                 data = loader(source.max_file_bytes + 1)
             except Exception as e:
-                yield DeadLetter(source.name, REPO_STAGE, where, None, None, f"unreadable file: {type(e).__name__}: {e}", "")
+                yield DeadLetter(source.name, Stage.REPO, where, None, None, f"unreadable file: {type(e).__name__}: {e}", "")
                 continue
             if len(data) > source.max_file_bytes:  # an archive member larger than it declared
                 yield _skip(source, name, relative, "too_large", f"over {source.max_file_bytes:,} bytes (declared {size:,})")
                 continue
             yield from _classified(source, name, relative, where, data, files)
     except Exception as e:
-        yield DeadLetter(source.name, REPO_STAGE, location, None, None, f"unreadable repository: {type(e).__name__}: {e}", "")
+        yield DeadLetter(source.name, Stage.REPO, location, None, None, f"unreadable repository: {type(e).__name__}: {e}", "")
         return
     yield Repository(source.name, name, location, tuple(files))
 
@@ -212,7 +211,7 @@ def _classified(source: SourceConfig, repo: str, relative: str, where: str, data
 
 
 def _skip(source: SourceConfig, repo: str, relative: str, reason: str, detail: str) -> Drop:
-    return Drop(f"{source.name}/{repo}/{relative}", source.name, REPO_STAGE, reason, detail)
+    return Drop(f"{source.name}/{repo}/{relative}", source.name, Stage.REPO, reason, detail)
 
 
 def repositories_from_rows(source: SourceConfig, records: Iterable[Union[Document, DeadLetter, Drop]]) -> Iterator[RepoRecord]:

@@ -22,13 +22,11 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from resiliparse.parse.html import HTMLTree
 
-from pipeline.config import SourceConfig
-from pipeline.read.decompress import DEFAULT_MAX_RATIO, compression_of, decompressed_chunks
-from pipeline.records import DeadLetter, Document, Drop, make_id, preview
+from pipeline.config import DEFAULT_MAX_RATIO, SourceConfig
+from pipeline.read.decompress import compression_of, decompressed_chunks
+from pipeline.records import DeadLetter, Document, Drop, Stage, make_id, preview
 
 Record = Union[Document, DeadLetter, Drop]
-STAGE = "extract"
-READ_STAGE = "read"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 RESYNC_BLOCK = 1 << 20
 MAX_HTML_BYTES = 10 << 20  # larger HTML payloads are generated or binary junk, not pages: dropped unparsed
@@ -80,7 +78,7 @@ def main_text(html: str, extractor: str = "resiliparse") -> str:
 
 def _dead(source: SourceConfig, path: str, error: str, raw: Any = "", offset: Optional[int] = None) -> DeadLetter:
     at = f"at byte offset {offset}: " if offset is not None else ""
-    return DeadLetter(source.name, READ_STAGE, path, None, None, at + error, preview(raw))
+    return DeadLetter(source.name, Stage.READ, path, None, None, at + error, preview(raw))
 
 
 def _html_document(source: SourceConfig, doc_id: str, payload: bytes, declared: Optional[str], meta: dict[str, Any]) -> Record:
@@ -88,7 +86,7 @@ def _html_document(source: SourceConfig, doc_id: str, payload: bytes, declared: 
     text = main_text(text, source.extractor)
     meta = {**meta, "charset": charset}
     if not text:
-        return Drop(make_id(source.name, doc_id, ""), source.name, STAGE, "no_main_text", meta.get("url", meta.get("path", "")))
+        return Drop(make_id(source.name, doc_id, ""), source.name, Stage.EXTRACT, "no_main_text", meta.get("url", meta.get("path", "")))
     return Document(make_id(source.name, doc_id, text), text, source.name, meta)
 
 
@@ -223,9 +221,9 @@ def _warc_record(source: SourceConfig, path: str, record: Any, max_bytes: Option
     content_type = (record.http_content_type or "").lower()
     meta["content_type"] = content_type
     if content_type not in HTML_TYPES:
-        return Drop(make_id(source.name, record_id, ""), source.name, STAGE, "not_html", f"{content_type or 'no content type'}: {url}")
+        return Drop(make_id(source.name, record_id, ""), source.name, Stage.EXTRACT, "not_html", f"{content_type or 'no content type'}: {url}")
     if len(payload) > MAX_HTML_BYTES:
-        return Drop(make_id(source.name, record_id, ""), source.name, STAGE, "html_too_large", f"{len(payload):,} bytes: {url}")
+        return Drop(make_id(source.name, record_id, ""), source.name, Stage.EXTRACT, "html_too_large", f"{len(payload):,} bytes: {url}")
     return _html_document(source, record_id, payload, record.http_charset, meta)
 
 

@@ -10,28 +10,17 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 import apache_beam as beam
-import pyarrow.parquet as pq
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.io.curated import WriteCollectedJson
+from pipeline.io.curated import ReconciliationError, WriteCollectedJson, parquet_rows
 from pipeline.io.files import read_bytes, read_json, write_bytes, write_json
 from pipeline.read.units import WorkUnit, unit_name
-from pipeline.records import Document
 from pipeline.report.counts import CountKey, Kind, SourceSummary, count_key
 from pipeline.report.html import render
 
 
-class ReconciliationError(RuntimeError):
-    """Documents went missing or appeared from nowhere: a bug, never a data problem."""
-
-
 class ErrorBudgetExceeded(RuntimeError):
     """More records were dead-lettered than ``max_dead_letter_fraction`` allows."""
-
-
-def pii_keys(doc: Document) -> list[tuple[CountKey, int]]:
-    return [(count_key(Kind.PII, doc.source, kind), n) for kind, n in sorted(doc.meta.get("pii", {}).items())]
 
 
 class CountAndWrite(beam.PTransform):
@@ -79,16 +68,6 @@ def summarize_units(unit_reports: Iterable[dict[str, Any]], count_rows: Iterable
     return summarize_counts([*unit_count_rows(unit_reports), *count_rows], sources)
 
 
-def _parquet_rows(path: str) -> int:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return pq.ParquetFile(f).metadata.num_rows
-
-
-def verify_parquet_rows(expected: dict[str, int]) -> list[str]:
-    """The files whose Parquet footers hold another number of rows than expected (read back)."""
-    return [f"{path} holds {rows} rows, {n} were reported" for path, n in expected.items() if (rows := _parquet_rows(path)) != n]
-
-
 def _jsonl_rows(path: str) -> int:
     return read_bytes(path).count(b"\n") if FileSystems.exists(path) else 0
 
@@ -114,12 +93,12 @@ def verify_written(units: Sequence[WorkUnit], unit_reports: Sequence[dict[str, A
         if a["read"] != b["kept"] + dropped + dead:
             problems.append(f"{where}: read {a['read']} != kept {b['kept']} + dropped {dropped} + dead-lettered {dead}")
         written = {
-            "curated": (_parquet_rows(FileSystems.join(curated_dir, unit_name("part", unit.index, ".parquet"))), b["kept"]),
-            "drops": (_parquet_rows(FileSystems.join(drops_dir, unit_name("part", unit.index, ".parquet"))), dropped),
+            "curated": (parquet_rows(FileSystems.join(curated_dir, unit_name("part", unit.index, ".parquet"))), b["kept"]),
+            "drops": (parquet_rows(FileSystems.join(drops_dir, unit_name("part", unit.index, ".parquet"))), dropped),
             "dead_letter": (_jsonl_rows(FileSystems.join(dead_letter_dir, unit_name("part", unit.index, ".jsonl"))), dead),
         }
         if b.get("signals_file") is not None:  # one row per document read, kept or dropped
-            written["signals"] = (_parquet_rows(FileSystems.join(signals_dir, unit_name("part", unit.index, ".parquet"))), b["kept"] + dropped)
+            written["signals"] = (parquet_rows(FileSystems.join(signals_dir, unit_name("part", unit.index, ".parquet"))), b["kept"] + dropped)
         problems += [f"{where}: {name}/ file holds {rows} rows, the unit reported {reported}" for name, (rows, reported) in written.items() if rows != reported]
     if problems:
         raise ReconciliationError("written output does not match the counts: " + "; ".join(problems[:20]))

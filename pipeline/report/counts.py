@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from pipeline.read.repos import REPO_STAGE
+from pipeline.records import Document, Stage
 
 CountKey = tuple[str, str, str, str]  # (kind, source, stage, reason); plain tuples shuffle with deterministic coders
 
@@ -116,7 +116,12 @@ class SourceSummary:
         data["reconciles"] = self.reconciles
         repos = data.pop("repositories")
         if repos is not None:
-            repos["files_skipped"] = {key.split("/", 1)[1]: n for key, n in sorted(self.dropped.items()) if key.startswith(f"{REPO_STAGE}/")}
+            repos["files_skipped"] = {key.split("/", 1)[1]: n for key, n in sorted(self.dropped.items()) if key.startswith(f"{Stage.REPO}/")}
             repos["files"] = repos.pop("files_curated") + sum(repos["files_skipped"].values())
             data["repositories"] = repos
         return data
+
+
+def pii_keys(doc: Document) -> list[tuple[CountKey, int]]:
+    """Count keys of the PII a kept document had redacted, per kind."""
+    return [(count_key(Kind.PII, doc.source, kind), n) for kind, n in sorted(doc.meta.get("pii", {}).items())]

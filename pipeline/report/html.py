@@ -15,8 +15,10 @@ from typing import Any, Optional, Sequence
 import jinja2
 from markupsafe import Markup
 
+from pipeline.records import Stage
+
 COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f")
-STAGE_ORDER = ("extract", "repo", "normalize", "boilerplate_lines", "filter", "exact_dedup", "near_dedup")  # funnel order; other stages follow
+STAGE_ORDER = Stage.FUNNEL  # other stages follow
 
 
 def hbars(rows: Sequence[tuple[str, float]], unit: str = "", width: int = 520, color: str = COLORS[0]) -> Markup:

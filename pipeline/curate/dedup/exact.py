@@ -10,7 +10,6 @@ from typing import Iterable
 
 import numpy as np
 
-STAGE = "exact_dedup"
 REASON = "exact_duplicate"
 ENTRY = np.dtype([("h1", "<u8"), ("h2", "<u8"), ("node", "<u8")])
 

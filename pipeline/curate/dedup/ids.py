@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pipeline.config import SourceConfig
 
-STAGE = "id_dedup"
 REASON = "duplicate_id"
 
 

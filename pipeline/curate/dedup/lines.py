@@ -23,7 +23,6 @@ from pipeline.read.formats import read_piece
 from pipeline.read.units import WorkUnit
 from pipeline.records import Document
 
-STAGE = "boilerplate_lines"
 COUNT = np.dtype([("hash", "<u8"), ("documents", "<i8")])
 PARTITIONS = 64
 _DIGITS = re.compile(r"\d")

@@ -23,7 +23,6 @@ from pipeline.io.files import FileDoFn
 from pipeline.io.spill import read_index, read_shingle_sets, read_signatures
 from pipeline.records import mix64
 
-STAGE = "near_dedup"
 REASON = "near_duplicate"
 BAND_ENTRY = np.dtype([("key", "<u8"), ("node", "<u8")])
 _NO_PAIRS = np.zeros((0, 2), dtype=np.uint64)

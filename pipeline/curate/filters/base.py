@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar, NamedTuple, Optional, Sequence, Union
 
-from pipeline.records import Document, Drop
+from pipeline.records import Document, Drop, Stage
 
-STAGE = "filter"
 
 
 class Rejection(NamedTuple):
@@ -68,7 +67,7 @@ def apply_filters(filters: Sequence[DocumentFilter], doc: Document, signals: Opt
         else:
             result = check(doc)
         if isinstance(result, Rejection):
-            return Drop(doc.id, doc.source, STAGE, result.reason, result.detail, result.language or doc.meta.get("language", ""))
+            return Drop(doc.id, doc.source, Stage.FILTER, result.reason, result.detail, result.language or doc.meta.get("language", ""))
         if isinstance(result, Document):
             doc = result
     return doc
