@@ -16,7 +16,8 @@ One Beam pipeline in five steps, none of which moves tokens through a shuffle:
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems

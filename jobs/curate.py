@@ -7,7 +7,8 @@ step 2 (``ApplyUnit``) applies the decisions where the unit lies and writes its 
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -29,7 +30,6 @@ from pipeline.io.files import read_json, remove_temp_dirs
 from pipeline.read.formats import match_source_files
 from pipeline.read.units import WorkUnit, piece_bytes, plan_units, unit_name
 from pipeline.records import Stage, stable_hash
-from pipeline.report.progress import write_plan
 from pipeline.report.accounting import (
     CountAndWrite,
     check_error_budget,
@@ -38,6 +38,7 @@ from pipeline.report.accounting import (
     summarize_units,
     verify_written,
 )
+from pipeline.report.progress import write_plan
 
 JOB = "curate"
 OUTPUT_DIRS = ("curated", "drops", "dead_letter", "signals")

@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Callable, NamedTuple, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -35,7 +36,7 @@ class JobResult(NamedTuple):
     report: dict[str, Any]  # the job's section of report.json ("job" and "seconds" are added)
     success: dict[str, Any]  # what _SUCCESS records besides the config hash and fingerprints
     files: dict[str, str]  # every file the job wrote (name → sha256): its fingerprint's content
-    returned: Optional[dict[str, Any]] = None  # what the caller gets, when not the report section
+    returned: dict[str, Any] | None = None  # what the caller gets, when not the report section
 
 
 def fingerprint(content: Any) -> str:
@@ -53,7 +54,7 @@ def files_fingerprint(directory: str, names: Sequence[str]) -> str:
     return fingerprint(digests)
 
 
-def completion(directory: str) -> Optional[dict[str, Any]]:
+def completion(directory: str) -> dict[str, Any] | None:
     """The ``_SUCCESS`` record of a complete output, else None."""
     marker = FileSystems.join(directory, SUCCESS)
     return read_json(marker) if FileSystems.exists(marker) else None
@@ -76,7 +77,7 @@ def run_job(
     force: bool,
     upstream: Callable[[], dict[str, str]],
     work: Callable[[], JobResult],
-    previous: Callable[[], Optional[dict[str, Any]]],
+    previous: Callable[[], dict[str, Any] | None],
     checks: Callable[[dict[str, Any]], None] = lambda report: None,
 ) -> dict[str, Any]:
     """Runs ``work`` under the output folder's lock, unless ``output_dir`` is complete with this

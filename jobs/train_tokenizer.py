@@ -6,7 +6,8 @@ trainer is single-process, so this job runs on the driver; the sample bound keep
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 

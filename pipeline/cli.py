@@ -13,8 +13,8 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional, Sequence
 
 from pipeline.config import Config, ConfigError, load_config
 from pipeline.engine.logs import quiet_root_logging
@@ -131,7 +131,7 @@ def _explain(config: Config, args: argparse.Namespace) -> None:
     def values(measured: dict) -> str:
         return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in measured.items())
 
-    for row, alt in zip(rows, others):
+    for row, alt in zip(rows, others, strict=True):
         print(f"  {row['filter']:<26} {row['verdict']:<40} {values(row['measured'])}")
         if row["thresholds"]:
             print(f"  {'':<26} thresholds: {values(row['thresholds'])}")
@@ -234,7 +234,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def unknown_flag(parser: argparse.ArgumentParser, command: str, extra: Sequence[str]) -> Optional[str]:
+def unknown_flag(parser: argparse.ArgumentParser, command: str, extra: Sequence[str]) -> str | None:
     """Why the arguments left over by corpusmill's parser are not Beam pipeline options (which are
     passed on to the runner), naming the closest valid flag; None when they all are."""
     if not extra:
@@ -259,7 +259,7 @@ def unknown_flag(parser: argparse.ArgumentParser, command: str, extra: Sequence[
     return None
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["tokenizer"]:  # the tokenizer library's own CLI; no Beam involved
         from tokenizer.cli import main as tokenizer_main

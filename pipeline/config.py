@@ -13,7 +13,7 @@ import sysconfig
 import types
 import typing
 from dataclasses import field
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Union
 
 import pydantic
 import yaml
@@ -37,7 +37,7 @@ def _strict(tp: Any) -> Any:
     if tp in _SCALARS:
         return Annotated[tp, pydantic.Strict()]
     if origin in (Union, types.UnionType):
-        return Union[tuple(_strict(a) for a in args)]
+        return Union[tuple(_strict(a) for a in args)]  # noqa: UP007 (a union built from a tuple at run time)
     if origin is list:
         return list[_strict(args[0])]
     if origin is dict:
@@ -146,13 +146,13 @@ class SourceConfig:
     paths: list[str]
     format: Literal["jsonl", "parquet", "arrow", "hf", "text", "warc", "html", "repos"] = "jsonl"
     text_field: str = "text"
-    id_field: Optional[str] = None
+    id_field: str | None = None
     kind: Literal["text", "code"] = "text"
     priority: int = 0
     extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"  # warc/html: main-text extraction
-    filters: Optional[FiltersConfig] = None  # the global filters with this source's overrides merged in
-    repo_field: Optional[str] = None  # jsonl/parquet rows that are files: the column naming their repository
-    path_field: Optional[str] = None  # ... and the column with the file's path in it
+    filters: FiltersConfig | None = None  # the global filters with this source's overrides merged in
+    repo_field: str | None = None  # jsonl/parquet rows that are files: the column naming their repository
+    path_field: str | None = None  # ... and the column with the file's path in it
     max_repo_bytes: int = 1_048_576  # a longer repository document is split at file boundaries into parts
     max_file_bytes: int = 1_000_000  # larger repository files are skipped (too_large)
 
@@ -169,8 +169,8 @@ class MinHashConfig:
     num_perm: int = 128
     ngram: int = 5
     code_ngram: int = 5
-    bands: Optional[int] = None  # with rows: explicit LSH shape; otherwise optimal for threshold
-    rows: Optional[int] = None
+    bands: int | None = None  # with rows: explicit LSH shape; otherwise optimal for threshold
+    rows: int | None = None
     verify: bool = True  # exact Jaccard on candidate pairs removes LSH false positives
     max_bucket_pairs: int = 32  # buckets up to this size compare all pairs; larger ones each member with 16 others
     component_rounds: int = 8
@@ -198,18 +198,18 @@ class MixConfig:
     of every document; a fraction takes whole documents in draw order), ``max_tokens`` (budget).
     The build meets each in real tokens, to the nearest document (``pipeline.build.mix``)."""
 
-    weight: Optional[float] = None
-    epochs: Optional[float] = None
-    max_tokens: Optional[float] = None
+    weight: float | None = None
+    epochs: float | None = None
+    max_tokens: float | None = None
 
 
 @config_block
 class TokenizerConfig:
-    path: Optional[str] = None
+    path: str | None = None
     backend: Literal["hf", "sentencepiece"] = "hf"
     vocab_size: int = 128000
     min_frequency: int = 2
-    max_token_length: Optional[int] = 32
+    max_token_length: int | None = 32
     sample_bytes: int = 200_000_000
     check_rate: float = 0.001  # share of documents the build re-encodes with tokenizer.json to prove the fast path exact
 
@@ -301,7 +301,7 @@ def _error_message(error: Any) -> str:
     return f"{where}: {error['msg']}"
 
 
-def _validate(data: Any) -> "Config":
+def _validate(data: Any) -> Config:
     if data is None or not isinstance(data, dict):
         raise ConfigError(f"config: expected a mapping, got {data!r}")
     try:
@@ -336,12 +336,12 @@ def _merge_source_filters(data: Any) -> Any:
     return {**data, "sources": sources}
 
 
-def filters_for(config: "Config", source: SourceConfig) -> FiltersConfig:
+def filters_for(config: Config, source: SourceConfig) -> FiltersConfig:
     """The filter settings one source runs with."""
     return source.filters or config.filters
 
 
-def config_from_dict(data: Any, output_dir: Optional[str] = None) -> Config:
+def config_from_dict(data: Any, output_dir: str | None = None) -> Config:
     """A validated config; ``output_dir`` (e.g. from the command line) overrides the file's."""
     config = _validate(_merge_source_filters(data))
     if output_dir is not None:
@@ -353,7 +353,7 @@ def config_from_dict(data: Any, output_dir: Optional[str] = None) -> Config:
     return config
 
 
-def load_config(path: str, output_dir: Optional[str] = None) -> Config:
+def load_config(path: str, output_dir: str | None = None) -> Config:
     """Reads and validates a YAML config file."""
     try:
         with open(path, encoding="utf-8") as f:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pipeline.config import Config
@@ -38,7 +40,7 @@ def size_buckets(keys: Iterable[str]) -> list[tuple[int, float, str]]:
             raise ValueError(f"mix.{key}: the range is empty")
         buckets.append((low, high, key))
     buckets.sort()
-    for (_, high, key), (low, _, other) in zip(buckets, buckets[1:]):
+    for (_, high, key), (low, _, other) in pairwise(buckets):
         if low <= high:
             raise ValueError(f"mix.{key} and mix.{other} overlap")
     return buckets
@@ -59,7 +61,7 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
-def check_bounds(config: "Config") -> None:
+def check_bounds(config: Config) -> None:
     """Every number finite; filter thresholds not negative, shares within [0, 1]; the seed 32-bit;
     Beam's worker count not negative."""
     for path, value in _leaves(config, ""):
@@ -79,7 +81,7 @@ def check_bounds(config: "Config") -> None:
         raise ConfigError(f"beam.direct_num_workers: must be a whole number >= 0 (0: one per core), got {workers!r}")
 
 
-def check_semantics(config: "Config") -> None:
+def check_semantics(config: Config) -> None:
     names = [s.name for s in config.sources]
     if not names:
         raise ConfigError("sources: at least one source is required")

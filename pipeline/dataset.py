@@ -13,7 +13,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -68,7 +69,7 @@ def labels(input_ids: np.ndarray, document_lengths: Sequence[int]) -> np.ndarray
 
 def _add_views(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
     rows = []
-    for ids, lengths in zip(batch["input_ids"], batch["document_lengths"]):
+    for ids, lengths in zip(batch["input_ids"], batch["document_lengths"], strict=True):
         seq_len = len(ids)
         rows.append((position_ids(lengths, seq_len), cu_seqlens(lengths, seq_len), loss_mask(lengths, seq_len)))
     batch["position_ids"] = [r[0] for r in rows]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import fnmatch
-from typing import Optional
 
 from apache_beam.io.filesystem import FileSystem
 from apache_beam.io.filesystems import FileSystems
@@ -110,7 +109,7 @@ def _inside(path: str, directory: str) -> bool:
     return path.rstrip("/") == directory.rstrip("/") or path.startswith(directory.rstrip("/") + "/")
 
 
-def input_output_overlap(config: Config) -> Optional[str]:
+def input_output_overlap(config: Config) -> str | None:
     """Why a source path and an output folder overlap, or None: an input inside an output folder
     would be deleted when the job clears it; an output inside an input glob would be read back."""
     outputs = output_dirs(config)

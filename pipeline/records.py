@@ -6,7 +6,7 @@ All randomness and partitioning derive from these hashes of ``(seed, id)``: neve
 from __future__ import annotations
 
 import hashlib
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import numpy as np
 import xxhash
@@ -54,8 +54,8 @@ class DeadLetter(NamedTuple):
     source: str
     stage: str
     file: str
-    line: Optional[int]
-    row: Optional[int]
+    line: int | None
+    row: int | None
     error: str
     raw: str
 
@@ -132,7 +132,7 @@ def content_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def make_id(source: str, original_id: Optional[str], text: str) -> str:
+def make_id(source: str, original_id: str | None, text: str) -> str:
     """``source/original-id``, or ``source/<content hash>`` when the input has no id."""
     return f"{source}/{original_id if original_id is not None else content_hash(text)}"
 

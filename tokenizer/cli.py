@@ -10,8 +10,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any
 
 from tokenizer.cjk import WORD_CHARS
 from tokenizer.encode import load_directory
@@ -59,7 +60,7 @@ def compression_stats(directory: str, docs: list[tuple[str, str]], by: str) -> d
     encoder = load_directory(directory)
     groups: dict[str, dict[str, float]] = {}
     ids = encoder.encode_batch([t for _, t in docs])
-    for (path, text), tokens in zip(docs, ids):
+    for (path, text), tokens in zip(docs, ids, strict=True):
         key = _language_of(text) if by == "language" else os.path.basename(path)
         g = groups.setdefault(key, {"documents": 0, "bytes": 0, "tokens": 0, "words": 0})
         g["documents"] += 1
@@ -108,7 +109,7 @@ def _print_table(rows: dict[str, dict[str, float]], label: str) -> None:
         print(f"{key:<24} {int(g['documents']):>6} {g['bytes'] / 1e6:>8.2f} {int(g['tokens']):>10,} {g['bytes_per_token']:>11.3f} {g['tokens_per_word']:>11.3f}")
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="corpusmill tokenizer", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a tokenizer on files")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Optional, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -36,7 +37,7 @@ class Encoder:
     reproduces ``tokenizer.json`` exactly on the probe set (``fast_pattern=None`` turns it off).
     """
 
-    def __init__(self, tok: Tokenizer, special_tokens: SpecialTokens = DEEPSEEK_V3, fast_pattern: Optional[str] = FAST_PATTERN):
+    def __init__(self, tok: Tokenizer, special_tokens: SpecialTokens = DEEPSEEK_V3, fast_pattern: str | None = FAST_PATTERN):
         tok.encode_special_tokens = True
         self.tokenizer = tok
         self._added_ids = set(tok.get_added_tokens_decoder())
@@ -82,7 +83,7 @@ class Encoder:
         return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False)
 
 
-def load_directory(directory: str) -> "Encoder | SentencePieceEncoder":
+def load_directory(directory: str) -> Encoder | SentencePieceEncoder:
     """The encoder of a local tokenizer directory."""
     import os
 
@@ -95,7 +96,7 @@ def load_directory(directory: str) -> "Encoder | SentencePieceEncoder":
     return load_encoder_files(files)
 
 
-def load_encoder_files(files: dict[str, bytes]) -> "Encoder | SentencePieceEncoder":
+def load_encoder_files(files: dict[str, bytes]) -> Encoder | SentencePieceEncoder:
     """The encoder of a tokenizer directory's files: ``tokenizer.json`` (HF) or ``tokenizer.model`` (SentencePiece)."""
     from tokenizer.sentencepiece_backend import SentencePieceEncoder
 

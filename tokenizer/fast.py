@@ -22,7 +22,6 @@ import json
 import random
 import unicodedata
 from functools import lru_cache
-from typing import Optional
 
 from tokenizers import Tokenizer, pre_tokenizers
 
@@ -99,10 +98,10 @@ def byte_decoder() -> dict[str, int]:
             bs.append(b)
             cs.append(256 + n)
             n += 1
-    return {chr(c): b for b, c in zip(bs, cs)}
+    return {chr(c): b for b, c in zip(bs, cs, strict=True)}
 
 
-def build_fast_encoding(tok: Tokenizer, pattern: str = FAST_PATTERN, probes: Optional[list[str]] = None) -> tuple[Optional[object], str]:
+def build_fast_encoding(tok: Tokenizer, pattern: str = FAST_PATTERN, probes: list[str] | None = None) -> tuple[object | None, str]:
     """``(tiktoken.Encoding, "")`` when it reproduces ``tok`` on the probes, else ``(None, why)``."""
     try:
         import tiktoken
@@ -130,6 +129,6 @@ def build_fast_encoding(tok: Tokenizer, pattern: str = FAST_PATTERN, probes: Opt
         expected = tok.encode(probe, add_special_tokens=False).ids
         got = encoding.encode_ordinary(probe)
         if got != expected:
-            first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+            first = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b), min(len(got), len(expected)))
             return None, f"differs from tokenizer.json on probe {probe[:30]!r} at token {first}"
     return encoding, ""

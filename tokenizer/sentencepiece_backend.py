@@ -8,7 +8,7 @@ compatibility with SentencePiece-based stacks; the artifact is ``tokenizer.model
 from __future__ import annotations
 
 import io
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import sentencepiece as spm

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -24,9 +24,9 @@ def train_tokenizer(
     texts: Iterable[str],
     vocab_size: int,
     min_frequency: int = 2,
-    max_token_length: Optional[int] = 32,
+    max_token_length: int | None = 32,
     special_tokens: SpecialTokens = DEEPSEEK_V3,
-    length: Optional[int] = None,
+    length: int | None = None,
 ) -> Tokenizer:
     """Trains on ``texts``; special tokens take the first ids, then all 256 byte symbols."""
     tok = new_tokenizer()

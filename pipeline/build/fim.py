@@ -9,7 +9,8 @@ document both cuts fall inside one file (``fim.within_files``), so a hole never 
 """
 from __future__ import annotations
 
-from typing import Literal, Optional, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def fim_kind(seed: int, doc_id: str, text: str, rate: float, spm_rate: float) ->
     return "spm" if stable_fraction(seed, "fim-spm", doc_id) < spm_rate else "psm"
 
 
-def fim_ids(encoder: Encoder, kind: FimKind, text: str, cuts: tuple[int, int]) -> Optional[np.ndarray]:
+def fim_ids(encoder: Encoder, kind: FimKind, text: str, cuts: tuple[int, int]) -> np.ndarray | None:
     """The FIM token layout of ``text`` (EOS included), or None for a plain document."""
     if kind not in ("psm", "spm"):
         return None

@@ -13,8 +13,9 @@ get no copy are drops (stage ``mix``).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class SourceMix:
     target_tokens: int
     whole_copies: int
     boundary_bin: int = 0
-    last_key: Optional[DocKey] = None
+    last_key: DocKey | None = None
 
     def copies(self, draw: np.ndarray, shard: int, positions: np.ndarray) -> np.ndarray:
         """Copies of a shard's documents (their draws and positions in the shard)."""
@@ -100,7 +101,7 @@ def boundary_bin(histogram: np.ndarray, remainder: int) -> tuple[int, int]:
     return b, int(cumulative[b - 1]) if b > 0 else 0
 
 
-def boundary_choice(docs: Sequence[tuple[DocKey, int]], needed: int) -> Optional[DocKey]:
+def boundary_choice(docs: Sequence[tuple[DocKey, int]], needed: int) -> DocKey | None:
     """Of the boundary bin's documents ``(key, tokens)``, the key of the last one to take so that
     the tokens taken come closest to ``needed`` (None: take none of them)."""
     best, best_gap, taken = None, abs(needed), 0

@@ -9,8 +9,8 @@ concatenated and cut every ``seq_len`` tokens. Either way the last rows are padd
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
@@ -35,10 +35,10 @@ def check_fast_path(encoder: Encoder, docs: Sequence[Document], rate: float, see
     if getattr(encoder, "fast", None) is None or rate <= 0:
         return 0
     chosen = [d for d in docs if stable_fraction(seed, "encode-check", d.id) < rate]
-    for doc, fast in zip(chosen, encoder.encode_batch([d.text for d in chosen])):
+    for doc, fast in zip(chosen, encoder.encode_batch([d.text for d in chosen]), strict=True):
         reference = encoder.reference_ids(doc.text)
         if fast.tolist() != reference:
-            first = next((i for i, (a, b) in enumerate(zip(fast.tolist(), reference)) if a != b), min(len(fast), len(reference)))
+            first = next((i for i, (a, b) in enumerate(zip(fast.tolist(), reference, strict=False)) if a != b), min(len(fast), len(reference)))
             raise FastPathMismatch(f"document {doc.id}: the fast encoder differs from tokenizer.json at token {first}")
     return len(chosen)
 
@@ -56,7 +56,7 @@ def encode_documents(
     kinds = [fim_kind(seed, d.id, d.text, fim.rate, fim.spm_rate) for d in docs]
     plain = [i for i, k in enumerate(kinds) if k not in ("psm", "spm")]
     ids: list[np.ndarray] = [np.empty(0, np.int32)] * len(docs)
-    for i, encoded in zip(plain, encoder.encode_batch([docs[i].text for i in plain])):
+    for i, encoded in zip(plain, encoder.encode_batch([docs[i].text for i in plain]), strict=True):
         ids[i] = np.concatenate([encoded, eos])
     counts: Counter = Counter()
     counts["encode_checked"] = check_fast_path(encoder, docs, check_rate, seed)
@@ -67,7 +67,7 @@ def encode_documents(
         if kind != "plain":
             counts[f"fim_{kind}"] += 1
     out = []
-    for doc, doc_ids in zip(docs, ids):
+    for doc, doc_ids in zip(docs, ids, strict=True):
         doc_ids, split = split_combined_tokens(doc_ids, parts, split_rate, seed, doc.id)
         counts["split_tokens"] += split
         out.append(TokenizedDocument(doc.id, doc.source, doc_ids))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
@@ -125,7 +126,7 @@ class BoundaryDocuments(FileDoFn):
         table = read_doc_table(self._work, shard["shard"])
         bins = draw_bins(table.column("draw").to_numpy()).tolist()
         columns = table.to_pydict()
-        for position, (group, draw, tokens, b) in enumerate(zip(columns["group"], columns["draw"], columns["tokens"], bins)):
+        for position, (group, draw, tokens, b) in enumerate(zip(columns["group"], columns["draw"], columns["tokens"], bins, strict=True)):
             plan, needed = plans[group]
             if needed > 0 and b == plan.boundary_bin:
                 yield group, ((draw, shard["shard"], position), tokens)
@@ -175,8 +176,8 @@ class PackShard(FileDoFn):
             nonlocal group, groups
             rows, stats = pack(groups, group, self._pack.seq_len, self._tokenizer.encoder.pad_id)
             held_back = [sum(r.document_lengths) < least_fill for r in rows]
-            writer.write([r for r, held in zip(rows, held_back) if not held])
-            tails.write([r for r, held in zip(rows, held_back) if held])
+            writer.write([r for r, held in zip(rows, held_back, strict=True) if not held])
+            tails.write([r for r, held in zip(rows, held_back, strict=True) if held])
             for key in ("documents", "documents_split"):
                 counts[key] = counts.get(key, 0) + getattr(stats, key)
             group, groups = [], groups + 1
@@ -240,7 +241,7 @@ class RepackTails(FileDoFn):
             for batch in arrow_batches(tail_path(self._work, index)):
                 tokens, lengths = row_pieces(batch)
                 sources = batch.column("sources").values.to_pylist()
-                for start, length, source in zip(np.cumsum(lengths) - lengths, lengths, sources):
+                for start, length, source in zip(np.cumsum(lengths) - lengths, lengths, sources, strict=True):
                     pieces.append(TokenizedDocument(f"{index}/{len(pieces)}", source, tokens[start : start + length]))
         if not pieces:
             return

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
@@ -43,7 +44,7 @@ NO_LINES = np.zeros(0, np.uint64)  # no boilerplate lines known
 
 
 def curate_document(doc: Document, filters: SourceFilterChains, boilerplate: np.ndarray = NO_LINES,
-                    signals: Optional[dict[str, Any]] = None) -> tuple[Document | Drop | DeadLetter, int]:
+                    signals: dict[str, Any] | None = None) -> tuple[Document | Drop | DeadLetter, int]:
     """Normalize, remove boilerplate lines, then filter one document (the rule filters' values
     into ``signals`` when given); returns the result and the lines removed. An exception becomes a
     dead letter naming the stage."""
@@ -60,7 +61,7 @@ def curate_document(doc: Document, filters: SourceFilterChains, boilerplate: np.
         return dead_letter_for(doc, stage, e), removed
 
 
-Outcome = tuple[Optional[Document], Document | Drop | DeadLetter, int]  # (record read, its result, lines removed)
+Outcome = tuple[Document | None, Document | Drop | DeadLetter, int]  # (record read, its result, lines removed)
 
 
 def curate_repository(repo: Repository, filters: SourceFilterChains, boilerplate: np.ndarray, max_repo_bytes: int) -> list[Outcome]:
@@ -151,7 +152,7 @@ class AnalyzeUnit(FileDoFn):
     def process(self, unit: WorkUnit, boilerplate: np.ndarray = NO_LINES) -> Iterator[Any]:
         config = self._config
         source = config.source(unit.source)
-        minhash: Optional[UnitSigner] = UnitSigner(config.dedup.minhash, source.kind, config.seed) if config.dedup.minhash.enabled else None
+        minhash: UnitSigner | None = UnitSigner(config.dedup.minhash, source.kind, config.seed) if config.dedup.minhash.enabled else None
         spill = ParquetRowWriter(unit_file(self._work_dir, unit.index, "docs.parquet"), CURATED_SCHEMA)
         signal_spill = None
         if config.output.signals:
@@ -271,11 +272,11 @@ def keyed_partitions(entries: np.ndarray, key: np.ndarray, partitions: int) -> I
     part, entries = part[order], entries[order]
     starts = np.concatenate([[0], np.flatnonzero(np.diff(part)) + 1])
     ends = np.concatenate([starts[1:], [len(part)]])
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts, ends, strict=True):
         yield int(part[start]), entries[start:end]
 
 
-def classifier_score(drop: Drop) -> Optional[float]:
+def classifier_score(drop: Drop) -> float | None:
     """The score a classifier drop carries (its detail starts with it), else None."""
     return float(drop.detail.split(" ", 1)[0]) if drop.reason.startswith("classifier_") else None
 

@@ -9,7 +9,8 @@ counts are what the run report reconciles.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable, Iterator, NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 

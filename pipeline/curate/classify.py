@@ -15,8 +15,9 @@ import json
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -121,8 +122,8 @@ class Classifier:
 def label_probability(model: Any, texts: Sequence[str], label: str) -> np.ndarray:
     labels, probabilities = model.predict([one_line(t) for t in texts], k=2)
     out = np.zeros(len(texts))
-    for i, (names, probs) in enumerate(zip(labels, probabilities)):
-        for name, p in zip(names, probs):
+    for i, (names, probs) in enumerate(zip(labels, probabilities, strict=True)):
+        for name, p in zip(names, probs, strict=True):
             if name == f"__label__{label}":
                 out[i] = min(float(p), 1.0)
     return out
@@ -201,7 +202,7 @@ class TrainingResult:
 
 
 def train_classifier(positive: Sequence[str], negative: Sequence[str], output: str, label: str = "positive", text_field: str = "text",
-                     holdout: float = 0.1, seed: int = 0, command: Optional[str] = None) -> TrainingResult:
+                     holdout: float = 0.1, seed: int = 0, command: str | None = None) -> TrainingResult:
     """Trains ``label`` vs ``other`` and writes ``model.bin`` and ``card.json`` to ``output``."""
     import fasttext
 
@@ -210,7 +211,7 @@ def train_classifier(positive: Sequence[str], negative: Sequence[str], output: s
         raise ValueError("classifier training needs positive and negative documents")
     split = ["holdout" if stable_fraction(seed, "holdout", content_hash(t)) < holdout
              else "validation" if stable_fraction(seed, "validation", content_hash(t)) < VALIDATION else "train" for _, t in examples]
-    part = {name: [(lab, t) for (lab, t), s in zip(examples, split) if s == name] for name in ("train", "validation", "holdout")}
+    part = {name: [(lab, t) for (lab, t), s in zip(examples, split, strict=True) if s == name] for name in ("train", "validation", "holdout")}
     if not part["validation"]:  # too few documents to spare any: validate on the training set
         part["validation"] = part["train"]
     truth = {name: np.array([lab == label for lab, _ in rows]) for name, rows in part.items()}
@@ -230,7 +231,7 @@ def train_classifier(positive: Sequence[str], negative: Sequence[str], output: s
         model.save_model(model_path)
         with open(model_path, "rb") as f:
             write_bytes(FileSystems.join(output, "model.bin"), f.read())
-    sizes = Counter((s, "positive" if lab == label else "negative") for (lab, _), s in zip(examples, split))
+    sizes = Counter((s, "positive" if lab == label else "negative") for (lab, _), s in zip(examples, split, strict=True))
     card: dict[str, Any] = {"label": label, **{name: {kind: sizes[(name, kind)] for kind in ("positive", "negative")} for name in ("train", "validation", "holdout")},
                             "fasttext": {**FASTTEXT_PARAMS, **chosen}, "validation_log_loss": round(loss, 4),
                             "calibration": {"method": "platt", "a": round(a, 6), "b": round(b, 6)}, "seed": seed, "command": command}
@@ -245,7 +246,7 @@ def train_classifier(positive: Sequence[str], negative: Sequence[str], output: s
     return TrainingResult(output, card)
 
 
-def weakness(card: dict[str, Any]) -> Optional[str]:
+def weakness(card: dict[str, Any]) -> str | None:
     """A warning when the card's held-out F1 at 0.5 is under ``WARN_F1``, with its figures; else None."""
     m = card.get("metrics")
     if not m or m["f1"] >= WARN_F1:
@@ -274,7 +275,7 @@ def pool_documents(config: Config) -> Iterator[Document]:
                     yield record
 
 
-def iterative_recall(config: Config, command: Optional[str] = None) -> dict[str, Any]:
+def iterative_recall(config: Config, command: str | None = None) -> dict[str, Any]:
     """Rounds of: train on positives vs negatives → score the pool → recall documents at or above
     ``min_score`` → mark groups whose recalled share reaches ``group_share`` → their documents join
     the positives. Writes ``round-N/`` classifiers, ``recall.json`` (per-round counts and
@@ -300,7 +301,7 @@ def iterative_recall(config: Config, command: Optional[str] = None) -> dict[str,
             scores = Classifier(directory).score([d.text for d in pool]) if pool else np.zeros(0)
             recalled = scores >= r.min_score
             recalled_per_group: dict[str, int] = {}
-            for g, hit in zip(groups, recalled.tolist()):
+            for g, hit in zip(groups, recalled.tolist(), strict=True):
                 if hit:
                     recalled_per_group[g] = recalled_per_group.get(g, 0) + 1
             marked = sorted(g for g, n in recalled_per_group.items() if n / group_sizes[g] >= r.group_share)
@@ -312,7 +313,7 @@ def iterative_recall(config: Config, command: Optional[str] = None) -> dict[str,
             added |= new
             last_scores = scores
     lines = "".join(json.dumps({"id": d.id, "source": d.source, "group": g, "score": round(float(s), 4)}) + "\n"
-                    for d, g, s, hit in zip(pool, groups, last_scores.tolist(), (last_scores >= r.min_score).tolist()) if hit)
+                    for d, g, s, hit in zip(pool, groups, last_scores.tolist(), (last_scores >= r.min_score).tolist(), strict=True) if hit)
     write_bytes(FileSystems.join(output, "recalled.jsonl"), lines.encode("utf-8"))
     report = {"label": r.label, "group_by": r.group_by, "min_score": r.min_score, "group_share": r.group_share, "rounds": rounds,
               "classifier": FileSystems.join(output, f"round-{r.rounds}")}

@@ -14,7 +14,7 @@ import heapq
 import posixpath
 import re
 from collections import Counter
-from typing import Iterable, Mapping, Optional, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from pipeline.read.code_files import language_of
 from pipeline.records import Document
@@ -103,12 +103,14 @@ def _python_candidates(path: str, name: str) -> list[tuple[str, bool]]:
         stem = posixpath.join(*parts) if parts else ""
     if member:
         stems = [(posixpath.join(stem, member), False), (stem, True)]
+    elif dots:
+        stems = [(stem, False)]
     else:  # "import a.b.c" runs a/b/c.py, else the deepest package of the path that is in the repository
-        stems = [(posixpath.join(*parts[:i]), False) for i in range(len(parts), 0, -1)] if not dots else [(stem, False)]
+        stems = [(posixpath.join(*parts[:i]), False) for i in range(len(parts), 0, -1)]
     return [(c, holds_member) for s, holds_member in stems if s for c in (f"{s}.py", f"{s}/__init__.py")]
 
 
-def resolve_imports(files: Mapping[str, str], package: Optional[str] = None) -> dict[str, set[str]]:
+def resolve_imports(files: Mapping[str, str], package: str | None = None) -> dict[str, set[str]]:
     """For every file, the files of the same repository it imports (paths relative to the root).
 
     Python: ``from pkg import a`` names the module that defines ``a``: ``pkg/a.py`` when it is a
@@ -125,7 +127,7 @@ def resolve_imports(files: Mapping[str, str], package: Optional[str] = None) -> 
             by_suffix.setdefault("/".join(segments[i:]), []).append(p)
     go_module = next((m.group(1) for p, t in sorted(files.items()) if p.endswith("go.mod") for m in [_GO_MODULE.search(t)] if m), None)
 
-    def found(candidate: str) -> Optional[str]:
+    def found(candidate: str) -> str | None:
         candidate = posixpath.normpath(candidate)
         if root_package and (candidate == f"{root_package}.py" or candidate.startswith(f"{root_package}/")):
             candidate = "__init__.py" if candidate == f"{root_package}.py" else candidate[len(root_package) + 1 :]
@@ -137,7 +139,7 @@ def resolve_imports(files: Mapping[str, str], package: Optional[str] = None) -> 
 
     reexports: dict[str, dict[str, str]] = {}
 
-    def python_target(path: str, name: str, depth: int = 0) -> Optional[str]:
+    def python_target(path: str, name: str, depth: int = 0) -> str | None:
         """The file a Python import names, through the re-exports of package ``__init__.py`` files."""
         target, holds_member = next(((t, h) for c, h in _python_candidates(path, name) if (t := found(c)) is not None), (None, False))
         if target == path:  # the module imports itself (``from .. import trainers`` in trainers/__init__.py)
@@ -319,7 +321,7 @@ def repository_documents(source: str, repo: str, location: str, files: Sequence[
             spans.append({"path": path, "language": language, "start": start, "end": start + len(body)})
             language_bytes[language] += len(body)
             offset = start + len(body) + (0 if body.endswith("\n") else 1)
-        meta = {"path": location, "repo": repo, "files": spans, "language": min(language_bytes, key=lambda l: (-language_bytes[l], l))}
+        meta = {"path": location, "repo": repo, "files": spans, "language": min(language_bytes, key=lambda language: (-language_bytes[language], language))}
         if len(parts) > 1:
             meta["part"] = k
         doc_id = f"{source}/{repo}" if len(parts) == 1 else f"{source}/{repo}#{k}"

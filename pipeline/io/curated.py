@@ -8,7 +8,8 @@ counts. Writers count the rows they commit: the run report reconciles those coun
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
@@ -78,7 +79,7 @@ def write_drops(path: str, drops: Iterable[Drop]) -> dict[str, Any]:
     return writer.close()
 
 
-def write_dead_letters(path: str, records: list[DeadLetter]) -> Optional[dict[str, Any]]:
+def write_dead_letters(path: str, records: list[DeadLetter]) -> dict[str, Any] | None:
     """JSONL; no file at all when there is nothing to write (object stores reject empty multipart uploads)."""
     if not records:
         return None
@@ -116,7 +117,7 @@ def read_curated_file(path: str) -> Iterator[Document]:
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
             cols = batch.to_pydict()
-            for doc_id, text, source, meta in zip(cols["id"], cols["text"], cols["source"], cols["meta"]):
+            for doc_id, text, source, meta in zip(cols["id"], cols["text"], cols["source"], cols["meta"], strict=True):
                 yield Document(doc_id, text, source, json.loads(meta))
 
 

@@ -8,8 +8,9 @@ import socket
 import stat
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -88,7 +89,7 @@ def ensure_dir(directory: str) -> None:
     """Creates ``directory``; safe when another worker creates it at the same moment."""
     try:
         FileSystems.mkdirs(directory)
-    except IOError:
+    except OSError:
         if not FileSystems.exists(directory):
             raise
 
@@ -230,7 +231,7 @@ def write_success(directory: str, info: dict[str, Any]) -> None:
     write_json(FileSystems.join(directory, SUCCESS), info)
 
 
-def special_file_kind(path: str) -> Optional[str]:
+def special_file_kind(path: str) -> str | None:
     """``fifo``, ``device``, ``socket`` for a local path that is no regular file (reading could
     block forever or never end); None for regular files, directories and remote paths."""
     if "://" in path:

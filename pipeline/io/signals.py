@@ -10,7 +10,8 @@ step spills the rows with each survivor's position; the apply step adds the dedu
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import pyarrow as pa
 
@@ -36,7 +37,7 @@ def spill_schema(schema: pa.Schema) -> pa.Schema:
     return schema.append(pa.field(SURVIVOR, pa.int64()))
 
 
-def signals_row(doc_id: str, source: str, result: Document | Drop, values: dict[str, Any], survivor: Optional[int]) -> dict[str, Any]:
+def signals_row(doc_id: str, source: str, result: Document | Drop, values: dict[str, Any], survivor: int | None) -> dict[str, Any]:
     """One spilled row: the analyze step's verdict and values."""
     if isinstance(result, Drop):
         row = {"stage": result.stage, "reason": result.reason, "language": result.language or None}
@@ -48,7 +49,7 @@ def signals_row(doc_id: str, source: str, result: Document | Drop, values: dict[
     return {**values, **row, "id": doc_id, "source": source, SURVIVOR: survivor}
 
 
-def write_signals(path: str, spilled: pa.Table, dedup: dict[int, tuple[Optional[str], Optional[str], Optional[str], Optional[str], int]]) -> dict[str, Any]:
+def write_signals(path: str, spilled: pa.Table, dedup: dict[int, tuple[str | None, str | None, str | None, str | None, int]]) -> dict[str, Any]:
     """The unit's final signals: the spill with each survivor's dedup outcome by position
     (``(stage, reason, duplicate_of, cluster_keeper, cluster_size)``; absent: kept, no cluster)."""
     rows = spilled.to_pylist()

@@ -10,7 +10,8 @@ documents normalize and the filters removed. Later steps load one unit's small f
 from __future__ import annotations
 
 import io
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -38,7 +39,7 @@ def unit_file(work_dir: str, unit: int, kind: str) -> str:
 
 def write_index(work_dir: str, unit: int, index: UnitIndex) -> None:
     writer = ParquetRowWriter(unit_file(work_dir, unit, "index.parquet"), INDEX_SCHEMA, row_group=65536)
-    for doc_id, source, size in zip(*index):
+    for doc_id, source, size in zip(*index, strict=True):
         writer.write({"id": doc_id, "source": source, "bytes": size})
     writer.close()
 
@@ -65,7 +66,7 @@ class ShingleSets:
         self._flat, self._offsets = flat, offsets
 
     @classmethod
-    def from_sets(cls, sets: list[np.ndarray]) -> "ShingleSets":
+    def from_sets(cls, sets: list[np.ndarray]) -> ShingleSets:
         offsets = np.zeros(len(sets) + 1, dtype=np.int64)
         np.cumsum([len(s) for s in sets], out=offsets[1:])
         return cls(np.concatenate(sets) if sets else np.zeros(0, np.uint64), offsets)

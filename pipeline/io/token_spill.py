@@ -3,7 +3,8 @@ stream of (id, source, mixing group, draw, ids) that packing reads, and a small 
 (group, draw, tokens) that the mixing plan reads."""
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple, Sequence
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa

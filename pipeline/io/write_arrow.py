@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -57,7 +58,7 @@ class ArrowShardWriter:
         for start in range(0, len(rows), ROWS_PER_BATCH):
             self._stream.write_batch(rows_to_batch(rows[start : start + ROWS_PER_BATCH]))
         for r in rows:
-            for length, source in zip(r.document_lengths, r.sources):
+            for length, source in zip(r.document_lengths, r.sources, strict=True):
                 self._per_source[source] = self._per_source.get(source, 0) + length
             self._seq_tokens += len(r.input_ids)
         self._rows += len(rows)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Optional
 
 EXTENSIONS = {
     ".py": "python", ".pyi": "python", ".pyx": "cython",
@@ -54,7 +53,7 @@ SHEBANG = re.compile(rb"^#!\s*(?:\S*/)?(?:env\s+(?:-\S+\s+)*)?([\w.+-]+)")
 BINARY_SNIFF_BYTES = 8192
 
 
-def language_of(path: str, head: bytes = b"") -> Optional[str]:
+def language_of(path: str, head: bytes = b"") -> str | None:
     """The language of a file by its name, extension, then the shebang of its first line."""
     name = posixpath.basename(path)
     if name in FILENAMES:
@@ -66,7 +65,7 @@ def language_of(path: str, head: bytes = b"") -> Optional[str]:
     return language
 
 
-def path_skip_reason(path: str, size: int, max_file_bytes: int = MAX_FILE_BYTES) -> Optional[str]:
+def path_skip_reason(path: str, size: int, max_file_bytes: int = MAX_FILE_BYTES) -> str | None:
     """A reason to skip a file known from its path and size alone (no need to read it)."""
     directories = path.split("/")[:-1]
     if any(part in VCS_DIRS for part in directories):
@@ -82,7 +81,7 @@ def path_skip_reason(path: str, size: int, max_file_bytes: int = MAX_FILE_BYTES)
     return None
 
 
-def content_skip_reason(path: str, data: bytes) -> Optional[str]:
+def content_skip_reason(path: str, data: bytes) -> str | None:
     """A reason to skip a file once read: binary, not UTF-8, or of no known language."""
     if b"\0" in data[:BINARY_SNIFF_BYTES]:
         return "binary"

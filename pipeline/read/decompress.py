@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import bz2
 import zlib
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 try:
     from compression.zstd import ZstdDecompressor  # Python 3.14+
@@ -67,7 +68,7 @@ def compression_of(path: str) -> str | None:
     return next((ext for ext in EXTENSIONS if path.endswith(ext)), None)
 
 
-def decompressed_chunks(raw: Any, extension: str, max_ratio: Optional[float] = None) -> Iterator[bytes]:
+def decompressed_chunks(raw: Any, extension: str, max_ratio: float | None = None) -> Iterator[bytes]:
     """Decompressed data of a file object in pieces of about ``CHUNK`` bytes; multi-member and
     multi-frame streams are followed; output beyond ``max_ratio`` × input raises."""
     member = _Member(extension)
@@ -106,7 +107,7 @@ class BlankLines(int):
 
 
 def lines(raw: Any, extension: str | None, max_line_bytes: int | None = None,
-          max_ratio: Optional[float] = None) -> Iterator[bytes | Oversized | BlankLines]:
+          max_ratio: float | None = None) -> Iterator[bytes | Oversized | BlankLines]:
     """Lines (with their endings) of a file object, decompressing when ``extension`` says so.
 
     A line over ``max_line_bytes`` is never held in memory whole: it yields ``Oversized(length)``,

@@ -6,7 +6,8 @@ lost: a bad line, row or file becomes a dead letter naming the file and line and
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator, Optional, Union
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,10 +22,10 @@ from pipeline.read.units import Piece
 from pipeline.read.web import read_html, read_warc
 from pipeline.records import DeadLetter, Document, Drop, Stage, make_id, preview
 
-Record = Union[Document, DeadLetter, Drop]
+Record = Document | DeadLetter | Drop
 
 
-def _dead(source: SourceConfig, path: str, line: Optional[int], error: str, raw: Any = "", row: Optional[int] = None) -> DeadLetter:
+def _dead(source: SourceConfig, path: str, line: int | None, error: str, raw: Any = "", row: int | None = None) -> DeadLetter:
     return DeadLetter(source.name, Stage.READ, path, line, row, error, preview(raw))
 
 
@@ -65,8 +66,8 @@ def _skip_partial_line(f: Any, start: int) -> int:
         skipped += len(chunk)
 
 
-def read_jsonl(source: SourceConfig, path: str, max_bytes: Optional[int] = None, start: int = 0, end: Optional[int] = None,
-               max_ratio: Optional[float] = DEFAULT_MAX_RATIO) -> Iterator[Record]:
+def read_jsonl(source: SourceConfig, path: str, max_bytes: int | None = None, start: int = 0, end: int | None = None,
+               max_ratio: float | None = DEFAULT_MAX_RATIO) -> Iterator[Record]:
     """One JSON object per line; .gz/.zst/.bz2 are decompressed by their extension.
 
     With a byte range (uncompressed files only) the lines that start inside ``[start, end)`` are
@@ -101,7 +102,7 @@ def read_jsonl(source: SourceConfig, path: str, max_bytes: Optional[int] = None,
         yield _dead(source, path, None if ranged else line_no + 1, f"unreadable after {place}: {type(e).__name__}: {e}")
 
 
-def _jsonl_record(source: SourceConfig, path: str, raw: bytes | Oversized, place: dict[str, int], max_bytes: Optional[int], first: bool) -> Optional[Record]:
+def _jsonl_record(source: SourceConfig, path: str, raw: bytes | Oversized, place: dict[str, int], max_bytes: int | None, first: bool) -> Record | None:
     """The document or dead letter of one JSONL line (None for a blank line)."""
     line = place.get("line")
     at = "" if line is not None else f"at byte offset {place['offset']}: "
@@ -194,7 +195,7 @@ def read_arrow(source: SourceConfig, path: str) -> Iterator[Record]:
         yield _dead(source, path, None, f"unreadable Arrow file: {type(e).__name__}: {e}")
 
 
-def read_text(source: SourceConfig, path: str, base: str, max_bytes: Optional[int] = None, max_ratio: Optional[float] = DEFAULT_MAX_RATIO) -> Iterator[Record]:
+def read_text(source: SourceConfig, path: str, base: str, max_bytes: int | None = None, max_ratio: float | None = DEFAULT_MAX_RATIO) -> Iterator[Record]:
     """One file is one document; its id is the path relative to the glob's base directory."""
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
@@ -252,7 +253,7 @@ def match_source_files(source: SourceConfig) -> list[tuple[str, str, int]]:
     return [(path, base, found[path]) for path in sorted(found)]
 
 
-def read_piece(source: SourceConfig, piece: Piece, max_bytes: Optional[int] = None, max_ratio: Optional[float] = DEFAULT_MAX_RATIO) -> Iterator[Union[Record, RepoRecord]]:
+def read_piece(source: SourceConfig, piece: Piece, max_bytes: int | None = None, max_ratio: float | None = DEFAULT_MAX_RATIO) -> Iterator[Record | RepoRecord]:
     """Dispatches on the source's format; columnar records over ``max_bytes`` are dead-lettered.
     Web formats also yield drops (stage ``extract``) for records without main text; repository
     sources yield ``Repository`` records and drops (stage ``repo``) for skipped files. A FIFO,
@@ -266,7 +267,7 @@ def read_piece(source: SourceConfig, piece: Piece, max_bytes: Optional[int] = No
     return repositories_from_rows(source, records) if source.repo_field is not None else records
 
 
-def _records(source: SourceConfig, piece: Piece, max_bytes: Optional[int], max_ratio: Optional[float]) -> Iterator[Record]:
+def _records(source: SourceConfig, piece: Piece, max_bytes: int | None, max_ratio: float | None) -> Iterator[Record]:
     if source.format == "jsonl":
         return read_jsonl(source, piece.path, max_bytes, piece.start, piece.end, max_ratio)
     if source.format == "text":
@@ -279,7 +280,7 @@ def _records(source: SourceConfig, piece: Piece, max_bytes: Optional[int], max_r
     return (_within_limit(source, piece.path, r, max_bytes) for r in records)
 
 
-def _within_limit(source: SourceConfig, path: str, record: Record, max_bytes: Optional[int]) -> Record:
+def _within_limit(source: SourceConfig, path: str, record: Record, max_bytes: int | None) -> Record:
     """The record, or a dead letter when its text is over ``max_bytes`` (UTF-8 measured only when it could be)."""
     if not isinstance(record, Document) or max_bytes is None or len(record.text) * 4 <= max_bytes:
         return record

@@ -15,7 +15,7 @@ import posixpath
 import stat
 import tarfile
 import zipfile
-from typing import Callable, Iterable, Iterator, Union
+from collections.abc import Callable, Iterable, Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -27,9 +27,9 @@ from pipeline.records import DeadLetter, Document, Drop, Repository, Stage, prev
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 
 
-RepoRecord = Union[Repository, Document, Drop, DeadLetter]
+RepoRecord = Repository | Document | Drop | DeadLetter
 # (relative path, declared size, a loader reading at most N bytes — or the skip reason of an entry that is no regular file)
-FileEntry = tuple[str, int, Union[Callable[[int], bytes], str]]
+FileEntry = tuple[str, int, Callable[[int], bytes] | str]
 SYMLINK = "symlink"  # never followed: it could point outside the repository
 NOT_REGULAR = "not_a_regular_file"  # a FIFO, device, socket or submodule
 
@@ -214,7 +214,7 @@ def _skip(source: SourceConfig, repo: str, relative: str, reason: str, detail: s
     return Drop(f"{source.name}/{repo}/{relative}", source.name, Stage.REPO, reason, detail)
 
 
-def repositories_from_rows(source: SourceConfig, records: Iterable[Union[Document, DeadLetter, Drop]]) -> Iterator[RepoRecord]:
+def repositories_from_rows(source: SourceConfig, records: Iterable[Document | DeadLetter | Drop]) -> Iterator[RepoRecord]:
     """Groups the file rows of one input file into repositories by ``meta['repo']`` (``repo_field``),
     in order of each repository's first row; rows without a repository or path are dead letters,
     a second row with the same path in a repository is skipped (``duplicate_path``)."""

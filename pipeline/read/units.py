@@ -8,7 +8,9 @@ the same units on every runner.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import NamedTuple
 
 from pipeline.read.decompress import compression_of
 
@@ -22,7 +24,7 @@ class Piece(NamedTuple):
     base: str
     size: int = 0
     start: int = 0
-    end: Optional[int] = None
+    end: int | None = None
 
 
 def piece_bytes(piece: Piece) -> int:
@@ -64,7 +66,7 @@ def plan_units(sources: Sequence[tuple[str, str, Sequence[tuple[str, str, int]]]
             if size > 2 * unit_bytes and splittable(path, fmt):
                 parts = -(-size // unit_bytes)
                 bounds = [size * k // parts for k in range(parts + 1)]
-                for start, end in zip(bounds, bounds[1:]):
+                for start, end in pairwise(bounds):
                     add(name, [Piece(path, base, size, start, end)])
                 continue
             if group and group_size + size > unit_bytes:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import Any, Generator, Iterator, Optional, Union
+from collections.abc import Generator, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from apache_beam.io.filesystem import CompressionTypes
@@ -26,14 +27,14 @@ from pipeline.config import DEFAULT_MAX_RATIO, SourceConfig
 from pipeline.read.decompress import compression_of, decompressed_chunks
 from pipeline.records import DeadLetter, Document, Drop, Stage, make_id, preview
 
-Record = Union[Document, DeadLetter, Drop]
+Record = Document | DeadLetter | Drop
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 RESYNC_BLOCK = 1 << 20
 MAX_HTML_BYTES = 10 << 20  # larger HTML payloads are generated or binary junk, not pages: dropped unparsed
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
-def decode_html(payload: bytes, declared: Optional[str]) -> tuple[str, str]:
+def decode_html(payload: bytes, declared: str | None) -> tuple[str, str]:
     """(text, charset used): the declared charset, else the page's ``<meta charset>``, else detected."""
     meta = _META_CHARSET.search(payload[:4096])
     charset = declared or (meta.group(1).decode("ascii").lower() if meta else None) or detect_encoding(payload)
@@ -76,12 +77,12 @@ def main_text(html: str, extractor: str = "resiliparse") -> str:
     return EXTRACTORS[extractor](html).strip()
 
 
-def _dead(source: SourceConfig, path: str, error: str, raw: Any = "", offset: Optional[int] = None) -> DeadLetter:
+def _dead(source: SourceConfig, path: str, error: str, raw: Any = "", offset: int | None = None) -> DeadLetter:
     at = f"at byte offset {offset}: " if offset is not None else ""
     return DeadLetter(source.name, Stage.READ, path, None, None, at + error, preview(raw))
 
 
-def _html_document(source: SourceConfig, doc_id: str, payload: bytes, declared: Optional[str], meta: dict[str, Any]) -> Record:
+def _html_document(source: SourceConfig, doc_id: str, payload: bytes, declared: str | None, meta: dict[str, Any]) -> Record:
     text, charset = decode_html(payload, declared)
     text = main_text(text, source.extractor)
     meta = {**meta, "charset": charset}
@@ -90,16 +91,16 @@ def _html_document(source: SourceConfig, doc_id: str, payload: bytes, declared: 
     return Document(make_id(source.name, doc_id, text), text, source.name, meta)
 
 
-def read_warc(source: SourceConfig, path: str, max_bytes: Optional[int] = None) -> Iterator[Record]:
+def read_warc(source: SourceConfig, path: str, max_bytes: int | None = None) -> Iterator[Record]:
     """Documents of a WARC/WET file's HTML ``response`` and ``conversion`` records, streamed. Damaged
     data in the middle (a corrupt gzip member, a broken record) is one dead letter and reading
     resumes at the next intact record; a tail that is no complete record is one dead letter."""
-    start: Optional[int] = 0
+    start: int | None = 0
     while start is not None:
         start = yield from _read_warc_from(source, path, start, max_bytes)
 
 
-def _read_warc_from(source: SourceConfig, path: str, start: int, max_bytes: Optional[int]) -> Generator[Record, None, Optional[int]]:
+def _read_warc_from(source: SourceConfig, path: str, start: int, max_bytes: int | None) -> Generator[Record, None, int | None]:
     """The records from byte ``start`` on; returns where reading resumes after damaged data, or None at the end."""
     wanted = WarcRecordType.response | WarcRecordType.conversion
     last, pending, error = start, None, None  # a record's result waits until the next record shows it was complete
@@ -133,7 +134,7 @@ def _read_warc_from(source: SourceConfig, path: str, start: int, max_bytes: Opti
     return resume
 
 
-def _unparsed_tail(path: str, last: int) -> Optional[int]:
+def _unparsed_tail(path: str, last: int) -> int | None:
     """Where data the reader could not parse begins after the last record (at ``last``), if any:
     for gzip, a member that never ends; otherwise bytes beyond the record's declared length."""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
@@ -158,7 +159,7 @@ def _unparsed_tail(path: str, last: int) -> Optional[int]:
     return last + end if data[end:].strip() else None
 
 
-def _next_record_start(path: str, after: int) -> Optional[int]:
+def _next_record_start(path: str, after: int) -> int | None:
     """The offset of the next intact record at or after ``after``: a gzip member that inflates to a
     WARC record, or (uncompressed files) a line starting ``WARC/1.``."""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
@@ -202,7 +203,7 @@ def _gzip_member_is_record(f: Any, offset: int) -> bool:
     return head.startswith(b"WARC/")
 
 
-def _warc_record(source: SourceConfig, path: str, record: Any, max_bytes: Optional[int]) -> Record:
+def _warc_record(source: SourceConfig, path: str, record: Any, max_bytes: int | None) -> Record:
     headers = record.headers
     url = headers.get("WARC-Target-URI", "")
     record_id = headers.get("WARC-Record-ID", "").strip("<>").removeprefix("urn:uuid:") or f"{url}@{headers.get('WARC-Date', '')}"
@@ -227,7 +228,7 @@ def _warc_record(source: SourceConfig, path: str, record: Any, max_bytes: Option
     return _html_document(source, record_id, payload, record.http_charset, meta)
 
 
-def _read_bounded(f: Any, extension: Optional[str], max_bytes: Optional[int]) -> bytes:
+def _read_bounded(f: Any, extension: str | None, max_bytes: int | None) -> bytes:
     """A file's (decompressed) bytes, at most ``max_bytes`` + 1 of them, inflated a bounded step at a time."""
     limit = float("inf") if max_bytes is None else max_bytes + 1
     pieces, size = [], 0
@@ -239,7 +240,7 @@ def _read_bounded(f: Any, extension: Optional[str], max_bytes: Optional[int]) ->
     return b"".join(pieces)[: int(min(size, limit))]
 
 
-def read_html(source: SourceConfig, path: str, base: str, max_bytes: Optional[int] = None) -> Iterator[Record]:
+def read_html(source: SourceConfig, path: str, base: str, max_bytes: int | None = None) -> Iterator[Record]:
     """One HTML file is one document; its id is the path relative to the glob's base directory."""
     try:
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from pipeline.records import Document, Stage
 
@@ -68,7 +68,7 @@ class SourceSummary:
     dropped_by_language: dict[str, dict[str, int]] = field(default_factory=dict)  # language → "stage/reason" → documents
     length_histogram: dict[str, dict[str, int]] = field(default_factory=lambda: {"read": {}, "kept": {}})
     repaired_fields: int = 0  # records whose id, meta or path had lone surrogates replaced
-    repositories: Optional[RepositoryCounts] = None
+    repositories: RepositoryCounts | None = None
 
     def add(self, kind: str, stage: str, reason: str, n: int) -> None:
         if kind == Kind.READ:

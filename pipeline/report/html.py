@@ -8,9 +8,10 @@ clusters and packing.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from html import escape
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -49,11 +50,13 @@ def grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]], perc
             h = 150 * value / top
             x = 10 + gi * slot + slot * 0.1 + si * bar_w
             label = f"{value:.1%}" if percent else f"{value:,.0f}"
-            parts.append(f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" fill="{COLORS[si % len(COLORS)]}"><title>{escape(name)} {escape(group)}: {label}</title></rect>')
+            parts.append(f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" fill="{COLORS[si % len(COLORS)]}">'
+                         f'<title>{escape(name)} {escape(group)}: {label}</title></rect>')
             parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{base - h - 3:.1f}" font-size="10" text-anchor="middle">{label}</text>')
         parts.append(f'<text x="{10 + gi * slot + slot / 2:.1f}" y="{base + 16}" font-size="12" text-anchor="middle">{escape(group)}</text>')
     for si, name in enumerate(series):
-        parts.append(f'<rect x="{10 + si * 130}" y="{base + 26}" width="10" height="10" fill="{COLORS[si % len(COLORS)]}"/><text x="{24 + si * 130}" y="{base + 35}" font-size="12">{escape(name)}</text>')
+        parts.append(f'<rect x="{10 + si * 130}" y="{base + 26}" width="10" height="10" fill="{COLORS[si % len(COLORS)]}"/>'
+                     f'<text x="{24 + si * 130}" y="{base + 35}" font-size="12">{escape(name)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -95,7 +98,7 @@ def language_rows(sources: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def report_data(report: dict[str, Any], drop_samples: Optional[list[dict[str, Any]]] = None, clusters: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
+def report_data(report: dict[str, Any], drop_samples: list[dict[str, Any]] | None = None, clusters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """What the page shows, computed: table rows as strings and charts as SVG markup."""
     curate, build, train = report.get("curate", {}), report.get("build", {}), report.get("train_tokenizer", {})
     sources = curate.get("sources", {})
@@ -167,6 +170,6 @@ def _template() -> jinja2.Template:
     return env.get_template("report.html.j2")
 
 
-def render(report: dict[str, Any], drop_samples: Optional[list[dict[str, Any]]] = None, clusters: Optional[list[dict[str, Any]]] = None) -> str:
+def render(report: dict[str, Any], drop_samples: list[dict[str, Any]] | None = None, clusters: list[dict[str, Any]] | None = None) -> str:
     """The report page of ``report.json`` and its sample files."""
     return _template().render(**report_data(report, drop_samples, clusters))

@@ -14,7 +14,8 @@ import re
 import sys
 import threading
 import time
-from typing import Any, Iterator, Optional, TextIO
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -87,7 +88,7 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:,.1f}" if n < 1e8 else f"{n / 1e6:,.0f}"
 
 
-def progress_line(job: str, state: dict[str, Any], elapsed: float) -> Optional[str]:
+def progress_line(job: str, state: dict[str, Any], elapsed: float) -> str | None:
     """One line of what ``job`` has done, with rate and ETA where units give them; None before any plan."""
     if state.get("state") != "in progress":
         return None
@@ -139,7 +140,7 @@ class Progress:
                 self._stream.write(line + "\n")
             self._stream.flush()
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         self._thread.start()
         return self
 

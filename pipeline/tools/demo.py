@@ -10,7 +10,7 @@ import json
 import os
 import pydoc_data.topics
 import sysconfig
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def python_docs() -> Iterator[dict[str, str]]:

@@ -6,7 +6,6 @@ and FIM sentinels made visible. For curated Parquet: documents per source and a 
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -26,7 +25,7 @@ def render_row(encoder, row: dict) -> str:
     return f"({len(pieces)} pieces from {sources}) " + BOUNDARY.join(p.replace("\n", "⏎") for p in pieces) + tail
 
 
-def inspect_dataset(directory: str, rows: int = 3, row: Optional[int] = None, width: int = 600) -> str:
+def inspect_dataset(directory: str, rows: int = 3, row: int | None = None, width: int = 600) -> str:
     import datasets
 
     from pipeline.build.tokenize import load_encoder
@@ -58,7 +57,7 @@ def inspect_curated(directory: str, documents: int = 3, width: int = 200) -> str
     return "\n".join([f"curated {directory}: {sum(counts.values()):,} documents; per source: {json.dumps(counts)}", *previews])
 
 
-def inspect(directory: str, rows: int = 3, row: Optional[int] = None) -> str:
+def inspect(directory: str, rows: int = 3, row: int | None = None) -> str:
     if FileSystems.exists(FileSystems.join(directory, "manifest.json")):
         return inspect_dataset(directory, rows, row)
     if list_files(FileSystems.join(directory, "*.parquet")):

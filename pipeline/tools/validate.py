@@ -5,7 +5,7 @@ Run by the CLI before a job touches its output, so a typo in a path never wipes 
 from __future__ import annotations
 
 import uuid
-from typing import Sequence
+from collections.abc import Sequence
 
 from apache_beam.io.filesystems import FileSystems
 

@@ -7,7 +7,7 @@ are still both a centre and a leaf, which must be zero for the stars to be final
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 

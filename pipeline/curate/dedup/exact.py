@@ -6,7 +6,7 @@ node of each group of identical texts is its keeper (see ``pipeline.curate.dedup
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

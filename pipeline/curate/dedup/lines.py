@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 import numpy as np
@@ -80,7 +80,7 @@ def remove_lines(doc: Document, frequent: np.ndarray) -> tuple[Document, int]:
     removed = int(boiler.sum())
     if not removed:
         return doc, 0
-    return doc._replace(text="\n".join(line for line, b in zip(lines, boiler.tolist()) if not b)), removed
+    return doc._replace(text="\n".join(line for line, b in zip(lines, boiler.tolist(), strict=True) if not b)), removed
 
 
 class _CountUnitLines(FileDoFn):

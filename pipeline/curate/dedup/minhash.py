@@ -11,8 +11,8 @@ shingle hashes, computed for a whole batch of documents at once with numpy.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 import xxhash

@@ -10,7 +10,7 @@ node of a cluster is its root (the keeper).
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 import numpy as np
@@ -55,7 +55,7 @@ def bucket_pairs(blocks: Iterable[np.ndarray], max_all_pairs: int) -> np.ndarray
     keys = entries["key"]
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     sizes = np.diff(np.concatenate([starts, [len(keys)]]))
-    pairs = [candidate_pairs(entries["node"][s : s + n], int(keys[s]), max_all_pairs) for s, n in zip(starts[sizes > 1], sizes[sizes > 1])]
+    pairs = [candidate_pairs(entries["node"][s : s + n], int(keys[s]), max_all_pairs) for s, n in zip(starts[sizes > 1], sizes[sizes > 1], strict=True)]
     return np.unique(np.concatenate(pairs), axis=0) if pairs else _NO_PAIRS
 
 

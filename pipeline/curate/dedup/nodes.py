@@ -8,7 +8,7 @@ back to the unit that holds the text.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -11,10 +11,10 @@ signals, ``output.signals``) at no extra cost.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, NamedTuple, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, NamedTuple
 
 from pipeline.records import Document, Drop, Stage
-
 
 
 class Rejection(NamedTuple):
@@ -25,7 +25,7 @@ class Rejection(NamedTuple):
     language: str = ""  # the language identified, when the language filter itself rejects
 
 
-FilterResult = Optional[Union[Rejection, Document]]
+FilterResult = Rejection | Document | None
 DocumentFilter = Callable[[Document], FilterResult]
 
 
@@ -39,13 +39,13 @@ class RuleFilter:
     def measure(self, doc: Document) -> dict[str, Any]:
         raise NotImplementedError
 
-    def verdict(self, measured: dict[str, Any]) -> Optional[Rejection]:
+    def verdict(self, measured: dict[str, Any]) -> Rejection | None:
         raise NotImplementedError
 
     def signal_types(self) -> dict[str, type]:
         return self.SIGNALS
 
-    def annotate(self, doc: Document, measured: dict[str, Any]) -> Optional[Document]:
+    def annotate(self, doc: Document, measured: dict[str, Any]) -> Document | None:
         """The kept document's changed copy (e.g. a ``meta`` annotation), or None to keep it as it is."""
         return None
 
@@ -56,7 +56,7 @@ class RuleFilter:
         return self.judge(doc, self.measure(doc))
 
 
-def apply_filters(filters: Sequence[DocumentFilter], doc: Document, signals: Optional[dict[str, Any]] = None) -> Document | Drop:
+def apply_filters(filters: Sequence[DocumentFilter], doc: Document, signals: dict[str, Any] | None = None) -> Document | Drop:
     """The first rejection wins, so every drop has exactly one reason; changed copies flow on.
     With ``signals``, every rule filter's measured values are added to it as ``<name>_<value>``."""
     for check in filters:
@@ -73,7 +73,7 @@ def apply_filters(filters: Sequence[DocumentFilter], doc: Document, signals: Opt
     return doc
 
 
-def first_failure(checks: Sequence[tuple[str, float, bool]]) -> Optional[Rejection]:
+def first_failure(checks: Sequence[tuple[str, float, bool]]) -> Rejection | None:
     """``(reason, measured value, passed)`` triples → the first failing one as a Rejection."""
     for reason, value, passed in checks:
         if not passed:

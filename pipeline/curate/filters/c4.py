@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any
 
 from pipeline.curate.filters.base import Rejection
 from pipeline.curate.filters.spacy_english import spacy_sentence_count
@@ -35,7 +35,7 @@ class C4Verdict:
     kept: list[str]
     removed: dict[str, int]
     sentences: int
-    dropped_for: Optional[str]
+    dropped_for: str | None
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class C4Quality:
         return {"lines_kept": len(v.kept), **{f"lines_removed_{k}": n for k, n in v.removed.items()},
                 "sentences": v.sentences, "document_rule": v.dropped_for or "-"}
 
-    def __call__(self, doc: Document) -> Optional[Union[Rejection, Document]]:
+    def __call__(self, doc: Document) -> Rejection | Document | None:
         v = self.verdict(doc.text)
         if v.dropped_for is not None:
             return Rejection(v.dropped_for, str(v.sentences) if v.dropped_for == "c4_too_few_sentences" else "in a kept line")

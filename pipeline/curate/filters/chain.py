@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from pipeline.config import Config, FiltersConfig, SourceConfig, filters_for
 from pipeline.curate.filters.base import DocumentFilter, Rejection, RuleFilter, apply_filters
@@ -20,7 +20,6 @@ from pipeline.curate.filters.reference import ReferenceFineWebQuality, Reference
 from pipeline.curate.filters.text import is_unspaced
 from pipeline.curate.filters.url import UrlFilter, rules_from_files
 from pipeline.records import Document, Drop
-
 
 # filters.compat → the Gopher quality, Gopher repetition and FineWeb classes of that mode (C4 is datatrove's in both)
 RULES_BY_MODE: dict[str, tuple[type, type, type]] = {
@@ -48,7 +47,7 @@ class EnglishOnly:
         return None if language not in (None, "en") or is_unspaced(language) else self.inner(doc)
 
 
-def url_filter(f: FiltersConfig) -> Optional[UrlFilter]:
+def url_filter(f: FiltersConfig) -> UrlFilter | None:
     """The source's URL blocklists (files read here, on the driver), or None when it has none."""
     u = f.url
     if not u.enabled:
@@ -58,7 +57,7 @@ def url_filter(f: FiltersConfig) -> Optional[UrlFilter]:
     return built or None
 
 
-def filters_for_source(config: Config, source: SourceConfig, decontamination: Optional[DecontaminationIndex] = None) -> list[DocumentFilter]:
+def filters_for_source(config: Config, source: SourceConfig, decontamination: DecontaminationIndex | None = None) -> list[DocumentFilter]:
     """The enabled filters, in order, for one source (by its kind, with its overrides)."""
     f = filters_for(config, source)
     chain: list[DocumentFilter] = []
@@ -90,7 +89,7 @@ def filters_for_source(config: Config, source: SourceConfig, decontamination: Op
     return chain
 
 
-def build_decontamination_index(config: Config) -> Optional[DecontaminationIndex]:
+def build_decontamination_index(config: Config) -> DecontaminationIndex | None:
     """One index for every eval path any source names (built on the driver, once)."""
     paths = sorted({p for s in config.sources for p in filters_for(config, s).decontaminate.paths if filters_for(config, s).decontaminate.enabled})
     if not paths:
@@ -105,11 +104,11 @@ class SourceFilterChains:
     chains: dict[str, list[DocumentFilter]]
 
     @classmethod
-    def from_config(cls, config: Config) -> "SourceFilterChains":
+    def from_config(cls, config: Config) -> SourceFilterChains:
         index = build_decontamination_index(config)
         return cls({s.name: filters_for_source(config, s, index) for s in config.sources})
 
-    def __call__(self, doc: Document, signals: Optional[dict[str, Any]] = None) -> Document | Drop:
+    def __call__(self, doc: Document, signals: dict[str, Any] | None = None) -> Document | Drop:
         return apply_filters(self.chains[doc.source], doc, signals)
 
     def signal_types(self, source: str) -> dict[str, type]:

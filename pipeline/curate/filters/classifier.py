@@ -5,7 +5,7 @@ dropped with their score as the detail."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional, Union
+from typing import Literal
 
 from pipeline.curate.classify import Classifier
 from pipeline.curate.filters.base import Rejection
@@ -26,7 +26,7 @@ class ClassifierFilter:
     def measure(self, doc: Document) -> dict[str, float]:
         return {f"score_{self.name}": float(self.classifier.score([doc.text])[0])}
 
-    def __call__(self, doc: Document) -> Optional[Union[Rejection, Document]]:
+    def __call__(self, doc: Document) -> Rejection | Document | None:
         score = round(float(self.classifier.score([doc.text])[0]), 4)
         if self.action == "drop" and score < self.min_score:
             return Rejection(f"classifier_{self.name}", f"{score:.4f} < {self.min_score}")

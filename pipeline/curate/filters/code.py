@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 from pipeline.curate.filters.base import Rejection, RuleFilter, first_failure
 from pipeline.records import Document
@@ -53,7 +53,7 @@ class CodeQuality(RuleFilter):
             "generated": any(m in header for m in GENERATED_MARKERS),
         }
 
-    def verdict(self, m: dict[str, Any]) -> Optional[Rejection]:
+    def verdict(self, m: dict[str, Any]) -> Rejection | None:
         return first_failure([
             ("code_auto_generated", 1.0, not m["generated"]),
             ("code_max_line_length", m["max_line_length"], m["max_line_length"] <= self.max_line_length),

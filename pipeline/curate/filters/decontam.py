@@ -7,8 +7,9 @@ the eval files and travels with the filter to every worker; a lookup is one vect
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 
 import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
@@ -49,7 +50,7 @@ class DecontaminationIndex:
     ngram: int
 
     @classmethod
-    def build(cls, paths: Iterable[str], ngram: int = 13) -> "DecontaminationIndex":
+    def build(cls, paths: Iterable[str], ngram: int = 13) -> DecontaminationIndex:
         names: list[str] = []
         hashes, owners = [], []
         for pattern in paths:
@@ -68,7 +69,7 @@ class DecontaminationIndex:
         order = np.argsort(all_hashes, kind="stable")
         return cls(all_hashes[order], all_owners[order], tuple(names), ngram)
 
-    def first_hit(self, text: str) -> Optional[str]:
+    def first_hit(self, text: str) -> str | None:
         """The benchmark of the first n-gram of ``text`` found in the index, or None."""
         if not len(self.hashes) or len(shingle_words(text)) < self.ngram:
             return None
@@ -86,6 +87,6 @@ class Decontaminate:
     def measure(self, doc: Document) -> dict[str, Any]:
         return {"contaminated_by": self.index.first_hit(doc.text)}
 
-    def __call__(self, doc: Document) -> Optional[Rejection]:
+    def __call__(self, doc: Document) -> Rejection | None:
         hit = self.index.first_hit(doc.text)
         return Rejection(f"decontaminated_{hit}", f"{self.index.ngram}-gram from {hit}") if hit else None

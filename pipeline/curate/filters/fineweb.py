@@ -4,7 +4,7 @@ corpusmill's, and Thai and Lao text (whose writing marks no sentence end) skips 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 from pipeline.curate.filters.base import Rejection, RuleFilter, first_failure
 from pipeline.curate.filters.gopher import duplicate_fraction
@@ -36,7 +36,7 @@ class FineWebQuality(RuleFilter):
             "newline_word_ratio": doc.text.count("\n") / max(len(words(doc.text)), 1),
         }
 
-    def verdict(self, m: dict[str, Any]) -> Optional[Rejection]:
+    def verdict(self, m: dict[str, Any]) -> Rejection | None:
         return first_failure([
             ("fineweb_line_punct_ratio", m["line_punct_ratio"] or 0, m["line_punct_ratio"] is None or m["line_punct_ratio"] >= self.min_line_punct_ratio),
             ("fineweb_short_line_ratio", m["short_line_ratio"], m["short_line_ratio"] <= self.max_short_line_ratio),

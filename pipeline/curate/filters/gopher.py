@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -26,7 +26,8 @@ class GopherQuality(RuleFilter):
     """Gopher quality rules with their published thresholds."""
 
     name: ClassVar[str] = "gopher_quality"
-    SIGNALS: ClassVar[dict[str, type]] = {"words": int, "avg_word_length": float, "hash_word_ratio": float, "ellipsis_word_ratio": float, "bullet_lines_ratio": float, "ellipsis_lines_ratio": float, "alpha_words_ratio": float, "stop_words": int}
+    SIGNALS: ClassVar[dict[str, type]] = {"words": int, "avg_word_length": float, "hash_word_ratio": float, "ellipsis_word_ratio": float,
+                                          "bullet_lines_ratio": float, "ellipsis_lines_ratio": float, "alpha_words_ratio": float, "stop_words": int}
 
     min_doc_words: int = 50
     max_doc_words: int = 100_000
@@ -57,7 +58,7 @@ class GopherQuality(RuleFilter):
             "stop_words": None if stops is None else len(stops.intersection(lower_words(text))),  # distinct ones, as the paper asks
         }
 
-    def verdict(self, m: dict[str, Any]) -> Optional[Rejection]:
+    def verdict(self, m: dict[str, Any]) -> Rejection | None:
         return first_failure([
             ("gopher_short_doc", m["words"], m["words"] >= self.min_doc_words),
             ("gopher_long_doc", m["words"], m["words"] <= self.max_doc_words),
@@ -215,7 +216,7 @@ class GopherRepetition(RuleFilter):
             m[f"dup_{n}_gram_char_frac"] = fraction
         return m
 
-    def verdict(self, m: dict[str, Any]) -> Optional[Rejection]:
+    def verdict(self, m: dict[str, Any]) -> Rejection | None:
         checks = [
             ("gopher_dup_para_frac", m["dup_para_frac"], m["dup_para_frac"] <= self.dup_para_frac),
             ("gopher_dup_para_char_frac", m["dup_para_char_frac"], m["dup_para_char_frac"] <= self.dup_para_char_frac),

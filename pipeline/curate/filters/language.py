@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Optional
+from typing import Any, ClassVar, Literal
 
 from pipeline.curate.filters.base import Rejection, RuleFilter
 from pipeline.records import Document
@@ -71,7 +71,7 @@ LID_176 = Path(__file__).with_name("models") / "lid.176.ftz"  # fastText's 176-l
 class _FastText:
     """fastText language ID: lid.176.ftz as shipped, or the user's own model file."""
 
-    def __init__(self, model_path: Optional[str] = None) -> None:
+    def __init__(self, model_path: str | None = None) -> None:
         import fasttext
 
         self._model = fasttext.load_model(str(model_path or LID_176))
@@ -93,7 +93,7 @@ _ANY_SCRIPT = re.compile("|".join(script.pattern for _, script in _SCRIPTS))
 _LETTER = re.compile(r"[^\W\d_]")
 
 
-def script_language(text: str, min_share: float = 0.15) -> Optional[str]:
+def script_language(text: str, min_share: float = 0.15) -> str | None:
     """The language of a one-language script holding at least ``min_share`` of the text's letters (Kana before Han)."""
     letters = len(_LETTER.findall(text)) or 1
     return next((language for language, script in _SCRIPTS if len(script.findall(text)) / letters >= min_share), None)
@@ -155,11 +155,11 @@ class LanguageFilter(RuleFilter):
 
     name: ClassVar[str] = "language"
     SIGNALS: ClassVar[dict[str, type]] = {"detected": str, "score": float}
-    allowed: Optional[list[str]] = None  # None: annotate only
+    allowed: list[str] | None = None  # None: annotate only
     min_score: float = 0.5
     max_chars: int = 2000
     backend: Literal["auto", "cld2", "fasttext", "py3langid"] = "auto"
-    fasttext_model: Optional[str] = None
+    fasttext_model: str | None = None
     _backend: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -176,7 +176,7 @@ class LanguageFilter(RuleFilter):
         language, score = self.classify(doc.text)
         return {"detected": language, "score": score}
 
-    def verdict(self, m: dict[str, Any]) -> Optional[Rejection]:
+    def verdict(self, m: dict[str, Any]) -> Rejection | None:
         language, score = m["detected"], m["score"]
         if self.allowed is not None and language not in self.allowed:
             return Rejection("language_not_allowed", f"{language} {score:.2f}", language)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 from pipeline.curate.filters.base import Rejection, RuleFilter
 from pipeline.records import Document
@@ -19,7 +19,7 @@ class MinLength(RuleFilter):
     def measure(self, doc: Document) -> dict[str, int]:
         return {"chars": len(doc.text.strip())}
 
-    def verdict(self, m: dict[str, int]) -> Optional[Rejection]:
+    def verdict(self, m: dict[str, int]) -> Rejection | None:
         length = m["chars"]
         if length < self.min_chars:
             return Rejection("too_short", f"{length} chars < {self.min_chars}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from pipeline.records import Document
 
@@ -56,7 +56,7 @@ class PiiRedactor:
     def measure(self, doc: Document) -> dict[str, Any]:
         return {f"pii_{k}": n for k, n in self.redact_text(doc.text)[1].items()}
 
-    def __call__(self, doc: Document) -> Optional[Document]:
+    def __call__(self, doc: Document) -> Document | None:
         text, counts = self.redact_text(doc.text)
         if not counts:
             return None

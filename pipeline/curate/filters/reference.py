@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from pipeline.curate.filters.base import Rejection, first_failure
-from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition, NgramIndex, duplicate_counts
 from pipeline.curate.filters.fineweb import FineWebQuality
+from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition, NgramIndex, duplicate_counts
 from pipeline.curate.filters.spacy_english import spacy_words
 from pipeline.curate.filters.text import REFERENCE_RULES as _RULES
 from pipeline.curate.filters.text import TERMINAL_PUNCTUATION
@@ -63,7 +63,7 @@ class ReferenceGopherQuality(GopherQuality):
             "stop_words": len(STOP_WORDS.intersection(tokens)),
         }
 
-    def verdict(self, m: dict[str, Any]) -> Optional[Rejection]:
+    def verdict(self, m: dict[str, Any]) -> Rejection | None:
         avg = m["avg_word_length"]
         return first_failure([
             ("gopher_short_doc", m["words"], m["words"] >= self.min_doc_words),

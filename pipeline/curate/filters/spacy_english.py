@@ -12,7 +12,6 @@ import re
 import unicodedata
 from functools import lru_cache
 from itertools import chain
-from typing import Optional
 
 from pipeline.curate.filters.text import REFERENCE_RULES as _RULES
 
@@ -29,11 +28,11 @@ SENTENCE_MARKS = frozenset(_RULES["sentence_punctuation"])
 _WHITESPACE_RUNS = re.compile(r"(\s+)")
 
 
-def _affix_length(match: Optional[re.Match]) -> int:
+def _affix_length(match: re.Match | None) -> int:
     return match.end() - match.start() if match else 0
 
 
-def _suffix_match(string: str) -> Optional[re.Match]:
+def _suffix_match(string: str) -> re.Match | None:
     """The suffix rules' leftmost match, searched in the last characters only (a ``$``-anchored
     search otherwise tries every start); a match at the window's start may extend further left."""
     start = max(len(string) - SUFFIX_WINDOW, 0)

@@ -6,8 +6,8 @@ are. The matched rule is the drop detail.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional
 from urllib.parse import urlsplit
 
 from apache_beam.io.filesystem import CompressionTypes
@@ -50,7 +50,7 @@ class UrlFilter:
     words: tuple[str, ...] = ()
 
     @classmethod
-    def build(cls, domains: Iterable[str] = (), urls: Iterable[str] = (), words: Iterable[str] = ()) -> "UrlFilter":
+    def build(cls, domains: Iterable[str] = (), urls: Iterable[str] = (), words: Iterable[str] = ()) -> UrlFilter:
         return cls(frozenset(d.lower().removeprefix("www.").strip(".") for d in domains), frozenset(url_key(u) for u in urls),
                    tuple(sorted({w.lower() for w in words})))
 
@@ -60,7 +60,7 @@ class UrlFilter:
     def measure(self, doc: Document) -> dict[str, str]:
         return {"url": doc.meta.get("url", "")}
 
-    def __call__(self, doc: Document) -> Optional[Rejection]:
+    def __call__(self, doc: Document) -> Rejection | None:
         url = doc.meta.get("url")
         if not url:
             return None

@@ -1,5 +1,6 @@
-"""The import rules of docs/architecture.md ("Layout"), checked on every import statement (module
-level and inside functions alike) of pipeline/, tokenizer/ and jobs/."""
+"""Rules of the code itself: the import rules of docs/architecture.md ("Layout"), checked on every
+import statement (module level and inside functions alike) of pipeline/, tokenizer/ and jobs/;
+and ruff's rules from pyproject.toml."""
 from __future__ import annotations
 
 import ast
@@ -72,3 +73,12 @@ def test_the_rules_catch_what_they_name():
     assert broken_rule("pipeline.config", "pipeline.curate.filters.gopher") is None
     assert broken_rule("pipeline.build.tokenize", "pipeline.curate.filters.text") is None
     assert broken_rule("pipeline.curate.apply", "pipeline.report.counts") is None
+
+
+def test_ruff_finds_nothing_in_the_package_code():
+    """The lint rules of pyproject.toml (E, F, W, B, UP, SIM, I) hold on pipeline/, tokenizer/ and jobs/."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "pipeline", "tokenizer", "jobs", "--output-format", "concise"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
