@@ -14,7 +14,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from jobs.lifecycle import JobResult, fingerprint, run_job
-from pipeline import layout
+from pipeline import __version__, layout
 from pipeline.config import Config
 from pipeline.curate.analyze import BANDS, EXACT, IDS, AnalyzeUnit
 from pipeline.curate.apply import NEAR_STATS, PREVIEWS, ApplyUnit, NameKeepers, resolve_unit
@@ -26,7 +26,8 @@ from pipeline.curate.repo_order import split_repositories
 from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
 from pipeline.engine.runner import create_pipeline
 from pipeline.io.curated import WriteCollectedJson, curated_ids
-from pipeline.io.files import read_json, remove_temp_dirs
+from pipeline.io.files import list_files, read_json, remove_temp_dirs, write_json
+from pipeline.io.spill import ANALYZED
 from pipeline.read.formats import match_source_files
 from pipeline.read.units import WorkUnit, piece_bytes, plan_units, unit_name
 from pipeline.records import Stage, stable_hash
@@ -42,6 +43,7 @@ from pipeline.report.progress import write_plan
 
 JOB = "curate"
 OUTPUT_DIRS = ("curated", "drops", "dead_letter", "signals")
+RESUME = "resume.json"  # under _work/: the config hash, input fingerprint and version the analyzed units were made with
 SAMPLED_CLUSTERS = 5
 MEMBERS_PER_SAMPLE = 20  # documents shown per sampled cluster (those of smallest id hash)
 TARGET_UNITS = 64
@@ -169,6 +171,7 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
     inside the output refused) before anything is cleared."""
     report_path = layout.out(config, "report", "report.json")
     units: list[WorkUnit] = []
+    resume_marker = FileSystems.join(work_dir(config), RESUME)
 
     def upstream() -> dict[str, str]:
         overlap = layout.input_output_overlap(config)
@@ -177,7 +180,18 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
         units[:] = plan(config)
         return {"input": input_fingerprint(units)}
 
+    def resume_key() -> dict[str, Any]:
+        return {"config_hash": config.config_hash(), "input": input_fingerprint(units), "version": __version__}
+
+    def resumable(sources: dict[str, str]) -> list[str]:
+        """An interrupted run of this config, version and input: its analyzed units (and their dead letters) are reused, unless ``force``."""
+        if not force and FileSystems.exists(resume_marker) and read_json(resume_marker) == resume_key():
+            return [work_dir(config), layout.out(config, "dead_letter")]
+        return []
+
     def work() -> JobResult:
+        resumed = len(list_files(FileSystems.join(work_dir(config), f"unit-*.{ANALYZED}")))
+        write_json(resume_marker, resume_key())
         write_plan(work_dir(config), {u.index: sum(piece_bytes(piece) for piece in u.pieces) for u in units})
         with create_pipeline(config.beam, extra_beam_args) as p:
             build_curate_pipeline(p, config, units)
@@ -193,7 +207,7 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
                 split = split_repositories(doc_id for path in shards for doc_id in curated_ids(path))
                 summary[source.name]["repositories"]["split_across_files"] = {"repositories": len(split), "examples": split[:10]}
         analyzed = [r for r in unit_reports if r["step"] == "analyze"]
-        report = {"config_hash": config.config_hash(), "units": len(units), "input_bytes": sum(r["input_bytes"] for r in analyzed),
+        report = {"config_hash": config.config_hash(), "units": len(units), "units_resumed": resumed, "input_bytes": sum(r["input_bytes"] for r in analyzed),
                   "shuffled_bytes": sum(r["shuffled_bytes"] for r in analyzed), "sources": summary}
         if config.output.signals:
             written = [r["signals_file"] for r in unit_reports if r["step"] == "apply"]
@@ -219,4 +233,4 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
                                + f"; the documents are in {layout.out(config, 'drops')} with reason duplicate_id")
 
     return run_job(config, JOB, layout.curated_dir(config), extra_beam_args, force, upstream, work,
-                   lambda: read_json(report_path)[JOB] if FileSystems.exists(report_path) else None, checks)
+                   lambda: read_json(report_path)[JOB] if FileSystems.exists(report_path) else None, checks, resumable)

@@ -79,11 +79,13 @@ def run_job(
     work: Callable[[], JobResult],
     previous: Callable[[], dict[str, Any] | None],
     checks: Callable[[dict[str, Any]], None] = lambda report: None,
+    resumable: Callable[[dict[str, str]], Sequence[str]] = lambda sources: (),
 ) -> dict[str, Any]:
     """Runs ``work`` under the output folder's lock, unless ``output_dir`` is complete with this
     config and these ``upstream()`` fingerprints (then ``previous()``, with ``skipped``). Clears the
-    files the job owns first (``layout.OWNED_BY_JOB``); records the report section, runs ``checks`` on it, then
-    marks the output complete."""
+    files the job owns first (``layout.OWNED_BY_JOB``) but those under the folders ``resumable(upstream)``
+    names (an interrupted run's finished work, when the job can reuse it); records the report
+    section, runs ``checks`` on it, then marks the output complete."""
     configure_filesystems(config.beam, extra_beam_args)
     with output_lock(config.output_dir, job):
         sources = upstream()
@@ -92,7 +94,8 @@ def run_job(
             earlier = previous()
             if earlier is not None:
                 return {**earlier, "skipped": True}
-        stale = layout.owned_files(config, job)
+        kept = tuple(folder.rstrip("/") + "/" for folder in resumable(sources))
+        stale = [path for path in layout.owned_files(config, job) if not path.startswith(kept)]
         if stale:
             FileSystems.delete(stale)
         started = time.monotonic()

@@ -9,12 +9,14 @@ report of counts, count keys and a bounded sample of drops: only ids and hashes 
 from __future__ import annotations
 
 import heapq
+import io
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import Config, MinHashConfig
 from pipeline.curate.dedup import exact, ids, lines
@@ -26,13 +28,13 @@ from pipeline.curate.normalize import normalize_document, repair_fields
 from pipeline.curate.repo_order import repository_documents
 from pipeline.curate.stages import COUNTS, SAMPLE_CHARS, SAMPLES, dead_letter_for
 from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_dead_letters
-from pipeline.io.files import FileDoFn, write_json
+from pipeline.io.files import FileDoFn, read_bytes, read_json, write_bytes, write_json
 from pipeline.io.signals import signals_row, signals_schema, spill_schema
 from pipeline.io.spill import ANALYZED, ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets, write_signatures
 from pipeline.read.formats import read_piece
 from pipeline.read.units import WorkUnit, piece_bytes, unit_name
 from pipeline.records import DeadLetter, Document, Drop, Repository, Stage, stable_hash
-from pipeline.report.counts import Kind, count_key, length_bin
+from pipeline.report.counts import CountKey, Kind, count_key, length_bin
 
 EXACT = "exact"
 IDS = "ids"
@@ -150,6 +152,10 @@ class AnalyzeUnit(FileDoFn):
         self._ranks = priority_ranks({s.name: s.priority for s in self._config.sources})
 
     def process(self, unit: WorkUnit, boilerplate: np.ndarray = NO_LINES) -> Iterator[Any]:
+        outputs = UnitOutputs.load(self._work_dir, unit.index) or self._analyze(unit, boilerplate)
+        yield from outputs.emit()
+
+    def _analyze(self, unit: WorkUnit, boilerplate: np.ndarray) -> UnitOutputs:
         config = self._config
         source = config.source(unit.source)
         minhash: UnitSigner | None = UnitSigner(config.dedup.minhash, source.kind, config.seed) if config.dedup.minhash.enabled else None
@@ -220,36 +226,21 @@ class AnalyzeUnit(FileDoFn):
         write_index(self._work_dir, unit.index, index)
         write_filter_drops(self._work_dir, unit.index, drops)
         write_dead_letters(f"{self._dead_letter_dir}/{unit_name('part', unit.index, '.jsonl')}", dead)
-        shuffled = 0
         base = make_node(self._ranks[source.name], unit.index, 0)
         nodes = np.uint64(base) + np.arange(len(index.ids), dtype=np.uint64)
-        for tag, keys in ((EXACT, hashes), (IDS, id_hashes)):
-            if keys:
-                entries = np.zeros(len(keys), exact.ENTRY)
-                entries["h1"], entries["h2"] = np.array(keys, dtype=np.uint64).T
-                entries["node"] = nodes
-                shuffled += entries.nbytes
-                for p, block in keyed_partitions(entries, entries["h1"], DEDUP_PARTITIONS):
-                    yield beam.pvalue.TaggedOutput(tag, (p, block))
+        keyed = {tag: hash_entries(keys, nodes) for tag, keys in ((EXACT, hashes), (IDS, id_hashes))}
         if minhash is not None:
             minhash.flush()
         if minhash is not None and config.dedup.minhash.verify:  # what verification reads back
             write_shingle_sets(self._work_dir, unit.index, ShingleSets.from_sets(minhash.shingle_sets))
             signed = np.concatenate(minhash.signatures) if minhash.signatures else np.zeros((0, config.dedup.minhash.num_perm), np.uint32)
             write_signatures(self._work_dir, unit.index, signed)
+        keyed[BANDS] = np.zeros(0, BAND_ENTRY)
         if minhash is not None and minhash.band_keys:
             keys = np.concatenate(minhash.band_keys)
-            entries = np.zeros(keys.size, BAND_ENTRY)
-            entries["key"] = keys.ravel()
-            entries["node"] = np.repeat(np.uint64(base) + np.concatenate(minhash.positions), keys.shape[1])
-            shuffled += entries.nbytes
-            for p, block in keyed_partitions(entries, entries["key"], DEDUP_PARTITIONS):
-                yield beam.pvalue.TaggedOutput(BANDS, (p, block))
-        for key, n in sorted(counts.items()):
-            yield beam.pvalue.TaggedOutput(COUNTS, (key, n))
-        for reason, rows in sorted(samples.items()):
-            for row in rows:
-                yield beam.pvalue.TaggedOutput(SAMPLES, (reason, (-row[0], *row[1:])))
+            keyed[BANDS] = np.zeros(keys.size, BAND_ENTRY)
+            keyed[BANDS]["key"] = keys.ravel()
+            keyed[BANDS]["node"] = np.repeat(np.uint64(base) + np.concatenate(minhash.positions), keys.shape[1])
         dead_by_stage = Counter(d.stage for d in dead)
         report = {
             "unit": unit.index,
@@ -259,10 +250,65 @@ class AnalyzeUnit(FileDoFn):
             "survivors": len(index.ids),
             "survivor_bytes": sum(index.sizes),
             "input_bytes": sum(piece_bytes(p) for p in unit.pieces),
-            "shuffled_bytes": shuffled,
+            "shuffled_bytes": sum(entries.nbytes for entries in keyed.values()),
         }
-        write_json(unit_file(self._work_dir, unit.index, ANALYZED), report)  # last: progress and status count the unit as analyzed
-        yield report
+        sampled = [(reason, (-row[0], *row[1:])) for reason, rows in sorted(samples.items()) for row in rows]
+        outputs = UnitOutputs(keyed, sorted(counts.items()), sampled, report)
+        outputs.save(self._work_dir, unit.index)
+        return outputs
+
+
+class UnitOutputs(NamedTuple):
+    """What one unit's analysis emits besides its files: dedup keys, counts, drop samples and the
+    unit report. Saved under ``_work/`` with the report last (``unit-U.analyzed.json``), so an
+    interrupted run resumed with the same config and input replays an analyzed unit instead of
+    redoing it, emitting exactly what the analysis did."""
+
+    keyed: dict[str, np.ndarray]  # EXACT / IDS: exact.ENTRY; BANDS: BAND_ENTRY
+    counts: list[tuple[CountKey, int]]
+    samples: list[tuple[tuple[str, str], tuple[Any, ...]]]
+    report: dict[str, Any]
+
+    def emit(self) -> Iterator[Any]:
+        for tag, entries in self.keyed.items():
+            if not len(entries):
+                continue
+            key = entries["key"] if tag == BANDS else entries["h1"]
+            for p, block in keyed_partitions(entries, key, DEDUP_PARTITIONS):
+                yield beam.pvalue.TaggedOutput(tag, (p, block))
+        for key, n in self.counts:
+            yield beam.pvalue.TaggedOutput(COUNTS, (key, n))
+        for reason, row in self.samples:
+            yield beam.pvalue.TaggedOutput(SAMPLES, (reason, row))
+        yield self.report
+
+    def save(self, work_dir: str, unit: int) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, **self.keyed)
+        write_bytes(unit_file(work_dir, unit, "keys.npz"), buffer.getvalue())
+        write_json(unit_file(work_dir, unit, "outputs.json"), {"counts": self.counts, "samples": self.samples})
+        write_json(unit_file(work_dir, unit, ANALYZED), self.report)  # last: the unit counts as analyzed
+
+    @classmethod
+    def load(cls, work_dir: str, unit: int) -> UnitOutputs | None:
+        """The saved outputs of an analyzed unit, else None."""
+        if not FileSystems.exists(unit_file(work_dir, unit, ANALYZED)):
+            return None
+        with np.load(io.BytesIO(read_bytes(unit_file(work_dir, unit, "keys.npz"))), allow_pickle=False) as saved:
+            keyed = {tag: saved[tag] for tag in (EXACT, IDS, BANDS)}
+        outputs = read_json(unit_file(work_dir, unit, "outputs.json"))
+        counts = [(tuple(key), n) for key, n in outputs["counts"]]
+        samples = [(tuple(reason), tuple(row)) for reason, row in outputs["samples"]]
+        return cls(keyed, counts, samples, read_json(unit_file(work_dir, unit, ANALYZED)))
+
+
+def hash_entries(keys: list[tuple[int, int]], nodes: np.ndarray) -> np.ndarray:
+    """Exact-dedup entries ``(h1, h2, node)`` of a unit's survivors (none when ``keys`` is empty)."""
+    entries = np.zeros(len(keys), exact.ENTRY)
+    if keys:
+        entries["h1"], entries["h2"] = np.array(keys, dtype=np.uint64).T
+        entries["node"] = nodes
+    return entries
 
 
 def keyed_partitions(entries: np.ndarray, key: np.ndarray, partitions: int) -> Iterator[tuple[int, np.ndarray]]:
