@@ -37,7 +37,7 @@ def run_corpusmill(input_dir: str, workers: int) -> None:
         "sources": [{"name": "bench", "paths": [f"{input_dir}/*.jsonl"], "id_field": "id"}],
         "filters": {name: off for name in ("min_length", "language", "gopher_quality", "gopher_repetition", "fineweb", "pii", "decontaminate")},
         "dedup": {"exact": False},
-        "output": {"shard_mb": 4},
+        "output": {"unit_mb": 4},
     })
     report = run_curate(config, force=True)
     removed = report["sources"]["bench"]["dropped"].get("near_dedup/near_duplicate", 0)

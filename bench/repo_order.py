@@ -92,7 +92,7 @@ def curate_archives(tmp: str, archive_bytes: int) -> None:
         "output_dir": f"{tmp}/out",
         "beam": {"runner": "FnApiRunner", "direct_running_mode": "multi_processing", "direct_num_workers": 2},
         "sources": [{"name": "installed", "paths": [f"{tmp}/*.tar"], "format": "repos", "kind": "code"}],
-        "output": {"shard_mb": 16},
+        "output": {"unit_mb": 16},
     })
     started = time.perf_counter()
     report = run_curate(config)

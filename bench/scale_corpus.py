@@ -87,19 +87,19 @@ def write_shards(items: Iterator[dict[str, str]], directory: Path, shard_bytes: 
     return count, total
 
 
-def make_corpus(out: Path, gigabytes: float, code_share: float = 0.5, shard_mb: int = 64, seed: int = 0,
+def make_corpus(out: Path, gigabytes: float, code_share: float = 0.5, unit_mb: int = 64, seed: int = 0,
                 mutate_every: int = 8, near_fraction: float = 0.05, exact_fraction: float = 0.01) -> dict[str, tuple[int, int]]:
     """Writes ``out/code`` and ``out/prose`` JSONL shards; returns ``{kind: (records, bytes)}``."""
     budget = int(gigabytes * 1e9)
     jobs = [(kind, int(budget * share)) for kind, share in (("code", code_share), ("prose", 1 - code_share)) if share > 0]
     with ProcessPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = {kind: pool.submit(_make_kind, out, kind, size, shard_mb, seed, mutate_every, near_fraction, exact_fraction) for kind, size in jobs}
+        futures = {kind: pool.submit(_make_kind, out, kind, size, unit_mb, seed, mutate_every, near_fraction, exact_fraction) for kind, size in jobs}
         return {kind: f.result() for kind, f in futures.items()}
 
 
-def _make_kind(out: Path, kind: str, budget: int, shard_mb: int, seed: int, mutate_every: int, near_fraction: float, exact_fraction: float) -> tuple[int, int]:
+def _make_kind(out: Path, kind: str, budget: int, unit_mb: int, seed: int, mutate_every: int, near_fraction: float, exact_fraction: float) -> tuple[int, int]:
     originals = code_originals() if kind == "code" else [(f"doc{i}", t) for i, t in enumerate(docstring_documents(10**9))]
-    return write_shards(records(originals, budget, kind, seed, mutate_every, near_fraction, exact_fraction), out / kind, shard_mb << 20)
+    return write_shards(records(originals, budget, kind, seed, mutate_every, near_fraction, exact_fraction), out / kind, unit_mb << 20)
 
 
 def main() -> None:
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--shard-mb", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    for kind, (n, size) in make_corpus(args.out, args.gb, args.code_share, args.shard_mb, args.seed).items():
+    for kind, (n, size) in make_corpus(args.out, args.gb, args.code_share, args.unit_mb, args.seed).items():
         print(f"{kind}: {n:,} records, {size / 1e6:,.1f} MB in {args.out / kind}")
 
 

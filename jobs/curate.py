@@ -57,12 +57,12 @@ def work_dir(config: Config) -> str:
 def plan(config: Config) -> list[WorkUnit]:
     """The run's work units, from the sources' files and sizes (fails on a path matching nothing).
 
-    Units are ``output.shard_mb`` at most; a small input is cut into about ``TARGET_UNITS`` units
+    Units are ``output.unit_mb`` at most; a small input is cut into about ``TARGET_UNITS`` units
     of at least 1 MB, so every worker gets work. The size depends on the input alone, never on
     the runner or worker count, so the output does not either."""
     sources = [(s.name, "repos" if s.repositories else s.format, match_source_files(s)) for s in config.sources]
     total = sum(size for _, _, files in sources for _, _, size in files)
-    unit_bytes = min(int(config.output.shard_mb * (1 << 20)), max(MIN_UNIT_BYTES, total // TARGET_UNITS))
+    unit_bytes = min(int(config.output.unit_mb * (1 << 20)), max(MIN_UNIT_BYTES, total // TARGET_UNITS))
     return plan_units(sources, max(1, unit_bytes))
 
 

@@ -12,6 +12,7 @@ import json
 import sysconfig
 import types
 import typing
+import warnings
 from dataclasses import field
 from typing import Annotated, Any, Literal, Union
 
@@ -235,11 +236,11 @@ class PackConfig:
 
 @config_block
 class OutputConfig:
-    """The input is processed in work units of at most ``shard_mb`` MB of input (a large
+    """The input is processed in work units of at most ``unit_mb`` MB of input (once ``shard_mb``; a large
     uncompressed JSONL file is cut into byte ranges; a small input into ~64 units of at least
     1 MB); each unit becomes one curated shard and one dataset shard."""
 
-    shard_mb: float = 64.0
+    unit_mb: float = 64.0
     signals: bool = True  # signals/part-U.parquet: every document's measured values, kept and dropped
 
 
@@ -341,9 +342,27 @@ def filters_for(config: Config, source: SourceConfig) -> FiltersConfig:
     return source.filters or config.filters
 
 
+RENAMED_KEYS = {("output", "shard_mb"): "unit_mb"}  # old key → new name: accepted with a deprecation message
+
+
+def _renamed_keys(data: Any) -> Any:
+    """``data`` with renamed keys under their new names; warns once per old key, and refuses both given."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for (block, old), new in RENAMED_KEYS.items():
+        section = data.get(block)
+        if isinstance(section, dict) and old in section:
+            if new in section:
+                raise ConfigError(f"{block}.{old}: renamed {block}.{new}; give only {block}.{new}")
+            warnings.warn(f"config key {block}.{old} is deprecated: it is now {block}.{new} (same meaning)", FutureWarning, stacklevel=3)
+            data[block] = {(new if k == old else k): v for k, v in section.items()}
+    return data
+
+
 def config_from_dict(data: Any, output_dir: str | None = None) -> Config:
     """A validated config; ``output_dir`` (e.g. from the command line) overrides the file's."""
-    config = _validate(_merge_source_filters(data))
+    config = _validate(_merge_source_filters(_renamed_keys(data)))
     if output_dir is not None:
         config = dataclasses.replace(config, output_dir=output_dir)
     sources = [dataclasses.replace(s, paths=[_expand_placeholders(p, config.output_dir) for p in s.paths]) for s in config.sources]

@@ -106,7 +106,7 @@ def check_semantics(config: Config) -> None:
         "tokenizer.sample_bytes": config.tokenizer.sample_bytes,
         "pack.seq_len": config.pack.seq_len,
         "pack.group_size": config.pack.group_size,
-        "output.shard_mb": config.output.shard_mb,
+        "output.unit_mb": config.output.unit_mb,
         "max_document_bytes": config.max_document_bytes,
         "tokenizer.max_token_length": 1 if config.tokenizer.max_token_length is None else config.tokenizer.max_token_length,
     }

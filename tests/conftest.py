@@ -52,7 +52,7 @@ def base_config(tmp_path: Path, sources: list[dict[str, Any]], **overrides: Any)
         },
         "tokenizer": {"vocab_size": 600, "sample_bytes": 1_000_000, "min_frequency": 2},
         "pack": {"seq_len": 128, "group_size": 50},
-        "output": {"shard_mb": 1},
+        "output": {"unit_mb": 1},
         "max_dead_letter_fraction": 0.5,
     }
     config.update(overrides)

@@ -106,3 +106,15 @@ def test_the_readme_config_reference_validates():
     block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
     config = config_from_dict(yaml.safe_load(block))
     assert config.max_compression_ratio == 100 and config.on_duplicate_id == "drop" and config.sources[0].name == "web"
+
+
+def test_the_old_unit_size_key_is_accepted_with_a_deprecation_message():
+    import pytest
+
+    from pipeline.config import ConfigError, config_from_dict
+
+    source = [{"name": "a", "paths": ["x"]}]
+    with pytest.warns(FutureWarning, match="output.shard_mb is deprecated: it is now output.unit_mb"):
+        assert config_from_dict({"sources": source, "output": {"shard_mb": 8}}).output.unit_mb == 8
+    with pytest.raises(ConfigError, match="output.shard_mb: renamed output.unit_mb; give only output.unit_mb"):
+        config_from_dict({"sources": source, "output": {"shard_mb": 8, "unit_mb": 8}})

@@ -101,7 +101,7 @@ def manifest_of(out: Path) -> dict:
 
 def test_byte_range_units_keep_every_document_and_runners_agree_byte_for_byte(built):
     tmp_path, config, _ = built
-    sharded = dict(config, output={"shard_mb": 0.004})  # the web JSONL is cut into byte ranges of ~4 KB
+    sharded = dict(config, output={"unit_mb": 0.004})  # the web JSONL is cut into byte ranges of ~4 KB
     in_memory, multi = tmp_path / "sharded_in_memory", tmp_path / "sharded_multi"
     assert run(tmp_path, dict(sharded, output_dir=str(in_memory))) == 0
     assert curated_texts(in_memory) == curated_texts(Path(config["output_dir"]))  # units change where documents lie, never which

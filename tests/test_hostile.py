@@ -171,7 +171,7 @@ def test_an_input_inside_the_output_is_refused_before_anything_is_deleted(finish
 
 
 LATE_FAILURES = [
-    ({"output": {"shard_mb": float("inf")}}, "output.shard_mb"),
+    ({"output": {"unit_mb": float("inf")}}, "output.unit_mb"),
     ({"seed": 2**32}, "seed"),
     ({"mix": {"web": {"epochs": float("inf")}}}, "mix.web.epochs"),
     ({"mix": {"web": {"weight": 0.0}, "code": {"weight": 0.0}}}, "mix"),

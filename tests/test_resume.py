@@ -22,7 +22,7 @@ from tests.conftest import base_config, paragraph_docs, write_jsonl
 
 
 def many_units(tmp_path: Path, files: int = 10) -> list[dict]:
-    """A text source of ``files`` JSONL files (about 40 KB each), about one work unit each with output.shard_mb 0.05."""
+    """A text source of ``files`` JSONL files (about 40 KB each), about one work unit each with output.unit_mb 0.05."""
     docs = paragraph_docs(files * 60, seed=3)
     for f in range(files):
         write_jsonl(tmp_path / "in" / f"part-{f:02d}.jsonl", [{"id": f"d{f}-{i}", "text": t} for i, t in enumerate(docs[f * 60 : (f + 1) * 60])])
@@ -45,9 +45,9 @@ def write_config(tmp_path: Path, config: dict) -> Path:
 def test_an_interrupted_curate_reuses_its_analyzed_units(tmp_path, monkeypatch):
     sources = many_units(tmp_path)
     (tmp_path / "reference").mkdir()
-    reference = write_config(tmp_path / "reference", base_config(tmp_path / "reference", sources, output={"shard_mb": 0.05}))
+    reference = write_config(tmp_path / "reference", base_config(tmp_path / "reference", sources, output={"unit_mb": 0.05}))
     assert main(["curate", str(reference), "--quiet"]) == 0
-    config = write_config(tmp_path, base_config(tmp_path, sources, output={"shard_mb": 0.05}))
+    config = write_config(tmp_path, base_config(tmp_path, sources, output={"unit_mb": 0.05}))
 
     def crash(*_):
         raise RuntimeError("killed after every unit was analyzed")
@@ -70,10 +70,10 @@ def test_runs_killed_at_random_moments_resume_to_identical_output(tmp_path, mode
     reference = tmp_path / "reference"
     reference.mkdir()
     started = time.monotonic()
-    assert main(["run", str(write_config(reference, base_config(reference, sources, beam=beam, output={"shard_mb": 0.05}))), "--quiet"]) == 0
+    assert main(["run", str(write_config(reference, base_config(reference, sources, beam=beam, output={"unit_mb": 0.05}))), "--quiet"]) == 0
     seconds = time.monotonic() - started
     expected = digests(reference / "out")
-    config = write_config(tmp_path, base_config(tmp_path, sources, beam=beam, output={"shard_mb": 0.05}))
+    config = write_config(tmp_path, base_config(tmp_path, sources, beam=beam, output={"unit_mb": 0.05}))
     rng = random.Random(f"kills-{mode}")
     for k in range(kills):
         process = subprocess.Popen([sys.executable, "-m", "pipeline", "run", str(config), "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

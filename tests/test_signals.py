@@ -53,7 +53,7 @@ def test_signals_hold_every_document_read_with_its_verdict_values_and_dedup(tmp_
 
 
 def test_signals_off_writes_none(tmp_path, corpus):
-    report = curate(tmp_path, corpus["sources"], output={"shard_mb": 1, "signals": False})
+    report = curate(tmp_path, corpus["sources"], output={"unit_mb": 1, "signals": False})
     assert "signals" not in report and not (tmp_path / "out" / "signals").exists()
 
 

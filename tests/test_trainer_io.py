@@ -28,7 +28,7 @@ def dataset_dir(tmp_path_factory):
     for part in range(5):  # five files of distinct prose: five work units, five shards
         write_jsonl(tmp_path / "in" / f"part-{part}.jsonl", [{"text": t} for t in paragraph_docs(120, seed=part)])
     config = base_config(tmp_path, [{"name": "prose", "paths": [f"{tmp_path}/in/*.jsonl"]}], pack={"seq_len": 128, "group_size": 40},
-                         output={"shard_mb": 0.05}, dedup={"exact": True, "minhash": {"enabled": False}})
+                         output={"unit_mb": 0.05}, dedup={"exact": True, "minhash": {"enabled": False}})
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(config))
     assert main(["run", str(path), "--quiet"]) == 0
@@ -201,7 +201,7 @@ def test_unfilled_rows_of_small_shards_are_repacked_together(tmp_path):
                     [{"text": f"Doc {part}-{i}. " + " ".join(sentence(rng, rng.randint(5, 12)) for _ in range(int(rng.lognormvariate(1.5, 1.0)) + 1))}
                      for i in range(800)])
     config = base_config(tmp_path, [{"name": "prose", "paths": [f"{tmp_path}/in/*.jsonl"]}], pack={"seq_len": 512, "group_size": 5000},
-                         output={"shard_mb": 0.05}, dedup={"exact": True, "minhash": {"enabled": False}}, fim={"rate": 0.0})
+                         output={"unit_mb": 0.05}, dedup={"exact": True, "minhash": {"enabled": False}}, fim={"rate": 0.0})
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
     assert main(["run", str(tmp_path / "run.yaml"), "--quiet"]) == 0
     directory = Path(config["output_dir"]) / "dataset"

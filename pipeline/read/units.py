@@ -1,4 +1,4 @@
-"""Work units: the input cut into pieces of about ``output.shard_mb`` that are processed where they lie.
+"""Work units: the input cut into pieces of about ``output.unit_mb`` that are processed where they lie.
 
 A unit is a run of whole files of one source (small files are grouped) or one byte range of a
 large uncompressed JSONL file. Every per-document step of a unit runs in one worker, and each
@@ -77,5 +77,5 @@ def plan_units(sources: Sequence[tuple[str, str, Sequence[tuple[str, str, int]]]
         if group:
             add(name, group)
     if len(units) > MAX_UNITS:
-        raise ValueError(f"{len(units):,} work units exceed {MAX_UNITS:,}; raise output.shard_mb")
+        raise ValueError(f"{len(units):,} work units exceed {MAX_UNITS:,}; raise output.unit_mb")
     return units
