@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.build.pack import pack_best_fit, pack_concat  # noqa: E402
+from pipeline.assemble.pack import pack_best_fit, pack_concat  # noqa: E402
 from pipeline.records import TokenizedDocument
 
 GROUP = 20000  # the default pack.group_size: packing runs per group

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import prose_documents, write_jsonl_shards  # noqa: E402
 from bench.filters_speed import code_records  # noqa: E402
-from pipeline.build.pack import pack_best_fit  # noqa: E402
-from pipeline.build.tokenize import LoadedTokenizer, encode_documents  # noqa: E402
+from pipeline.assemble.pack import pack_best_fit  # noqa: E402
+from pipeline.assemble.tokenize import LoadedTokenizer, encode_documents  # noqa: E402
 from pipeline.config import FimConfig, config_from_dict  # noqa: E402
 from pipeline.curate.dedup import exact  # noqa: E402
 from pipeline.curate.dedup.minhash import band_keys, choose_bands, shingle_hashes, signatures  # noqa: E402

@@ -5,7 +5,7 @@ One Beam pipeline in five steps, none of which moves tokens through a shuffle:
 1. ``TokenizeShard`` encodes each curated shard (FIM and splits from ``(seed, id)``), spills the
    ids under ``dataset/_work/`` and emits a histogram of tokens over mixing draws per source.
 2. ``PlanMix`` sums the histograms into exact tokens per source and each source's target
-   (``pipeline.build.mix``): whole copies, and the draw bin in which the remainder is crossed.
+   (``pipeline.assemble.mix``): whole copies, and the draw bin in which the remainder is crossed.
 3. ``ResolveBoundaries`` sorts only that bin's documents and picks the last one to take.
 4. ``PackShard`` writes dataset shard j from the spills: copy k of a document of shard i goes to
    shard ``(i + k) mod S``, so repeats land in other shards' rows; documents without a copy go
@@ -24,9 +24,9 @@ from apache_beam.io.filesystems import FileSystems
 
 from jobs.lifecycle import JobResult, files_fingerprint, run_job, upstream_fingerprint
 from pipeline import layout
-from pipeline.build.manifest import build_manifest, verify_build
-from pipeline.build.tokenize import load_encoder
-from pipeline.build.transforms import (
+from pipeline.assemble.manifest import build_manifest, verify_build
+from pipeline.assemble.tokenize import load_encoder
+from pipeline.assemble.transforms import (
     HISTOGRAM,
     STATS,
     BoundaryDocuments,

@@ -13,7 +13,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from jobs.lifecycle import JobResult, run_job, upstream_fingerprint
 from pipeline import layout
-from pipeline.build.tokenize import load_encoder
+from pipeline.assemble.tokenize import load_encoder
 from pipeline.config import Config
 from pipeline.io.curated import curated_stats, read_curated_file
 from pipeline.io.files import write_bytes

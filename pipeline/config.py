@@ -197,7 +197,7 @@ class DedupConfig:
 class MixConfig:
     """One of: ``weight`` (share of the dataset tokens among weighted sources), ``epochs`` (copies
     of every document; a fraction takes whole documents in draw order), ``max_tokens`` (budget).
-    The build meets each in real tokens, to the nearest document (``pipeline.build.mix``)."""
+    The build meets each in real tokens, to the nearest document (``pipeline.assemble.mix``)."""
 
     weight: float | None = None
     epochs: float | None = None

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ("pipeline.records", "pipeline.config", "pipeline.config_checks", "pipeline.layout", "pipeline.io")
 COUNT_KEYS = "pipeline.report.counts"  # the count-key contract every step emits with
-STAGES = ("pipeline.read", "pipeline.curate", "pipeline.build", "pipeline.report", "pipeline.engine", "pipeline.tools", "pipeline.dataset", "pipeline.cli")
+STAGES = ("pipeline.read", "pipeline.curate", "pipeline.assemble", "pipeline.report", "pipeline.engine", "pipeline.tools", "pipeline.dataset", "pipeline.cli")
 
 
 def module_name(path: Path) -> str:
@@ -48,11 +48,11 @@ def broken_rule(importer: str, imported: str) -> str | None:
         return "the core (records, io) imports no stage"
     if within(importer, "pipeline.config", "pipeline.config_checks") and within(imported, *STAGES) and not within(imported, "pipeline.curate.filters"):
         return "config imports no stage but the heuristic filter classes"
-    if within(importer, "pipeline.read") and within(imported, "pipeline.curate", "pipeline.build", "pipeline.report", "pipeline.tools", "pipeline.cli"):
+    if within(importer, "pipeline.read") and within(imported, "pipeline.curate", "pipeline.assemble", "pipeline.report", "pipeline.tools", "pipeline.cli"):
         return "read imports no later stage"
-    if within(importer, "pipeline.curate") and within(imported, "pipeline.build", "pipeline.report", "pipeline.tools", "pipeline.cli") and imported != COUNT_KEYS:
+    if within(importer, "pipeline.curate") and within(imported, "pipeline.assemble", "pipeline.report", "pipeline.tools", "pipeline.cli") and imported != COUNT_KEYS:
         return "curate imports no later stage, and of report only its count keys"
-    if within(importer, "pipeline.build") and within(imported, "pipeline.report", "pipeline.tools", "pipeline.cli") and imported != COUNT_KEYS:
+    if within(importer, "pipeline.assemble") and within(imported, "pipeline.report", "pipeline.tools", "pipeline.cli") and imported != COUNT_KEYS:
         return "build imports no tool or CLI, and of report only its count keys"
     if within(importer, "pipeline.report") and within(imported, *STAGES) and not within(imported, "pipeline.report", "pipeline.read.units"):
         return "report reads counts, records and unit contracts only"
@@ -71,7 +71,7 @@ def test_the_rules_catch_what_they_name():
     assert broken_rule("pipeline.read.formats", "pipeline.curate.normalize")
     assert broken_rule("pipeline.curate.analyze", "jobs.curate")
     assert broken_rule("pipeline.config", "pipeline.curate.filters.gopher") is None
-    assert broken_rule("pipeline.build.tokenize", "pipeline.curate.filters.text") is None
+    assert broken_rule("pipeline.assemble.tokenize", "pipeline.curate.filters.text") is None
     assert broken_rule("pipeline.curate.apply", "pipeline.report.counts") is None
 
 

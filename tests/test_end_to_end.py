@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pipeline.build.fim import document_text
-from pipeline.build.pack import unpack_row
+from pipeline.assemble.fim import document_text
+from pipeline.assemble.pack import unpack_row
 from pipeline.cli import main
 from tests.conftest import base_config
 from tokenizer import load_directory

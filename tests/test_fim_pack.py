@@ -7,10 +7,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pipeline.build.fim import document_text, fim_cuts, fim_ids, fim_kind
-from pipeline.build.pack import _FreeCapacityTree, pack_best_fit, pack_concat, unpack_row
-from pipeline.build.split_tokens import combined_token_parts, split_combined_tokens
-from pipeline.build.tokenize import encode_documents
+from pipeline.assemble.fim import document_text, fim_cuts, fim_ids, fim_kind
+from pipeline.assemble.pack import _FreeCapacityTree, pack_best_fit, pack_concat, unpack_row
+from pipeline.assemble.split_tokens import combined_token_parts, split_combined_tokens
+from pipeline.assemble.tokenize import encode_documents
 from pipeline.config import FimConfig
 from pipeline.dataset import cu_seqlens, loss_mask, position_ids
 from pipeline.records import Document, TokenizedDocument

@@ -8,8 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from pipeline.build.mix import BINS, boundary_choice, draw_bins, draws, target_tokens
-from pipeline.build.transforms import plan_mix
+from pipeline.assemble.mix import BINS, boundary_choice, draw_bins, draws, target_tokens
+from pipeline.assemble.transforms import plan_mix
 from pipeline.config import ConfigError, MixConfig, config_from_dict
 
 
@@ -114,7 +114,7 @@ def test_mix_config_is_validated():
 
 
 def test_mix_groups_come_from_the_source_or_a_meta_path():
-    from pipeline.build.mix import mix_group
+    from pipeline.assemble.mix import mix_group
 
     assert mix_group("web", {"language": "de"}, "source") == "web"
     assert mix_group("web", {"language": "de"}, "meta.language") == "de"
@@ -123,7 +123,7 @@ def test_mix_groups_come_from_the_source_or_a_meta_path():
 
 
 def test_cluster_size_groups_are_the_buckets_that_hold_the_size():
-    from pipeline.build.mix import mix_group
+    from pipeline.assemble.mix import mix_group
     from pipeline.config_checks import size_buckets
 
     buckets = size_buckets(["101+", "1", "2-4", "5-100"])

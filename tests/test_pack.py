@@ -1,6 +1,6 @@
 import numpy as np
 
-from pipeline.build.pack import pack_concat, unpack_row
+from pipeline.assemble.pack import pack_concat, unpack_row
 from pipeline.records import TokenizedDocument
 
 PAD = 2

@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import yaml
 from dulwich import porcelain
 
-from pipeline.build.fim import document_text, fim_cuts
-from pipeline.build.pack import unpack_row
+from pipeline.assemble.fim import document_text, fim_cuts
+from pipeline.assemble.pack import unpack_row
 from pipeline.cli import main
 from pipeline.config import SourceConfig
 from pipeline.curate.repo_order import FILE_MARKER, reaches, repository_documents, resolve_imports, split_repositories

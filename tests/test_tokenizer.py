@@ -165,7 +165,7 @@ def test_fast_path_property_on_a_unicode_vocabulary(trained_on_all_of_unicode, t
 
 
 def test_the_build_guard_names_a_document_the_fast_path_gets_wrong(trained):
-    from pipeline.build.tokenize import FastPathMismatch, check_fast_path
+    from pipeline.assemble.tokenize import FastPathMismatch, check_fast_path
     from pipeline.records import Document
 
     encoder = Encoder(trained)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.build.pack import unpack_row
-from pipeline.build.transforms import HOLD_BACK_PADDING
+from pipeline.assemble.pack import unpack_row
+from pipeline.assemble.transforms import HOLD_BACK_PADDING
 from pipeline.cli import main
 from pipeline.dataset import RankReader
 from tests.conftest import base_config, paragraph_docs, sentence, write_jsonl

@@ -14,7 +14,7 @@ each later split re-splits every piece of the earlier ones; tiktoken takes one r
 
 Equivalence is checked, not taken on trust: ``build_fast_encoding`` encodes a probe set over the
 whole of Unicode both ways and returns None on any mismatch (callers then use HF), and the build
-re-encodes a sample of documents with ``tokenizer.json`` (``pipeline.build.tokenize.check_fast_path``).
+re-encodes a sample of documents with ``tokenizer.json`` (``pipeline.assemble.tokenize.check_fast_path``).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import json
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.build.pack import unpack_row
+from pipeline.assemble.pack import unpack_row
 from pipeline.io.curated import read_curated_file
 from pipeline.io.files import list_files, read_json
 
@@ -28,7 +28,7 @@ def render_row(encoder, row: dict) -> str:
 def inspect_dataset(directory: str, rows: int = 3, row: int | None = None, width: int = 600) -> str:
     import datasets
 
-    from pipeline.build.tokenize import load_encoder
+    from pipeline.assemble.tokenize import load_encoder
 
     manifest = read_json(FileSystems.join(directory, "manifest.json"))
     ds = datasets.load_from_disk(directory)

@@ -33,7 +33,7 @@ def check_output_writable(directory: str) -> None:
 
 def check_tokenizer(directory: str) -> None:
     """The directory loads as a tokenizer with all the special tokens the build needs."""
-    from pipeline.build.tokenize import load_encoder
+    from pipeline.assemble.tokenize import load_encoder
 
     try:
         load_encoder(directory)

@@ -8,7 +8,7 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import __version__, layout
-from pipeline.build.mix import describe
+from pipeline.assemble.mix import describe
 from pipeline.config import Config
 from pipeline.io.curated import ReconciliationError, verify_parquet_rows
 from pipeline.io.files import read_bytes

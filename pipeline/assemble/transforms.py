@@ -17,10 +17,10 @@ import numpy as np
 from apache_beam.utils import shared
 
 from pipeline import layout
-from pipeline.build.mix import BINS, SourceMix, boundary_choice, describe, draw_bins, draws, mix_group, plan_source, target_tokens
-from pipeline.build.mix import REASON as MIX_REASON
-from pipeline.build.pack import PACKERS
-from pipeline.build.tokenize import LoadedTokenizer, encode_documents
+from pipeline.assemble.mix import BINS, SourceMix, boundary_choice, describe, draw_bins, draws, mix_group, plan_source, target_tokens
+from pipeline.assemble.mix import REASON as MIX_REASON
+from pipeline.assemble.pack import PACKERS
+from pipeline.assemble.tokenize import LoadedTokenizer, encode_documents
 from pipeline.config import FimConfig, MixConfig, PackConfig
 from pipeline.io.curated import read_curated_file, write_drops
 from pipeline.io.files import FileDoFn
@@ -91,7 +91,7 @@ def _add_sparse(histogram: np.ndarray, bins: np.ndarray, weights: np.ndarray) ->
 
 
 class SumHistograms(beam.CombineFn):
-    """Sparse (bins, tokens) parts → one dense histogram of ``pipeline.build.mix.BINS`` bins."""
+    """Sparse (bins, tokens) parts → one dense histogram of ``pipeline.assemble.mix.BINS`` bins."""
 
     def create_accumulator(self) -> np.ndarray:
         return np.zeros(BINS, np.int64)

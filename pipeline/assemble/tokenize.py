@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.build.fim import fim_cuts, fim_ids, fim_kind
-from pipeline.build.split_tokens import combined_token_parts, split_combined_tokens
+from pipeline.assemble.fim import fim_cuts, fim_ids, fim_kind
+from pipeline.assemble.split_tokens import combined_token_parts, split_combined_tokens
 from pipeline.config import FimConfig
 from pipeline.io.files import read_bytes
 from pipeline.records import Document, TokenizedDocument, stable_fraction
