@@ -1,9 +1,9 @@
-"""Mixing in real tokens: per-source ``weight``, ``epochs`` or ``max_tokens``, decided in the build
+"""Mixing in real tokens: per mixing group (a source, or a ``mix_by`` value) ``weight``, ``epochs`` or ``max_tokens``, decided in the build
 from every document's token count in the dataset (the tokenizer exists by then).
 
-A source's target T (``target_tokens``) is met as ``floor(T / N)`` copies of every document plus
+A group's target T (``target_tokens``) is met as ``floor(T / N)`` copies of every document plus
 one more copy of documents taken in the order of their draw ``hash(seed, "mix", id)`` until the
-remainder is met to the nearest document. That order is global per source, yet nobody sorts every
+remainder is met to the nearest document. That order is global per group, yet nobody sorts every
 document: a histogram of tokens over draw bins (``BIN_BITS``) finds the bin in which the
 remainder is crossed, and only that bin's documents are sorted (``boundary_choice``). Ties are
 broken by (shard, position), so same config + same ``curated/`` ⇒ same copies on every runner.
@@ -31,9 +31,9 @@ DocKey = tuple[int, int, int]  # (draw, shard, position): the order in which doc
 
 
 def target_tokens(mix: Mapping[str, MixConfig], tokens: Mapping[str, int]) -> dict[str, int]:
-    """Tokens each source should contribute. Weighted sources split the tokens they hold together
-    in proportion to their weights (normalised to sum 1); ``epochs`` multiplies a source,
-    ``max_tokens`` caps it; a source without an entry keeps what it has."""
+    """Tokens each mixing group should contribute. Weighted groups split the tokens they hold together
+    in proportion to their weights (normalised to sum 1); ``epochs`` multiplies a group,
+    ``max_tokens`` caps it; a group without an entry keeps what it has."""
     weighted = {name: m.weight for name, m in mix.items() if m.weight is not None and name in tokens}
     pool = sum(tokens[name] for name in weighted)
     total_weight = sum(weighted.values())
@@ -60,8 +60,8 @@ def draw_bins(draw: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class SourceMix:
-    """How one source is mixed: every document ``whole_copies`` times, and once more when drawn in a
+class GroupMix:
+    """How one mixing group is mixed: every document ``whole_copies`` times, and once more when drawn in a
     bin below ``boundary_bin``, or in that bin with a key up to ``last_key``."""
 
     total_tokens: int
@@ -115,12 +115,12 @@ def boundary_choice(docs: Sequence[tuple[DocKey, int]], needed: int) -> DocKey |
     return best
 
 
-def plan_source(histogram: np.ndarray, target: int) -> tuple[SourceMix, int]:
-    """The source's plan before its boundary bin is resolved, and the tokens that bin must add."""
+def plan_group(histogram: np.ndarray, target: int) -> tuple[GroupMix, int]:
+    """The group's plan before its boundary bin is resolved, and the tokens that bin must add."""
     total = int(histogram.sum())
     whole, remainder = whole_copies_and_remainder(total, target)
     b, below = boundary_bin(histogram, remainder)
-    return SourceMix(total, target, whole, b), remainder - below if remainder > 0 else 0
+    return GroupMix(total, target, whole, b), remainder - below if remainder > 0 else 0
 
 
 OTHER_SIZES = "(other)"
@@ -142,7 +142,7 @@ def mix_group(source: str, meta: Mapping[str, Any], mix_by: str, buckets: Sequen
 
 
 def describe(mix: Mapping[str, MixConfig], name: str) -> str:
-    """The configured rule of a source, as the report shows it."""
+    """The configured rule of a mixing group, as the report shows it."""
     m = mix.get(name)
     if m is None:
         return "all"

@@ -17,7 +17,7 @@ import numpy as np
 from apache_beam.utils import shared
 
 from pipeline import layout
-from pipeline.assemble.mix import BINS, SourceMix, boundary_choice, describe, draw_bins, draws, mix_group, plan_source, target_tokens
+from pipeline.assemble.mix import BINS, GroupMix, boundary_choice, describe, draw_bins, draws, mix_group, plan_group, target_tokens
 from pipeline.assemble.mix import REASON as MIX_REASON
 from pipeline.assemble.pack import PACKERS
 from pipeline.assemble.tokenize import LoadedTokenizer, encode_documents
@@ -107,20 +107,20 @@ class SumHistograms(beam.CombineFn):
         return acc
 
 
-def plan_mix(histograms: Mapping[str, np.ndarray], mix: Mapping[str, MixConfig]) -> dict[str, tuple[SourceMix, int]]:
-    """Each source's plan and the tokens its boundary bin must add."""
-    targets = target_tokens(mix, {source: int(h.sum()) for source, h in histograms.items()})
-    return {source: plan_source(h, targets[source]) for source, h in sorted(histograms.items())}
+def plan_mix(histograms: Mapping[str, np.ndarray], mix: Mapping[str, MixConfig]) -> dict[str, tuple[GroupMix, int]]:
+    """Each mixing group's plan and the tokens its boundary bin must add."""
+    targets = target_tokens(mix, {group: int(h.sum()) for group, h in histograms.items()})
+    return {group: plan_group(h, targets[group]) for group, h in sorted(histograms.items())}
 
 
 class BoundaryDocuments(FileDoFn):
-    """Tokenized shard → (source, (key, tokens)) of its documents in their source's boundary bin."""
+    """Tokenized shard → (group, (key, tokens)) of its documents in their mixing group's boundary bin."""
 
     def __init__(self, work: str):
         super().__init__()
         self._work = work
 
-    def process(self, shard: dict[str, Any], plans: Mapping[str, tuple[SourceMix, int]]) -> Iterator[tuple[str, tuple[tuple[int, int, int], int]]]:
+    def process(self, shard: dict[str, Any], plans: Mapping[str, tuple[GroupMix, int]]) -> Iterator[tuple[str, tuple[tuple[int, int, int], int]]]:
         if not any(needed > 0 for _, needed in plans.values()):
             return
         table = read_doc_table(self._work, shard["shard"])
@@ -132,14 +132,14 @@ class BoundaryDocuments(FileDoFn):
                 yield group, ((draw, shard["shard"], position), tokens)
 
 
-def resolve_boundary(grouped: tuple[str, Iterable[tuple[tuple[int, int, int], int]]], plans: Mapping[str, tuple[SourceMix, int]]) -> tuple[str, Any]:
-    """(source, the last boundary document to take) from the boundary bin's documents."""
-    source, docs = grouped
-    return source, boundary_choice(list(docs), plans[source][1])
+def resolve_boundary(grouped: tuple[str, Iterable[tuple[tuple[int, int, int], int]]], plans: Mapping[str, tuple[GroupMix, int]]) -> tuple[str, Any]:
+    """(group, the last boundary document to take) from the boundary bin's documents."""
+    group, docs = grouped
+    return group, boundary_choice(list(docs), plans[group][1])
 
 
-def final_plans(plans: Mapping[str, tuple[SourceMix, int]], last_keys: Mapping[str, tuple[int, int, int]]) -> dict[str, SourceMix]:
-    return {source: dataclasses.replace(plan, last_key=last_keys.get(source)) for source, (plan, _) in plans.items()}
+def final_plans(plans: Mapping[str, tuple[GroupMix, int]], last_keys: Mapping[str, tuple[int, int, int]]) -> dict[str, GroupMix]:
+    return {group: dataclasses.replace(plan, last_key=last_keys.get(group)) for group, (plan, _) in plans.items()}
 
 
 class PackShard(FileDoFn):
@@ -156,7 +156,7 @@ class PackShard(FileDoFn):
         super().setup()
         self._tokenizer = self._shared.acquire(lambda: LoadedTokenizer(self._tokenizer_dir))
 
-    def process(self, index: int, plans: Mapping[str, SourceMix]) -> Iterator[Any]:
+    def process(self, index: int, plans: Mapping[str, GroupMix]) -> Iterator[Any]:
         name = layout.dataset_shard_name(index)
         writer = ArrowShardWriter(f"{self._dataset_dir}/{name}")
         pack = PACKERS[self._pack.strategy]
@@ -253,7 +253,7 @@ class RepackTails(FileDoFn):
                "planned_tokens_per_group": {}, "packed_tokens_per_group": {}}
 
 
-def shard_copies(plans: Mapping[str, SourceMix], groups: Sequence[str], draw: np.ndarray, shard: int, positions: np.ndarray) -> np.ndarray:
+def shard_copies(plans: Mapping[str, GroupMix], groups: Sequence[str], draw: np.ndarray, shard: int, positions: np.ndarray) -> np.ndarray:
     """Copies of each document of a batch, by its mixing group's plan."""
     copies = np.ones(len(groups), np.int64)
     group_array = np.asarray(groups, dtype=object)
