@@ -4,11 +4,13 @@
 # browser test will skip.
 set -euo pipefail
 if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then
+  echo "  chromium already installed"
   exit 0
 fi
 if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "  apt-get install chromium"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  echo "installed $(chromium --version)"
+  echo "  installed $(chromium --version)"
 else
   echo "chromium missing and apt-get unavailable (not root?): the report's browser test will skip" >&2
 fi
