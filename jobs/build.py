@@ -23,7 +23,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from jobs.lifecycle import JobResult, files_fingerprint, run_job, upstream_fingerprint
-from pipeline import layout
+from pipeline import __version__, layout
 from pipeline.assemble.manifest import build_manifest, verify_build
 from pipeline.assemble.tokenize import load_encoder
 from pipeline.assemble.transforms import (
@@ -42,11 +42,12 @@ from pipeline.config import Config
 from pipeline.config_checks import CLUSTER_SIZE, size_buckets
 from pipeline.engine.runner import create_pipeline
 from pipeline.io.curated import WriteCollectedJson, curated_stats
-from pipeline.io.files import read_json, remove_temp_dirs, write_json
+from pipeline.io.files import list_files, read_json, remove_temp_dirs, write_json
 from pipeline.io.write_arrow import write_dataset_metadata
 from tokenizer.encode import ENCODER_FILES
 
 JOB = "build"
+RESUME = "resume.json"  # under dataset/_work/: the config hash, upstream fingerprints and version the tokenized shards were made with
 
 
 def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str], pad_id: int) -> None:
@@ -105,8 +106,22 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool =
     curated/ or tokenizer is refused.
     """
     dataset = layout.dataset_dir(config)
+    resume_marker = FileSystems.join(layout.build_work_dir(config), RESUME)
+    sources: dict[str, str] = {}
+
+    def resume_key() -> dict[str, Any]:
+        return {"config_hash": config.config_hash(), "upstream": sources, "version": __version__}
+
+    def resumable(upstream_sources: dict[str, str]) -> list[str]:
+        """An interrupted build of this config, version, curated/ and tokenizer: its tokenized shards are reused, unless ``force``."""
+        sources.update(upstream_sources)
+        if not force and FileSystems.exists(resume_marker) and read_json(resume_marker) == resume_key():
+            return [layout.build_work_dir(config)]
+        return []
 
     def work() -> JobResult:
+        resumed = len(list_files(FileSystems.join(layout.build_work_dir(config), "tokenized-*.json")))
+        write_json(resume_marker, resume_key())
         shards_in = layout.curated_shards(config)
         num_docs, _ = curated_stats(shards_in)
         encoder = load_encoder(layout.tokenizer_dir(config))
@@ -125,7 +140,7 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool =
         manifest = build_manifest(config, encoder, shard_stats, stats, plan)
         write_json(FileSystems.join(dataset, "manifest.json"), manifest)
         write_dataset_metadata(dataset, [s["file"] for s in shard_stats], config.config_hash()[:16])
-        report = {k: manifest[k] for k in ("rows", "tokens", "tokens_per_source", "mix", "packing", "fim", "split_tokens")}
+        report = {k: manifest[k] for k in ("rows", "tokens", "tokens_per_source", "mix", "packing", "fim", "split_tokens")} | {"shards_resumed": resumed}
         files = {s["file"]: s["sha256"] for s in manifest["shards"]}
         return JobResult(report, {"shards": list(files.values())}, files, manifest)
 
@@ -134,4 +149,5 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool =
         return {"curated": upstream_fingerprint(layout.curated_dir(config), "curate"),
                 "tokenizer": files_fingerprint(tokenizer, ENCODER_FILES) if config.tokenizer.path else upstream_fingerprint(tokenizer, "train-tokenizer")}
 
-    return run_job(config, JOB, dataset, extra_beam_args, force, upstream, work, lambda: read_json(FileSystems.join(dataset, "manifest.json")))
+    return run_job(config, JOB, dataset, extra_beam_args, force, upstream, work, lambda: read_json(FileSystems.join(dataset, "manifest.json")),
+                   resumable=resumable)

@@ -1,5 +1,5 @@
 """Resume at unit granularity: a curate interrupted after some units were analyzed reuses them,
-and runs killed at random moments across curate, tokenizer training and build end, when started
+a build interrupted after tokenizing reuses its tokenized shards, and runs killed at random moments across curate, tokenizer training and build end, when started
 again with the same command, byte-identical to an uninterrupted run."""
 from __future__ import annotations
 
@@ -61,6 +61,27 @@ def test_an_interrupted_curate_reuses_its_analyzed_units(tmp_path, monkeypatch):
     assert digests(tmp_path / "out") == digests(tmp_path / "reference" / "out")
     assert main(["curate", str(config), "--quiet", "--force"]) == 0  # --force redoes every unit
     assert json.loads((tmp_path / "out" / "report" / "report.json").read_text())["curate"]["units_resumed"] == 0
+
+
+def test_an_interrupted_build_reuses_its_tokenized_shards(tmp_path, monkeypatch):
+    from pipeline.assemble import transforms
+
+    sources = many_units(tmp_path)
+    config = write_config(tmp_path, base_config(tmp_path, sources, output={"unit_mb": 0.05}))
+    assert main(["run", str(config), "--quiet"]) == 0
+    expected = digests(tmp_path / "out")
+
+    def crash(*_):
+        raise RuntimeError("killed after every shard was tokenized")
+
+    monkeypatch.setattr(transforms.PackShard, "process", crash)
+    assert main(["build", str(config), "--quiet", "--force"]) != 0
+    monkeypatch.undo()
+    assert main(["build", str(config), "--quiet"]) == 0
+    build = json.loads((tmp_path / "out" / "report" / "report.json").read_text())["build"]
+    curated = len(list((tmp_path / "out" / "curated").glob("part-*.parquet")))
+    assert build["shards_resumed"] == curated >= 5
+    assert digests(tmp_path / "out") == expected
 
 
 @pytest.mark.parametrize("mode, kills", [("in_memory", 12), ("multi_processing", 8)])

@@ -14,6 +14,7 @@ from typing import Any
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.utils import shared
 
 from pipeline import layout
@@ -23,7 +24,7 @@ from pipeline.assemble.pack import PACKERS
 from pipeline.assemble.tokenize import LoadedTokenizer, encode_documents
 from pipeline.config import FimConfig, MixConfig, PackConfig
 from pipeline.io.curated import read_curated_file, write_drops
-from pipeline.io.files import FileDoFn
+from pipeline.io.files import FileDoFn, read_json, write_json
 from pipeline.io.megatron import arrow_batches, row_pieces
 from pipeline.io.token_spill import TokenSpillWriter, read_doc_table, read_token_spill
 from pipeline.io.write_arrow import ArrowShardWriter
@@ -51,6 +52,17 @@ class TokenizeShard(FileDoFn):
 
     def process(self, indexed: tuple[int, str]) -> Iterator[Any]:
         index, path = indexed
+        saved = tokenized_path(self._work, index)
+        outputs = read_json(saved) if FileSystems.exists(saved) else self._tokenize(index, path)
+        for group, (nonzero, values) in outputs["histograms"]:
+            yield beam.pvalue.TaggedOutput(HISTOGRAM, (group, (np.asarray(nonzero, np.int64), np.asarray(values, np.int64))))
+        for key, n in outputs["stats"]:
+            yield beam.pvalue.TaggedOutput(STATS, (key, n))
+        yield outputs["report"]
+
+    def _tokenize(self, index: int, path: str) -> dict[str, Any]:
+        """Tokenizes one curated shard into its spill; saves what the shard emits (written last,
+        so a build started again after a kill reuses the shard: ``tokenized_path``)."""
         spill = TokenSpillWriter(self._work, index)
         counts: dict[str, int] = {}
         histograms: dict[str, np.ndarray] = {}
@@ -77,12 +89,18 @@ class TokenizeShard(FileDoFn):
                 tokens += int(lengths.sum())
                 batch = []
         spill.close()
-        for group, histogram in sorted(histograms.items()):
-            nonzero = np.flatnonzero(histogram)
-            yield beam.pvalue.TaggedOutput(HISTOGRAM, (group, (nonzero, histogram[nonzero])))
-        for key, n in sorted(counts.items()):
-            yield beam.pvalue.TaggedOutput(STATS, (key, n))
-        yield {"shard": index, "documents": documents, "tokens": tokens}
+        outputs = {
+            "histograms": [(group, (np.flatnonzero(h).tolist(), h[np.flatnonzero(h)].tolist())) for group, h in sorted(histograms.items())],
+            "stats": sorted(counts.items()),
+            "report": {"shard": index, "documents": documents, "tokens": tokens},
+        }
+        write_json(tokenized_path(self._work, index), outputs)
+        return outputs
+
+
+def tokenized_path(work: str, index: int) -> str:
+    """What a tokenized shard emitted (histograms, stats, its report), committed after its spill."""
+    return f"{work}/tokenized-{index:05d}.json"
 
 
 def _add_sparse(histogram: np.ndarray, bins: np.ndarray, weights: np.ndarray) -> np.ndarray:
