@@ -7,6 +7,7 @@ step 2 (``ApplyUnit``) applies the decisions where the unit lies and writes its 
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,8 +22,10 @@ from pipeline.curate.apply import NEAR_STATS, PREVIEWS, ApplyUnit, NameKeepers, 
 from pipeline.curate.dedup import exact, ids, near
 from pipeline.curate.dedup.lines import BoilerplateLines
 from pipeline.curate.dedup.nodes import node_unit
+from pipeline.curate.filters.base import RuleFilter
 from pipeline.curate.filters.chain import SourceFilterChains
 from pipeline.curate.repo_order import split_repositories
+from pipeline.curate.reselect import ReselectError, reselect_refusals
 from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
 from pipeline.engine.runner import create_pipeline
 from pipeline.io.curated import WriteCollectedJson, curated_ids
@@ -66,13 +69,13 @@ def plan(config: Config) -> list[WorkUnit]:
     return plan_units(sources, max(1, unit_bytes))
 
 
-def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit]) -> None:
+def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit], reselect_from: str | None = None) -> None:
     """Adds the curate graph to ``p``."""
     work = work_dir(config)
     spread = p | "ListUnits" >> beam.Create(units) | "SpreadUnits" >> beam.Reshuffle()
-    side = [beam.pvalue.AsSingleton(spread | "BoilerplateLines" >> BoilerplateLines(config))] if config.dedup.lines.enabled else []
+    side = [beam.pvalue.AsSingleton(spread | "BoilerplateLines" >> BoilerplateLines(config))] if config.dedup.lines.enabled and not reselect_from else []
     analyzed = spread | "AnalyzeUnits" >> beam.ParDo(
-        AnalyzeUnit(config, SourceFilterChains.from_config(config), work, layout.out(config, "dead_letter")), *side).with_outputs(
+        AnalyzeUnit(config, SourceFilterChains.from_config(config), work, layout.out(config, "dead_letter"), reselect_from), *side).with_outputs(
         EXACT, IDS, BANDS, COUNTS, SAMPLES, main="reports")
     decisions = []
     if config.on_duplicate_id != "keep":
@@ -159,16 +162,40 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
         )
 
 
+def check_reselect(config: Config, run_dir: str, fingerprint_now: str) -> None:
+    """Refuses a reselect that the earlier run's stored values cannot decide, naming why."""
+    old_work = FileSystems.join(run_dir, "curated", "_work")
+    marker = FileSystems.join(old_work, RESUME)
+    if run_dir.rstrip("/") == config.output_dir.rstrip("/"):
+        raise ReselectError(f"reselect writes a new run: give an output_dir other than {run_dir}")
+    if not FileSystems.exists(FileSystems.join(run_dir, "curated", "_SUCCESS")) or not FileSystems.exists(marker):
+        raise ReselectError(f"{run_dir}: no complete curate with its work kept (curate it with output.keep_work: true)")
+    if any(s.repositories for s in config.sources):
+        raise ReselectError("reselect does not re-decide repository sources: run curate")
+    earlier = read_json(marker)
+    if earlier["input"] != fingerprint_now or earlier["version"] != __version__:
+        raise ReselectError(f"{run_dir} was curated from other input files or by another corpusmill version: run curate")
+    if not earlier["config"]["output"]["signals"]:
+        raise ReselectError(f"{run_dir} was curated without output.signals: run curate")
+    chains = SourceFilterChains.from_config(config)
+    rules = {check.name: type(check) for chain in chains.chains.values() for check in chain if isinstance(check, RuleFilter)}
+    refused = reselect_refusals(earlier["config"], json.loads(json.dumps(config.to_dict())), rules)
+    if refused:
+        raise ReselectError("stored signals cannot decide a change of " + ", ".join(refused[:10]) + " (only rule filters' thresholds and the build's sections): run curate")
+
+
 def input_fingerprint(units: list[WorkUnit]) -> str:
     """What curate read: every planned piece's path, size and byte range."""
     return fingerprint([[u.source, [[p.path, p.size, p.start, p.end] for p in u.pieces]] for u in units])
 
 
-def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool = False) -> dict[str, Any]:
+def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool = False, reselect_from: str | None = None) -> dict[str, Any]:
     """Runs the job, checks the written files against the unit reports, the invariant and the
     error budget, and returns the report section. A complete ``curated/`` from the same config
     and the same input files is kept as it is unless ``force``. Inputs are matched (and an input
-    inside the output refused) before anything is cleared."""
+    inside the output refused) before anything is cleared. With ``reselect_from`` (an earlier
+    run's output_dir), units are re-decided from that run's stored values instead of read
+    (``pipeline.curate.reselect``); what cannot be is refused first."""
     report_path = layout.out(config, "report", "report.json")
     units: list[WorkUnit] = []
     resume_marker = FileSystems.join(work_dir(config), RESUME)
@@ -178,10 +205,13 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
         if overlap is not None:
             raise layout.OverlapError(overlap)
         units[:] = plan(config)
+        if reselect_from is not None:
+            check_reselect(config, reselect_from, input_fingerprint(units))
         return {"input": input_fingerprint(units)}
 
     def resume_key() -> dict[str, Any]:
-        return {"config_hash": config.config_hash(), "input": input_fingerprint(units), "version": __version__}
+        """As written to JSON (lists, not tuples), so a saved key compares equal."""
+        return json.loads(json.dumps({"config_hash": config.config_hash(), "input": input_fingerprint(units), "version": __version__, "config": config.to_dict()}))
 
     def resumable(sources: dict[str, str]) -> list[str]:
         """An interrupted run of this config, version and input: its analyzed units (and their dead letters) are reused, unless ``force``."""
@@ -194,10 +224,10 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
         write_json(resume_marker, resume_key())
         write_plan(work_dir(config), {u.index: sum(piece_bytes(piece) for piece in u.pieces) for u in units})
         with create_pipeline(config.beam, extra_beam_args) as p:
-            build_curate_pipeline(p, config, units)
+            build_curate_pipeline(p, config, units, reselect_from)
         unit_reports = read_json(layout.counts_path(config, "units"))
         verify_written(units, unit_reports, layout.curated_dir(config), layout.out(config, "drops"), layout.out(config, "dead_letter"), layout.out(config, "signals"))
-        if FileSystems.exists(work_dir(config)):
+        if FileSystems.exists(work_dir(config)) and not config.output.keep_work:
             FileSystems.delete([work_dir(config)])
         remove_temp_dirs(*(layout.out(config, name) for name in OUTPUT_DIRS))
         summary = summarize_units(unit_reports, read_json(layout.counts_path(config, JOB)), [s.name for s in config.sources])

@@ -50,9 +50,10 @@ def _progress(args: argparse.Namespace, job: str, config: Config) -> Iterator[No
 def _run_curate(config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
     from jobs.curate import run_curate
 
-    _say(args, f"[curate] reading {len(config.sources)} source(s) → {config.output_dir}/curated")
+    reselect_from = getattr(args, "from_run", None)
+    _say(args, f"[curate] {f're-deciding from {reselect_from}' if reselect_from else f'reading {len(config.sources)} source(s)'} → {config.output_dir}/curated")
     with _progress(args, "curate", config):
-        report = run_curate(config, beam_args, args.force)
+        report = run_curate(config, beam_args, args.force, reselect_from)
     if report.get("skipped"):
         _say(args, "[curate] up to date (same config, complete output): skipped; --force redoes it")
         return
@@ -142,6 +143,7 @@ def _explain(config: Config, args: argparse.Namespace) -> None:
 JOBS: dict[str, list[Callable[[Config, Sequence[str], argparse.Namespace], None]]] = {
     "run": [_run_curate, _run_train_tokenizer, _run_build],
     "curate": [_run_curate],
+    "reselect": [_run_curate],
     "train-tokenizer": [_run_train_tokenizer],
     "build": [_run_build],
 }
@@ -174,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
         "train-tokenizer": "train the byte-level BPE tokenizer on a sample of curated/",
         "build": "tokenize → pack → dataset/ (Arrow shards)",
         "validate": "check a config and its input paths, run nothing",
+        "reselect": "curate with changed filter thresholds from an earlier run's stored signals (--from RUN_DIR), without reading the input",
     }
     for name, text in helps.items():
         p = sub.add_parser(name, help=text, description=text, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -181,6 +184,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--output-dir", help="override the config's output_dir (local path or gs:// s3:// hdfs://)")
         p.add_argument("--quiet", action="store_true", help="print nothing but errors")
         p.add_argument("--force", action="store_true", help="redo jobs whose complete output from the same config exists")
+        if name == "reselect":
+            p.add_argument("--from", dest="from_run", required=True, metavar="RUN_DIR",
+                           help="the earlier run's output_dir (curated with output.keep_work: true); the config's output_dir must be another")
     filters = sub.add_parser("filters", help="inspect the filter chain", description="inspect the filter chain")
     filters_sub = filters.add_subparsers(dest="filters_command", required=True)
     explain = filters_sub.add_parser("explain", help="every filter's measured values, thresholds and verdict for one document (both compat modes)")

@@ -242,6 +242,7 @@ class OutputConfig:
 
     unit_mb: float = 64.0
     signals: bool = True  # signals/part-U.parquet: every document's measured values, kept and dropped
+    keep_work: bool = False  # keep curated/_work/ (survivors' spill, dedup keys) after a run: `corpusmill reselect` starts from it
 
 
 @config_block

@@ -76,3 +76,46 @@ def test_a_chained_giant_cluster_keeps_the_members_far_from_its_keeper(tmp_path)
     assert report["near_dedup"]["giant_clusters"] == [{"keeper": "chain/c00", "size": 26, "removed": 2, "kept": 23}]
     samples = json.loads((tmp_path / "guarded" / "out" / "report" / "near_duplicate_samples.json").read_text())
     assert any(s["keeper"] == "chain/c00" for s in samples)
+
+
+def run_cli(tmp_path, sources, *command, **overrides):
+    from pipeline.cli import main
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(base_config(tmp_path, sources, **overrides)))
+    return main([*command[:1], str(path), "--quiet", *command[1:]])
+
+
+def written(out):
+    import hashlib
+
+    files = [*out.glob("curated/part-*.parquet"), *out.glob("drops/part-*.parquet"), *out.glob("signals/part-*.parquet"), *out.glob("dead_letter/*.jsonl")]
+    return {str(f.relative_to(out)): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files)}
+
+
+def test_reselect_writes_what_a_full_rerun_with_tighter_thresholds_writes(tmp_path, corpus):
+    base = base_config(tmp_path, [])["filters"]
+    loose = {**base, "min_length": {"min_chars": 20}, "gopher_quality": {"enabled": True, "min_doc_words": 30, "min_stop_words": 0}}
+    tight = {**base, "min_length": {"min_chars": 300}, "gopher_quality": {"enabled": True, "min_doc_words": 60, "min_stop_words": 0}}
+    assert run_cli(tmp_path / "a", corpus["sources"], "curate", filters=loose, output={"unit_mb": 1, "keep_work": True}) == 0
+    assert run_cli(tmp_path / "full", corpus["sources"], "curate", filters=tight) == 0
+    for path in (tmp_path / "in").rglob("*.*"):  # same names and sizes, other bytes: reselect must not read the input
+        path.write_bytes(b"#" * path.stat().st_size)
+    assert run_cli(tmp_path / "re", corpus["sources"], "reselect", "--from", str(tmp_path / "a" / "out"), filters=tight) == 0
+    full, re = written(tmp_path / "full" / "out"), written(tmp_path / "re" / "out")
+    assert full == re and any(name.startswith("signals/") for name in full)
+    reports = [json.loads((tmp_path / run / "out" / "report" / "report.json").read_text())["curate"] for run in ("a", "full", "re")]
+    assert reports[1]["sources"] == reports[2]["sources"] and reports[1]["sources"]["web"]["kept"] < reports[0]["sources"]["web"]["kept"]
+    assert reports[1]["near_dedup"]["cluster_sizes"] == reports[2]["near_dedup"]["cluster_sizes"]
+
+
+def test_reselect_refuses_what_stored_signals_cannot_decide(tmp_path, corpus, capsys):
+    base = base_config(tmp_path, [])["filters"]
+    filters = {**base, "min_length": {"min_chars": 200}}
+    assert run_cli(tmp_path / "a", corpus["sources"], "curate", filters=filters, output={"unit_mb": 1, "keep_work": True}) == 0
+    earlier = str(tmp_path / "a" / "out")
+    assert run_cli(tmp_path / "dedup", corpus["sources"], "reselect", "--from", earlier, filters=filters, dedup={"minhash": {"threshold": 0.7}}) != 0
+    assert "cannot decide a change of dedup.minhash.threshold" in capsys.readouterr().err
+    assert run_cli(tmp_path / "looser", corpus["sources"], "reselect", "--from", earlier, filters={**base, "min_length": {"min_chars": 20}}) != 0
+    assert "filter min_length removed it and now lets it pass" in capsys.readouterr().err

@@ -142,18 +142,31 @@ class AnalyzeUnit(FileDoFn):
     """WorkUnit → its report (main output); ``exact`` and ``bands`` blocks; ``counts`` keys;
     ``samples`` of drops; and the unit's spill and dead-letter files."""
 
-    def __init__(self, config: Config, filters: SourceFilterChains, work_dir: str, dead_letter_dir: str):
+    def __init__(self, config: Config, filters: SourceFilterChains, work_dir: str, dead_letter_dir: str, reselect_from: str | None = None):
         super().__init__()
         self._config, self._filters = config, filters
         self._work_dir, self._dead_letter_dir = work_dir, dead_letter_dir.rstrip("/")
+        self._reselect_from = reselect_from  # an earlier run's output_dir: re-decide its units from their stored values
 
     def setup(self) -> None:
         super().setup()
         self._ranks = priority_ranks({s.name: s.priority for s in self._config.sources})
 
     def process(self, unit: WorkUnit, boilerplate: np.ndarray = NO_LINES) -> Iterator[Any]:
-        outputs = UnitOutputs.load(self._work_dir, unit.index) or self._analyze(unit, boilerplate)
-        yield from outputs.emit()
+        outputs = UnitOutputs.load(self._work_dir, unit.index)
+        if outputs is None and self._reselect_from is not None:
+            outputs = self._reselect(unit)
+        yield from (outputs or self._analyze(unit, boilerplate)).emit()
+
+    def _reselect(self, unit: WorkUnit) -> UnitOutputs:
+        from pipeline.curate.reselect import copy_file, reselect_unit
+
+        old = self._reselect_from
+        name = unit_name("part", unit.index, ".jsonl")
+        copy_file(FileSystems.join(old, "dead_letter", name), f"{self._dead_letter_dir}/{name}")
+        minhash = self._config.dedup.minhash
+        return reselect_unit(FileSystems.join(old, "curated", "_work"), self._work_dir, unit.index, unit.source, self._filters.chains[unit.source],
+                             make_node(self._ranks[unit.source], unit.index, 0), minhash.enabled and minhash.verify)
 
     def _analyze(self, unit: WorkUnit, boilerplate: np.ndarray) -> UnitOutputs:
         config = self._config
@@ -203,12 +216,12 @@ class AnalyzeUnit(FileDoFn):
                         dead.append(result)
                     elif isinstance(result, Drop):  # web records without main text have no original
                         drops.append(result)
-                        _keep_sample(samples, result, original.text if original is not None else "")
+                        keep_sample(samples, result, original.text if original is not None else "")
                     else:
                         for name, label in result.meta.get("labels", {}).items():
                             if label != "other":  # kept by the classifier: the lowest scores are its borderline above
                                 score = result.meta["scores"][name]
-                                _keep_sample(samples, Drop(result.id, source.name, Stage.KEPT_BORDERLINE, f"classifier_{name}", f"{score:.4f} kept"), result.text)
+                                keep_sample(samples, Drop(result.id, source.name, Stage.KEPT_BORDERLINE, f"classifier_{name}", f"{score:.4f} kept"), result.text)
                         spill.write(curated_row(result))
                         size = len(result.text.encode("utf-8", "surrogatepass"))
                         index.ids.append(result.id)
@@ -338,7 +351,7 @@ def score_keys(source: str, result: Document | Drop | DeadLetter) -> list[tuple[
     return [count_key(Kind.SCORE, source, f"{name}/{min(int(score * 10), 9) / 10:.1f}") for name, score in scores]
 
 
-def _keep_sample(samples: dict[tuple[str, str], list[tuple[Any, str, str, str]]], drop: Drop, text: str) -> None:
+def keep_sample(samples: dict[tuple[str, str], list[tuple[Any, str, str, str]]], drop: Drop, text: str) -> None:
     """Keeps ``SAMPLES_PER_REASON`` drops per (stage, reason): those with the smallest id hash, or
     for a classifier the borderline ones (the highest scores under its threshold; for
     ``kept_borderline``, the lowest scores it kept)."""

@@ -21,7 +21,7 @@ from pipeline.records import Document, Drop
 KEPT = "kept"
 SURVIVOR = "survivor"  # the spill's column: a survivor's position in the unit (its dedup node), null for a drop
 ARROW_TYPES = {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string()}
-FIXED_COLUMNS = [("id", pa.string()), ("source", pa.string()), ("stage", pa.string()), ("reason", pa.string()), ("language", pa.string())]
+FIXED_COLUMNS = [("id", pa.string()), ("source", pa.string()), ("stage", pa.string()), ("reason", pa.string()), ("filter", pa.string()), ("language", pa.string())]
 DEDUP_COLUMNS = [("duplicate_of", pa.string()), ("cluster_keeper", pa.string()), ("cluster_size", pa.int64())]
 
 

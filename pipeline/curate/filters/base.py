@@ -35,6 +35,7 @@ class RuleFilter:
 
     name: ClassVar[str]
     SIGNALS: ClassVar[dict[str, type]]
+    MEASURE_PARAMS: ClassVar[frozenset[str]] = frozenset()  # parameters that change the measured values, not only the verdict
 
     def measure(self, doc: Document) -> dict[str, Any]:
         raise NotImplementedError
@@ -56,9 +57,18 @@ class RuleFilter:
         return self.judge(doc, self.measure(doc))
 
 
+REMOVED_BY = "filter"  # the signals column naming the filter that removed a document
+
+
+def filter_name(check: DocumentFilter) -> str:
+    """A filter's name in signals: its config block for a rule filter, else its class."""
+    return check.name if isinstance(check, RuleFilter) else type(check).__name__
+
+
 def apply_filters(filters: Sequence[DocumentFilter], doc: Document, signals: dict[str, Any] | None = None) -> Document | Drop:
     """The first rejection wins, so every drop has exactly one reason; changed copies flow on.
-    With ``signals``, every rule filter's measured values are added to it as ``<name>_<value>``."""
+    With ``signals``, every rule filter's measured values are added to it as ``<name>_<value>``,
+    and the name of the filter that removed the document as ``filter``."""
     for check in filters:
         if signals is not None and isinstance(check, RuleFilter):
             measured = check.measure(doc)
@@ -67,6 +77,8 @@ def apply_filters(filters: Sequence[DocumentFilter], doc: Document, signals: dic
         else:
             result = check(doc)
         if isinstance(result, Rejection):
+            if signals is not None:
+                signals[REMOVED_BY] = filter_name(check)
             return Drop(doc.id, doc.source, Stage.FILTER, result.reason, result.detail, result.language or doc.meta.get("language", ""))
         if isinstance(result, Document):
             doc = result

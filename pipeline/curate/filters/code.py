@@ -31,6 +31,7 @@ class CodeQuality(RuleFilter):
     """Source-code quality rules (StarCoder / DeepSeek-Coder) with their published thresholds."""
 
     name: ClassVar[str] = "code"
+    MEASURE_PARAMS: ClassVar[frozenset[str]] = frozenset({"generated_header_lines"})
     SIGNALS: ClassVar[dict[str, type]] = {"max_line_length": int, "mean_line_length": float, "alnum_fraction": float, "data_char_fraction": float, "generated": bool}
 
     max_line_length: int = 1000

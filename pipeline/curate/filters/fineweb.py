@@ -17,6 +17,7 @@ class FineWebQuality(RuleFilter):
     """FineWeb quality rules with their published thresholds."""
 
     name: ClassVar[str] = "fineweb"
+    MEASURE_PARAMS: ClassVar[frozenset[str]] = frozenset({"short_line_length"})
     SIGNALS: ClassVar[dict[str, type]] = {"line_punct_ratio": float, "short_line_ratio": float, "dup_line_char_ratio": float, "newline_word_ratio": float}
 
     min_line_punct_ratio: float = 0.12

@@ -155,6 +155,7 @@ class LanguageFilter(RuleFilter):
 
     name: ClassVar[str] = "language"
     SIGNALS: ClassVar[dict[str, type]] = {"detected": str, "score": float}
+    MEASURE_PARAMS: ClassVar[frozenset[str]] = frozenset({"max_chars", "backend", "fasttext_model"})
     allowed: list[str] | None = None  # None: annotate only
     min_score: float = 0.5
     max_chars: int = 2000
