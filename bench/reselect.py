@@ -34,11 +34,11 @@ def config_for(corpus: Path, out: Path, mode: str, workers: int, **extra: object
     }
 
 
-def timed(work: Path, name: str, config: dict, *command: str) -> float:
+def timed(work: Path, name: str, config: dict, *command: str, quiet: bool = True) -> float:
     path = work / f"reselect-{name}.yaml"
     path.write_text(yaml.safe_dump(config))
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "pipeline", command[0], str(path), "--quiet", *command[1:]], check=True)
+    subprocess.run([sys.executable, "-m", "pipeline", command[0], str(path), *(["--quiet"] if quiet else []), *command[1:]], check=True)
     return time.monotonic() - started
 
 
@@ -57,7 +57,7 @@ def main() -> None:
     work = Path(args.work)
     corpus = corpus_dir(work, args.gb)
     outs = {name: work / f"reselect-{args.gb:g}gb-{name}" for name in ("first", "full", "reselected")}
-    first = timed(work, "first", config_for(corpus, outs["first"], args.mode, args.workers, output={"keep_work": True}), "curate")
+    first = timed(work, "first", config_for(corpus, outs["first"], args.mode, args.workers, output={"keep_work": True}), "curate", quiet=False)  # its progress lines show
     full = timed(work, "full", config_for(corpus, outs["full"], args.mode, args.workers, filters=TIGHTER), "curate")
     again = timed(work, "reselected", config_for(corpus, outs["reselected"], args.mode, args.workers, filters=TIGHTER), "reselect", "--from", str(outs["first"]))
     same = written(outs["full"]) == written(outs["reselected"])
