@@ -33,7 +33,7 @@ from pipeline.io.files import list_files, read_json, remove_temp_dirs, write_jso
 from pipeline.io.spill import ANALYZED
 from pipeline.read.formats import match_source_files
 from pipeline.read.units import WorkUnit, piece_bytes, plan_units, unit_name
-from pipeline.records import Stage, stable_hash
+from pipeline.records import AnalyzedUnit, AppliedUnit, Stage, stable_hash, unit_report_from_json, unit_report_json
 from pipeline.report.accounting import (
     CountAndWrite,
     check_error_budget,
@@ -113,7 +113,7 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
         | "GroupByKeeperUnit" >> beam.GroupByKey()
         | "NameKeepers" >> beam.ParDo(NameKeepers(work))
     )
-    joined = {"report": analyzed.reports | "ReportByUnit" >> beam.Map(lambda r: (r["unit"], r)), "decisions": named}
+    joined = {"report": analyzed.reports | "ReportByUnit" >> beam.Map(lambda r: (r.unit, r)), "decisions": named}
     if cluster_members:
         joined["clusters"] = cluster_members[0]
     resolved = (
@@ -136,8 +136,9 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
         beam.pvalue.AsList(sampled_roots),
     ).with_outputs(COUNTS, NEAR_STATS, PREVIEWS, main="reports")
     _ = (
-        (analyzed.reports | "AnalyzeReports" >> beam.Map(lambda r: {"step": "analyze", **r}), applied.reports | "ApplyReports" >> beam.Map(lambda r: {"step": "apply", **r}))
+        (analyzed.reports, applied.reports)
         | "MergeUnitReports" >> beam.Flatten()
+        | "UnitReportsAsJson" >> beam.Map(unit_report_json)
         | "WriteUnitReports" >> WriteCollectedJson(layout.counts_path(config, "units"))
     )
     _ = (
@@ -225,7 +226,7 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
         write_plan(work_dir(config), {u.index: sum(piece_bytes(piece) for piece in u.pieces) for u in units})
         with create_pipeline(config.beam, extra_beam_args) as p:
             build_curate_pipeline(p, config, units, reselect_from)
-        unit_reports = read_json(layout.counts_path(config, "units"))
+        unit_reports = [unit_report_from_json(r) for r in read_json(layout.counts_path(config, "units"))]
         verify_written(units, unit_reports, layout.curated_dir(config), layout.out(config, "drops"), layout.out(config, "dead_letter"), layout.out(config, "signals"))
         if FileSystems.exists(work_dir(config)) and not config.output.keep_work:
             FileSystems.delete([work_dir(config)])
@@ -236,17 +237,18 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
                 shards = [FileSystems.join(layout.curated_dir(config), unit_name("part", u.index, ".parquet")) for u in units if u.source == source.name]
                 split = split_repositories(doc_id for path in shards for doc_id in curated_ids(path))
                 summary[source.name]["repositories"]["split_across_files"] = {"repositories": len(split), "examples": split[:10]}
-        analyzed = [r for r in unit_reports if r["step"] == "analyze"]
-        report = {"config_hash": config.config_hash(), "units": len(units), "units_resumed": resumed, "input_bytes": sum(r["input_bytes"] for r in analyzed),
-                  "shuffled_bytes": sum(r["shuffled_bytes"] for r in analyzed), "sources": summary}
+        analyzed = [r for r in unit_reports if isinstance(r, AnalyzedUnit)]
+        applied = [r for r in unit_reports if isinstance(r, AppliedUnit)]
+        report = {"config_hash": config.config_hash(), "units": len(units), "units_resumed": resumed, "input_bytes": sum(r.input_bytes for r in analyzed),
+                  "shuffled_bytes": sum(r.shuffled_bytes for r in analyzed), "sources": summary}
         if config.output.signals:
-            written = [r["signals_file"] for r in unit_reports if r["step"] == "apply"]
+            written = [r.signals_file for r in applied if r.signals_file is not None]
             signal_bytes = sum(w["bytes"] for w in written)
             report["signals"] = {"rows": sum(w["rows"] for w in written), "bytes": signal_bytes,
                                  "bytes_per_input_byte": round(signal_bytes / max(report["input_bytes"], 1), 4)}
         if config.dedup.minhash.enabled:
             report["near_dedup"] = summarize_near_dedup(read_json(layout.counts_path(config, "near_dedup")))
-        shards = {unit_name("part", r["unit"], ".parquet"): r["curated_file"]["sha256"] for r in unit_reports if r["step"] == "apply"}
+        shards = {unit_name("part", r.unit, ".parquet"): r.curated_file["sha256"] for r in applied}
         return JobResult(report, {"documents": sum(e["kept"] for e in summary.values())}, dict(sorted(shards.items())))
 
     def checks(report: dict[str, Any]) -> None:

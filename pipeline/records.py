@@ -5,8 +5,9 @@ All randomness and partitioning derive from these hashes of ``(seed, id)``: neve
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import xxhash
@@ -142,3 +143,49 @@ def preview(raw: Any) -> str:
     if isinstance(raw, bytes):
         return raw[:RAW_PREVIEW_BYTES].decode("utf-8", "backslashreplace")
     return str(raw)[:RAW_PREVIEW_BYTES].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalyzedUnit:
+    """What one work unit's analyze step read, dead-lettered and passed on to dedup: the first half
+    of the unit's reconciliation (``read = kept + dropped + dead-lettered``)."""
+
+    STEP: ClassVar[str] = "analyze"
+    unit: int
+    source: str
+    read: int
+    dead_lettered: dict[str, int]  # per stage
+    survivors: int  # documents past the filters, into dedup
+    survivor_bytes: int
+    input_bytes: int
+    shuffled_bytes: int  # dedup key bytes it emitted
+
+
+@dataclasses.dataclass(frozen=True)
+class AppliedUnit:
+    """What one work unit's apply step committed: kept and dropped counts and each written file's
+    rows, bytes and sha256 (the second half of the reconciliation)."""
+
+    STEP: ClassVar[str] = "apply"
+    unit: int
+    source: str
+    kept: int
+    dropped: list[tuple[str, str, int]]  # (stage, reason, documents)
+    curated_file: dict[str, Any]
+    drops_file: dict[str, Any]
+    signals_file: dict[str, Any] | None = None
+
+
+UnitReport = AnalyzedUnit | AppliedUnit
+
+
+def unit_report_json(report: UnitReport) -> dict[str, Any]:
+    """A unit report as a JSON object, with its ``step``."""
+    return {"step": report.STEP, **dataclasses.asdict(report)}
+
+
+def unit_report_from_json(data: dict[str, Any]) -> UnitReport:
+    fields = {k: v for k, v in data.items() if k != "step"}
+    if data["step"] == AnalyzedUnit.STEP:
+        return AnalyzedUnit(**fields)
+    return AppliedUnit(**{**fields, "dropped": [tuple(d) for d in fields["dropped"]]})

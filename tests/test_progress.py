@@ -4,10 +4,12 @@ from __future__ import annotations
 import io
 import json
 import time
+from dataclasses import asdict
 
 import yaml
 
 from pipeline.cli import main
+from pipeline.records import AnalyzedUnit
 from pipeline.report.progress import Progress, curate_state, progress_line, status_lines, write_plan
 from tests.conftest import base_config
 
@@ -28,7 +30,7 @@ def test_status_of_a_finished_run_and_of_one_in_progress(tmp_path, corpus, capsy
     work = running / "curated" / "_work"
     write_plan(str(work), {0: 1_000_000, 1: 2_000_000, 2: 3_000_000})
     for unit, (docs, survivors) in {0: (10, 8), 2: (30, 20)}.items():
-        (work / f"unit-{unit:05d}.analyzed.json").write_text(json.dumps({"unit": unit, "read": docs, "survivors": survivors}))
+        (work / f"unit-{unit:05d}.analyzed.json").write_text(json.dumps(asdict(AnalyzedUnit(unit, "web", docs, {}, survivors, 0, 0, 0))))
     (running / "curated" / "part-00000.parquet").write_bytes(b"")
     state = curate_state(str(running))
     assert state == {"state": "in progress", "units": 3, "input_bytes": 6_000_000, "analyzed": 2, "applied": 1,
@@ -41,7 +43,7 @@ def test_status_of_a_finished_run_and_of_one_in_progress(tmp_path, corpus, capsy
 def test_progress_prints_plain_lines_off_a_terminal(tmp_path):
     work = tmp_path / "curated" / "_work"
     write_plan(str(work), {0: 5_000_000, 1: 5_000_000})
-    (work / "unit-00001.analyzed.json").write_text(json.dumps({"unit": 1, "read": 7, "survivors": 7}))
+    (work / "unit-00001.analyzed.json").write_text(json.dumps(asdict(AnalyzedUnit(1, "web", 7, {}, 7, 0, 0, 0))))
     out = io.StringIO()
     with Progress("curate", str(tmp_path), stream=out, log_every=0.05):
         time.sleep(0.3)

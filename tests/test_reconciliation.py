@@ -12,8 +12,8 @@ import yaml
 
 from pipeline.config import load_config
 from pipeline.curate import apply
-from pipeline.io.curated import ParquetRowWriter
-from pipeline.io.curated import ReconciliationError
+from pipeline.io.curated import ParquetRowWriter, ReconciliationError
+from pipeline.records import AppliedUnit
 from tests.conftest import base_config
 
 
@@ -44,7 +44,7 @@ def test_a_unit_whose_report_never_arrives_fails_the_run(tmp_path, corpus, monke
 
     def forgetful(self, element, sampled_roots):
         for output in original(self, element, sampled_roots):
-            if not (isinstance(output, dict) and output["unit"] == 1):
+            if not (isinstance(output, AppliedUnit) and output.unit == 1):
                 yield output
 
     monkeypatch.setattr(apply.ApplyUnit, "process", forgetful)

@@ -8,6 +8,7 @@ report of counts, count keys and a bounded sample of drops: only ids and hashes 
 """
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import io
 from collections import Counter
@@ -33,7 +34,7 @@ from pipeline.io.signals import signals_row, signals_schema, spill_schema
 from pipeline.io.spill import ANALYZED, ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets, write_signatures
 from pipeline.read.formats import read_piece
 from pipeline.read.units import WorkUnit, piece_bytes, unit_name
-from pipeline.records import DeadLetter, Document, Drop, Repository, Stage, stable_hash
+from pipeline.records import AnalyzedUnit, DeadLetter, Document, Drop, Repository, Stage, stable_hash
 from pipeline.report.counts import CountKey, Kind, count_key, length_bin
 
 EXACT = "exact"
@@ -255,16 +256,8 @@ class AnalyzeUnit(FileDoFn):
             keyed[BANDS]["key"] = keys.ravel()
             keyed[BANDS]["node"] = np.repeat(np.uint64(base) + np.concatenate(minhash.positions), keys.shape[1])
         dead_by_stage = Counter(d.stage for d in dead)
-        report = {
-            "unit": unit.index,
-            "source": source.name,
-            "read": read,
-            "dead_lettered": dict(sorted(dead_by_stage.items())),
-            "survivors": len(index.ids),
-            "survivor_bytes": sum(index.sizes),
-            "input_bytes": sum(piece_bytes(p) for p in unit.pieces),
-            "shuffled_bytes": sum(entries.nbytes for entries in keyed.values()),
-        }
+        report = AnalyzedUnit(unit.index, source.name, read, dict(sorted(dead_by_stage.items())), len(index.ids), sum(index.sizes),
+                              sum(piece_bytes(p) for p in unit.pieces), sum(entries.nbytes for entries in keyed.values()))
         sampled = [(reason, (-row[0], *row[1:])) for reason, rows in sorted(samples.items()) for row in rows]
         outputs = UnitOutputs(keyed, sorted(counts.items()), sampled, report)
         outputs.save(self._work_dir, unit.index)
@@ -280,7 +273,7 @@ class UnitOutputs(NamedTuple):
     keyed: dict[str, np.ndarray]  # EXACT / IDS: exact.ENTRY; BANDS: BAND_ENTRY
     counts: list[tuple[CountKey, int]]
     samples: list[tuple[tuple[str, str], tuple[Any, ...]]]
-    report: dict[str, Any]
+    report: AnalyzedUnit
 
     def emit(self) -> Iterator[Any]:
         for tag, entries in self.keyed.items():
@@ -300,7 +293,7 @@ class UnitOutputs(NamedTuple):
         np.savez(buffer, **self.keyed)
         write_bytes(unit_file(work_dir, unit, "keys.npz"), buffer.getvalue())
         write_json(unit_file(work_dir, unit, "outputs.json"), {"counts": self.counts, "samples": self.samples})
-        write_json(unit_file(work_dir, unit, ANALYZED), self.report)  # last: the unit counts as analyzed
+        write_json(unit_file(work_dir, unit, ANALYZED), dataclasses.asdict(self.report))  # last: the unit counts as analyzed
 
     @classmethod
     def load(cls, work_dir: str, unit: int) -> UnitOutputs | None:
@@ -312,7 +305,7 @@ class UnitOutputs(NamedTuple):
         outputs = read_json(unit_file(work_dir, unit, "outputs.json"))
         counts = [(tuple(key), n) for key, n in outputs["counts"]]
         samples = [(tuple(reason), tuple(row)) for reason, row in outputs["samples"]]
-        return cls(keyed, counts, samples, read_json(unit_file(work_dir, unit, ANALYZED)))
+        return cls(keyed, counts, samples, AnalyzedUnit(**read_json(unit_file(work_dir, unit, ANALYZED))))
 
 
 def hash_entries(keys: list[tuple[int, int]], nodes: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from pipeline.io.files import FileDoFn
 from pipeline.io.signals import write_signals
 from pipeline.io.spill import read_filter_drops, read_index, read_table, unit_file
 from pipeline.read.units import unit_name
-from pipeline.records import Drop, Stage
+from pipeline.records import AnalyzedUnit, AppliedUnit, Drop, Stage
 from pipeline.report.counts import Kind, count_key, length_bin, pii_keys
 
 
@@ -66,7 +66,7 @@ class NameKeepers(FileDoFn):
             yield node_unit(member), Decision(node_position(member), stage, _REASONS[stage], index.ids[position], index.sources[position])
 
 
-def resolve_unit(keyed: tuple[int, dict[str, list[Any]]]) -> tuple[dict[str, Any], UnitDedup]:
+def resolve_unit(keyed: tuple[int, dict[str, list[Any]]]) -> tuple[AnalyzedUnit, UnitDedup]:
     """(unit, {"report": [analyze report], "decisions": [Decision], "clusters": [(position, size)]})
     → (report, one decision per removed position): a duplicate id wins over an exact duplicate,
     which wins over a near one."""
@@ -91,9 +91,9 @@ class ApplyUnit(FileDoFn):
         self._curated_dir, self._drops_dir = curated_dir.rstrip("/"), drops_dir.rstrip("/")
         self._signals_dir = signals_dir.rstrip("/") if signals_dir else None
 
-    def process(self, element: tuple[dict[str, Any], UnitDedup], sampled_roots: Iterable[str]) -> Iterator[Any]:
+    def process(self, element: tuple[AnalyzedUnit, UnitDedup], sampled_roots: Iterable[str]) -> Iterator[Any]:
         report, dedup = element
-        unit, source = report["unit"], report["source"]
+        unit, source = report.unit, report.source
         by_position = {d.position: d for d in dedup.decisions}
         in_cluster = {position: (size, keeper) for position, size, keeper in dedup.clusters}
         cluster_of: dict[int, tuple[str, int]] = {}  # position → (keeper id, cluster size)
@@ -141,12 +141,5 @@ class ApplyUnit(FileDoFn):
                 outcomes[p] = (stage, reason, duplicate_of, cluster_keeper, size)
             written = write_signals(f"{self._signals_dir}/{unit_name('part', unit, '.parquet')}", read_table(unit_file(self._work_dir, unit, "signals.parquet")), outcomes)
             signals_file = {k: written[k] for k in ("rows", "bytes", "sha256")}
-        yield {
-            "unit": unit,
-            "source": source,
-            "kept": curated_file["rows"],
-            "dropped": [[stage, reason, n] for (stage, reason), n in sorted(dropped.items())],
-            "curated_file": {k: curated_file[k] for k in ("rows", "bytes", "sha256")},
-            "drops_file": {k: drops_stats[k] for k in ("rows", "bytes", "sha256")},
-            "signals_file": signals_file,
-        }
+        yield AppliedUnit(unit, source, curated_file["rows"], [(stage, reason, n) for (stage, reason), n in sorted(dropped.items())],
+                          {k: curated_file[k] for k in ("rows", "bytes", "sha256")}, {k: drops_stats[k] for k in ("rows", "bytes", "sha256")}, signals_file)

@@ -12,6 +12,7 @@ thresholds (``reselect_refusals``).
 """
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections import Counter
 from typing import Any
@@ -166,8 +167,8 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
     _write_unit(old_work, new_work, unit, survivors, index, kept, drops, new_rows, verify)
     keyed = {tag: _renumbered(entries, kept, len(survivors), base_node) for tag, entries in old.keyed.items()}
     sampled = [(reason, (-entry[0], *entry[1:])) for reason, heap in sorted(heaps.items()) for entry in sorted(heap)]
-    report = dict(old.report, survivors=len(kept), survivor_bytes=sum(index.sizes[p] for p in kept),
-                  shuffled_bytes=sum(entries.nbytes for entries in keyed.values()))
+    report = dataclasses.replace(old.report, survivors=len(kept), survivor_bytes=sum(index.sizes[p] for p in kept),
+                                 shuffled_bytes=sum(entries.nbytes for entries in keyed.values()))
     outputs = UnitOutputs(keyed, sorted((k, n) for k, n in counts.items() if n), sampled, report)
     outputs.save(new_work, unit)
     return outputs

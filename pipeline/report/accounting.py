@@ -16,6 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.io.curated import ReconciliationError, WriteCollectedJson, parquet_rows
 from pipeline.io.files import read_bytes, read_json, write_bytes, write_json
 from pipeline.read.units import WorkUnit, unit_name
+from pipeline.records import AnalyzedUnit, AppliedUnit, UnitReport
 from pipeline.report.counts import CountKey, Kind, SourceSummary, count_key
 from pipeline.report.html import render
 
@@ -50,21 +51,20 @@ def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[st
     return {name: entry.to_dict() for name, entry in summary.items()}
 
 
-def unit_count_rows(unit_reports: Iterable[dict[str, Any]]) -> list[tuple[CountKey, int]]:
+def unit_count_rows(unit_reports: Iterable[UnitReport]) -> list[tuple[CountKey, int]]:
     """The read, kept, dropped and dead-lettered count rows of the per-unit reports."""
     rows: list[tuple[CountKey, int]] = []
     for r in unit_reports:
-        source = r["source"]
-        if r["step"] == "analyze":
-            rows.append((count_key(Kind.READ, source), r["read"]))
-            rows += [(count_key(Kind.DEAD_LETTER, source, stage), n) for stage, n in r["dead_lettered"].items()]
+        if isinstance(r, AnalyzedUnit):
+            rows.append((count_key(Kind.READ, r.source), r.read))
+            rows += [(count_key(Kind.DEAD_LETTER, r.source, stage), n) for stage, n in r.dead_lettered.items()]
         else:
-            rows.append((count_key(Kind.KEPT, source), r["kept"]))
-            rows += [(count_key(Kind.DROPPED, source, stage, reason), n) for stage, reason, n in r["dropped"]]
+            rows.append((count_key(Kind.KEPT, r.source), r.kept))
+            rows += [(count_key(Kind.DROPPED, r.source, stage, reason), n) for stage, reason, n in r.dropped]
     return rows
 
 
-def summarize_units(unit_reports: Iterable[dict[str, Any]], count_rows: Iterable[tuple[list[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
+def summarize_units(unit_reports: Iterable[UnitReport], count_rows: Iterable[tuple[list[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
     """``summarize_counts`` over the unit reports (what the writers committed) plus the other count keys."""
     return summarize_counts([*unit_count_rows(unit_reports), *count_rows], sources)
 
@@ -73,33 +73,37 @@ def _jsonl_rows(path: str) -> int:
     return read_bytes(path).count(b"\n") if FileSystems.exists(path) else 0
 
 
-def verify_written(units: Sequence[WorkUnit], unit_reports: Sequence[dict[str, Any]], curated_dir: str, drops_dir: str, dead_letter_dir: str,
+def verify_written(units: Sequence[WorkUnit], unit_reports: Sequence[UnitReport], curated_dir: str, drops_dir: str, dead_letter_dir: str,
                    signals_dir: str) -> None:
     """Every unit reported both steps once, its counts add up, and the files it committed hold
     exactly the rows it reported (read back from Parquet footers and JSONL lines): a record
     lost anywhere between reading and the output files fails the run here, naming the unit."""
-    by_unit: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    analyzed_by_unit: dict[int, list[AnalyzedUnit]] = {}
+    applied_by_unit: dict[int, list[AppliedUnit]] = {}
     for r in unit_reports:
-        by_unit.setdefault((r["unit"], r["step"]), []).append(r)
+        if isinstance(r, AnalyzedUnit):
+            analyzed_by_unit.setdefault(r.unit, []).append(r)
+        else:
+            applied_by_unit.setdefault(r.unit, []).append(r)
     problems = []
     for unit in units:
         where = f"unit {unit.index} ({unit.source}: {', '.join(p.path for p in unit.pieces[:2])}{' ...' if len(unit.pieces) > 2 else ''})"
-        analyzed, applied = by_unit.get((unit.index, "analyze"), []), by_unit.get((unit.index, "apply"), [])
+        analyzed, applied = analyzed_by_unit.get(unit.index, []), applied_by_unit.get(unit.index, [])
         if len(analyzed) != 1 or len(applied) != 1:
             problems.append(f"{where}: {len(analyzed)} analyze and {len(applied)} apply reports, expected one each")
             continue
         a, b = analyzed[0], applied[0]
-        dead = sum(a["dead_lettered"].values())
-        dropped = sum(n for _, _, n in b["dropped"])
-        if a["read"] != b["kept"] + dropped + dead:
-            problems.append(f"{where}: read {a['read']} != kept {b['kept']} + dropped {dropped} + dead-lettered {dead}")
+        dead = sum(a.dead_lettered.values())
+        dropped = sum(n for _, _, n in b.dropped)
+        if a.read != b.kept + dropped + dead:
+            problems.append(f"{where}: read {a.read} != kept {b.kept} + dropped {dropped} + dead-lettered {dead}")
         written = {
-            "curated": (parquet_rows(FileSystems.join(curated_dir, unit_name("part", unit.index, ".parquet"))), b["kept"]),
+            "curated": (parquet_rows(FileSystems.join(curated_dir, unit_name("part", unit.index, ".parquet"))), b.kept),
             "drops": (parquet_rows(FileSystems.join(drops_dir, unit_name("part", unit.index, ".parquet"))), dropped),
             "dead_letter": (_jsonl_rows(FileSystems.join(dead_letter_dir, unit_name("part", unit.index, ".jsonl"))), dead),
         }
-        if b.get("signals_file") is not None:  # one row per document read, kept or dropped
-            written["signals"] = (parquet_rows(FileSystems.join(signals_dir, unit_name("part", unit.index, ".parquet"))), b["kept"] + dropped)
+        if b.signals_file is not None:  # one row per document read, kept or dropped
+            written["signals"] = (parquet_rows(FileSystems.join(signals_dir, unit_name("part", unit.index, ".parquet"))), b.kept + dropped)
         problems += [f"{where}: {name}/ file holds {rows} rows, the unit reported {reported}" for name, (rows, reported) in written.items() if rows != reported]
     if problems:
         raise ReconciliationError("written output does not match the counts: " + "; ".join(problems[:20]))

@@ -21,6 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.io.files import SUCCESS, list_files, read_json, write_json
 from pipeline.io.spill import ANALYZED, unit_file
+from pipeline.records import AnalyzedUnit
 
 PLAN = "plan.json"
 _UNIT = re.compile(r"(\d+)\D*$")
@@ -48,7 +49,7 @@ def curate_state(output_dir: str) -> dict[str, Any]:
         return {"state": "not started"}
     unit_bytes = {int(u): n for u, n in read_json(plan_path(work))["units"].items()}
     analyzed = sorted(_units(FileSystems.join(work, f"unit-*.{ANALYZED}")))
-    reports = [read_json(unit_file(work, u, ANALYZED)) for u in analyzed]
+    reports = [AnalyzedUnit(**read_json(unit_file(work, u, ANALYZED))) for u in analyzed]
     return {
         "state": "in progress",
         "units": len(unit_bytes),
@@ -56,8 +57,8 @@ def curate_state(output_dir: str) -> dict[str, Any]:
         "analyzed": len(analyzed),
         "applied": len(_units(FileSystems.join(curated, "part-*.parquet"))),
         "bytes_read": sum(unit_bytes.get(u, 0) for u in analyzed),
-        "documents_read": sum(r["read"] for r in reports),
-        "survivors": sum(r["survivors"] for r in reports),
+        "documents_read": sum(r.read for r in reports),
+        "survivors": sum(r.survivors for r in reports),
     }
 
 
