@@ -18,13 +18,14 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.curate.analyze import UnitOutputs, keep_sample, score_keys
 from pipeline.curate.filters.base import REMOVED_BY, DocumentFilter, Rejection, RuleFilter, filter_name
 from pipeline.curate.filters.classifier import ClassifierFilter
 from pipeline.curate.filters.language import LanguageFilter
-from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, curated_row, read_curated_file
+from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, document_at
 from pipeline.io.files import read_bytes, write_bytes
 from pipeline.io.signals import SURVIVOR
 from pipeline.io.spill import (
@@ -124,7 +125,7 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
         raise ReselectError(f"unit {unit}: the earlier run has no analysis of it (run curate with output.keep_work: true)")
     rows = read_table(unit_file(old_work, unit, "signals.parquet")).to_pylist()
     old_drops = iter(read_filter_drops(old_work, unit))
-    survivors = list(read_curated_file(unit_file(old_work, unit, "docs.parquet")))
+    survivors = read_table(unit_file(old_work, unit, "docs.parquet"))  # Documents made only for those that leave
     index = read_index(old_work, unit)
     counts = Counter(dict(old.counts))
     heaps: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
@@ -156,7 +157,7 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
         if old_drop is not None:  # another reason now: it leaves its old reason's samples (its text is not stored)
             _unsample(heaps, (old_drop.stage, old_drop.reason), drop.id)
             continue
-        doc = survivors[position]
+        doc = document_at(survivors, position)
         for key in score_keys(source, doc):
             counts[key] -= 1
         for name in doc.meta.get("labels", {}):  # no longer a kept borderline document
@@ -165,7 +166,7 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
     for reason in [r for r, h in heaps.items() if not h]:
         del heaps[reason]
     _write_unit(old_work, new_work, unit, survivors, index, kept, drops, new_rows, verify)
-    keyed = {tag: _renumbered(entries, kept, len(survivors), base_node) for tag, entries in old.keyed.items()}
+    keyed = {tag: _renumbered(entries, kept, survivors.num_rows, base_node) for tag, entries in old.keyed.items()}
     sampled = [(reason, (-entry[0], *entry[1:])) for reason, heap in sorted(heaps.items()) for entry in sorted(heap)]
     report = dataclasses.replace(old.report, survivors=len(kept), survivor_bytes=sum(index.sizes[p] for p in kept),
                                  shuffled_bytes=sum(entries.nbytes for entries in keyed.values()))
@@ -190,11 +191,10 @@ def _renumbered(entries: np.ndarray, kept: list[int], survivors: int, base_node:
     return entries
 
 
-def _write_unit(old_work: str, new_work: str, unit: int, survivors: list, index: UnitIndex, kept: list[int], drops: list[Drop],
+def _write_unit(old_work: str, new_work: str, unit: int, survivors: pa.Table, index: UnitIndex, kept: list[int], drops: list[Drop],
                 rows: list[dict[str, Any]], verify: bool) -> None:
     spill = ParquetRowWriter(unit_file(new_work, unit, "docs.parquet"), CURATED_SCHEMA)
-    for p in kept:
-        spill.write(curated_row(survivors[p]))
+    spill.write_table(survivors.take(pa.array(kept, pa.int64())))
     spill.close()
     write_index(new_work, unit, UnitIndex([index.ids[p] for p in kept], [index.sources[p] for p in kept], [index.sizes[p] for p in kept]))
     write_filter_drops(new_work, unit, drops)

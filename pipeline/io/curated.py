@@ -60,6 +60,12 @@ class ParquetRowWriter:
         if len(self._pending) >= self._row_group:
             self._flush()
 
+    def write_table(self, table: pa.Table) -> None:
+        """Rows already in Arrow form (a filtered copy of another file of this schema), after the pending ones."""
+        self._flush()
+        self._writer.write_table(table.cast(self._schema), row_group_size=self._row_group)
+        self.rows += table.num_rows
+
     def _flush(self) -> None:
         if self._pending:
             self._writer.write_table(pa.Table.from_pylist(self._pending, schema=self._schema))
@@ -110,6 +116,12 @@ class _WriteSortedJson(FileDoFn):
 
     def process(self, collected: list[Any]) -> None:
         write_json(self._path, sorted(collected, key=lambda x: json.dumps(x, sort_keys=True)))
+
+
+def document_at(table: pa.Table, position: int) -> Document:
+    """The document in row ``position`` of a table of ``CURATED_SCHEMA``."""
+    row = table.slice(position, 1).to_pylist()[0]
+    return Document(row["id"], row["text"], row["source"], json.loads(row["meta"]))
 
 
 def read_curated_file(path: str) -> Iterator[Document]:
