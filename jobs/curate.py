@@ -16,7 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from jobs.lifecycle import JobResult, fingerprint, run_job
 from pipeline import __version__, layout
-from pipeline.config import Config
+from pipeline.config import Config, config_from_dict
 from pipeline.curate.analyze import BANDS, EXACT, IDS, AnalyzeUnit
 from pipeline.curate.apply import NEAR_STATS, PREVIEWS, ApplyUnit, NameKeepers, resolve_unit
 from pipeline.curate.dedup import exact, ids, near
@@ -25,7 +25,7 @@ from pipeline.curate.dedup.nodes import node_unit
 from pipeline.curate.filters.base import RuleFilter
 from pipeline.curate.filters.chain import SourceFilterChains
 from pipeline.curate.repo_order import split_repositories
-from pipeline.curate.reselect import ReselectError, reselect_refusals
+from pipeline.curate.reselect import Reselect, ReselectError, reselect_refusals
 from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
 from pipeline.engine.runner import create_pipeline
 from pipeline.io.curated import WriteCollectedJson, curated_ids
@@ -69,13 +69,13 @@ def plan(config: Config) -> list[WorkUnit]:
     return plan_units(sources, max(1, unit_bytes))
 
 
-def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit], reselect_from: str | None = None) -> None:
+def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit], reselect: Reselect | None = None) -> None:
     """Adds the curate graph to ``p``."""
     work = work_dir(config)
     spread = p | "ListUnits" >> beam.Create(units) | "SpreadUnits" >> beam.Reshuffle()
-    side = [beam.pvalue.AsSingleton(spread | "BoilerplateLines" >> BoilerplateLines(config))] if config.dedup.lines.enabled and not reselect_from else []
+    side = [beam.pvalue.AsSingleton(spread | "BoilerplateLines" >> BoilerplateLines(config))] if config.dedup.lines.enabled and not reselect else []
     analyzed = spread | "AnalyzeUnits" >> beam.ParDo(
-        AnalyzeUnit(config, SourceFilterChains.from_config(config), work, layout.out(config, "dead_letter"), reselect_from), *side).with_outputs(
+        AnalyzeUnit(config, SourceFilterChains.from_config(config), work, layout.out(config, "dead_letter"), reselect), *side).with_outputs(
         EXACT, IDS, BANDS, COUNTS, SAMPLES, main="reports")
     decisions = []
     if config.on_duplicate_id != "keep":
@@ -163,8 +163,9 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
         )
 
 
-def check_reselect(config: Config, run_dir: str, fingerprint_now: str) -> None:
-    """Refuses a reselect that the earlier run's stored values cannot decide, naming why."""
+def check_reselect(config: Config, run_dir: str, fingerprint_now: str) -> dict[str, list[str]]:
+    """Refuses a reselect that the earlier run's stored values cannot decide, naming why; else
+    returns, per source, the rule filters whose thresholds changed (the only ones to judge again)."""
     old_work = FileSystems.join(run_dir, "curated", "_work")
     marker = FileSystems.join(old_work, RESUME)
     if run_dir.rstrip("/") == config.output_dir.rstrip("/"):
@@ -183,6 +184,9 @@ def check_reselect(config: Config, run_dir: str, fingerprint_now: str) -> None:
     refused = reselect_refusals(earlier["config"], json.loads(json.dumps(config.to_dict())), rules)
     if refused:
         raise ReselectError("stored signals cannot decide a change of " + ", ".join(refused[:10]) + " (only rule filters' thresholds and the build's sections): run curate")
+    before = SourceFilterChains.from_config(config_from_dict(earlier["config"]))
+    return {source: [new.name for new, old in zip(chain, before.chains[source], strict=True) if isinstance(new, RuleFilter) and new != old]
+            for source, chain in chains.chains.items()}
 
 
 def input_fingerprint(units: list[WorkUnit]) -> str:
@@ -199,6 +203,7 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
     (``pipeline.curate.reselect``); what cannot be is refused first."""
     report_path = layout.out(config, "report", "report.json")
     units: list[WorkUnit] = []
+    changed_rules: dict[str, list[str]] = {}  # reselect: per source, the rule filters whose thresholds changed
     resume_marker = FileSystems.join(work_dir(config), RESUME)
 
     def upstream() -> dict[str, str]:
@@ -207,7 +212,7 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
             raise layout.OverlapError(overlap)
         units[:] = plan(config)
         if reselect_from is not None:
-            check_reselect(config, reselect_from, input_fingerprint(units))
+            changed_rules.update(check_reselect(config, reselect_from, input_fingerprint(units)))
         return {"input": input_fingerprint(units)}
 
     def resume_key() -> dict[str, Any]:
@@ -225,7 +230,7 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
         write_json(resume_marker, resume_key())
         write_plan(work_dir(config), {u.index: sum(piece_bytes(piece) for piece in u.pieces) for u in units})
         with create_pipeline(config.beam, extra_beam_args) as p:
-            build_curate_pipeline(p, config, units, reselect_from)
+            build_curate_pipeline(p, config, units, Reselect(reselect_from, changed_rules) if reselect_from else None)
         unit_reports = [unit_report_from_json(r) for r in read_json(layout.counts_path(config, "units"))]
         verify_written(units, unit_reports, layout.curated_dir(config), layout.out(config, "drops"), layout.out(config, "dead_letter"), layout.out(config, "signals"))
         if FileSystems.exists(work_dir(config)) and not config.output.keep_work:

@@ -13,7 +13,7 @@ import heapq
 import io
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
@@ -28,7 +28,7 @@ from pipeline.curate.filters.chain import SourceFilterChains
 from pipeline.curate.normalize import normalize_document, repair_fields
 from pipeline.curate.repo_order import repository_documents
 from pipeline.curate.stages import COUNTS, SAMPLE_CHARS, SAMPLES, dead_letter_for
-from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, curated_row, write_dead_letters
+from pipeline.io.curated import CURATED_SCHEMA, SPILL_COMPRESSION, ParquetRowWriter, curated_row, write_dead_letters
 from pipeline.io.files import FileDoFn, read_bytes, read_json, write_bytes, write_json
 from pipeline.io.signals import signals_row, signals_schema, spill_schema
 from pipeline.io.spill import ANALYZED, ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets, write_signatures
@@ -36,6 +36,9 @@ from pipeline.read.formats import read_piece
 from pipeline.read.units import WorkUnit, piece_bytes, unit_name
 from pipeline.records import AnalyzedUnit, DeadLetter, Document, Drop, Repository, Stage, stable_hash
 from pipeline.report.counts import CountKey, Kind, count_key, length_bin
+
+if TYPE_CHECKING:
+    from pipeline.curate.reselect import Reselect
 
 EXACT = "exact"
 IDS = "ids"
@@ -143,11 +146,11 @@ class AnalyzeUnit(FileDoFn):
     """WorkUnit → its report (main output); ``exact`` and ``bands`` blocks; ``counts`` keys;
     ``samples`` of drops; and the unit's spill and dead-letter files."""
 
-    def __init__(self, config: Config, filters: SourceFilterChains, work_dir: str, dead_letter_dir: str, reselect_from: str | None = None):
+    def __init__(self, config: Config, filters: SourceFilterChains, work_dir: str, dead_letter_dir: str, reselect: Reselect | None = None):
         super().__init__()
         self._config, self._filters = config, filters
         self._work_dir, self._dead_letter_dir = work_dir, dead_letter_dir.rstrip("/")
-        self._reselect_from = reselect_from  # an earlier run's output_dir: re-decide its units from their stored values
+        self._reselect = reselect  # re-decide the units of an earlier run from their stored values
 
     def setup(self) -> None:
         super().setup()
@@ -155,29 +158,29 @@ class AnalyzeUnit(FileDoFn):
 
     def process(self, unit: WorkUnit, boilerplate: np.ndarray = NO_LINES) -> Iterator[Any]:
         outputs = UnitOutputs.load(self._work_dir, unit.index)
-        if outputs is None and self._reselect_from is not None:
-            outputs = self._reselect(unit)
+        if outputs is None and self._reselect is not None:
+            outputs = self._reselect_unit(unit)
         yield from (outputs or self._analyze(unit, boilerplate)).emit()
 
-    def _reselect(self, unit: WorkUnit) -> UnitOutputs:
-        from pipeline.curate.reselect import copy_file, reselect_unit
+    def _reselect_unit(self, unit: WorkUnit) -> UnitOutputs:
+        from pipeline.curate.reselect import copy_file, reselect_unit  # here: reselect builds on this module's UnitOutputs
 
-        old = self._reselect_from
+        old = self._reselect.run_dir
         name = unit_name("part", unit.index, ".jsonl")
         copy_file(FileSystems.join(old, "dead_letter", name), f"{self._dead_letter_dir}/{name}")
         minhash = self._config.dedup.minhash
         return reselect_unit(FileSystems.join(old, "curated", "_work"), self._work_dir, unit.index, unit.source, self._filters.chains[unit.source],
-                             make_node(self._ranks[unit.source], unit.index, 0), minhash.enabled and minhash.verify)
+                             self._reselect.changed.get(unit.source, []), make_node(self._ranks[unit.source], unit.index, 0), minhash.enabled and minhash.verify)
 
     def _analyze(self, unit: WorkUnit, boilerplate: np.ndarray) -> UnitOutputs:
         config = self._config
         source = config.source(unit.source)
         minhash: UnitSigner | None = UnitSigner(config.dedup.minhash, source.kind, config.seed) if config.dedup.minhash.enabled else None
-        spill = ParquetRowWriter(unit_file(self._work_dir, unit.index, "docs.parquet"), CURATED_SCHEMA)
+        spill = ParquetRowWriter(unit_file(self._work_dir, unit.index, "docs.parquet"), CURATED_SCHEMA, compression=SPILL_COMPRESSION)
         signal_spill = None
         if config.output.signals:
             schema = signals_schema(self._filters.signal_types(source.name), self._filters.classifiers(source.name))
-            signal_spill = ParquetRowWriter(unit_file(self._work_dir, unit.index, "signals.parquet"), spill_schema(schema), row_group=16384)
+            signal_spill = ParquetRowWriter(unit_file(self._work_dir, unit.index, "signals.parquet"), spill_schema(schema), row_group=16384, compression=SPILL_COMPRESSION)
         index = UnitIndex([], [], [])
         hashes: list[tuple[int, int]] = []
         id_hashes: list[tuple[int, int]] = []

@@ -15,7 +15,8 @@ from __future__ import annotations
 import dataclasses
 import heapq
 from collections import Counter
-from typing import Any
+from collections.abc import Collection
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -25,7 +26,7 @@ from pipeline.curate.analyze import UnitOutputs, keep_sample, score_keys
 from pipeline.curate.filters.base import REMOVED_BY, DocumentFilter, Rejection, RuleFilter, filter_name
 from pipeline.curate.filters.classifier import ClassifierFilter
 from pipeline.curate.filters.language import LanguageFilter
-from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, document_at
+from pipeline.io.curated import CURATED_SCHEMA, SPILL_COMPRESSION, ParquetRowWriter, document_at
 from pipeline.io.files import read_bytes, write_bytes
 from pipeline.io.signals import SURVIVOR
 from pipeline.io.spill import (
@@ -46,6 +47,14 @@ from pipeline.records import Drop, Stage
 
 # what may differ from the earlier run: the build's sections, and where and how the run goes
 BUILD_ONLY = ("output_dir", "beam", "mix", "mix_by", "tokenizer", "fim", "split_combined_tokens", "pack", "max_dead_letter_fraction", "output.keep_work")
+
+
+class Reselect(NamedTuple):
+    """Where a reselect starts (an earlier run's output_dir) and, per source, the rule filters whose
+    thresholds changed: only those can decide differently."""
+
+    run_dir: str
+    changed: dict[str, list[str]]
 
 
 class ReselectError(ValueError):
@@ -76,14 +85,18 @@ def reselect_refusals(old: dict[str, Any], new: dict[str, Any], rules: dict[str,
     return refused
 
 
-def new_verdict(row: dict[str, Any], chain: list[DocumentFilter]) -> tuple[int, Rejection] | None:
-    """(chain index, rejection) when a rule now removes the document, else None (its old outcome
-    stands). Raises ReselectError when the rule that removed it now lets it pass."""
+def new_verdict(row: dict[str, Any], chain: list[DocumentFilter], changed: Collection[str]) -> tuple[int, Rejection] | None:
+    """(chain index, rejection) when a rule whose thresholds ``changed`` now removes the document,
+    else None (its old outcome stands: an unchanged rule decides as before). Raises ReselectError
+    when the rule that removed it now lets it pass."""
     if row["stage"] not in (Stage.FILTER, "kept"):
         return None  # removed before the filters (normalize, extraction): unchanged
     removed_by = row.get(REMOVED_BY)
     for i, check in enumerate(chain):
-        if isinstance(check, RuleFilter):
+        if isinstance(check, RuleFilter) and check.name not in changed:
+            if removed_by == check.name:
+                return None
+        elif isinstance(check, RuleFilter):
             values = {key: row.get(f"{check.name}_{key}") for key in check.signal_types()}
             if all(v is None for v in values.values()):
                 return None  # never reached: an earlier filter (not a rule) removed it, as before
@@ -117,7 +130,8 @@ def _unreached(row: dict[str, Any], chain: list[DocumentFilter], index: int) -> 
     return row
 
 
-def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: list[DocumentFilter], base_node: int, verify: bool) -> UnitOutputs:
+def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: list[DocumentFilter], changed: Collection[str], base_node: int,
+                  verify: bool) -> UnitOutputs:
     """The unit's analysis under new thresholds, from the earlier run's files; writes the unit's new
     spill files and saved outputs under ``new_work``."""
     old = UnitOutputs.load(old_work, unit)
@@ -139,7 +153,7 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
     for row in rows:
         position = row.pop(SURVIVOR)
         old_drop = next(old_drops) if position is None else None
-        verdict = new_verdict(row, chain)
+        verdict = new_verdict(row, chain, changed)
         if verdict is None:
             if position is None:
                 drops.append(old_drop)
@@ -193,13 +207,13 @@ def _renumbered(entries: np.ndarray, kept: list[int], survivors: int, base_node:
 
 def _write_unit(old_work: str, new_work: str, unit: int, survivors: pa.Table, index: UnitIndex, kept: list[int], drops: list[Drop],
                 rows: list[dict[str, Any]], verify: bool) -> None:
-    spill = ParquetRowWriter(unit_file(new_work, unit, "docs.parquet"), CURATED_SCHEMA)
+    spill = ParquetRowWriter(unit_file(new_work, unit, "docs.parquet"), CURATED_SCHEMA, compression=SPILL_COMPRESSION)
     spill.write_table(survivors.take(pa.array(kept, pa.int64())))
     spill.close()
     write_index(new_work, unit, UnitIndex([index.ids[p] for p in kept], [index.sources[p] for p in kept], [index.sizes[p] for p in kept]))
     write_filter_drops(new_work, unit, drops)
     old_signals = read_table(unit_file(old_work, unit, "signals.parquet"))
-    signals = ParquetRowWriter(unit_file(new_work, unit, "signals.parquet"), old_signals.schema, row_group=16384)
+    signals = ParquetRowWriter(unit_file(new_work, unit, "signals.parquet"), old_signals.schema, row_group=16384, compression=SPILL_COMPRESSION)
     for row in rows:
         signals.write(row)
     signals.close()

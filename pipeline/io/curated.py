@@ -23,6 +23,7 @@ from pipeline.records import DeadLetter, Document, Drop
 CURATED_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("source", pa.string()), ("meta", pa.string())])
 DROPS_SCHEMA = pa.schema([(f, pa.string()) for f in Drop._fields])
 PARQUET_ROW_GROUP = 1024
+SPILL_COMPRESSION = "lz4"  # intermediate files under _work/: read back once or twice, so speed over size
 
 
 class ReconciliationError(RuntimeError):
@@ -47,10 +48,10 @@ def curated_row(doc: Document) -> dict[str, Any]:
 class ParquetRowWriter:
     """Writes dict rows to ``path`` in row groups as they come; ``close`` commits and returns file stats."""
 
-    def __init__(self, path: str, schema: pa.Schema, row_group: int = PARQUET_ROW_GROUP):
+    def __init__(self, path: str, schema: pa.Schema, row_group: int = PARQUET_ROW_GROUP, compression: str = "zstd"):
         self._path, self._schema, self._row_group = path, schema, row_group
         self._file = create_atomic(path)
-        self._writer = pq.ParquetWriter(self._file, schema, compression="zstd")
+        self._writer = pq.ParquetWriter(self._file, schema, compression=compression)
         self._pending: list[dict[str, Any]] = []
         self.rows = 0
 
