@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "[setup] pip install -e '.[test]' (torch, transformers, megatron-core: about 3 GB the first time, cached after)"
-pip install -q -e '.[test]'
+pip install -q --root-user-action=ignore -e '.[test]'
 echo "[setup] chromium for the HTML report's browser test"
 bash tests/setup_system.sh
 echo "[setup] Beam's Flink and Spark job servers (Maven, into ~/.apache_beam/cache/jars)"
