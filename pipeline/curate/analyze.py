@@ -19,7 +19,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.config import Config, MinHashConfig
+from pipeline.config import Config, MinHashConfig, SourceConfig
 from pipeline.curate.dedup import exact, ids, lines
 from pipeline.curate.dedup.minhash import band_keys, choose_bands, shingle_hashes, signatures
 from pipeline.curate.dedup.near import BAND_ENTRY
@@ -173,98 +173,130 @@ class AnalyzeUnit(FileDoFn):
                              self._reselect.changed.get(unit.source, []), make_node(self._ranks[unit.source], unit.index, 0), minhash.enabled and minhash.verify)
 
     def _analyze(self, unit: WorkUnit, boilerplate: np.ndarray) -> UnitOutputs:
+        """Reads and curates the unit's records, then writes its spill files and saves its outputs."""
+        source = self._config.source(unit.source)
+        analysis = UnitAnalysis(self._config, source, self._filters, self._work_dir, unit.index)
+        for original, result, removed, values in self._curated_records(unit, source, boilerplate, analysis.counts):
+            analysis.add(original, result, removed, values)
+        return analysis.finish(unit, self._dead_letter_dir, make_node(self._ranks[source.name], unit.index, 0))
+
+    def _curated_records(self, unit: WorkUnit, source: SourceConfig, boilerplate: np.ndarray, counts: Counter) -> Iterator[tuple[Document | None, Any, int, dict[str, Any]]]:
+        """(record read, its result, lines removed, its signal values) for every record of the unit, in
+        read order; repaired fields and repository counts go to ``counts``."""
         config = self._config
-        source = config.source(unit.source)
-        minhash: UnitSigner | None = UnitSigner(config.dedup.minhash, source.kind, config.seed) if config.dedup.minhash.enabled else None
-        spill = ParquetRowWriter(unit_file(self._work_dir, unit.index, "docs.parquet"), CURATED_SCHEMA, compression=SPILL_COMPRESSION)
-        signal_spill = None
-        if config.output.signals:
-            schema = signals_schema(self._filters.signal_types(source.name), self._filters.classifiers(source.name))
-            signal_spill = ParquetRowWriter(unit_file(self._work_dir, unit.index, "signals.parquet"), spill_schema(schema), row_group=16384, compression=SPILL_COMPRESSION)
-        index = UnitIndex([], [], [])
-        hashes: list[tuple[int, int]] = []
-        id_hashes: list[tuple[int, int]] = []
-        check_ids = config.on_duplicate_id != "keep" and ids.given_ids(source)
-        drops: list[Drop] = []
-        dead: list[DeadLetter] = []
-        samples: dict[tuple[str, str], list[tuple[int, str, str, str]]] = {}
-        counts: Counter = Counter()
-        read = 0
         for piece in unit.pieces:
             for record in read_piece(source, piece, config.max_document_bytes, config.max_compression_ratio):
                 record, repaired = repair_fields(record)
                 if repaired:
                     counts[count_key(Kind.REPAIRED, source.name)] += 1
-                outcomes: list[Outcome]
                 values: dict[str, Any] = {}
+                outcomes: list[Outcome]
                 if isinstance(record, Repository):
                     outcomes = curate_repository(record, self._filters, boilerplate, source.max_repo_bytes)
                     counts.update(repository_counts(record, outcomes))
                 elif isinstance(record, Document):
-                    outcomes = [(record, *curate_document(record, self._filters, boilerplate, values if signal_spill else None))]
+                    outcomes = [(record, *curate_document(record, self._filters, boilerplate, values if config.output.signals else None))]
                 else:
                     outcomes = [(None, record, 0)]
                 for original, result, removed in outcomes:
-                    read += 1
-                    if original is not None:
-                        counts[count_key(Kind.LENGTH_READ, source.name, length_bin(original.text))] += 1
-                    if removed:
-                        counts[count_key(Kind.BOILERPLATE_LINES, source.name)] += removed
-                    for key in score_keys(source.name, result):
-                        counts[key] += 1
-                    if signal_spill is not None and not isinstance(result, DeadLetter):
-                        doc_id = original.id if original is not None else result.id
-                        survivor = len(index.ids) if isinstance(result, Document) else None
-                        signal_spill.write(signals_row(doc_id, source.name, result, values, survivor))
-                    if isinstance(result, DeadLetter):
-                        dead.append(result)
-                    elif isinstance(result, Drop):  # web records without main text have no original
-                        drops.append(result)
-                        keep_sample(samples, result, original.text if original is not None else "")
-                    else:
-                        for name, label in result.meta.get("labels", {}).items():
-                            if label != "other":  # kept by the classifier: the lowest scores are its borderline above
-                                score = result.meta["scores"][name]
-                                keep_sample(samples, Drop(result.id, source.name, Stage.KEPT_BORDERLINE, f"classifier_{name}", f"{score:.4f} kept"), result.text)
-                        spill.write(curated_row(result))
-                        size = len(result.text.encode("utf-8", "surrogatepass"))
-                        index.ids.append(result.id)
-                        index.sources.append(result.source)
-                        index.sizes.append(size)
-                        if config.dedup.exact:
-                            hashes.append(exact.text_hash(result.text))
-                        if check_ids:
-                            id_hashes.append(exact.text_hash(result.id))
-                        if minhash is not None:
-                            minhash.add(result.text)
-        spill.close()
-        if signal_spill is not None:
-            signal_spill.close()
-        write_index(self._work_dir, unit.index, index)
-        write_filter_drops(self._work_dir, unit.index, drops)
-        write_dead_letters(f"{self._dead_letter_dir}/{unit_name('part', unit.index, '.jsonl')}", dead)
-        base = make_node(self._ranks[source.name], unit.index, 0)
-        nodes = np.uint64(base) + np.arange(len(index.ids), dtype=np.uint64)
-        keyed = {tag: hash_entries(keys, nodes) for tag, keys in ((EXACT, hashes), (IDS, id_hashes))}
-        if minhash is not None:
-            minhash.flush()
-        if minhash is not None and config.dedup.minhash.verify:  # what verification reads back
-            write_shingle_sets(self._work_dir, unit.index, ShingleSets.from_sets(minhash.shingle_sets))
-            signed = np.concatenate(minhash.signatures) if minhash.signatures else np.zeros((0, config.dedup.minhash.num_perm), np.uint32)
-            write_signatures(self._work_dir, unit.index, signed)
+                    yield original, result, removed, values
+
+
+class UnitAnalysis:
+    """One unit's analysis as its records come: counts, drop samples, dead letters, the survivors'
+    spill and dedup keys (exact hashes, MinHash signatures), and the signals spill."""
+
+    def __init__(self, config: Config, source: SourceConfig, filters: SourceFilterChains, work_dir: str, unit: int):
+        self._config, self._source, self._work_dir, self._unit = config, source, work_dir, unit
+        self.counts: Counter = Counter()
+        self._samples: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        self._drops: list[Drop] = []
+        self._dead: list[DeadLetter] = []
+        self._read = 0
+        self._index = UnitIndex([], [], [])
+        self._hashes: list[tuple[int, int]] = []
+        self._id_hashes: list[tuple[int, int]] = []
+        self._check_ids = config.on_duplicate_id != "keep" and ids.given_ids(source)
+        self._minhash = UnitSigner(config.dedup.minhash, source.kind, config.seed) if config.dedup.minhash.enabled else None
+        self._spill = ParquetRowWriter(unit_file(work_dir, unit, "docs.parquet"), CURATED_SCHEMA, compression=SPILL_COMPRESSION)
+        self._signals = None
+        if config.output.signals:
+            schema = signals_schema(filters.signal_types(source.name), filters.classifiers(source.name))
+            self._signals = ParquetRowWriter(unit_file(work_dir, unit, "signals.parquet"), spill_schema(schema), row_group=16384, compression=SPILL_COMPRESSION)
+
+    def add(self, original: Document | None, result: Document | Drop | DeadLetter, removed: int, values: dict[str, Any]) -> None:
+        """One record's outcome: counted, spilled, sampled or dead-lettered."""
+        name = self._source.name
+        self._read += 1
+        if original is not None:
+            self.counts[count_key(Kind.LENGTH_READ, name, length_bin(original.text))] += 1
+        if removed:
+            self.counts[count_key(Kind.BOILERPLATE_LINES, name)] += removed
+        for key in score_keys(name, result):
+            self.counts[key] += 1
+        if self._signals is not None and not isinstance(result, DeadLetter):
+            survivor = len(self._index.ids) if isinstance(result, Document) else None
+            self._signals.write(signals_row(original.id if original is not None else result.id, name, result, values, survivor))
+        if isinstance(result, DeadLetter):
+            self._dead.append(result)
+        elif isinstance(result, Drop):  # web records without main text have no original
+            self._drops.append(result)
+            keep_sample(self._samples, result, original.text if original is not None else "")
+        else:
+            self._survivor(result)
+
+    def _survivor(self, doc: Document) -> None:
+        for classifier, label in doc.meta.get("labels", {}).items():
+            if label != "other":  # kept by the classifier: the lowest scores are its borderline above
+                score = doc.meta["scores"][classifier]
+                keep_sample(self._samples, Drop(doc.id, self._source.name, Stage.KEPT_BORDERLINE, f"classifier_{classifier}", f"{score:.4f} kept"), doc.text)
+        self._spill.write(curated_row(doc))
+        self._index.ids.append(doc.id)
+        self._index.sources.append(doc.source)
+        self._index.sizes.append(len(doc.text.encode("utf-8", "surrogatepass")))
+        if self._config.dedup.exact:
+            self._hashes.append(exact.text_hash(doc.text))
+        if self._check_ids:
+            self._id_hashes.append(exact.text_hash(doc.id))
+        if self._minhash is not None:
+            self._minhash.add(doc.text)
+
+    def finish(self, unit: WorkUnit, dead_letter_dir: str, base: int) -> UnitOutputs:
+        """Closes and writes the unit's files, builds its dedup keys and report, and saves its outputs."""
+        self._spill.close()
+        if self._signals is not None:
+            self._signals.close()
+        write_index(self._work_dir, self._unit, self._index)
+        write_filter_drops(self._work_dir, self._unit, self._drops)
+        write_dead_letters(f"{dead_letter_dir}/{unit_name('part', self._unit, '.jsonl')}", self._dead)
+        keyed = self._dedup_keys(base)
+        dead_by_stage = Counter(d.stage for d in self._dead)
+        report = AnalyzedUnit(self._unit, self._source.name, self._read, dict(sorted(dead_by_stage.items())), len(self._index.ids), sum(self._index.sizes),
+                              sum(piece_bytes(p) for p in unit.pieces), sum(entries.nbytes for entries in keyed.values()))
+        sampled = [(reason, (-row[0], *row[1:])) for reason, rows in sorted(self._samples.items()) for row in rows]
+        outputs = UnitOutputs(keyed, sorted(self.counts.items()), sampled, report)
+        outputs.save(self._work_dir, self._unit)
+        return outputs
+
+    def _dedup_keys(self, base: int) -> dict[str, np.ndarray]:
+        """Exact, id and LSH band entries of the survivors (nodes from ``base``); writes what verification reads back."""
+        nodes = np.uint64(base) + np.arange(len(self._index.ids), dtype=np.uint64)
+        keyed = {tag: hash_entries(keys, nodes) for tag, keys in ((EXACT, self._hashes), (IDS, self._id_hashes))}
         keyed[BANDS] = np.zeros(0, BAND_ENTRY)
-        if minhash is not None and minhash.band_keys:
+        minhash = self._minhash
+        if minhash is None:
+            return keyed
+        minhash.flush()
+        if self._config.dedup.minhash.verify:
+            write_shingle_sets(self._work_dir, self._unit, ShingleSets.from_sets(minhash.shingle_sets))
+            signed = np.concatenate(minhash.signatures) if minhash.signatures else np.zeros((0, self._config.dedup.minhash.num_perm), np.uint32)
+            write_signatures(self._work_dir, self._unit, signed)
+        if minhash.band_keys:
             keys = np.concatenate(minhash.band_keys)
             keyed[BANDS] = np.zeros(keys.size, BAND_ENTRY)
             keyed[BANDS]["key"] = keys.ravel()
             keyed[BANDS]["node"] = np.repeat(np.uint64(base) + np.concatenate(minhash.positions), keys.shape[1])
-        dead_by_stage = Counter(d.stage for d in dead)
-        report = AnalyzedUnit(unit.index, source.name, read, dict(sorted(dead_by_stage.items())), len(index.ids), sum(index.sizes),
-                              sum(piece_bytes(p) for p in unit.pieces), sum(entries.nbytes for entries in keyed.values()))
-        sampled = [(reason, (-row[0], *row[1:])) for reason, rows in sorted(samples.items()) for row in rows]
-        outputs = UnitOutputs(keyed, sorted(counts.items()), sampled, report)
-        outputs.save(self._work_dir, unit.index)
-        return outputs
+        return keyed
 
 
 class UnitOutputs(NamedTuple):
