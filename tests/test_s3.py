@@ -49,8 +49,11 @@ def test_curate_and_build_on_s3_match_a_local_run(tmp_path, s3_endpoint):
     def s3_json(key: str) -> dict:
         return json.loads(s3.get_object(Bucket="corpus", Key=key)["Body"].read())
 
+    remote_report, local_report = s3_json("out/report/report.json"), json.loads((Path(local["output_dir"]) / "report" / "report.json").read_text())
+    assert remote_report["curate"]["sources"] == local_report["curate"]["sources"]  # the same documents read, kept and dropped, before any bytes
     remote_manifest = s3_json("out/dataset/manifest.json")
     local_manifest = json.loads((Path(local["output_dir"]) / "dataset" / "manifest.json").read_text())
+    assert remote_manifest["tokenizer"]["sha256"] == local_manifest["tokenizer"]["sha256"] and remote_manifest["packing"] == local_manifest["packing"]
     assert [s["sha256"] for s in remote_manifest["shards"]] == [s["sha256"] for s in local_manifest["shards"]]
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="corpus", Prefix="out/")["Contents"]}
     assert {"out/curated/_SUCCESS", "out/tokenizer/tokenizer.json", "out/dataset/_SUCCESS", "out/dataset/state.json", "out/report/index.html"} <= keys
