@@ -19,19 +19,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.scale import corpus_dir  # noqa: E402
+from bench.scale import corpus_dir, scale_config  # noqa: E402
 
 TIGHTER = {"min_length": {"min_chars": 200}, "gopher_quality": {"min_doc_words": 100}}
-
-
-def config_for(corpus: Path, out: Path, mode: str, workers: int, **extra: object) -> dict:
-    return {
-        "output_dir": str(out),
-        "beam": {"runner": "FnApiRunner", "direct_running_mode": mode, "direct_num_workers": workers},
-        "sources": [{"name": "prose", "paths": [str(corpus / "prose" / "*.jsonl")], "id_field": "id"},
-                    {"name": "code", "paths": [str(corpus / "code" / "*.jsonl")], "id_field": "id", "kind": "code", "priority": 1}],
-        **extra,
-    }
 
 
 def timed(work: Path, name: str, config: dict, *command: str, quiet: bool = True) -> float:
@@ -57,9 +47,9 @@ def main() -> None:
     work = Path(args.work)
     corpus = corpus_dir(work, args.gb)
     outs = {name: work / f"reselect-{args.gb:g}gb-{name}" for name in ("first", "full", "reselected")}
-    first = timed(work, "first", config_for(corpus, outs["first"], args.mode, args.workers, output={"keep_work": True}), "curate", quiet=False)  # its progress lines show
-    full = timed(work, "full", config_for(corpus, outs["full"], args.mode, args.workers, filters=TIGHTER), "curate")
-    again = timed(work, "reselected", config_for(corpus, outs["reselected"], args.mode, args.workers, filters=TIGHTER), "reselect", "--from", str(outs["first"]))
+    first = timed(work, "first", scale_config(corpus, outs["first"], args.mode, args.workers, output={"keep_work": True}), "curate", quiet=False)  # its progress lines show
+    full = timed(work, "full", scale_config(corpus, outs["full"], args.mode, args.workers, filters=TIGHTER), "curate")
+    again = timed(work, "reselected", scale_config(corpus, outs["reselected"], args.mode, args.workers, filters=TIGHTER), "reselect", "--from", str(outs["first"]))
     same = written(outs["full"]) == written(outs["reselected"])
     print(f"curate {args.gb:g} GB ({args.mode}, {args.workers} workers), thresholds {TIGHTER}")
     print(f"first curate (work kept) {first:.0f} s; full rerun with the new thresholds {full:.0f} s; reselect {again:.0f} s "

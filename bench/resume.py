@@ -23,17 +23,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.scale import corpus_dir  # noqa: E402
+from bench.scale import corpus_dir, scale_config  # noqa: E402
 from pipeline.report.progress import curate_state  # noqa: E402
-
-
-def config_for(corpus: Path, out: Path, mode: str, workers: int) -> dict:
-    return {
-        "output_dir": str(out),
-        "beam": {"runner": "FnApiRunner", "direct_running_mode": mode, "direct_num_workers": workers},
-        "sources": [{"name": "prose", "paths": [str(corpus / "prose" / "*.jsonl")], "id_field": "id"},
-                    {"name": "code", "paths": [str(corpus / "code" / "*.jsonl")], "id_field": "id", "kind": "code", "priority": 1}],
-    }
 
 
 def curate(config_path: Path) -> subprocess.Popen:
@@ -58,7 +49,7 @@ def main() -> None:
     for name in ("uninterrupted", "interrupted"):
         out = work / f"resume-{args.gb:g}gb-{name}"
         path = work / f"resume-{args.gb:g}gb-{name}.yaml"
-        path.write_text(yaml.safe_dump(config_for(corpus, out, args.mode, args.workers)))
+        path.write_text(yaml.safe_dump(scale_config(corpus, out, args.mode, args.workers)))
         runs[name] = (out, path)
     out, path = runs["uninterrupted"]
     started = time.monotonic()

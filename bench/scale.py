@@ -67,6 +67,17 @@ def corpus_dir(work: Path, gigabytes: float) -> Path:
     return directory
 
 
+def scale_config(corpus: Path, out: Path, mode: str, workers: int, **extra: object) -> dict:
+    """The benches' config for a generated corpus: its prose and code sources, the local runner."""
+    return {
+        "output_dir": str(out),
+        "beam": {"runner": "FnApiRunner", "direct_running_mode": mode, "direct_num_workers": workers},
+        "sources": [{"name": "prose", "paths": [f"{corpus}/prose/*.jsonl"], "id_field": "id"},
+                    {"name": "code", "paths": [f"{corpus}/code/*.jsonl"], "id_field": "id", "kind": "code", "priority": 1}],
+        **extra,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gb", type=float, nargs="+", default=[1.0])
@@ -81,13 +92,7 @@ def main() -> None:
         corpus = corpus_dir(args.work, gigabytes)
         size = sum(f.stat().st_size for f in corpus.glob("*/*.jsonl"))
         out = args.work / f"out-{gigabytes:g}gb-{args.mode}"
-        config = {
-            "output_dir": str(out),
-            "beam": {"runner": "FnApiRunner", "direct_running_mode": args.mode, "direct_num_workers": args.workers},
-            "sources": [{"name": "prose", "paths": [f"{corpus}/prose/*.jsonl"], "id_field": "id"},
-                        {"name": "code", "paths": [f"{corpus}/code/*.jsonl"], "id_field": "id", "kind": "code", "priority": 1}],
-            "tokenizer": {"vocab_size": 32000, "sample_bytes": 50_000_000},
-        }
+        config = scale_config(corpus, out, args.mode, args.workers, tokenizer={"vocab_size": 32000, "sample_bytes": 50_000_000})
         config_path = args.work / f"scale-{gigabytes:g}gb.yaml"
         config_path.write_text(yaml.safe_dump(config))
         jobs = {}
