@@ -103,30 +103,42 @@ def standalone_cluster(work: Path, slots: int = 2) -> Iterator[list[str]]:
 @contextlib.contextmanager
 def s3_server() -> Iterator[str]:
     """An S3 server on loopback; yields its endpoint."""
+    import requests
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its request log
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    host, port = server.get_host_and_port()
     try:
-        host, port = server.get_host_and_port()
         yield f"http://{host}:{port}"
     finally:
+        requests.post(f"http://{host}:{port}/moto-api/reset", timeout=10)  # moto keeps buckets process-wide, across servers
         server.stop()
+
+
+def s3_client(endpoint: str):
+    """A boto3 client of the loopback S3 server."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+
+
+def s3_options(endpoint: str) -> dict:
+    """The Beam pipeline options that point its S3 filesystem at the loopback server."""
+    return {"s3_endpoint_url": endpoint, "s3_access_key_id": "test", "s3_secret_access_key": "test", "s3_region_name": "us-east-1", "s3_disable_ssl": True}
 
 
 def s3_config(work: Path, endpoint: str, docs: int) -> tuple[dict, dict]:
     """(config reading and writing s3://, the same config on local files), with the corpus uploaded."""
-    import boto3
-
     from tests.conftest import base_config, paragraph_docs
 
-    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    s3 = s3_client(endpoint)
     s3.create_bucket(Bucket="corpus")
     body = "".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(paragraph_docs(docs)))
     s3.put_object(Bucket="corpus", Key="in/part-0.jsonl", Body=body.encode())
     (work / "part-0.jsonl").write_text(body)
-    options = {"s3_endpoint_url": endpoint, "s3_access_key_id": "test", "s3_secret_access_key": "test", "s3_region_name": "us-east-1", "s3_disable_ssl": True}
+    options = s3_options(endpoint)
     remote = base_config(work, [{"name": "web", "paths": ["s3://corpus/in/*.jsonl"], "id_field": "id"}], output_dir="s3://corpus/out",
                          beam={"runner": "PortableRunner", **options}, mix={"web": {"epochs": 1.5}})
     local = base_config(work, [{"name": "web", "paths": [str(work / "part-0.jsonl")], "id_field": "id"}], mix={"web": {"epochs": 1.5}})
@@ -134,9 +146,7 @@ def s3_config(work: Path, endpoint: str, docs: int) -> tuple[dict, dict]:
 
 
 def s3_manifest(endpoint: str) -> dict:
-    import boto3
-
-    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    s3 = s3_client(endpoint)
     return json.loads(s3.get_object(Bucket="corpus", Key="out/dataset/manifest.json")["Body"].read())
 
 

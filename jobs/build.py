@@ -42,7 +42,7 @@ from pipeline.config import Config
 from pipeline.config_checks import CLUSTER_SIZE, size_buckets
 from pipeline.engine.runner import create_pipeline
 from pipeline.io.curated import WriteCollectedJson, curated_stats
-from pipeline.io.files import list_files, read_json, remove_temp_dirs, write_json
+from pipeline.io.files import delete_tree, list_files, read_json, remove_temp_dirs, write_json
 from pipeline.io.write_arrow import write_dataset_metadata
 from tokenizer.encode import ENCODER_FILES
 
@@ -127,7 +127,7 @@ def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool =
         encoder = load_encoder(layout.tokenizer_dir(config))
         with create_pipeline(config.beam, extra_beam_args) as p:
             build_build_pipeline(p, config, shards_in, encoder.pad_id)
-        FileSystems.delete([layout.build_work_dir(config)])
+        delete_tree(layout.build_work_dir(config))
         remove_temp_dirs(dataset, layout.out(config, "drops"), layout.out(config, "report", "_counts"))
         shard_stats = sorted(read_json(layout.counts_path(config, "build_shards")), key=lambda s: s["file"])
         stats = dict(read_json(layout.counts_path(config, JOB)))

@@ -29,7 +29,7 @@ from pipeline.curate.reselect import Reselect, ReselectError, reselect_refusals
 from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
 from pipeline.engine.runner import create_pipeline
 from pipeline.io.curated import WriteCollectedJson, curated_ids
-from pipeline.io.files import list_files, read_json, remove_temp_dirs, write_json
+from pipeline.io.files import delete_tree, list_files, read_json, remove_temp_dirs, write_json
 from pipeline.io.spill import ANALYZED
 from pipeline.read.formats import match_source_files
 from pipeline.read.units import WorkUnit, piece_bytes, plan_units, unit_name
@@ -233,8 +233,8 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
             build_curate_pipeline(p, config, units, Reselect(reselect_from, changed_rules) if reselect_from else None)
         unit_reports = [unit_report_from_json(r) for r in read_json(layout.counts_path(config, "units"))]
         verify_written(units, unit_reports, layout.curated_dir(config), layout.out(config, "drops"), layout.out(config, "dead_letter"), layout.out(config, "signals"))
-        if FileSystems.exists(work_dir(config)) and not config.output.keep_work:
-            FileSystems.delete([work_dir(config)])
+        if not config.output.keep_work:
+            delete_tree(work_dir(config))
         remove_temp_dirs(*(layout.out(config, name) for name in OUTPUT_DIRS))
         summary = summarize_units(unit_reports, read_json(layout.counts_path(config, JOB)), [s.name for s in config.sources])
         for source in config.sources:

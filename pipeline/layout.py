@@ -7,7 +7,7 @@ from apache_beam.io.filesystem import FileSystem
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import Config
-from pipeline.io.files import GLOB_CHARS, glob_base, list_files
+from pipeline.io.files import GLOB_CHARS, files_under, glob_base, list_files
 
 # What each job writes under output_dir, by folder: the only files a rerun deletes there.
 OWNED_BY_JOB: dict[str, dict[str, tuple[str, ...]]] = {
@@ -80,11 +80,8 @@ def owned_files(config: Config, job: str) -> list[str]:
     """The files ``job`` made in its folders (``OWNED_BY_JOB``); anything else there is left alone."""
     found = []
     for folder, patterns in OWNED_BY_JOB[job].items():
-        directory = folder_dir(config, folder)
-        if not FileSystems.exists(directory):
-            continue
-        root = directory.rstrip("/") + "/"
-        found += [path for path in list_files(root + "**") if any(fnmatch.fnmatch(path[len(root):], pattern) for pattern in patterns)]
+        root = folder_dir(config, folder).rstrip("/") + "/"
+        found += [path for path in files_under(root) if any(fnmatch.fnmatch(path[len(root):], pattern) for pattern in patterns)]
     return found
 
 

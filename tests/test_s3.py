@@ -11,24 +11,19 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.flink_cluster import s3_client, s3_options, s3_server
 from pipeline.cli import main
 from tests.conftest import base_config, paragraph_docs
-
-moto_server = pytest.importorskip("moto.server")
-boto3 = pytest.importorskip("boto3")
 
 
 @pytest.fixture
 def s3_endpoint():
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with s3_server() as endpoint:
+        yield endpoint
 
 
 def test_curate_and_build_on_s3_match_a_local_run(tmp_path, s3_endpoint):
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    s3 = s3_client(s3_endpoint)
     s3.create_bucket(Bucket="corpus")
     body = "".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(paragraph_docs(40)))
     s3.put_object(Bucket="corpus", Key="in/part-0.jsonl", Body=body.encode())
@@ -36,10 +31,9 @@ def test_curate_and_build_on_s3_match_a_local_run(tmp_path, s3_endpoint):
     local_input.parent.mkdir()
     local_input.write_text(body)
 
-    s3_options = {"s3_endpoint_url": s3_endpoint, "s3_access_key_id": "test", "s3_secret_access_key": "test", "s3_region_name": "us-east-1", "s3_disable_ssl": True}
     in_memory = {"runner": "FnApiRunner", "direct_running_mode": "in_memory", "direct_num_workers": 1}
     remote = base_config(tmp_path, [{"name": "web", "paths": ["s3://corpus/in/*.jsonl"], "id_field": "id"}],
-                         output_dir="s3://corpus/out", beam={**in_memory, **s3_options})
+                         output_dir="s3://corpus/out", beam={**in_memory, **s3_options(s3_endpoint)})
     local = base_config(tmp_path, [{"name": "web", "paths": [str(local_input)], "id_field": "id"}], beam=in_memory)
     for name, config in (("remote", remote), ("local", local)):
         path = tmp_path / f"{name}.yaml"
@@ -58,3 +52,22 @@ def test_curate_and_build_on_s3_match_a_local_run(tmp_path, s3_endpoint):
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="corpus", Prefix="out/")["Contents"]}
     assert {"out/curated/_SUCCESS", "out/tokenizer/tokenizer.json", "out/dataset/_SUCCESS", "out/dataset/state.json", "out/report/index.html"} <= keys
     assert s3_json("out/report/report.json")["curate"]["sources"]["web"]["reconciles"]
+
+
+def test_a_rerun_on_s3_with_changed_input_clears_the_earlier_runs_files(tmp_path, s3_endpoint):
+    """Object stores have no folders (``exists`` is False for a prefix): the files a job owns,
+    its work files and temp files are found by listing, so nothing of an earlier run is reused."""
+    s3 = s3_client(s3_endpoint)
+    s3.create_bucket(Bucket="corpus")
+    config = base_config(tmp_path, [{"name": "web", "paths": ["s3://corpus/in/*.jsonl"], "id_field": "id"}],
+                         output_dir="s3://corpus/out", beam={"runner": "FnApiRunner", "direct_running_mode": "in_memory", **s3_options(s3_endpoint)})
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    for docs in (60, 40):
+        body = "".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(paragraph_docs(docs, seed=docs)))
+        s3.put_object(Bucket="corpus", Key="in/part-0.jsonl", Body=body.encode())
+        assert main(["curate", str(path), "--quiet"]) == 0
+        report = json.loads(s3.get_object(Bucket="corpus", Key="out/report/report.json")["Body"].read())
+        assert report["curate"]["sources"]["web"]["read"] == docs and report["curate"]["units_resumed"] == 0
+        keys = {o["Key"] for o in s3.list_objects_v2(Bucket="corpus", Prefix="out/")["Contents"]}
+        assert not any("/_work/" in k or "/_tmp/" in k for k in keys), sorted(keys)

@@ -25,7 +25,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import Config, SourceConfig
 from pipeline.io.curated import read_curated_file
-from pipeline.io.files import read_bytes, write_bytes, write_json
+from pipeline.io.files import list_files, read_bytes, write_bytes, write_json
 from pipeline.read.formats import match_source_files, read_piece
 from pipeline.read.units import Piece
 from pipeline.records import Document, content_hash, stable_fraction
@@ -48,7 +48,7 @@ def _format_of(path: str) -> str:
 def read_texts(paths: Sequence[str], text_field: str = "text") -> Iterator[str]:
     """The document texts of files, globs or ``curated/`` directories, in path order."""
     for path in paths:
-        curated = sorted(m.path for m in FileSystems.match([FileSystems.join(path, "part-*.parquet")])[0].metadata_list) if FileSystems.exists(path) else []
+        curated = list_files(FileSystems.join(path, "part-*.parquet"))  # a glob: on an object store a folder does not "exist"
         if curated:
             for shard in curated:
                 yield from (d.text for d in read_curated_file(shard))

@@ -140,12 +140,27 @@ def list_files(pattern: str) -> list[str]:
     return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
 
 
+def files_under(directory: str) -> list[str]:
+    """Every file below ``directory``, sorted; none when there is no such folder. Object stores
+    (s3://, gs://) have no folders, only key prefixes, so this lists rather than asks ``exists``."""
+    return list_files(directory.rstrip("/") + "/**")
+
+
+def delete_tree(directory: str) -> None:
+    """Deletes ``directory`` and everything below it; nothing when there is none. On an object
+    store, where ``exists`` is False for a prefix, the files under the prefix are deleted."""
+    if FileSystems.exists(directory):
+        FileSystems.delete([directory])
+        return
+    files = files_under(directory)
+    if files:
+        FileSystems.delete(files)
+
+
 def remove_temp_dirs(*directories: str) -> None:
     """Removes the temp folders the atomic writes used, with any leftovers of failed attempts."""
     for directory in directories:
-        temp = FileSystems.join(directory, TMP_DIR)
-        if FileSystems.exists(temp):
-            FileSystems.delete([temp])
+        delete_tree(FileSystems.join(directory, TMP_DIR))
 
 
 SUCCESS = "_SUCCESS"
