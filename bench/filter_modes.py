@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.curate.filters.base import Rejection
-from pipeline.curate.filters.c4 import C4Quality
-from pipeline.curate.filters.chain import RULES_BY_MODE
+from pipeline.curate.filters.registry import compat_modes, filter_class
+from pipeline.curate.filters.rules.c4 import C4Quality
 from pipeline.curate.filters.spacy_english import spacy_sentence_count, spacy_words
 from pipeline.records import Document
 
@@ -33,7 +33,7 @@ FILTER_NAMES = ("gopher_quality", "gopher_repetition", "fineweb")
 
 
 def filters_of(mode: str) -> dict:
-    return {**dict(zip(FILTER_NAMES, (cls() for cls in RULES_BY_MODE[mode]))), "c4": C4Quality()}
+    return {**{name: filter_class(name, mode)() for name in FILTER_NAMES}, "c4": C4Quality()}
 
 
 def reason(check, text: str) -> str | None:
@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     with gzip.open(args.verdicts, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
-    modes = {mode: filters_of(mode) for mode in RULES_BY_MODE}
+    modes = {mode: filters_of(mode) for mode in compat_modes()}
     print(f"{len(rows)} documents ({', '.join(f'{k} {n}' for k, n in sorted(Counter(r['kind'] for r in rows).items()))})")
     print(f"{'filter':<18} {'datatrove keeps':>15} " + " ".join(f"{'agree, ' + m:>18}" for m in modes))
     changes: dict[str, Counter] = {}

@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import catalog_entries, catalog_paths  # noqa: E402
-from pipeline.curate.filters.language import BACKENDS, CALIBRATION, calibrated  # noqa: E402
+from pipeline.curate.filters.rules.language import BACKENDS, CALIBRATION, calibrated  # noqa: E402
 
 LOCALES = {"de": "de", "fr": "fr", "es": "es", "it": "it", "pt": "pt_BR", "nl": "nl", "pl": "pl", "sv": "sv", "da": "da", "fi": "fi",
            "hu": "hu", "ro": "ro", "cs": "cs", "tr": "tr", "id": "id", "vi": "vi", "ru": "ru", "uk": "uk", "el": "el", "he": "he",

@@ -102,8 +102,8 @@ def run_job(
         result = work()
         report = {"job": job, "seconds": round(time.monotonic() - started, 2), **result.report}
         update_run_report(layout.report_dir(config), job, report)
-        remove_temp_dirs(output_dir, layout.report_dir(config))
         checks(report)
         own = fingerprint({"config_hash": config.config_hash(), "upstream": sources, "files": result.files})
         write_success(output_dir, {"config_hash": config.config_hash(), "upstream": sources, "fingerprint": own, **result.success})
+        remove_temp_dirs(output_dir, layout.report_dir(config))  # after the last atomic write, whose temp folder it is
         return report if result.returned is None else result.returned

@@ -21,12 +21,7 @@ import yaml
 from pydantic.dataclasses import dataclass
 
 from pipeline.config_checks import ConfigError, check_semantics
-from pipeline.curate.filters.c4 import C4Quality
-from pipeline.curate.filters.code import CodeQuality
-from pipeline.curate.filters.fineweb import FineWebQuality
-from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition
-from pipeline.curate.filters.language import LanguageFilter
-from pipeline.curate.filters.length import MinLength
+from pipeline.curate.filters.registry import compat_modes, rule_filters
 
 DEFAULT_MAX_RATIO = 100.0  # real JSONL/WARC inflates 3-20x; a bomb, thousands
 _SCALARS = (int, float, bool, str)
@@ -60,15 +55,6 @@ def filter_block(name: str, filter_class: type, enabled: bool = True, exclude: t
     annotations = {"enabled": bool, **{f.name: hints[f.name] for f in params}}
     defaults = {"enabled": enabled, **{f.name: f.default for f in params}}
     return config_block(type(name, (), {"__annotations__": annotations, **defaults, "__module__": __name__}))
-
-
-MinLengthConfig = filter_block("MinLengthConfig", MinLength)
-LanguageConfig = filter_block("LanguageConfig", LanguageFilter)
-GopherQualityConfig = filter_block("GopherQualityConfig", GopherQuality)
-GopherRepetitionConfig = filter_block("GopherRepetitionConfig", GopherRepetition, exclude=("top_n_grams", "dup_n_grams"))
-C4Config = filter_block("C4Config", C4Quality, enabled=False)
-FineWebConfig = filter_block("FineWebConfig", FineWebQuality)
-CodeConfig = filter_block("CodeConfig", CodeQuality)
 
 
 @config_block
@@ -122,23 +108,27 @@ class RecallConfig:
     output: str = "classifiers/recall"  # round-N/ classifiers, recall.json, recalled.jsonl; under output_dir unless absolute
 
 
-@config_block
-class FiltersConfig:
-    """Text sources run url, min_length, language, gopher_*, fineweb, c4, classifiers, decontaminate, pii;
-    code sources run url, min_length, code, classifiers, decontaminate, pii (url only judges documents with a URL)."""
+def filters_block() -> type:
+    """``filters:``: the registered rule filters' blocks (``pipeline.curate.filters.registry``), in their
+    default order, between the URL blocklists and the filters built from files (classifiers, decontamination, PII).
 
-    compat: Literal["none", "datatrove"] = "none"  # datatrove: Gopher and FineWeb rules exactly as datatrove defines them (C4 is in both)
-    url: UrlConfig = field(default_factory=UrlConfig)
-    min_length: MinLengthConfig = field(default_factory=MinLengthConfig)
-    language: LanguageConfig = field(default_factory=LanguageConfig)
-    gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
-    gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
-    c4: C4Config = field(default_factory=C4Config)
-    fineweb: FineWebConfig = field(default_factory=FineWebConfig)
-    code: CodeConfig = field(default_factory=CodeConfig)
-    pii: PiiConfig = field(default_factory=PiiConfig)
-    decontaminate: DecontaminateConfig = field(default_factory=DecontaminateConfig)
-    classifiers: list[ClassifierConfig] = field(default_factory=list)
+    A source runs ``url``, then the rule filters of its kind in ``order``, then ``classifiers``,
+    ``decontaminate`` and ``pii`` (``url`` only judges documents with a URL; PII redaction is last
+    because it changes the text)."""
+    specs = rule_filters()
+    blocks = {spec.name: filter_block(f"{spec.filter_class.__name__}Config", spec.filter_class, spec.enabled, spec.exclude) for spec in specs}
+    default_order = [spec.name for spec in specs]
+    annotations: dict[str, Any] = {
+        "compat": Literal[compat_modes()],  # datatrove: Gopher and FineWeb rules exactly as datatrove defines them (C4 is in both)
+        "order": list[str],  # the rule filters' order in the chain (each registered filter once)
+        "url": UrlConfig, **blocks, "pii": PiiConfig, "decontaminate": DecontaminateConfig, "classifiers": list[ClassifierConfig],
+    }
+    defaults = {"compat": "none", "order": field(default_factory=lambda: list(default_order)), "classifiers": field(default_factory=list),
+                **{name: field(default_factory=block) for name, block in annotations.items() if isinstance(block, type) and name not in ("order",)}}
+    return config_block(type("FiltersConfig", (), {"__annotations__": annotations, "__doc__": filters_block.__doc__, "__module__": __name__, **defaults}))
+
+
+FiltersConfig = filters_block()
 
 
 @config_block

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
+from pipeline.curate.filters.registry import rule_filters
+
 if TYPE_CHECKING:
     from pipeline.config import Config
 
@@ -59,6 +61,19 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
             yield from _leaves(item, f"{path}.{key}")
     else:
         yield path, value
+
+
+def check_filter_order(where: str, order: list[str], registered: list[str]) -> None:
+    """``filters.order`` names every registered rule filter once, and nothing else."""
+    unknown = [name for name in order if name not in registered]
+    if unknown:
+        raise ConfigError(f"{where}: unknown filter {unknown[0]!r} (the rule filters are {', '.join(registered)})")
+    repeated = sorted({name for name in order if order.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"{where}: {repeated[0]!r} is listed twice")
+    missing = [name for name in registered if name not in order]
+    if missing:
+        raise ConfigError(f"{where}: {', '.join(missing)} missing; list every rule filter (disable one with its `enabled: false`)")
 
 
 def check_bounds(config: Config) -> None:
@@ -151,7 +166,9 @@ def check_semantics(config: Config) -> None:
     if config.max_compression_ratio <= 1:
         raise ConfigError(f"max_compression_ratio: must be above 1, got {config.max_compression_ratio}")
     blocks = [("filters", config.filters)] + [(f"sources[{i}].filters", s.filters) for i, s in enumerate(config.sources) if s.filters is not None]
+    registered = [spec.name for spec in rule_filters()]
     for where, block in blocks:
+        check_filter_order(f"{where}.order", block.order, registered)
         for j, c in enumerate(block.classifiers):
             if not SAFE_NAME.fullmatch(c.name):
                 raise ConfigError(f"{where}.classifiers[{j}].name: must be letters, digits, '_', '-' or '.', got {c.name!r}")

@@ -70,7 +70,7 @@ def test_the_rules_catch_what_they_name():
     assert broken_rule("pipeline.io.spill", "pipeline.curate.dedup.nodes")
     assert broken_rule("pipeline.read.formats", "pipeline.curate.normalize")
     assert broken_rule("pipeline.curate.analyze", "jobs.curate")
-    assert broken_rule("pipeline.config", "pipeline.curate.filters.gopher") is None
+    assert broken_rule("pipeline.config", "pipeline.curate.filters.rules.gopher") is None
     assert broken_rule("pipeline.assemble.tokenize", "pipeline.curate.filters.text") is None
     assert broken_rule("pipeline.curate.apply", "pipeline.report.counts") is None
 

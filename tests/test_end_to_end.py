@@ -60,6 +60,7 @@ def test_rows_have_seq_len_and_tokens_decode_to_the_curated_text(built):
     assert manifest["rows"] == len(ds) and [s["file"] for s in manifest["shards"]] == ["data-00000.arrow", "data-00001.arrow"]  # one per source's unit
     assert manifest["tokens"] == sum(sum(r) for r in ds["document_lengths"])
     assert set(manifest["tokens_per_source"]) == {"web", "code"}
+    assert not [str(p) for p in out.rglob("_tmp")] and not [str(p) for p in out.rglob("_work")]  # a finished run leaves no temp or work folder
 
 
 def test_bad_records_are_dead_lettered_and_the_report_reconciles(built):

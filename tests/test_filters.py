@@ -8,15 +8,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import config_from_dict
+from pipeline.config_checks import ConfigError
 from pipeline.curate.filters.base import Rejection, apply_filters
-from pipeline.curate.filters.c4 import C4Quality
 from pipeline.curate.filters.chain import SourceFilterChains, explain, filters_for_source
-from pipeline.curate.filters.code import CodeQuality
 from pipeline.curate.filters.decontam import Decontaminate, DecontaminationIndex
-from pipeline.curate.filters.fineweb import FineWebQuality
-from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition
-from pipeline.curate.filters.language import LanguageFilter
 from pipeline.curate.filters.pii import PiiRedactor
+from pipeline.curate.filters.registry import rule_filters
+from pipeline.curate.filters.rules.c4 import C4Quality
+from pipeline.curate.filters.rules.code import CodeQuality
+from pipeline.curate.filters.rules.fineweb import FineWebQuality
+from pipeline.curate.filters.rules.gopher import GopherQuality, GopherRepetition
+from pipeline.curate.filters.rules.language import LanguageFilter
 from pipeline.records import Document, Drop
 
 VOCAB = ("the river runs with quiet water and the mountain holds snow that melts to feed valleys of green farms "
@@ -184,7 +186,7 @@ def test_pii_scans_skipped_by_their_hint_change_nothing(text):
 @settings(max_examples=2000, deadline=None)
 def test_code_character_counts_equal_the_rules_definition(text):
     """The ASCII fast path counts what ``str.isalnum`` and ``_DATA_CHARS`` count, character by character."""
-    from pipeline.curate.filters.code import _DATA_CHARS, alnum_and_data_chars
+    from pipeline.curate.filters.rules.code import _DATA_CHARS, alnum_and_data_chars
 
     assert alnum_and_data_chars(text) == (sum(c.isalnum() for c in text), len(_DATA_CHARS.findall(text)))
 
@@ -217,6 +219,22 @@ def test_per_source_overrides_and_explain():
     assert rows[2]["measured"]["words"] == 20 and rows[2]["verdict"].startswith("DROP gopher_short_doc")
 
 
+def test_filters_order_is_config_data_with_the_registered_default():
+    sources = [{"name": "web", "paths": ["x"]}]
+    default = config_from_dict({"sources": sources})
+    assert default.filters.order == [spec.name for spec in rule_filters()] and default.filters.order[:3] == ["min_length", "replacement_chars", "language"]
+    swapped = list(default.filters.order)
+    i, j = swapped.index("gopher_quality"), swapped.index("fineweb")
+    swapped[i], swapped[j] = swapped[j], swapped[i]
+    config = config_from_dict({"sources": sources, "filters": {"order": swapped}})
+    names = [type(f).__name__ for f in filters_for_source(config, config.sources[0])]
+    assert names.index("FineWebQuality") < names.index("GopherRepetition") < names.index("GopherQuality")
+    for order, message in ((swapped + ["nope"], "unknown filter 'nope'"), (swapped + ["c4"], "'c4' is listed twice"),
+                           ([n for n in swapped if n != "c4"], "c4 missing")):
+        with pytest.raises(ConfigError, match=f"filters.order: {message}"):
+            config_from_dict({"sources": sources, "filters": {"order": order}})
+
+
 def test_filters_explain_cli_prints_measures_and_verdicts(tmp_path, capsys):
     from pipeline.cli import main
 
@@ -232,7 +250,7 @@ def test_filters_explain_cli_prints_measures_and_verdicts(tmp_path, capsys):
 def test_vectorized_ngram_measures_match_a_plain_reference():
     from collections import Counter as C
 
-    from pipeline.curate.filters.gopher import NgramIndex
+    from pipeline.curate.filters.rules.gopher import NgramIndex
 
     def top_ref(tokens, n):
         counts = C(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
@@ -265,7 +283,7 @@ def test_greedy_repeated_chars_is_datatroves_walk():
     Tokens of two characters each, so a joined string spells exactly one token sequence."""
     import random
 
-    from pipeline.curate.filters.gopher import NgramIndex
+    from pipeline.curate.filters.rules.gopher import NgramIndex
 
     def walk(words, n):
         seen, repeated, i = set(), 0, 0
@@ -298,7 +316,7 @@ def test_every_language_backend_runs_offline_and_names_hebrew_he(backend):
 def test_auto_language_id_reads_the_language_around_code():
     """Short text with code spans and command lines: the code is cut before the second opinion, and
     English-looking code around Hangul or Han does not make the text English."""
-    from pipeline.curate.filters.language import script_language
+    from pipeline.curate.filters.rules.language import script_language
 
     identify = LanguageFilter(backend="auto").classify
     spanish = "Para instalar el paquete ejecute `apt-get install -y libfoo-dev` y después reinicie el servicio con `systemctl restart foo`."

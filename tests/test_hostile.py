@@ -307,9 +307,10 @@ def test_a_fifo_matched_by_a_glob_is_a_dead_letter_not_a_hang(tmp_path):
 
 
 def test_a_damaged_warc_member_costs_one_dead_letter_and_reading_resumes(tmp_path):
-    from tests.test_web import page
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
+
+    from tests.test_web import page
 
     buffer, starts = io.BytesIO(), []
     writer = WARCWriter(buffer, gzip=True)

@@ -13,9 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.curate.filters.base import Rejection
-from pipeline.curate.filters.c4 import C4Quality
-from pipeline.curate.filters.reference import (_WORD_TOKEN, PUNCTUATION, tokens_with_letter, ReferenceFineWebQuality, ReferenceGopherQuality,
-                                               ReferenceGopherRepetition)
+from pipeline.curate.filters.rules.c4 import C4Quality
+from pipeline.curate.filters.rules.reference import _WORD_TOKEN, PUNCTUATION, ReferenceFineWebQuality, ReferenceGopherQuality, ReferenceGopherRepetition, tokens_with_letter
 from pipeline.records import Document
 
 FIXTURE = Path(__file__).parent / "data" / "datatrove_verdicts.jsonl.gz"

@@ -1,7 +1,7 @@
 """Normalize, the minimum-length filter and the per-document curate step, without Beam."""
 from pipeline.curate.analyze import curate_document
 from pipeline.curate.filters.base import apply_filters
-from pipeline.curate.filters.length import MinLength
+from pipeline.curate.filters.rules.length import MinLength
 from pipeline.curate.normalize import normalize_document, normalize_text
 from pipeline.records import DeadLetter, Document, Drop
 

@@ -25,7 +25,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.curate.analyze import UnitOutputs, keep_sample, score_keys
 from pipeline.curate.filters.base import REMOVED_BY, DocumentFilter, Rejection, RuleFilter, filter_name
 from pipeline.curate.filters.classifier import ClassifierFilter
-from pipeline.curate.filters.language import LanguageFilter
+from pipeline.curate.filters.rules.language import LanguageFilter
 from pipeline.io.curated import CURATED_SCHEMA, SPILL_COMPRESSION, ParquetRowWriter, document_at
 from pipeline.io.files import read_bytes, write_bytes
 from pipeline.io.signals import SURVIVOR

@@ -1,4 +1,5 @@
-"""A source's filter chain, built from the config: each filter constructed from its config block."""
+"""A source's filter chain, built from the config: each filter constructed from its config block, the
+rule filters (``registry``) in ``filters.order``."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,25 +8,13 @@ from typing import Any
 
 from pipeline.config import Config, FiltersConfig, SourceConfig, filters_for
 from pipeline.curate.filters.base import DocumentFilter, Rejection, RuleFilter, apply_filters
-from pipeline.curate.filters.c4 import C4Quality
 from pipeline.curate.filters.classifier import ClassifierFilter
-from pipeline.curate.filters.code import CodeQuality
 from pipeline.curate.filters.decontam import Decontaminate, DecontaminationIndex
-from pipeline.curate.filters.fineweb import FineWebQuality
-from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition
-from pipeline.curate.filters.language import LanguageFilter
-from pipeline.curate.filters.length import MinLength
 from pipeline.curate.filters.pii import PiiRedactor
-from pipeline.curate.filters.reference import ReferenceFineWebQuality, ReferenceGopherQuality, ReferenceGopherRepetition
+from pipeline.curate.filters.registry import filter_class, rule_filters
 from pipeline.curate.filters.text import is_unspaced
 from pipeline.curate.filters.url import UrlFilter, rules_from_files
 from pipeline.records import Document, Drop
-
-# filters.compat → the Gopher quality, Gopher repetition and FineWeb classes of that mode (C4 is datatrove's in both)
-RULES_BY_MODE: dict[str, tuple[type, type, type]] = {
-    "none": (GopherQuality, GopherRepetition, FineWebQuality),
-    "datatrove": (ReferenceGopherQuality, ReferenceGopherRepetition, ReferenceFineWebQuality),
-}
 
 
 def _params(block: Any) -> dict[str, Any]:
@@ -64,23 +53,12 @@ def filters_for_source(config: Config, source: SourceConfig, decontamination: De
     urls = url_filter(f)
     if urls is not None:
         chain.append(urls)
-    if f.min_length.enabled:
-        chain.append(MinLength(**_params(f.min_length)))
-    if source.kind == "code":
-        if f.code.enabled:
-            chain.append(CodeQuality(**_params(f.code)))
-    else:
-        if f.language.enabled:
-            chain.append(LanguageFilter(**_params(f.language)))
-        quality, repetition, fineweb = RULES_BY_MODE[f.compat]
-        if f.gopher_quality.enabled:
-            chain.append(quality(**_params(f.gopher_quality)))
-        if f.gopher_repetition.enabled:
-            chain.append(repetition(**_params(f.gopher_repetition)))
-        if f.fineweb.enabled:
-            chain.append(fineweb(**_params(f.fineweb)))
-        if f.c4.enabled:
-            chain.append(EnglishOnly(C4Quality(**_params(f.c4))))
+    specs = {spec.name: spec for spec in rule_filters()}
+    for name in f.order:
+        spec, block = specs[name], getattr(f, name)
+        if block.enabled and source.kind in spec.kinds:
+            check = filter_class(name, f.compat)(**_params(block))
+            chain.append(EnglishOnly(check) if spec.english_only else check)
     chain += [ClassifierFilter(c.name, c.model, c.min_score, c.action) for c in f.classifiers if c.enabled]
     if f.decontaminate.enabled and decontamination is not None and len(decontamination.hashes):
         chain.append(Decontaminate(decontamination))

@@ -5,9 +5,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from pipeline.curate.filters.base import Rejection, RuleFilter
+from pipeline.curate.filters.registry import rule_filter
 from pipeline.records import Document
 
 
+@rule_filter(position=10, kinds=("text", "code"))
 @dataclass(frozen=True)
 class MinLength(RuleFilter):
     """Drops documents shorter than ``min_chars`` characters (whitespace excluded at the ends)."""

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pipeline.curate.filters.base import Rejection, RuleFilter, first_failure
-from pipeline.curate.filters.gopher import duplicate_fraction
+from pipeline.curate.filters.registry import rule_filter
+from pipeline.curate.filters.rules.gopher import duplicate_fraction
 from pipeline.curate.filters.text import NO_SENTENCE_MARKS, TERMINAL_PUNCTUATION, non_empty_lines, words
 from pipeline.records import Document
 
 
+@rule_filter(position=50)
 @dataclass(frozen=True)
 class FineWebQuality(RuleFilter):
     """FineWeb quality rules with their published thresholds."""

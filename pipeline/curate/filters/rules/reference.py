@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.curate.filters.base import Rejection, first_failure
-from pipeline.curate.filters.fineweb import FineWebQuality
-from pipeline.curate.filters.gopher import GopherQuality, GopherRepetition, NgramIndex, duplicate_counts
+from pipeline.curate.filters.registry import compat_variant
+from pipeline.curate.filters.rules.fineweb import FineWebQuality
+from pipeline.curate.filters.rules.gopher import GopherQuality, GopherRepetition, NgramIndex, duplicate_counts
 from pipeline.curate.filters.spacy_english import spacy_words
 from pipeline.curate.filters.text import REFERENCE_RULES as _RULES
 from pipeline.curate.filters.text import TERMINAL_PUNCTUATION
@@ -41,6 +42,7 @@ def tokens_with_letter(one_per_line: str) -> int:
     return sum(1 for w in found if w.isascii() or any(c.isalpha() for c in w))
 
 
+@compat_variant("datatrove", "gopher_quality")
 @dataclass(frozen=True)
 class ReferenceGopherQuality(GopherQuality):
     """datatrove's ``GopherQualityFilter`` with these thresholds."""
@@ -83,6 +85,7 @@ _PARAGRAPHS = re.compile(r"\n{2,}")
 _LINES = re.compile("\n+")
 
 
+@compat_variant("datatrove", "gopher_repetition")
 @dataclass(frozen=True)
 class ReferenceGopherRepetition(GopherRepetition):
     """datatrove's ``GopherRepetitionFilter`` with these thresholds: every denominator is the text's length."""
@@ -108,6 +111,7 @@ class ReferenceGopherRepetition(GopherRepetition):
         return m
 
 
+@compat_variant("datatrove", "fineweb")
 @dataclass(frozen=True)
 class ReferenceFineWebQuality(FineWebQuality):
     """datatrove's ``FineWebQualityFilter`` with these thresholds: lines as they are (no strip),

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from pipeline.curate.filters.base import Rejection
+from pipeline.curate.filters.registry import rule_filter
 from pipeline.curate.filters.spacy_english import spacy_sentence_count
 from pipeline.records import Document
 
@@ -38,10 +39,12 @@ class C4Verdict:
     dropped_for: str | None
 
 
+@rule_filter(position=60, enabled=False, english_only=True)
 @dataclass(frozen=True)
 class C4Quality:
     """C4 line and document rules with their published thresholds."""
 
+    name: ClassVar[str] = "c4"
     min_words_per_line: int = 3
     min_sentences: int = 5
     max_word_length: int = 1000

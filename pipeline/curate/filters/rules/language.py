@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pipeline.curate.filters.base import Rejection, RuleFilter
+from pipeline.curate.filters.registry import rule_filter
 from pipeline.records import Document
 
 
@@ -65,7 +66,7 @@ class _Cld2:
         return language, share
 
 
-LID_176 = Path(__file__).with_name("models") / "lid.176.ftz"  # fastText's 176-language model, shipped (models/NOTICE.md)
+LID_176 = Path(__file__).parent.parent / "models" / "lid.176.ftz"  # fastText's 176-language model, shipped (models/NOTICE.md)
 
 
 class _FastText:
@@ -132,7 +133,7 @@ class _Auto:
 
 BACKENDS = {"auto": _Auto, "cld2": _Cld2, "fasttext": _FastText, "py3langid": _Py3LangId}
 # per backend, the measured accuracy of its answers by tenth of raw score (bench/langid_accuracy.py --calibrate)
-CALIBRATION = Path(__file__).with_name("models") / "langid_calibration.json"
+CALIBRATION = Path(__file__).parent.parent / "models" / "langid_calibration.json"
 
 
 @lru_cache(maxsize=1)
@@ -147,6 +148,7 @@ def calibrated(backend: str, raw: float) -> float:
     return raw if table is None else table[min(int(raw * 10), 9)]
 
 
+@rule_filter(position=20)
 @dataclass
 class LanguageFilter(RuleFilter):
     """Language ID on the first ``max_chars``: annotates ``meta.language``; drops languages not

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pipeline.curate.filters.base import Rejection, RuleFilter, first_failure
+from pipeline.curate.filters.registry import rule_filter
 from pipeline.curate.filters.stopwords import stop_words_for
 from pipeline.curate.filters.text import is_unspaced, lower_words, non_empty_lines, words
 from pipeline.records import Document
@@ -21,6 +22,7 @@ ELLIPSES = ("...", "…")
 _LINE_WITH_LETTER = re.compile(r"^[^\n]*?[^\W\d_]", re.MULTILINE)
 
 
+@rule_filter(position=30)
 @dataclass(frozen=True)
 class GopherQuality(RuleFilter):
     """Gopher quality rules with their published thresholds."""
@@ -177,6 +179,7 @@ class NgramIndex:
         return float(self.lengths[covered].sum()) / self.total_chars
 
 
+@rule_filter(position=40, exclude=("top_n_grams", "dup_n_grams"))
 @dataclass(frozen=True)
 class GopherRepetition(RuleFilter):
     """Gopher repetition rules: line/paragraph thresholds, and Gopher's n-gram ones (top 2/3/4:
