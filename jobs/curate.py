@@ -244,17 +244,17 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
                 summary[source.name]["repositories"]["split_across_files"] = {"repositories": len(split), "examples": split[:10]}
         analyzed = [r for r in unit_reports if isinstance(r, AnalyzedUnit)]
         applied = [r for r in unit_reports if isinstance(r, AppliedUnit)]
-        report = {"config_hash": config.config_hash(), "units": len(units), "units_resumed": resumed, "input_bytes": sum(r.input_bytes for r in analyzed),
+        report: dict[str, Any] = {"config_hash": config.config_hash(), "units": len(units), "units_resumed": resumed, "input_bytes": sum(r.input_bytes for r in analyzed),
                   "shuffled_bytes": sum(r.shuffled_bytes for r in analyzed), "sources": summary}
         if config.output.signals:
-            written = [r.signals_file for r in applied if r.signals_file is not None]
-            signal_bytes = sum(w["bytes"] for w in written)
-            report["signals"] = {"rows": sum(w["rows"] for w in written), "bytes": signal_bytes,
+            signal_files = [r.signals_file for r in applied if r.signals_file is not None]
+            signal_bytes = sum(w["bytes"] for w in signal_files)
+            report["signals"] = {"rows": sum(w["rows"] for w in signal_files), "bytes": signal_bytes,
                                  "bytes_per_input_byte": round(signal_bytes / max(report["input_bytes"], 1), 4)}
         if config.dedup.minhash.enabled:
             report["near_dedup"] = summarize_near_dedup(read_json(layout.counts_path(config, "near_dedup")))
-        shards = {unit_name("part", r.unit, ".parquet"): r.curated_file["sha256"] for r in applied}
-        return JobResult(report, {"documents": sum(e["kept"] for e in summary.values())}, dict(sorted(shards.items())))
+        curated = {unit_name("part", r.unit, ".parquet"): r.curated_file["sha256"] for r in applied}
+        return JobResult(report, {"documents": sum(e["kept"] for e in summary.values())}, dict(sorted(curated.items())))
 
     def checks(report: dict[str, Any]) -> None:
         check_reconciliation(report["sources"])

@@ -25,6 +25,7 @@ from pipeline.curate.filters.registry import compat_modes, rule_filters
 
 DEFAULT_MAX_RATIO = 100.0  # real JSONL/WARC inflates 3-20x; a bomb, thousands
 _SCALARS = (int, float, bool, str)
+T = typing.TypeVar("T")
 
 
 def _strict(tp: Any) -> Any:
@@ -33,19 +34,20 @@ def _strict(tp: Any) -> Any:
     if tp in _SCALARS:
         return Annotated[tp, pydantic.Strict()]
     if origin in (Union, types.UnionType):
-        return Union[tuple(_strict(a) for a in args)]  # noqa: UP007 (a union built from a tuple at run time)
+        return Union[tuple(_strict(a) for a in args)]  # type: ignore[misc]  # noqa: UP007 (a union built from a tuple at run time)
     if origin is list:
-        return list[_strict(args[0])]
+        return list[_strict(args[0])]  # type: ignore[misc]
     if origin is dict:
-        return dict[args[0], _strict(args[1])]
+        return dict[args[0], _strict(args[1])]  # type: ignore[misc,valid-type]
     return tp
 
 
-def config_block(cls: type) -> type:
+@typing.dataclass_transform(frozen_default=True)
+def config_block(cls: type[T]) -> type[T]:
     """A frozen pydantic dataclass whose scalars are strict and whose unknown keys are errors."""
     hints = typing.get_type_hints(cls)
     cls.__annotations__ = {name: _strict(hints[name]) for name in cls.__annotations__}
-    return dataclass(cls, frozen=True, config=pydantic.ConfigDict(extra="forbid"))
+    return dataclass(cls, frozen=True, config=pydantic.ConfigDict(extra="forbid"))  # type: ignore[return-value]
 
 
 def filter_block(name: str, filter_class: type, enabled: bool = True, exclude: tuple[str, ...] = ()) -> type:
@@ -128,7 +130,10 @@ def filters_block() -> type:
     return config_block(type("FiltersConfig", (), {"__annotations__": annotations, "__doc__": filters_block.__doc__, "__module__": __name__, **defaults}))
 
 
-FiltersConfig = filters_block()
+if typing.TYPE_CHECKING:
+    FiltersConfig = Any  # made at import from the registered filters: its rule blocks are known at run time only
+else:
+    FiltersConfig = filters_block()
 
 
 @config_block
@@ -357,7 +362,8 @@ def config_from_dict(data: Any, output_dir: str | None = None) -> Config:
     if output_dir is not None:
         config = dataclasses.replace(config, output_dir=output_dir)
     sources = [dataclasses.replace(s, paths=[_expand_placeholders(p, config.output_dir) for p in s.paths]) for s in config.sources]
-    recall = dataclasses.replace(config.recall, **{k: [_expand_placeholders(p, config.output_dir) for p in getattr(config.recall, k)] for k in ("positive", "negative")})
+    recall = dataclasses.replace(config.recall, positive=[_expand_placeholders(p, config.output_dir) for p in config.recall.positive],
+                                 negative=[_expand_placeholders(p, config.output_dir) for p in config.recall.negative])
     config = dataclasses.replace(config, sources=sources, recall=recall)
     check_semantics(config)
     return config

@@ -140,7 +140,7 @@ def check_semantics(config: Config) -> None:
     for key in ("num_perm", "ngram", "code_ngram", "component_rounds", "max_bucket_pairs"):
         if getattr(mh, key) <= 0:
             raise ConfigError(f"dedup.minhash.{key}: must be positive, got {getattr(mh, key)}")
-    names = {s.name for s in config.sources}
+    source_names = {s.name for s in config.sources}
     if config.mix_by not in ("source", CLUSTER_SIZE) and not config.mix_by.startswith("meta."):
         raise ConfigError(f"mix_by: expected source, cluster_size or meta.<key>, got {config.mix_by!r}")
     if config.mix_by == CLUSTER_SIZE:
@@ -152,8 +152,8 @@ def check_semantics(config: Config) -> None:
             raise ConfigError(str(e)) from None
     for name, m in config.mix.items():
         given = [k for k in ("weight", "epochs", "max_tokens") if getattr(m, k) is not None]
-        if config.mix_by == "source" and name not in names:
-            raise ConfigError(f"mix.{name}: no source named {name!r} (sources: {', '.join(sorted(names))}; or set mix_by: meta.<key>)")
+        if config.mix_by == "source" and name not in source_names:
+            raise ConfigError(f"mix.{name}: no source named {name!r} (sources: {', '.join(sorted(source_names))}; or set mix_by: meta.<key>)")
         if len(given) != 1:
             raise ConfigError(f"mix.{name}: give exactly one of weight, epochs, max_tokens (got {', '.join(given) or 'none'})")
         if getattr(m, given[0]) < 0:

@@ -1,6 +1,6 @@
 """Rules of the code itself: the import rules of docs/architecture.md ("Layout"), checked on every
 import statement (module level and inside functions alike) of pipeline/, tokenizer/ and jobs/;
-and ruff's rules from pyproject.toml."""
+and ruff's and mypy's rules from pyproject.toml."""
 from __future__ import annotations
 
 import ast
@@ -81,4 +81,13 @@ def test_ruff_finds_nothing_in_the_package_code():
     import sys
 
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "pipeline", "tokenizer", "jobs", "--output-format", "concise"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_finds_nothing_in_the_package_code():
+    """The type hints of pipeline/, tokenizer/ and jobs/ check ([tool.mypy] in pyproject.toml)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -51,9 +51,9 @@ class Encoder:
         missing = [special_tokens.as_dict()[name] for name, i in ids.items() if i is None]
         if missing:
             raise ValueError(f"tokenizer lacks special tokens: {', '.join(missing)}")
-        self.special_ids: dict[str, int] = ids  # type: ignore[assignment]
-        self.eos_id = ids["eos"]
-        self.pad_id = ids["pad"]
+        self.special_ids = {name: i for name, i in ids.items() if i is not None}
+        self.eos_id = self.special_ids["eos"]
+        self.pad_id = self.special_ids["pad"]
         self.vocab_size = tok.get_vocab_size()
 
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -74,6 +74,8 @@ class Encoder:
         """The bytes a token stands for: byte-level BPE symbols mapped back to bytes (an added
         token, such as a special token, is its text)."""
         token = self.tokenizer.id_to_token(int(token_id))
+        if token is None:
+            raise ValueError(f"token id {token_id} is not in the vocabulary")
         if int(token_id) in self._added_ids:
             return token.encode("utf-8")
         return bytes(_BYTE_OF_SYMBOL[c] for c in token)

@@ -82,7 +82,8 @@ class SentencePieceEncoder:
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ``ids``; special tokens (control symbols, which SentencePiece drops) are written out."""
         special = {i: self.processor.id_to_piece(i) for i in self.special_ids.values()}
-        out, run = [], []
+        out: list[str] = []
+        run: list[int] = []
         for i in (int(x) for x in ids):
             if i in special:
                 out += [self.processor.decode(run), special[i]]

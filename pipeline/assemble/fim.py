@@ -46,10 +46,8 @@ def fim_kind(seed: int, doc_id: str, text: str, rate: float, spm_rate: float) ->
     return "spm" if stable_fraction(seed, "fim-spm", doc_id) < spm_rate else "psm"
 
 
-def fim_ids(encoder: Encoder, kind: FimKind, text: str, cuts: tuple[int, int]) -> np.ndarray | None:
-    """The FIM token layout of ``text`` (EOS included), or None for a plain document."""
-    if kind not in ("psm", "spm"):
-        return None
+def fim_ids(encoder: Encoder, kind: Literal["psm", "spm"], text: str, cuts: tuple[int, int]) -> np.ndarray:
+    """The FIM token layout of ``text`` (EOS included)."""
     a, b = cuts
     prefix, middle, suffix = encoder.encode_batch([text[:a], text[a:b], text[b:]])
     special = encoder.special_ids

@@ -61,7 +61,7 @@ def encode_documents(
     counts: Counter = Counter()
     counts["encode_checked"] = check_fast_path(encoder, docs, check_rate, seed)
     for i, kind in enumerate(kinds):
-        if kind in ("psm", "spm"):
+        if kind == "psm" or kind == "spm":
             spans = [(f["start"], f["end"]) for f in docs[i].meta.get("files", ())] if fim.within_files else []
             ids[i] = fim_ids(encoder, kind, docs[i].text, fim_cuts(seed, docs[i].id, len(docs[i].text), spans))
         if kind != "plain":

@@ -165,6 +165,7 @@ class AnalyzeUnit(FileDoFn):
     def _reselect_unit(self, unit: WorkUnit) -> UnitOutputs:
         from pipeline.curate.reselect import copy_file, reselect_unit  # here: reselect builds on this module's UnitOutputs
 
+        assert self._reselect is not None
         old = self._reselect.run_dir
         name = unit_name("part", unit.index, ".jsonl")
         copy_file(FileSystems.join(old, "dead_letter", name), f"{self._dead_letter_dir}/{name}")
@@ -317,15 +318,15 @@ class UnitOutputs(NamedTuple):
             key = entries["key"] if tag == BANDS else entries["h1"]
             for p, block in keyed_partitions(entries, key, DEDUP_PARTITIONS):
                 yield beam.pvalue.TaggedOutput(tag, (p, block))
-        for key, n in self.counts:
-            yield beam.pvalue.TaggedOutput(COUNTS, (key, n))
+        for counted, n in self.counts:
+            yield beam.pvalue.TaggedOutput(COUNTS, (counted, n))
         for reason, row in self.samples:
             yield beam.pvalue.TaggedOutput(SAMPLES, (reason, row))
         yield self.report
 
     def save(self, work_dir: str, unit: int) -> None:
         buffer = io.BytesIO()
-        np.savez(buffer, **self.keyed)
+        np.savez(buffer, **self.keyed)  # type: ignore[arg-type]  # numpy's stub types every keyword as allow_pickle's bool
         write_bytes(unit_file(work_dir, unit, "keys.npz"), buffer.getvalue())
         write_json(unit_file(work_dir, unit, "outputs.json"), {"counts": self.counts, "samples": self.samples})
         write_json(unit_file(work_dir, unit, ANALYZED), dataclasses.asdict(self.report))  # last: the unit counts as analyzed

@@ -135,10 +135,10 @@ class ApplyUnit(FileDoFn):
         dropped = Counter((d.stage, d.reason) for d in drops)
         signals_file = None
         if self._signals_dir is not None:
-            outcomes = {p: (d.stage, d.reason, d.keeper, None, 1) for p, d in by_position.items()}
+            outcomes: dict[int, tuple[str | None, str | None, str | None, str | None, int]] = {p: (d.stage, d.reason, d.keeper, None, 1) for p, d in by_position.items()}
             for p, (cluster_keeper, size) in cluster_of.items():
-                stage, reason, duplicate_of, _, _ = outcomes.get(p, (None, None, None, None, 1))
-                outcomes[p] = (stage, reason, duplicate_of, cluster_keeper, size)
+                outcome = outcomes.get(p, (None, None, None, None, 1))
+                outcomes[p] = (*outcome[:3], cluster_keeper, size)
             written = write_signals(f"{self._signals_dir}/{unit_name('part', unit, '.parquet')}", read_table(unit_file(self._work_dir, unit, "signals.parquet")), outcomes)
             signals_file = {k: written[k] for k in ("rows", "bytes", "sha256")}
         yield AppliedUnit(unit, source, curated_file["rows"], [(stage, reason, n) for (stage, reason), n in sorted(dropped.items())],

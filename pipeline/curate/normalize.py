@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from pipeline.records import DeadLetter, Document, Drop, Repository, Stage
 
-R = TypeVar("R", Document, Drop, DeadLetter, Repository)
+R = TypeVar("R", bound=Document | Drop | DeadLetter | Repository)
 
 # C0/C1 control characters except \t and \n (\r is folded into \n first), and DEL.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")

@@ -14,7 +14,8 @@ import heapq
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from pipeline.read.code_files import language_of
 from pipeline.records import Document
@@ -206,7 +207,7 @@ def dependency_order(paths: Iterable[str], edges: Mapping[str, Iterable[str]]) -
     return order
 
 
-def _kahn(nodes: list, depends: Mapping, key) -> list:
+def _kahn(nodes: list, depends: Mapping | Sequence, key: Callable[[Any], Any]) -> list:
     """Kahn's topological sort taking the smallest ``key`` among the free nodes; when nothing is
     free (a cycle), the smallest waiting node goes next."""
     waiting = {n: set(depends[n]) for n in nodes}

@@ -143,8 +143,8 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
     index = read_index(old_work, unit)
     counts = Counter(dict(old.counts))
     heaps: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
-    for reason, row in old.samples:
-        heaps.setdefault(reason, []).append((-row[0], *row[1:]))
+    for reason, sample in old.samples:
+        heaps.setdefault(reason, []).append((-sample[0], *sample[1:]))
     for heap in heaps.values():
         heapq.heapify(heap)
     kept: list[int] = []  # old survivor positions that stay
@@ -155,7 +155,7 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
         old_drop = next(old_drops) if position is None else None
         verdict = new_verdict(row, chain, changed)
         if verdict is None:
-            if position is None:
+            if old_drop is not None:
                 drops.append(old_drop)
             else:
                 row[SURVIVOR] = len(kept)
@@ -166,7 +166,7 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
         drop = Drop(row["id"], source, Stage.FILTER, rejection.reason, rejection.detail, rejection.language or _language_at(row, chain, i))
         drops.append(drop)
         row = _unreached(row, chain, i)
-        row.update({"stage": Stage.FILTER, "reason": drop.reason, REMOVED_BY: chain[i].name, "language": drop.language or None, SURVIVOR: None})
+        row.update({"stage": Stage.FILTER, "reason": drop.reason, REMOVED_BY: filter_name(chain[i]), "language": drop.language or None, SURVIVOR: None})
         new_rows.append(row)
         if old_drop is not None:  # another reason now: it leaves its old reason's samples (its text is not stored)
             _unsample(heaps, (old_drop.stage, old_drop.reason), drop.id)

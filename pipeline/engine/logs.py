@@ -20,9 +20,9 @@ def quiet_root_logging(level: int = logging.WARNING) -> None:
     """Root handlers print ``level`` and above, without Beam's start-up noise."""
     root = logging.getLogger()
     if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
+        stream = logging.StreamHandler()
+        stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(stream)
     root.setLevel(min(root.level or level, level))
     for handler in root.handlers:
         handler.setLevel(level)

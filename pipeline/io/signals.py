@@ -39,6 +39,7 @@ def spill_schema(schema: pa.Schema) -> pa.Schema:
 
 def signals_row(doc_id: str, source: str, result: Document | Drop, values: dict[str, Any], survivor: int | None) -> dict[str, Any]:
     """One spilled row: the analyze step's verdict and values."""
+    row: dict[str, Any]
     if isinstance(result, Drop):
         row = {"stage": result.stage, "reason": result.reason, "language": result.language or None}
         if result.reason.startswith("classifier_"):

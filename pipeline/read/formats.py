@@ -98,8 +98,8 @@ def read_jsonl(source: SourceConfig, path: str, max_bytes: int | None = None, st
                 if record is not None:
                     yield record
     except Exception as e:  # a corrupt, truncated or inflating compressed file: the rest of it is unreadable
-        place = f"byte offset {offset}" if ranged else f"line {line_no}"
-        yield _dead(source, path, None if ranged else line_no + 1, f"unreadable after {place}: {type(e).__name__}: {e}")
+        where = f"byte offset {offset}" if ranged else f"line {line_no}"
+        yield _dead(source, path, None if ranged else line_no + 1, f"unreadable after {where}: {type(e).__name__}: {e}")
 
 
 def _jsonl_record(source: SourceConfig, path: str, raw: bytes | Oversized, place: dict[str, int], max_bytes: int | None, first: bool) -> Record | None:

@@ -16,6 +16,7 @@ import stat
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -52,7 +53,7 @@ def _directory_entries(location: str) -> list[FileEntry]:
         return _local_entries(location)
     root = location.rstrip("/") + "/"
     matched = FileSystems.match([root + "**"])[0].metadata_list
-    return sorted((m.path[len(root):], m.size_in_bytes, lambda limit, p=m.path: read_bytes(p, limit)) for m in matched)
+    return sorted((m.path[len(root):], m.size_in_bytes, partial(read_bytes, m.path)) for m in matched)
 
 
 def _local_entries(location: str) -> list[FileEntry]:
@@ -66,7 +67,7 @@ def _local_entries(location: str) -> list[FileEntry]:
             if stat.S_ISLNK(mode):
                 entries.append((relative, 0, SYMLINK))
             elif stat.S_ISREG(mode):
-                entries.append((relative, os.lstat(path).st_size, lambda limit, p=path: read_bytes(p, limit)))
+                entries.append((relative, os.lstat(path).st_size, partial(read_bytes, path)))
             elif not stat.S_ISDIR(mode):
                 entries.append((relative, 0, NOT_REGULAR))
     return sorted(entries, key=lambda e: e[0])
@@ -84,7 +85,7 @@ def _archive_entries(location: str) -> Iterator[FileEntry]:
                 if stat.S_ISLNK(info.external_attr >> 16):
                     yield info.filename, 0, SYMLINK
                     continue
-                yield info.filename, info.file_size, (lambda limit, i=info: _zip_member(z, i, limit))
+                yield info.filename, info.file_size, partial(_zip_member, z, info)
         return
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as t:
         for member in sorted(t.getmembers(), key=lambda m: m.name):
@@ -94,7 +95,7 @@ def _archive_entries(location: str) -> Iterator[FileEntry]:
             if member.issym() or member.islnk():
                 yield name, 0, SYMLINK
             elif member.isfile():
-                yield name, member.size, (lambda limit, m=member: t.extractfile(m).read(limit))  # type: ignore[union-attr]
+                yield name, member.size, partial(_tar_member, t, member)
             else:
                 yield name, 0, NOT_REGULAR
 
@@ -102,6 +103,11 @@ def _archive_entries(location: str) -> Iterator[FileEntry]:
 def _zip_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
     with z.open(info) as f:
         return f.read(limit)
+
+
+def _tar_member(t: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> bytes:
+    f = t.extractfile(member)
+    return f.read(limit) if f is not None else b""
 
 
 def _git_entries(location: str) -> Iterator[FileEntry]:
@@ -113,7 +119,7 @@ def _git_entries(location: str) -> Iterator[FileEntry]:
     repo = Repo(location)
     try:
         store = repo.object_store
-        tree = repo[repo.head()].tree
+        tree = repo[repo.head()].tree  # type: ignore[attr-defined]  # HEAD names a commit
         entries = sorted(iter_tree_contents(store, tree), key=lambda e: e.path)
         for e in entries:
             path = e.path.decode("utf-8", "surrogateescape")
@@ -121,9 +127,13 @@ def _git_entries(location: str) -> Iterator[FileEntry]:
                 yield path, 0, SYMLINK if stat.S_ISLNK(e.mode) else NOT_REGULAR  # a symlink, or a submodule
                 continue
             data = store[e.sha].as_raw_string()
-            yield path, len(data), (lambda limit, d=data: d[:limit])
+            yield path, len(data), partial(_prefix, data)
     finally:
         repo.close()
+
+
+def _prefix(data: bytes, limit: int) -> bytes:
+    return data[:limit]
 
 
 def is_bare_git(files: Iterable[str]) -> bool:

@@ -33,7 +33,7 @@ def piece_bytes(piece: Piece) -> int:
 
 
 class WorkUnit(NamedTuple):
-    index: int
+    index: int  # type: ignore[assignment]  # the field shadows tuple.index, which nothing here calls
     source: str
     pieces: tuple[Piece, ...]
 

@@ -37,11 +37,11 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)"
 def decode_html(payload: bytes, declared: str | None) -> tuple[str, str]:
     """(text, charset used): the declared charset, else the page's ``<meta charset>``, else detected."""
     meta = _META_CHARSET.search(payload[:4096])
-    charset = declared or (meta.group(1).decode("ascii").lower() if meta else None) or detect_encoding(payload)
+    charset: str = declared or (meta.group(1).decode("ascii").lower() if meta else None) or detect_encoding(payload) or "utf-8"
     try:
         "".encode(charset)
     except LookupError:
-        charset = detect_encoding(payload)
+        charset = detect_encoding(payload) or "utf-8"
     return bytes_to_str(payload, charset), charset
 
 

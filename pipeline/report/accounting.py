@@ -41,7 +41,7 @@ class CountAndWrite(beam.PTransform):
         )
 
 
-def summarize_counts(rows: Iterable[tuple[list[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
+def summarize_counts(rows: Iterable[tuple[Sequence[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Per source, its ``SourceSummary`` as a dict: read, kept, dead-lettered, dropped per
     ``stage/reason``, ..., and whether ``read = kept + dropped + dead-lettered`` holds (a
     repository source reads repository documents and the files it skipped, dropped or dead-lettered)."""
@@ -64,7 +64,7 @@ def unit_count_rows(unit_reports: Iterable[UnitReport]) -> list[tuple[CountKey, 
     return rows
 
 
-def summarize_units(unit_reports: Iterable[UnitReport], count_rows: Iterable[tuple[list[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
+def summarize_units(unit_reports: Iterable[UnitReport], count_rows: Iterable[tuple[Sequence[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:
     """``summarize_counts`` over the unit reports (what the writers committed) plus the other count keys."""
     return summarize_counts([*unit_count_rows(unit_reports), *count_rows], sources)
 

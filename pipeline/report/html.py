@@ -145,10 +145,10 @@ def report_data(report: dict[str, Any], drop_samples: list[dict[str, Any]] | Non
     data["length_charts"] = []
     for name, e in sources.items():
         h = e.get("length_histogram", {})
-        bins = sorted({int(b) for part in h.values() for b in part})
-        if bins:
-            series = {part: [float(h.get(part, {}).get(str(b), 0)) for b in bins] for part in ("read", "kept")}
-            data["length_charts"].append((name, grouped_bars([f"≥{2 ** b:,}" for b in bins], series, percent=False)))
+        exponents = sorted({int(b) for part in h.values() for b in part})
+        if exponents:
+            series: dict[str, Sequence[float]] = {part: [float(h.get(part, {}).get(str(b), 0)) for b in exponents] for part in ("read", "kept")}
+            data["length_charts"].append((name, grouped_bars([f"≥{2 ** b:,}" for b in exponents], series, percent=False)))
     near = curate.get("near_dedup")
     if near:
         data["near"] = {

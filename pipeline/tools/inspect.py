@@ -48,7 +48,7 @@ def inspect_dataset(directory: str, rows: int = 3, row: int | None = None, width
 
 def inspect_curated(directory: str, documents: int = 3, width: int = 200) -> str:
     counts: dict[str, int] = {}
-    previews = []
+    previews: list[str] = []
     for path in list_files(FileSystems.join(directory, "*.parquet")):
         for doc in read_curated_file(path):
             counts[doc.source] = counts.get(doc.source, 0) + 1

@@ -105,9 +105,8 @@ class _EstimateJaccard(FileDoFn):
             for a, b in pairs[estimate >= self._threshold + self._margin].tolist():
                 yield a, b
             unsure = pairs[np.abs(estimate - self._threshold) < self._margin]
-            if len(unsure) and sets is None:
-                sets = read_shingle_sets(self._work_dir, unit)
             if len(unsure):
+                sets = sets if sets is not None else read_shingle_sets(self._work_dir, unit)
                 for a, b in unsure.tolist():
                     uncertain.setdefault(node_unit(a), []).append((a, b, sets[node_position(b)]))
         for other, items in sorted(uncertain.items()):

@@ -6,6 +6,7 @@ repetition over character pairs, so good non-English prose passes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -105,7 +106,7 @@ class NgramIndex:
 
     _MULTIPLIER = np.uint64(0x100000001B3)
 
-    def __init__(self, tokens: list[str]):
+    def __init__(self, tokens: Sequence[str]):
         ids = {w: i for i, w in enumerate(dict.fromkeys(tokens), 1)}
         self.word_ids = np.fromiter(map(ids.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
         self.lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
@@ -205,7 +206,7 @@ class GopherRepetition(RuleFilter):
         para_frac, para_chars = duplicate_fraction(paragraphs)
         line_frac, line_chars = duplicate_fraction(lines)
         # words of unspaced scripts are single characters here, so n-grams count pairs of characters as one unit
-        tokens = lower_words(doc.text)
+        tokens: Sequence[str] = lower_words(doc.text)
         if is_unspaced(doc.meta.get("language")):
             tokens = ["".join(tokens[i : i + 2]) for i in range(0, len(tokens), 2)]
         index = NgramIndex(tokens)
