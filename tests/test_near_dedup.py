@@ -101,6 +101,23 @@ def test_bucket_pairs_are_distinct_and_linear_for_big_buckets():
     assert len(ring) == 10 and sorted(np.bincount(ring.ravel().astype(np.int64))[10:].tolist()) == [2] * 10
 
 
+def test_bucket_pairs_are_the_union_of_each_buckets_candidate_pairs():
+    """Buckets of one size are paired together, at once: the result is what pairing each bucket alone gives."""
+    rng = np.random.default_rng(5)
+    for trial in range(20):
+        n = int(rng.integers(2, 5000))
+        entries = np.zeros(n, BAND_ENTRY)
+        entries["key"] = rng.integers(0, max(1, n // int(rng.integers(1, 40))), n)
+        entries["node"] = rng.choice(1 << 40, n, replace=False)
+        distinct = np.unique(entries)
+        expected = set()
+        for key in np.unique(distinct["key"]).tolist():
+            members = distinct["node"][distinct["key"] == key]
+            if len(members) > 1:
+                expected |= set(map(tuple, candidate_pairs(members, key, 8).tolist()))
+        assert set(map(tuple, bucket_pairs(np.array_split(entries, 3), 8).tolist())) == expected, trial
+
+
 def test_components_match_union_find_on_random_graphs():
     rng = random.Random(3)
     nodes = [f"n{i:03d}" for i in range(120)]

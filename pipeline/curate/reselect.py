@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.curate.analyze import UnitOutputs, keep_sample, score_keys
@@ -28,7 +29,7 @@ from pipeline.curate.filters.classifier import ClassifierFilter
 from pipeline.curate.filters.rules.language import LanguageFilter
 from pipeline.io.curated import CURATED_SCHEMA, SPILL_COMPRESSION, ParquetRowWriter, document_at
 from pipeline.io.files import read_bytes, write_bytes
-from pipeline.io.signals import SURVIVOR
+from pipeline.io.signals import KEPT, SURVIVOR
 from pipeline.io.spill import (
     ShingleSets,
     UnitIndex,
@@ -85,49 +86,81 @@ def reselect_refusals(old: dict[str, Any], new: dict[str, Any], rules: dict[str,
     return refused
 
 
-def new_verdict(row: dict[str, Any], chain: list[DocumentFilter], changed: Collection[str]) -> tuple[int, Rejection] | None:
-    """(chain index, rejection) when a rule whose thresholds ``changed`` now removes the document,
-    else None (its old outcome stands: an unchanged rule decides as before). Raises ReselectError
-    when the rule that removed it now lets it pass."""
-    if row["stage"] not in (Stage.FILTER, "kept"):
-        return None  # removed before the filters (normalize, extraction): unchanged
-    removed_by = row.get(REMOVED_BY)
+def new_verdicts(signals: pa.Table, chain: list[DocumentFilter], changed: Collection[str]) -> dict[int, tuple[int, Rejection]]:
+    """Row → (chain index, rejection) for each document a rule whose thresholds ``changed`` now
+    removes; every other row keeps its old outcome (an unchanged rule decides as before). Works
+    filter by filter over the stored columns, judging only the rows a changed rule reached. Raises
+    ReselectError when the rule that removed a document now lets it pass."""
+    stage = np.asarray(signals.column("stage").to_pylist(), dtype=object)
+    removed_by = np.asarray(signals.column(REMOVED_BY).to_pylist(), dtype=object)
+    undecided = (stage == Stage.FILTER) | (stage == KEPT)  # removed before the filters (normalize, extraction): unchanged
+    verdicts: dict[int, tuple[int, Rejection]] = {}
     for i, check in enumerate(chain):
-        if isinstance(check, RuleFilter) and check.name not in changed:
-            if removed_by == check.name:
-                return None
-        elif isinstance(check, RuleFilter):
-            values = {key: row.get(f"{check.name}_{key}") for key in check.signal_types()}
-            if all(v is None for v in values.values()):
-                return None  # never reached: an earlier filter (not a rule) removed it, as before
-            rejection = check.verdict(values)
+        if not (isinstance(check, RuleFilter) and check.name in changed):
+            undecided &= removed_by != filter_name(check)
+            continue
+        keys = list(check.signal_types())
+        columns = [f"{check.name}_{key}" for key in keys if f"{check.name}_{key}" in signals.column_names]
+        reached = np.zeros(signals.num_rows, dtype=bool)
+        for column in columns:
+            reached |= signals.column(column).is_valid().to_numpy(zero_copy_only=False)
+        undecided &= reached  # never reached: an earlier filter (not a rule) removed it, as before
+        rows = np.flatnonzero(undecided)
+        stored = signals.select(columns).take(pa.array(rows)).to_pylist()
+        for row, values in zip(rows.tolist(), stored, strict=True):
+            rejection = check.verdict({key: values.get(f"{check.name}_{key}") for key in keys})
             if rejection is not None:
-                return i, rejection
-            if removed_by == check.name:
-                raise ReselectError(f"document {row['id']!r}: filter {check.name} removed it and now lets it pass; reselect can only tighten "
-                                    "(the earlier run did not measure it past that filter): run curate")
-        elif removed_by == filter_name(check):
-            return None
-    return None
+                verdicts[row] = (i, rejection)
+                undecided[row] = False
+            elif removed_by[row] == check.name:
+                raise ReselectError(f"document {signals.column('id')[row].as_py()!r}: filter {check.name} removed it and now lets it pass; reselect can "
+                                    "only tighten (the earlier run did not measure it past that filter): run curate")
+    return verdicts
 
 
-def _language_at(row: dict[str, Any], chain: list[DocumentFilter], index: int) -> str:
-    """The language a document's ``meta`` held when the filter at ``index`` saw it."""
+def _language_at(language: str | None, detected: str | None, chain: list[DocumentFilter], index: int) -> str:
+    """The language a document's ``meta`` held when the filter at ``index`` saw it (``language`` and
+    ``language_detected``: its stored columns)."""
     language_filter = next((i for i, c in enumerate(chain) if isinstance(c, LanguageFilter)), None)
     if language_filter is None:
-        return row.get("language") or ""
-    return (row.get("language_detected") or "") if language_filter < index else ""
+        return language or ""
+    return (detected or "") if language_filter < index else ""
 
 
-def _unreached(row: dict[str, Any], chain: list[DocumentFilter], index: int) -> dict[str, Any]:
-    """The row with every value of the filters after ``index`` null (a fresh run never measured them)."""
-    row = dict(row)
+def _columns_after(chain: list[DocumentFilter], index: int) -> list[str]:
+    """The value columns of the filters after ``index``: null for a document removed at ``index`` (a fresh run never measures them)."""
+    columns = []
     for check in chain[index + 1 :]:
         if isinstance(check, RuleFilter):
-            row.update({f"{check.name}_{key}": None for key in check.signal_types()})
+            columns += [f"{check.name}_{key}" for key in check.signal_types()]
         elif isinstance(check, ClassifierFilter):
-            row[f"classifier_{check.name}_score"] = None
-    return row
+            columns.append(f"classifier_{check.name}_score")
+    return columns
+
+
+def reselected_signals(signals: pa.Table, chain: list[DocumentFilter], verdicts: dict[int, tuple[int, Rejection]], drops: dict[int, Drop],
+                       positions: list[int | None]) -> pa.Table:
+    """The unit's signals spill after reselection: rows removed now get their filter's outcome and
+    null values past it; ``positions`` are the survivors' new positions (None: not a survivor)."""
+    columns = {name: signals.column(name) for name in signals.column_names}
+    rows_at: dict[int, list[int]] = {}
+    for row, (i, _) in verdicts.items():
+        rows_at.setdefault(i, []).append(row)
+    for i, rows in sorted(rows_at.items()):
+        mask = np.zeros(signals.num_rows, dtype=bool)
+        mask[rows] = True
+        for name in _columns_after(chain, i):
+            if name in columns:
+                columns[name] = pc.if_else(pa.array(mask), pa.nulls(signals.num_rows, columns[name].type), columns[name])
+    outcome = {"stage": lambda row: Stage.FILTER, "reason": lambda row: drops[row].reason, REMOVED_BY: lambda row: filter_name(chain[verdicts[row][0]]),
+               "language": lambda row: drops[row].language or None}
+    for name, value in outcome.items():
+        current = columns[name].to_pylist()
+        for row in verdicts:
+            current[row] = value(row)
+        columns[name] = pa.array(current, type=columns[name].type)
+    columns[SURVIVOR] = pa.array(positions, type=columns[SURVIVOR].type)
+    return pa.table(list(columns.values()), schema=signals.schema)
 
 
 def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: list[DocumentFilter], changed: Collection[str], base_node: int,
@@ -137,7 +170,7 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
     old = UnitOutputs.load(old_work, unit)
     if old is None:
         raise ReselectError(f"unit {unit}: the earlier run has no analysis of it (run curate with output.keep_work: true)")
-    rows = read_table(unit_file(old_work, unit, "signals.parquet")).to_pylist()
+    signals = read_table(unit_file(old_work, unit, "signals.parquet"))
     old_drops = iter(read_filter_drops(old_work, unit))
     survivors = read_table(unit_file(old_work, unit, "docs.parquet"))  # Documents made only for those that leave
     index = read_index(old_work, unit)
@@ -147,27 +180,29 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
         heaps.setdefault(reason, []).append((-sample[0], *sample[1:]))
     for heap in heaps.values():
         heapq.heapify(heap)
+    verdicts = new_verdicts(signals, chain, changed)
+    removed = sorted(verdicts)
+    stored = signals.select(["id", "language", "language_detected"] if "language_detected" in signals.column_names else ["id", "language"])
+    new_drops: dict[int, Drop] = {}
+    for row, values in zip(removed, stored.take(pa.array(removed, pa.int64())).to_pylist(), strict=True):
+        i, rejection = verdicts[row]
+        language = rejection.language or _language_at(values["language"], values.get("language_detected"), chain, i)
+        new_drops[row] = Drop(values["id"], source, Stage.FILTER, rejection.reason, rejection.detail, language)
     kept: list[int] = []  # old survivor positions that stay
+    positions: list[int | None] = []  # each row's new survivor position
     drops: list[Drop] = []
-    new_rows = []
-    for row in rows:
-        position = row.pop(SURVIVOR)
+    for row, position in enumerate(signals.column(SURVIVOR).to_pylist()):
         old_drop = next(old_drops) if position is None else None
-        verdict = new_verdict(row, chain, changed)
-        if verdict is None:
+        drop = new_drops.get(row)
+        if drop is None:
+            positions.append(None if position is None else len(kept))
             if old_drop is not None:
                 drops.append(old_drop)
             else:
-                row[SURVIVOR] = len(kept)
                 kept.append(position)
-            new_rows.append(row)
             continue
-        i, rejection = verdict
-        drop = Drop(row["id"], source, Stage.FILTER, rejection.reason, rejection.detail, rejection.language or _language_at(row, chain, i))
+        positions.append(None)
         drops.append(drop)
-        row = _unreached(row, chain, i)
-        row.update({"stage": Stage.FILTER, "reason": drop.reason, REMOVED_BY: filter_name(chain[i]), "language": drop.language or None, SURVIVOR: None})
-        new_rows.append(row)
         if old_drop is not None:  # another reason now: it leaves its old reason's samples (its text is not stored)
             _unsample(heaps, (old_drop.stage, old_drop.reason), drop.id)
             continue
@@ -179,7 +214,7 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
         keep_sample(heaps, drop, doc.text)
     for reason in [r for r, h in heaps.items() if not h]:
         del heaps[reason]
-    _write_unit(old_work, new_work, unit, survivors, index, kept, drops, new_rows, verify)
+    _write_unit(old_work, new_work, unit, survivors, index, kept, drops, reselected_signals(signals, chain, verdicts, new_drops, positions), verify)
     keyed = {tag: _renumbered(entries, kept, survivors.num_rows, base_node) for tag, entries in old.keyed.items()}
     sampled = [(reason, (-entry[0], *entry[1:])) for reason, heap in sorted(heaps.items()) for entry in sorted(heap)]
     report = dataclasses.replace(old.report, survivors=len(kept), survivor_bytes=sum(index.sizes[p] for p in kept),
@@ -206,17 +241,15 @@ def _renumbered(entries: np.ndarray, kept: list[int], survivors: int, base_node:
 
 
 def _write_unit(old_work: str, new_work: str, unit: int, survivors: pa.Table, index: UnitIndex, kept: list[int], drops: list[Drop],
-                rows: list[dict[str, Any]], verify: bool) -> None:
-    spill = ParquetRowWriter(unit_file(new_work, unit, "docs.parquet"), CURATED_SCHEMA, compression=SPILL_COMPRESSION)
-    spill.write_table(survivors.take(pa.array(kept, pa.int64())))
-    spill.close()
+                signals: pa.Table, verify: bool) -> None:
+    docs = ParquetRowWriter(unit_file(new_work, unit, "docs.parquet"), CURATED_SCHEMA, compression=SPILL_COMPRESSION)
+    docs.write_table(survivors.take(pa.array(kept, pa.int64())))
+    docs.close()
     write_index(new_work, unit, UnitIndex([index.ids[p] for p in kept], [index.sources[p] for p in kept], [index.sizes[p] for p in kept]))
     write_filter_drops(new_work, unit, drops)
-    old_signals = read_table(unit_file(old_work, unit, "signals.parquet"))
-    signals = ParquetRowWriter(unit_file(new_work, unit, "signals.parquet"), old_signals.schema, row_group=16384, compression=SPILL_COMPRESSION)
-    for row in rows:
-        signals.write(row)
-    signals.close()
+    spill = ParquetRowWriter(unit_file(new_work, unit, "signals.parquet"), signals.schema, row_group=16384, compression=SPILL_COMPRESSION)
+    spill.write_table(signals)
+    spill.close()
     if verify:
         sets = read_shingle_sets(old_work, unit)
         write_shingle_sets(new_work, unit, ShingleSets.from_sets([sets[p] for p in kept]))

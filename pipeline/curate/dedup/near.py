@@ -52,10 +52,16 @@ def bucket_pairs(blocks: Iterable[np.ndarray], max_all_pairs: int) -> np.ndarray
     entries = np.unique(np.concatenate(parts)) if parts else np.zeros(0, BAND_ENTRY)  # sorted by (key, node)
     if len(entries) < 2:
         return _NO_PAIRS
-    keys = entries["key"]
+    keys, nodes = entries["key"], entries["node"]
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     sizes = np.diff(np.concatenate([starts, [len(keys)]]))
-    pairs = [candidate_pairs(entries["node"][s : s + n], int(keys[s]), max_all_pairs) for s, n in zip(starts[sizes > 1], sizes[sizes > 1], strict=True)]
+    pairs = []
+    for n in np.unique(sizes[(sizes > 1) & (sizes <= max_all_pairs)]).tolist():  # all pairs, every bucket of one size at once
+        members = nodes[starts[sizes == n][:, None] + np.arange(n)]
+        first, second = np.triu_indices(n, 1)
+        pairs.append(np.stack([members[:, first].ravel(), members[:, second].ravel()], axis=1))
+    large = sizes > max_all_pairs
+    pairs += [candidate_pairs(nodes[s : s + n], int(keys[s]), max_all_pairs) for s, n in zip(starts[large], sizes[large], strict=True)]
     return np.unique(np.concatenate(pairs), axis=0) if pairs else _NO_PAIRS
 
 
