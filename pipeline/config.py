@@ -171,6 +171,7 @@ class MinHashConfig:
     max_bucket_pairs: int = 32  # buckets up to this size compare all pairs; larger ones each member with 16 others
     component_rounds: int = 8
     max_cluster: int = 1000  # a larger cluster removes only members near its keeper (exact Jaccard; needs verify)
+    max_cluster_share: float = 0.05  # ... as does one of over 10 documents holding more than this share of a source's documents
 
 
 @config_block

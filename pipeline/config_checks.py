@@ -133,6 +133,8 @@ def check_semantics(config: Config) -> None:
     mh = config.dedup.minhash
     if not 0.0 < mh.threshold <= 1.0:
         raise ConfigError(f"dedup.minhash.threshold: must be within (0, 1], got {mh.threshold}")
+    if not 0.0 < mh.max_cluster_share <= 1.0:
+        raise ConfigError(f"dedup.minhash.max_cluster_share: must be within (0, 1], got {mh.max_cluster_share}")
     if (mh.bands is None) != (mh.rows is None):
         raise ConfigError("dedup.minhash.bands: give bands and rows together, or neither")
     if mh.bands is not None and mh.rows is not None and mh.bands * mh.rows > mh.num_perm:

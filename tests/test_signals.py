@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from pipeline.config import load_config
-from tests.conftest import base_config, write_jsonl
+from tests.conftest import base_config, paragraph_docs, write_jsonl
 
 
 def curate(tmp_path, sources, **overrides):
@@ -68,14 +68,21 @@ def chain_documents(links: int, length: int = 200, step: int = 10) -> list[dict[
 def test_a_chained_giant_cluster_keeps_the_members_far_from_its_keeper(tmp_path):
     jsonl = write_jsonl(tmp_path / "in" / "chain.jsonl", chain_documents(26))
     sources = [{"name": "chain", "paths": [str(jsonl)], "format": "jsonl", "id_field": "id"}]
-    unguarded = curate(tmp_path / "unguarded", sources, dedup={"minhash": {"max_cluster": 1000}})
+    unguarded = curate(tmp_path / "unguarded", sources, dedup={"minhash": {"max_cluster": 1000, "max_cluster_share": 1.0}})
     assert unguarded["sources"]["chain"]["kept"] == 1  # one transitive cluster: A to Z removed for A
-    report = curate(tmp_path / "guarded", sources, dedup={"minhash": {"max_cluster": 10}})
-    kept = {r["id"].removeprefix("chain/") for r in signal_rows(tmp_path / "guarded") if r["stage"] == "kept"}
-    assert kept == {"c00"} | {f"c{k:02d}" for k in range(3, 26)}  # c01, c02 (offset ≤ 20 words) are near c00
-    assert report["near_dedup"]["giant_clusters"] == [{"keeper": "chain/c00", "size": 26, "removed": 2, "kept": 23}]
-    samples = json.loads((tmp_path / "guarded" / "out" / "report" / "near_duplicate_samples.json").read_text())
-    assert any(s["keeper"] == "chain/c00" for s in samples)
+    by_size = {"max_cluster": 10, "max_cluster_share": 1.0}
+    by_share = {"max_cluster": 1000}  # the default share (0.05): 26 documents are the whole source
+    for name, guard in (("by_size", by_size), ("by_share", by_share)):
+        report = curate(tmp_path / name, sources, dedup={"minhash": guard})
+        kept = {r["id"].removeprefix("chain/") for r in signal_rows(tmp_path / name) if r["stage"] == "kept"}
+        assert kept == {"c00"} | {f"c{k:02d}" for k in range(3, 26)}, name  # c01, c02 (offset ≤ 20 words) are near c00
+        assert report["near_dedup"]["giant_clusters"] == [{"keeper": "chain/c00", "size": 26, "removed": 2, "kept": 23}]
+        samples = json.loads((tmp_path / name / "out" / "report" / "near_duplicate_samples.json").read_text())
+        assert any(s["keeper"] == "chain/c00" for s in samples)
+    crowd = write_jsonl(tmp_path / "in" / "crowd.jsonl", [{"id": f"d{i}", "text": t} for i, t in enumerate(paragraph_docs(600, seed=11))])
+    sources[0]["paths"].append(str(crowd))  # 26 of 626 documents: under 5% of the source, so the chain goes as components found it
+    diluted = curate(tmp_path / "diluted", sources, dedup={"minhash": by_share})
+    assert diluted["sources"]["chain"]["kept"] == 601 and diluted["near_dedup"]["giant_clusters"] == []
 
 
 def run_cli(tmp_path, sources, *command, **overrides):

@@ -10,6 +10,7 @@ node of a cluster is its root (the keeper).
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
@@ -135,24 +136,38 @@ class _ExactJaccard(FileDoFn):
                     yield a, b
 
 
+MIN_SHARE_GUARDED = 11  # the share guard watches clusters of more documents than a small source's few duplicates
+
+
 class _ClusterRemovals(FileDoFn):
     """(keeper node, member nodes) → ``(member, keeper)`` for the members to remove. A cluster of up
-    to ``max_cluster`` documents is removed as components found it; in a larger one, chained
-    similarity may have joined documents far apart, so each member is compared with the keeper
-    (exact Jaccard of their shingle sets, when ``verify`` spilled them) and only those at the
-    threshold are removed. Side outputs: ``nodes`` (unit, (position, cluster size)) for every
-    document of the cluster as removed, keeper included; ``sizes``; ``giant`` (keeper id, size
-    found, members removed) for each cluster over ``max_cluster``."""
+    to ``max_cluster`` documents is removed as components found it, unless it holds more than
+    ``max_cluster_share`` of one source's documents (and at least ``MIN_SHARE_GUARDED``); in a
+    larger one, chained similarity may have joined documents far apart, so each member is
+    compared with the keeper (exact Jaccard of their shingle sets, when ``verify`` spilled them)
+    and only those at the threshold are removed. Side outputs: ``nodes`` (unit, (position, cluster
+    size)) for every document of the cluster as removed, keeper included; ``sizes``; ``giant``
+    (keeper id, size found, members removed) for each cluster guarded."""
 
-    def __init__(self, work_dir: str, threshold: float, max_cluster: int, recheck: bool):
+    def __init__(self, work_dir: str, threshold: float, max_cluster: int, max_share: float, recheck: bool, unit_sources: dict[int, str]):
         super().__init__()
         self._work_dir, self._threshold, self._max_cluster, self._recheck = work_dir, threshold, max_cluster, recheck
+        self._max_share, self._unit_sources = max_share, unit_sources
 
-    def process(self, keyed: tuple[int, Iterable[int]]) -> Iterator[object]:
+    def _too_large(self, nodes: list[int], survivors: dict[str, int]) -> bool:
+        """Over ``max_cluster`` documents, or over ``max_cluster_share`` of a source's documents that reached dedup."""
+        if len(nodes) > self._max_cluster:
+            return True
+        if len(nodes) < MIN_SHARE_GUARDED:
+            return False
+        per_source = Counter(self._unit_sources[node_unit(node)] for node in nodes)
+        return any(n > self._max_share * survivors.get(source, 0) for source, n in per_source.items())
+
+    def process(self, keyed: tuple[int, Iterable[int]], survivors: dict[str, int]) -> Iterator[object]:
         keeper, grouped = keyed
         members = sorted(grouped)
         removed = members
-        if len(members) + 1 > self._max_cluster and self._recheck:
+        if self._recheck and self._too_large([keeper, *members], survivors):
             removed = self._near_keeper(keeper, members)
             keeper_id = read_index(self._work_dir, node_unit(keeper)).ids[node_position(keeper)]
             yield beam.pvalue.TaggedOutput("giant", (keeper_id, len(members) + 1, len(removed)))
@@ -174,13 +189,14 @@ class _ClusterRemovals(FileDoFn):
 
 class NearDuplicates(beam.PTransform):
     """``(partition, band block)`` → ``members`` (``(member node, root node)`` for every
-    document a cluster removes; in a cluster over ``max_cluster`` only those near the root),
+    document a cluster removes; in a cluster over ``max_cluster`` or ``max_cluster_share`` only those near the root),
     ``cluster_nodes`` / ``cluster_sizes`` / ``giant_clusters`` (``_ClusterRemovals``), ``candidate_pairs``, ``exact_checked_pairs`` (near the
     threshold), ``duplicate_pairs`` and ``unconverged`` counts."""
 
-    def __init__(self, config: MinHashConfig, work_dir: str):
+    def __init__(self, config: MinHashConfig, work_dir: str, unit_sources: dict[int, str], survivors: beam.pvalue.AsSideInput):
         super().__init__()
         self._config, self._work_dir = config, work_dir
+        self._unit_sources, self._survivors = unit_sources, survivors  # unit → its source; source → documents that reached dedup
 
     def expand(self, band_blocks: beam.PCollection) -> dict[str, beam.PCollection]:
         cfg = self._config
@@ -212,7 +228,8 @@ class NearDuplicates(beam.PTransform):
             clustered
             | "ByKeeper" >> beam.MapTuple(lambda member, keeper: (keeper, member))
             | "GroupClusters" >> beam.GroupByKey()
-            | "ClusterRemovals" >> beam.ParDo(_ClusterRemovals(self._work_dir, cfg.threshold, cfg.max_cluster, cfg.verify)).with_outputs("nodes", "sizes", "giant", main="members")
+            | "ClusterRemovals" >> beam.ParDo(_ClusterRemovals(self._work_dir, cfg.threshold, cfg.max_cluster, cfg.max_cluster_share, cfg.verify, self._unit_sources),
+                                            self._survivors).with_outputs("nodes", "sizes", "giant", main="members")
         )
         exact_checked = (
             estimated.uncertain | "UncertainPairs" >> beam.MapTuple(lambda _, items: len(items)) if cfg.verify
