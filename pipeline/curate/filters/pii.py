@@ -20,9 +20,12 @@ PATTERNS = {
 }
 PLACEHOLDERS = {"email": "<EMAIL>", "ip_address": "<IP_ADDRESS>", "secret": "<SECRET>"}
 # What every match of a pattern contains: a text without it has no match, so its scan is skipped (an
-# email has "@"; IPv4 "digit.digit"; IPv6 two colons with at most four hex digits between). The IP
-# scan runs at ~15 MB/s, the hint at ~70-200 MB/s; two thirds of prose bytes have no hint.
-_MAY_MATCH: dict[str, Callable[[str], object]] = {"email": lambda text: "@" in text, "ip_address": re.compile(r"\d\.\d|:[0-9A-Fa-f]{0,4}:").search, "secret": lambda text: True}
+# email has "@" between a local-part and a domain character, which a decorator's "@name" has not;
+# IPv4 four dot-separated runs of digits; IPv6 two colons with at most four hex digits between). The
+# scans run at ~15 MB/s, the hints at ~70-200 MB/s.
+_EMAIL_HINT = re.compile(r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]")
+_MAY_MATCH: dict[str, Callable[[str], object]] = {"email": lambda text: "@" in text and _EMAIL_HINT.search(text), "ip_address": re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d|:[0-9A-Fa-f]{0,4}:").search,
+                                                  "secret": lambda text: True}
 
 
 def _is_ip(candidate: str) -> bool:
