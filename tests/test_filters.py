@@ -269,11 +269,11 @@ def test_vectorized_ngram_measures_match_a_plain_reference():
     import random
 
     rng = random.Random(4)
-    for _ in range(300):
-        tokens = [rng.choice(["a", "bb", "ccc", "dddd", "e"]) for _ in range(rng.randint(10, 80))]
+    for _ in range(20):
+        tokens = [rng.choice(["a", "bb", "ccc", "dddd", "e"]) for _ in range(rng.randint(12, 80))]
         index = NgramIndex(tokens)
         for n in (2, 3, 4):
-            assert index.top_char_fraction(n)[0] == pytest.approx(top_ref(tokens, n))
+            assert index.top_char_fraction(n) == pytest.approx(top_ref(tokens, n))
         for n in (5, 7, 10):
             assert index.duplicated_char_fraction(n) == pytest.approx(dup_ref(tokens, n))
 

@@ -130,20 +130,14 @@ class NgramIndex:
         grams = self.grams(n)
         if not len(grams):
             return 0, 0
-        ordered = np.sort(grams)
-        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-        counts = np.diff(np.append(starts, len(ordered)))
-        most = int(counts.max())
-        if most == 1:  # every n-gram ties: the first one
-            return 0, 1
-        values = ordered[starts[counts == most]]
-        first = np.argmax(grams == values[0]) if len(values) == 1 else np.flatnonzero(np.isin(grams, values))[0]
-        return int(first), most
+        _, first, counts = np.unique(grams, return_index=True, return_counts=True)
+        most = counts.max()
+        return int(first[counts == most].min()), int(most)
 
-    def top_char_fraction(self, n: int) -> tuple[float, int]:
-        """(characters covered by the most frequent n-gram (every occurrence) over all characters, its count)."""
+    def top_char_fraction(self, n: int) -> float:
+        """Characters covered by the most frequent n-gram (every occurrence) over all characters."""
         start, count = self.most_frequent(n)
-        return self.chars(start, n) * count / self.total_chars, count
+        return self.chars(start, n) * count / self.total_chars
 
     def greedy_repeated_chars(self, n: int) -> int:
         """datatrove's count: walk the n-grams left to right; one seen before adds its characters and
@@ -180,8 +174,8 @@ class NgramIndex:
         if not len(repeat_starts):
             return 0.0
         cover = np.zeros(len(self.word_ids) + 1, dtype=np.int64)
-        cover[repeat_starts] += 1  # positions are distinct: no need for np.add.at
-        cover[repeat_starts + n] -= 1
+        np.add.at(cover, repeat_starts, 1)
+        np.add.at(cover, repeat_starts + n, -1)
         covered = np.cumsum(cover[:-1]) > 0
         return float(self.lengths[covered].sum()) / self.total_chars
 
@@ -217,15 +211,12 @@ class GopherRepetition(RuleFilter):
             tokens = ["".join(tokens[i : i + 2]) for i in range(0, len(tokens), 2)]
         index = NgramIndex(tokens)
         m: dict[str, Any] = {"dup_para_frac": para_frac, "dup_para_char_frac": para_chars, "dup_line_frac": line_frac, "dup_line_char_frac": line_chars}
-        unrepeated = len(tokens) + 1  # the smallest n whose n-grams are all distinct (then longer ones are too)
         for n, _ in self.top_n_grams:
-            m[f"top_{n}_gram_char_frac"], count = index.top_char_fraction(n)
-            if count <= 1:
-                unrepeated = min(unrepeated, n)
+            m[f"top_{n}_gram_char_frac"] = index.top_char_fraction(n)
         fraction = 1.0
         for n, _ in sorted(self.dup_n_grams):
             # a repeated n-gram contains a repeated (n-1)-gram: once none repeats, no longer one does
-            fraction = index.duplicated_char_fraction(n) if fraction > 0 and n < unrepeated else 0.0
+            fraction = index.duplicated_char_fraction(n) if fraction > 0 else 0.0
             m[f"dup_{n}_gram_char_frac"] = fraction
         return m
 
