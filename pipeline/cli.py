@@ -112,6 +112,22 @@ def _run_build(config: Config, beam_args: Sequence[str], args: argparse.Namespac
                f"{manifest['tokens'] / seconds:,.0f} tokens/s")
 
 
+def _list_filters() -> None:
+    """Prints the registered rule filters in their default order: kinds, on or off, config keys with their defaults, module."""
+    import dataclasses
+
+    from pipeline.config import FiltersConfig
+    from pipeline.curate.filters.registry import compat_modes, rule_filters
+
+    print(f"rule filters in their default filters.order (filters.compat modes: {', '.join(compat_modes())}):")
+    for spec in rule_filters():
+        block = dataclasses.asdict(getattr(FiltersConfig(), spec.name))  # the config block: the keys a config sets, with their defaults
+        params = ", ".join(f"{key}={value!r}" for key, value in block.items() if key != "enabled")
+        state = "on" if spec.enabled else "off"
+        print(f"  {spec.name:<20} {'/'.join(spec.kinds):<10} {state:<4} {params}")
+        print(f"  {'':<20} {spec.filter_class.__module__}.{spec.filter_class.__name__}{' (English only)' if spec.english_only else ''}")
+
+
 def _explain(config: Config, args: argparse.Namespace) -> None:
     """Prints, filter by filter, what was measured, the thresholds and the verdict for one document,
     in the config's ``filters.compat`` mode and, for the rules that differ, in the other mode too."""
@@ -189,6 +205,9 @@ def _parser() -> argparse.ArgumentParser:
                            help="the earlier run's output_dir (curated with output.keep_work: true); the config's output_dir must be another")
     filters = sub.add_parser("filters", help="inspect the filter chain", description="inspect the filter chain")
     filters_sub = filters.add_subparsers(dest="filters_command", required=True)
+    listing = filters_sub.add_parser("list", help="the registered rule filters in their default order, with their config keys and defaults")
+    listing.add_argument("--output-dir", help=argparse.SUPPRESS)
+    listing.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     explain = filters_sub.add_parser("explain", help="every filter's measured values, thresholds and verdict for one document (both compat modes)")
     explain.add_argument("config", help="YAML config file")
     explain.add_argument("--text", required=True, help="a file holding the document's text")
@@ -323,6 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             prose = next(p for s in config.sources if s.format == "jsonl" for p in s.paths)
             _say(args, f"[demo] wrote {write_demo_corpus(prose):,} documents of Python documentation to {prose}")
             _run_jobs("run", config, beam_args, args)
+            return 0
+        if args.command == "filters" and args.filters_command == "list":
+            _list_filters()
             return 0
         config = load_config(args.config, args.output_dir)
         if args.command == "filters":

@@ -235,6 +235,16 @@ def test_filters_order_is_config_data_with_the_registered_default():
             config_from_dict({"sources": sources, "filters": {"order": order}})
 
 
+def test_filters_list_prints_the_registered_filters_in_their_default_order(capsys):
+    from pipeline.cli import main
+
+    assert main(["filters", "list"]) == 0
+    out = capsys.readouterr().out
+    names = [spec.name for spec in rule_filters()]
+    assert [out.index(f"  {name} ") for name in names] == sorted(out.index(f"  {name} ") for name in names)
+    assert "replacement_chars    text/code  off  max_fraction=0.001" in out and "C4Quality (English only)" in out
+
+
 def test_filters_explain_cli_prints_measures_and_verdicts(tmp_path, capsys):
     from pipeline.cli import main
 
