@@ -54,6 +54,8 @@ def flink_conf(directory: Path, rpc_port: int, rest_port: int, slots: int) -> Pa
         "rest.address: 127.0.0.1", "rest.bind-address: 127.0.0.1", f"rest.port: {rest_port}",
         "taskmanager.host: 127.0.0.1", "taskmanager.bind-host: 127.0.0.1",
         "jobmanager.memory.process.size: 1024m", "taskmanager.memory.process.size: 3072m",
+        # Beam's graphs have many exchanges: Flink's default network memory (10%) runs out of buffers at job start
+        "taskmanager.memory.network.fraction: 0.25",
         f"taskmanager.numberOfTaskSlots: {slots}", f"parallelism.default: {slots}", "",
     ]))
     return conf

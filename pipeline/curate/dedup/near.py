@@ -153,21 +153,27 @@ class _ClusterRemovals(FileDoFn):
         super().__init__()
         self._work_dir, self._threshold, self._max_cluster, self._recheck = work_dir, threshold, max_cluster, recheck
         self._max_share, self._unit_sources = max_share, unit_sources
+        self._survivors: Counter | None = None  # source → documents that reached dedup, summed from the side input once
 
-    def _too_large(self, nodes: list[int], survivors: dict[str, int]) -> bool:
-        """Over ``max_cluster`` documents, or over ``max_cluster_share`` of a source's documents that reached dedup."""
+    def _too_large(self, nodes: list[int], unit_survivors: Iterable[tuple[str, int]]) -> bool:
+        """Over ``max_cluster`` documents, or over ``max_cluster_share`` of a source's documents that
+        reached dedup (``unit_survivors``: each unit's source and survivors)."""
         if len(nodes) > self._max_cluster:
             return True
         if len(nodes) < MIN_SHARE_GUARDED:
             return False
+        if self._survivors is None:
+            self._survivors = Counter()
+            for source, n in unit_survivors:
+                self._survivors[source] += n
         per_source = Counter(self._unit_sources[node_unit(node)] for node in nodes)
-        return any(n > self._max_share * survivors.get(source, 0) for source, n in per_source.items())
+        return any(n > self._max_share * self._survivors[source] for source, n in per_source.items())
 
-    def process(self, keyed: tuple[int, Iterable[int]], survivors: dict[str, int]) -> Iterator[object]:
+    def process(self, keyed: tuple[int, Iterable[int]], unit_survivors: Iterable[tuple[str, int]]) -> Iterator[object]:
         keeper, grouped = keyed
         members = sorted(grouped)
         removed = members
-        if self._recheck and self._too_large([keeper, *members], survivors):
+        if self._recheck and self._too_large([keeper, *members], unit_survivors):
             removed = self._near_keeper(keeper, members)
             keeper_id = read_index(self._work_dir, node_unit(keeper)).ids[node_position(keeper)]
             yield beam.pvalue.TaggedOutput("giant", (keeper_id, len(members) + 1, len(removed)))
@@ -196,7 +202,7 @@ class NearDuplicates(beam.PTransform):
     def __init__(self, config: MinHashConfig, work_dir: str, unit_sources: dict[int, str], survivors: beam.pvalue.AsSideInput):
         super().__init__()
         self._config, self._work_dir = config, work_dir
-        self._unit_sources, self._survivors = unit_sources, survivors  # unit → its source; source → documents that reached dedup
+        self._unit_sources, self._survivors = unit_sources, survivors  # unit → its source; each unit's (source, documents that reached dedup)
 
     def expand(self, band_blocks: beam.PCollection) -> dict[str, beam.PCollection]:
         cfg = self._config
