@@ -118,15 +118,19 @@ def filters_block() -> type:
     ``decontaminate`` and ``pii`` (``url`` only judges documents with a URL; PII redaction is last
     because it changes the text)."""
     specs = rule_filters()
-    blocks = {spec.name: filter_block(f"{spec.filter_class.__name__}Config", spec.filter_class, spec.enabled, spec.exclude) for spec in specs}
     default_order = [spec.name for spec in specs]
+    blocks: dict[str, type] = {
+        "url": UrlConfig,
+        **{spec.name: filter_block(f"{spec.filter_class.__name__}Config", spec.filter_class, spec.enabled, spec.exclude) for spec in specs},
+        "pii": PiiConfig, "decontaminate": DecontaminateConfig,
+    }
     annotations: dict[str, Any] = {
         "compat": Literal[compat_modes()],  # datatrove: Gopher and FineWeb rules exactly as datatrove defines them (C4 is in both)
         "order": list[str],  # the rule filters' order in the chain (each registered filter once)
-        "url": UrlConfig, **blocks, "pii": PiiConfig, "decontaminate": DecontaminateConfig, "classifiers": list[ClassifierConfig],
+        **blocks, "classifiers": list[ClassifierConfig],
     }
     defaults = {"compat": "none", "order": field(default_factory=lambda: list(default_order)), "classifiers": field(default_factory=list),
-                **{name: field(default_factory=block) for name, block in annotations.items() if isinstance(block, type) and name not in ("order",)}}
+                **{name: field(default_factory=block) for name, block in blocks.items()}}
     return config_block(type("FiltersConfig", (), {"__annotations__": annotations, "__doc__": filters_block.__doc__, "__module__": __name__, **defaults}))
 
 

@@ -199,10 +199,10 @@ class NearDuplicates(beam.PTransform):
     ``cluster_nodes`` / ``cluster_sizes`` / ``giant_clusters`` (``_ClusterRemovals``), ``candidate_pairs``, ``exact_checked_pairs`` (near the
     threshold), ``duplicate_pairs`` and ``unconverged`` counts."""
 
-    def __init__(self, config: MinHashConfig, work_dir: str, unit_sources: dict[int, str], survivors: beam.pvalue.AsSideInput):
+    def __init__(self, config: MinHashConfig, work_dir: str, unit_sources: dict[int, str], unit_survivors: beam.pvalue.AsSideInput):
         super().__init__()
         self._config, self._work_dir = config, work_dir
-        self._unit_sources, self._survivors = unit_sources, survivors  # unit → its source; each unit's (source, documents that reached dedup)
+        self._unit_sources, self._unit_survivors = unit_sources, unit_survivors  # unit → its source; each unit's (source, documents that reached dedup)
 
     def expand(self, band_blocks: beam.PCollection) -> dict[str, beam.PCollection]:
         cfg = self._config
@@ -235,7 +235,7 @@ class NearDuplicates(beam.PTransform):
             | "ByKeeper" >> beam.MapTuple(lambda member, keeper: (keeper, member))
             | "GroupClusters" >> beam.GroupByKey()
             | "ClusterRemovals" >> beam.ParDo(_ClusterRemovals(self._work_dir, cfg.threshold, cfg.max_cluster, cfg.max_cluster_share, cfg.verify, self._unit_sources),
-                                            self._survivors).with_outputs("nodes", "sizes", "giant", main="members")
+                                            self._unit_survivors).with_outputs("nodes", "sizes", "giant", main="members")
         )
         exact_checked = (
             estimated.uncertain | "UncertainPairs" >> beam.MapTuple(lambda _, items: len(items)) if cfg.verify
