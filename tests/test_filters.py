@@ -257,10 +257,10 @@ def test_filters_explain_cli_prints_measures_and_verdicts(tmp_path, capsys):
     assert "GopherQuality" in out and "DROP gopher_short_doc (30)" in out and "words=30" in out
 
 
-def test_vectorized_ngram_measures_match_a_plain_reference():
+def test_compiled_ngram_measures_match_a_plain_reference():
     from collections import Counter as C
 
-    from pipeline.curate.filters.rules.gopher import NgramIndex
+    from pipeline.curate.filters.ngrams import NgramIndex
 
     def top_ref(tokens, n):
         counts = C(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
@@ -282,10 +282,10 @@ def test_vectorized_ngram_measures_match_a_plain_reference():
     for _ in range(20):
         tokens = [rng.choice(["a", "bb", "ccc", "dddd", "e"]) for _ in range(rng.randint(12, 80))]
         index = NgramIndex(tokens)
-        for n in (2, 3, 4):
-            assert index.top_char_fraction(n) == pytest.approx(top_ref(tokens, n))
-        for n in (5, 7, 10):
-            assert index.duplicated_char_fraction(n) == pytest.approx(dup_ref(tokens, n))
+        for n, (chars, count) in zip((2, 3, 4), index.top_ngrams((2, 3, 4)), strict=True):
+            assert chars * count / index.total_chars == pytest.approx(top_ref(tokens, n))
+        for n, chars in zip((5, 7, 10), index.duplicated_chars((5, 7, 10)), strict=True):
+            assert chars / index.total_chars == pytest.approx(dup_ref(tokens, n))
 
 
 def test_greedy_repeated_chars_is_datatroves_walk():
@@ -293,7 +293,7 @@ def test_greedy_repeated_chars_is_datatroves_walk():
     Tokens of two characters each, so a joined string spells exactly one token sequence."""
     import random
 
-    from pipeline.curate.filters.rules.gopher import NgramIndex
+    from pipeline.curate.filters.ngrams import NgramIndex
 
     def walk(words, n):
         seen, repeated, i = set(), 0, 0
@@ -309,9 +309,10 @@ def test_greedy_repeated_chars_is_datatroves_walk():
     rng = random.Random(7)
     for _ in range(300):
         words = [rng.choice(["ab", "cd", "ef", "gh"][: rng.randint(1, 4)]) for _ in range(rng.randint(0, 60))]
-        index = NgramIndex(words)
         for n in range(5, 11):
-            assert index.greedy_repeated_chars(n) == walk(words, n), (words, n)
+            assert NgramIndex(words).greedy_repeated_chars([n]) == [walk(words, n)], (words, n)
+        expected = [walk(words, n) for n in range(5, 11)]
+        assert NgramIndex(words).greedy_repeated_chars(range(5, 11)) == expected  # zeros after the first zero
 
 
 @pytest.mark.parametrize("backend", ["auto", "cld2", "fasttext", "py3langid"])

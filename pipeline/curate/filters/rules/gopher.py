@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
-
 from pipeline.curate.filters.base import Rejection, RuleFilter, first_failure
+from pipeline.curate.filters.ngrams import NgramIndex
 from pipeline.curate.filters.registry import rule_filter
 from pipeline.curate.filters.stopwords import stop_words_for
 from pipeline.curate.filters.text import is_unspaced, lower_words, non_empty_lines, words
@@ -96,90 +95,6 @@ def duplicate_fraction(items: list[str]) -> tuple[float, float]:
     return dup_items / max(len(items), 1), dup_chars / total_chars
 
 
-class NgramIndex:
-    """Word n-grams of one document as integers, for vectorized repetition measures.
-
-    Words get ids by first occurrence; an n-gram is the polynomial hash of its ids (64-bit, wrapping),
-    so equal n-grams always get equal values and a collision needs ~2^32 distinct n-grams. The
-    n-gram arrays are built incrementally (n from n - 1) and cached.
-    """
-
-    _MULTIPLIER = np.uint64(0x100000001B3)
-
-    def __init__(self, tokens: Sequence[str]):
-        ids = {w: i for i, w in enumerate(dict.fromkeys(tokens), 1)}
-        self.word_ids = np.fromiter(map(ids.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
-        self.lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        self.total_chars = max(int(self.lengths.sum()), 1)
-        self._grams = {1: self.word_ids}
-
-    def grams(self, n: int) -> np.ndarray:
-        if n not in self._grams:
-            shorter = self.grams(n - 1)
-            count = max(len(self.word_ids) - n + 1, 0)
-            with np.errstate(over="ignore"):
-                self._grams[n] = shorter[:count] * self._MULTIPLIER + self.word_ids[n - 1 : n - 1 + count]
-        return self._grams[n]
-
-    def chars(self, start: int, n: int) -> int:
-        """Characters of the words of the n-gram at ``start``."""
-        return int(self.lengths[start : start + n].sum())
-
-    def most_frequent(self, n: int) -> tuple[int, int]:
-        """(start of the most frequent n-gram, its count); ties go to the earliest, as Counter.most_common."""
-        grams = self.grams(n)
-        if not len(grams):
-            return 0, 0
-        _, first, counts = np.unique(grams, return_index=True, return_counts=True)
-        most = counts.max()
-        return int(first[counts == most].min()), int(most)
-
-    def top_char_fraction(self, n: int) -> float:
-        """Characters covered by the most frequent n-gram (every occurrence) over all characters."""
-        start, count = self.most_frequent(n)
-        return self.chars(start, n) * count / self.total_chars
-
-    def greedy_repeated_chars(self, n: int) -> int:
-        """datatrove's count: walk the n-grams left to right; one seen before adds its characters and
-        the walk jumps past it (the n-grams jumped over are never seen). Only n-grams that occurred
-        earlier can repeat, so the walk steps from one of those to the next."""
-        grams = self.grams(n)
-        if len(grams) < 2:
-            return 0
-        _, first, inverse = np.unique(grams, return_index=True, return_inverse=True)
-        candidates = np.flatnonzero(first[inverse] < np.arange(len(grams))).tolist()
-        seen = np.zeros(len(first), dtype=bool)
-        ids = inverse.tolist()
-        position = repeated = 0
-        for c in candidates:
-            if c < position:
-                continue
-            seen[inverse[position:c]] = True
-            if seen[ids[c]]:
-                repeated += self.chars(c, n)
-                position = c + n
-            else:
-                seen[ids[c]] = True
-                position = c + 1
-        return repeated
-
-    def duplicated_char_fraction(self, n: int) -> float:
-        """Characters of words inside n-grams seen earlier in the document (overlaps once)."""
-        grams = self.grams(n)
-        if len(grams) < 2:
-            return 0.0
-        order = np.argsort(grams, kind="stable")  # equal n-grams in order of occurrence
-        ordered = grams[order]
-        repeat_starts = order[1:][ordered[1:] == ordered[:-1]]
-        if not len(repeat_starts):
-            return 0.0
-        cover = np.zeros(len(self.word_ids) + 1, dtype=np.int64)
-        np.add.at(cover, repeat_starts, 1)
-        np.add.at(cover, repeat_starts + n, -1)
-        covered = np.cumsum(cover[:-1]) > 0
-        return float(self.lengths[covered].sum()) / self.total_chars
-
-
 @rule_filter(position=40, exclude=("top_n_grams", "dup_n_grams"))
 @dataclass(frozen=True)
 class GopherRepetition(RuleFilter):
@@ -211,13 +126,12 @@ class GopherRepetition(RuleFilter):
             tokens = ["".join(tokens[i : i + 2]) for i in range(0, len(tokens), 2)]
         index = NgramIndex(tokens)
         m: dict[str, Any] = {"dup_para_frac": para_frac, "dup_para_char_frac": para_chars, "dup_line_frac": line_frac, "dup_line_char_frac": line_chars}
-        for n, _ in self.top_n_grams:
-            m[f"top_{n}_gram_char_frac"] = index.top_char_fraction(n)
-        fraction = 1.0
-        for n, _ in sorted(self.dup_n_grams):
-            # a repeated n-gram contains a repeated (n-1)-gram: once none repeats, no longer one does
-            fraction = index.duplicated_char_fraction(n) if fraction > 0 else 0.0
-            m[f"dup_{n}_gram_char_frac"] = fraction
+        top_ns = [n for n, _ in self.top_n_grams]
+        for n, (chars, count) in zip(top_ns, index.top_ngrams(top_ns), strict=True):
+            m[f"top_{n}_gram_char_frac"] = chars * count / index.total_chars
+        dup_ns = sorted(n for n, _ in self.dup_n_grams)
+        for n, chars in zip(dup_ns, index.duplicated_chars(dup_ns), strict=True):
+            m[f"dup_{n}_gram_char_frac"] = chars / index.total_chars
         return m
 
     def verdict(self, m: dict[str, Any]) -> Rejection | None:

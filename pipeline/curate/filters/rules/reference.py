@@ -6,7 +6,7 @@ spaCy's rules, no spaCy dependency). The rules below follow datatrove's filters 
 counts over all tokens (punctuation tokens included), distinct case-sensitive stop words (from
 datatrove, in ``reference_en.json``), separate ``#`` and ellipsis ratios, paragraphs split on two
 or more newlines, duplicated n-grams counted greedily over the text's characters. n-grams are
-compared as token sequences (64-bit hashes, ``gopher.NgramIndex``) where datatrove compares their
+compared as token sequences (64-bit hashes, ``ngrams.NgramIndex``) where datatrove compares their
 concatenations: the two differ only when two token sequences spell one string, which no fixture
 document shows. C4 has one definition in both modes, datatrove's (``c4.py``).
 """
@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.curate.filters.base import Rejection, first_failure
+from pipeline.curate.filters.ngrams import NgramIndex
 from pipeline.curate.filters.registry import compat_variant
 from pipeline.curate.filters.rules.fineweb import FineWebQuality
-from pipeline.curate.filters.rules.gopher import GopherQuality, GopherRepetition, NgramIndex, duplicate_counts
+from pipeline.curate.filters.rules.gopher import GopherQuality, GopherRepetition, duplicate_counts
 from pipeline.curate.filters.spacy_english import spacy_words
 from pipeline.curate.filters.text import REFERENCE_RULES as _RULES
 from pipeline.curate.filters.text import TERMINAL_PUNCTUATION
@@ -100,13 +101,11 @@ class ReferenceGopherRepetition(GopherRepetition):
         m: dict[str, Any] = {"dup_para_frac": para_dup / len(paragraphs), "dup_para_char_frac": para_chars / size,
                              "dup_line_frac": line_dup / len(lines), "dup_line_char_frac": line_chars / size}
         index = NgramIndex(list(spacy_words(text)))
-        for n, _ in self.top_n_grams:
-            start, count = index.most_frequent(n)
-            m[f"top_{n}_gram_char_frac"] = (index.chars(start, n) + n - 1) * count / size if count else 0.0  # words joined by spaces
-        repeated = 1
-        for n, _ in sorted(self.dup_n_grams):
-            # no repeated n-gram: no repeated (n+1)-gram either
-            repeated = index.greedy_repeated_chars(n) if repeated else 0
+        top_ns = [n for n, _ in self.top_n_grams]
+        for n, (chars, count) in zip(top_ns, index.top_ngrams(top_ns), strict=True):
+            m[f"top_{n}_gram_char_frac"] = (chars + n - 1) * count / size if count else 0.0  # words joined by spaces
+        dup_ns = sorted(n for n, _ in self.dup_n_grams)
+        for n, repeated in zip(dup_ns, index.greedy_repeated_chars(dup_ns), strict=True):
             m[f"dup_{n}_gram_char_frac"] = repeated / size
         return m
 
