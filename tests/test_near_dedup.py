@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.config import MinHashConfig
 from pipeline.curate.analyze import UnitSigner
@@ -160,3 +162,34 @@ def test_large_buckets_keep_pair_recall_in_a_cluster_straddling_the_threshold():
     truth = [(a, b) for a in range(len(texts)) for b in range(a + 1, len(texts)) if jaccard(sets[a], sets[b]) >= 0.8]
     assert len(truth) > 1000
     assert all(root.get(a, a) == root.get(b, b) for a, b in truth)
+
+
+def test_compiled_xxh3_equals_xxhash_for_every_short_length():
+    import xxhash
+
+    from pipeline.curate.dedup.word_hashes import xxh3_64
+
+    rng = np.random.default_rng(11)
+    for size in range(241):
+        for _ in range(20):
+            data = rng.integers(0, 256, size, dtype=np.uint8)
+            assert int(xxh3_64(np.concatenate([data, np.zeros(4, np.uint8)]), size)) == xxhash.xxh3_64_intdigest(data.tobytes()), size
+
+
+_WORD_ALPHABET = list("abcXYZ_09 \n\t.,;:!?-'\"ÄéßΣσİ中文日本語한국어ไทย١٢٣߀𝟘😀\u0301\u0e31\ud800\udfff") + ["x" * 250, "é" * 130, "9" * 241, "中" * 90]
+
+
+@given(st.lists(st.lists(st.sampled_from(_WORD_ALPHABET), max_size=60).map("".join), max_size=8), st.sampled_from(["text", "code"]))
+@settings(max_examples=300, deadline=None)
+def test_word_hashes_are_xxh3_of_the_regex_words(texts, kind):
+    """The compiled split + hash equals the regex definition (shingle_words) hashed with xxhash,
+    across scripts, Unicode digits, lone surrogates and words past XXH3's 240-byte short path."""
+    import xxhash
+
+    from pipeline.curate.dedup.word_hashes import word_hashes
+
+    got = word_hashes(texts, kind)
+    assert len(got) == len(texts)
+    for text, hashes in zip(texts, got, strict=True):
+        expected = [xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in shingle_words(text, kind)]
+        assert hashes.tolist() == expected

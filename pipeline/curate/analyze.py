@@ -21,7 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import Config, MinHashConfig, SourceConfig
 from pipeline.curate.dedup import exact, ids, lines
-from pipeline.curate.dedup.minhash import band_keys, choose_bands, shingle_hashes, signatures
+from pipeline.curate.dedup.minhash import band_keys, batch_shingle_hashes, choose_bands, signatures
 from pipeline.curate.dedup.near import BAND_ENTRY
 from pipeline.curate.dedup.nodes import make_node, priority_ranks
 from pipeline.curate.filters.chain import SourceFilterChains
@@ -127,7 +127,7 @@ class UnitSigner:
             self.flush()
 
     def flush(self) -> None:
-        shingles = [shingle_hashes(t, self._ngram, self._kind) for t in self._pending]
+        shingles = batch_shingle_hashes(self._pending, self._ngram, self._kind)
         with_shingles = [i for i, s in enumerate(shingles) if len(s)]
         batch = np.zeros((len(shingles), self._config.num_perm), dtype=np.uint32)
         if with_shingles:

@@ -1,9 +1,9 @@
 """MinHash signatures and LSH banding (plain functions; the Beam graph is in ``near.py``).
 
 Shingles are word n-grams of normalized text (lowercased, punctuation and whitespace folded;
-CJK characters count as words), or identifier n-grams for code. Each word is hashed once with
-64-bit xxhash and n consecutive word hashes are combined arithmetically, so shingling is
-vectorized. Signatures follow datasketch's ``affine64`` scheme exactly (MurmurHash3 fmix64, then
+CJK characters count as words), or identifier n-grams for code (``shingle_words`` defines them).
+Each word is hashed once with 64-bit XXH3 and n consecutive word hashes are combined
+arithmetically; the split and the word hashes run compiled over a batch of texts. Signatures follow datasketch's ``affine64`` scheme exactly (MurmurHash3 fmix64, then
 ``a*h + b mod 2^64`` with datasketch's own permutations for the seed): a signature here equals
 ``datasketch.MinHash(num_perm, seed, hashfunc=identity, scheme="affine64")`` over the same
 shingle hashes, computed for a whole batch of documents at once with numpy.
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-import xxhash
 
+from pipeline.curate.dedup.word_hashes import word_hashes
 from pipeline.records import mix64
 from tokenizer.cjk import WORD_CHARS
 
@@ -46,12 +46,16 @@ def _combine(hashes: np.ndarray, ngram: int) -> np.ndarray:
     return combined
 
 
+def batch_shingle_hashes(texts: Sequence[str], ngram: int, kind: str = "text") -> list[np.ndarray]:
+    """Per text, the 64-bit hashes of its word ``ngram``-grams (one shingle of all words when
+    fewer; none for a text without words, which then never clusters), with repeats. The words are
+    split and hashed for the whole batch in one compiled pass (``word_hashes``)."""
+    return [_combine(hashes, ngram) for hashes in word_hashes(texts, kind)]
+
+
 def shingle_hashes(text: str, ngram: int, kind: str = "text") -> np.ndarray:
-    """64-bit hashes of the word ``ngram``-grams (one shingle of all words when fewer; none for a
-    text without words, which then never clusters), with repeats."""
-    words = shingle_words(text, kind)
-    hashes = np.fromiter((xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in words), dtype=np.uint64, count=len(words))
-    return _combine(hashes, ngram)
+    """``batch_shingle_hashes`` of one text."""
+    return batch_shingle_hashes([text], ngram, kind)[0]
 
 
 def shingle_set(text: str, ngram: int, kind: str = "text") -> np.ndarray:
