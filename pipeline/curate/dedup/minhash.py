@@ -3,10 +3,11 @@
 Shingles are word n-grams of normalized text (lowercased, punctuation and whitespace folded;
 CJK characters count as words), or identifier n-grams for code (``shingle_words`` defines them).
 Each word is hashed once with 64-bit XXH3 and n consecutive word hashes are combined
-arithmetically; the split and the word hashes run compiled over a batch of texts. Signatures follow datasketch's ``affine64`` scheme exactly (MurmurHash3 fmix64, then
-``a*h + b mod 2^64`` with datasketch's own permutations for the seed): a signature here equals
+arithmetically; the split and the word hashes run compiled over a batch of texts. Signatures
+follow datasketch's ``affine64`` scheme exactly (MurmurHash3 fmix64, then ``a*h + b mod 2^64``
+with datasketch's own permutations for the seed): a signature here equals
 ``datasketch.MinHash(num_perm, seed, hashfunc=identity, scheme="affine64")`` over the same
-shingle hashes, computed for a whole batch of documents at once with numpy.
+shingle hashes, computed for a whole batch of documents in one compiled pass.
 """
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
 
 from pipeline.curate.dedup.word_hashes import word_hashes
-from pipeline.records import mix64
+from pipeline.records import FMIX, mix64
 from tokenizer.cjk import WORD_CHARS
 
 _TEXT_WORDS = re.compile(f"[{WORD_CHARS}]|[^\\W{WORD_CHARS}]+")
 _CODE_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
 _COMBINE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier folding word hashes into a shingle hash
-_CHUNK_SHINGLES = 16384
 
 
 def shingle_words(text: str, kind: str = "text") -> list[str]:
@@ -79,28 +80,33 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
 
 
-def signatures(shingles: Sequence[np.ndarray], num_perm: int, seed: int) -> np.ndarray:
-    """MinHash signatures, shape ``(len(shingles), num_perm)`` uint64, for a batch of documents.
+@njit(cache=True)
+def _min_permuted(shingles: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per document (``lengths`` consecutive shingles each), per permutation: min(a·fmix64(h) + b)."""
+    shift, m1, m2 = FMIX
+    out = np.full((len(lengths), len(a)), np.iinfo(np.uint64).max, dtype=np.uint64)
+    position = 0
+    for doc in range(len(lengths)):
+        row = out[doc]
+        for s in range(position, position + lengths[doc]):
+            h = shingles[s]
+            h = (h ^ (h >> shift)) * m1
+            h = (h ^ (h >> shift)) * m2
+            h ^= h >> shift
+            for p in range(len(a)):
+                row[p] = min(row[p], a[p] * h + b[p])
+        position += lengths[doc]
+    return out
 
-    Permutations run as one ``(num_perm, shingles)`` matrix per chunk, reduced per document with
-    ``minimum.reduceat`` along contiguous rows.
-    """
+
+def signatures(shingles: Sequence[np.ndarray], num_perm: int, seed: int) -> np.ndarray:
+    """MinHash signatures, shape ``(len(shingles), num_perm)`` uint64, for a batch of documents,
+    in one compiled pass (the permutation loop vectorizes)."""
     a, b = permutations(num_perm, seed)
     lengths = np.fromiter((len(s) for s in shingles), dtype=np.int64, count=len(shingles))
     if (lengths == 0).any():
         raise ValueError("every document needs at least one shingle")
-    flat = mix64(np.concatenate(shingles))
-    doc_of = np.repeat(np.arange(len(shingles)), lengths)
-    out = np.full((num_perm, len(shingles)), np.iinfo(np.uint64).max, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for start in range(0, len(flat), _CHUNK_SHINGLES):
-            permuted = np.multiply.outer(a, flat[start : start + _CHUNK_SHINGLES])
-            permuted += b[:, None]
-            owners = doc_of[start : start + _CHUNK_SHINGLES]
-            starts = np.concatenate([[0], np.flatnonzero(np.diff(owners)) + 1])
-            docs = owners[starts]
-            out[:, docs] = np.minimum(out[:, docs], np.minimum.reduceat(permuted, starts, axis=1))
-    return out.T
+    return _min_permuted(np.concatenate(shingles), lengths, a, b)
 
 
 def detection_probability(similarity: float, bands: int, rows: int) -> float:
