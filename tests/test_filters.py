@@ -281,7 +281,7 @@ def test_compiled_ngram_measures_match_a_plain_reference():
     rng = random.Random(4)
     for _ in range(20):
         tokens = [rng.choice(["a", "bb", "ccc", "dddd", "e"]) for _ in range(rng.randint(12, 80))]
-        index = NgramIndex(tokens)
+        index = NgramIndex.of_tokens(tokens)
         for n, (chars, count) in zip((2, 3, 4), index.top_ngrams((2, 3, 4)), strict=True):
             assert chars * count / index.total_chars == pytest.approx(top_ref(tokens, n))
         for n, chars in zip((5, 7, 10), index.duplicated_chars((5, 7, 10)), strict=True):
@@ -310,9 +310,9 @@ def test_greedy_repeated_chars_is_datatroves_walk():
     for _ in range(300):
         words = [rng.choice(["ab", "cd", "ef", "gh"][: rng.randint(1, 4)]) for _ in range(rng.randint(0, 60))]
         for n in range(5, 11):
-            assert NgramIndex(words).greedy_repeated_chars([n]) == [walk(words, n)], (words, n)
+            assert NgramIndex.of_tokens(words).greedy_repeated_chars([n]) == [walk(words, n)], (words, n)
         expected = [walk(words, n) for n in range(5, 11)]
-        assert NgramIndex(words).greedy_repeated_chars(range(5, 11)) == expected  # zeros after the first zero
+        assert NgramIndex.of_tokens(words).greedy_repeated_chars(range(5, 11)) == expected  # zeros after the first zero
 
 
 @pytest.mark.parametrize("backend", ["auto", "cld2", "fasttext", "py3langid"])
@@ -367,23 +367,23 @@ def test_stop_words_follow_the_detected_language():
     assert GopherQuality().measure(doc(german, "xx"))["stop_words"] is None  # no list: rule skipped
 
 
-def test_lowercasing_keeps_every_character_in_its_word_class():
-    """What ``lower_words`` rests on: for every code point, each character of its lowercase is in the
-    same class (whitespace, unspaced script, their marks, other) as the code point itself."""
+_TEXT_ALPHABET = list("ab Z_9١ \n\t\x0b\u2028.,#…'İΣσς中文ทยไ\u0e31\u0e48ก\u17b6\u1031ကö\u0301😀\ud800") + ["x" * 250, "ΑΣ.Β "]
+
+
+@given(st.lists(st.sampled_from(_TEXT_ALPHABET), max_size=80).map("".join))
+@settings(max_examples=500, deadline=None)
+def test_text_words_measures_the_regex_words(text):
+    """The compiled word pass equals the regex definition: count, code points, words with a letter,
+    and the lowercased text's words (hashes and lengths), across scripts, marks and case rules."""
     import re
 
-    from pipeline.curate.filters.text import _MARKS, _UNSPACED_CHARS, lower_words, words
+    import xxhash
 
-    space, unspaced, mark = re.compile(r"\s"), re.compile(f"[{_UNSPACED_CHARS}]"), re.compile(f"[{_MARKS}]")
+    from pipeline.curate.filters.text import text_words, words
 
-    def word_class(ch: str) -> str:
-        return "space" if space.match(ch) else "mark" if mark.match(ch) else "unspaced" if unspaced.match(ch) else "other"
-
-    for point in (*range(0xD800), *range(0xE000, 0x110000)):
-        c = chr(point)
-        if c.lower() != c:
-            assert {word_class(ch) for ch in c.lower()} == {word_class(c)}, hex(point)
-    text = "İstanbul ΣΟΦΊΑ ΟΔΟΣ Σ. ΑΣ.Β ΑΣ\u0301 Straße 東京タワー ภาษาไทย  ＡＢＣ"
-    assert lower_words(text) == words(text.lower())
-    assert lower_words("") == lower_words(" \n ") == ()
-
+    original, lower = words(text), words(text.lower())
+    measured = text_words(text)
+    assert (measured.word_count, measured.chars) == (len(original), sum(map(len, original)))
+    assert measured.with_letter == sum(bool(re.search(r"[^\W\d_]", w)) for w in original)
+    assert measured.lower.hashes.tolist() == [xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in lower]
+    assert measured.lower.lengths.tolist() == [len(w) for w in lower]

@@ -181,15 +181,18 @@ _WORD_ALPHABET = list("abcXYZ_09 \n\t.,;:!?-'\"ÄéßΣσİ中文日本語한국
 
 @given(st.lists(st.lists(st.sampled_from(_WORD_ALPHABET), max_size=60).map("".join), max_size=8), st.sampled_from(["text", "code"]))
 @settings(max_examples=300, deadline=None)
-def test_word_hashes_are_xxh3_of_the_regex_words(texts, kind):
+def test_compiled_split_gives_the_regex_words_hashed_with_xxh3(texts, kind):
     """The compiled split + hash equals the regex definition (shingle_words) hashed with xxhash,
     across scripts, Unicode digits, lone surrogates and words past XXH3's 240-byte short path."""
     import xxhash
 
-    from pipeline.curate.dedup.word_hashes import word_hashes
+    from pipeline.curate.dedup.minhash import SHINGLE_WORDS
+    from pipeline.curate.dedup.word_hashes import split_words
 
-    got = word_hashes(texts, kind)
+    prepared = texts if kind == "code" else [t.lower() for t in texts]
+    got = split_words(prepared, SHINGLE_WORDS[kind])
     assert len(got) == len(texts)
-    for text, hashes in zip(texts, got, strict=True):
-        expected = [xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in shingle_words(text, kind)]
-        assert hashes.tolist() == expected
+    for text, words in zip(texts, got, strict=True):
+        expected = shingle_words(text, kind)
+        assert words.hashes.tolist() == [xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in expected]
+        assert words.lengths.tolist() == [len(w) for w in expected]

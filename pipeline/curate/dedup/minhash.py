@@ -18,20 +18,20 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-from pipeline.curate.dedup.word_hashes import word_hashes
+from pipeline.curate.dedup.word_hashes import WordRule, split_words
 from pipeline.records import FMIX, mix64
 from tokenizer.cjk import WORD_CHARS
 
-_TEXT_WORDS = re.compile(f"[{WORD_CHARS}]|[^\\W{WORD_CHARS}]+")
-_CODE_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
+# text: a CJK character alone, or a run of other word characters; code: identifiers and numbers
+SHINGLE_WORDS = {"text": WordRule(f"[{WORD_CHARS}]", f"[^\\W{WORD_CHARS}]", f"[^\\W{WORD_CHARS}]"),
+                 "code": WordRule("", "[A-Za-z_]", "[A-Za-z0-9_]", r"\d", r"\d")}
+_SHINGLE_WORD_PATTERNS = {kind: re.compile(rule.pattern()) for kind, rule in SHINGLE_WORDS.items()}
 _COMBINE = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier folding word hashes into a shingle hash
 
 
 def shingle_words(text: str, kind: str = "text") -> list[str]:
     """Words for shingling: lowercase words and single CJK characters, or code identifiers/numbers."""
-    if kind == "code":
-        return _CODE_WORDS.findall(text)
-    return _TEXT_WORDS.findall(text.lower())
+    return _SHINGLE_WORD_PATTERNS[kind].findall(text if kind == "code" else text.lower())
 
 
 def _combine(hashes: np.ndarray, ngram: int) -> np.ndarray:
@@ -50,8 +50,9 @@ def _combine(hashes: np.ndarray, ngram: int) -> np.ndarray:
 def batch_shingle_hashes(texts: Sequence[str], ngram: int, kind: str = "text") -> list[np.ndarray]:
     """Per text, the 64-bit hashes of its word ``ngram``-grams (one shingle of all words when
     fewer; none for a text without words, which then never clusters), with repeats. The words are
-    split and hashed for the whole batch in one compiled pass (``word_hashes``)."""
-    return [_combine(hashes, ngram) for hashes in word_hashes(texts, kind)]
+    split and hashed for the whole batch in one compiled pass (``split_words``)."""
+    prepared = texts if kind == "code" else [t.lower() for t in texts]
+    return [_combine(words.hashes, ngram) for words in split_words(prepared, SHINGLE_WORDS[kind])]
 
 
 def shingle_hashes(text: str, ngram: int, kind: str = "text") -> np.ndarray:

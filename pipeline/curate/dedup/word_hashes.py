@@ -1,22 +1,22 @@
-"""The words of many documents, split and hashed in one compiled pass.
+"""Words of many texts, split and hashed in one compiled pass.
 
-``word_hashes(texts, kind)`` equals ``[xxh3_64(w.encode("utf-8", "surrogatepass")) for w in
-shingle_words(text, kind)]`` per text: the regex split and xxhash's XXH3-64 (seed 0), done in
-numba over the texts' code points instead of one Python string and one call per word. Words of
-more than 240 UTF-8 bytes (XXH3's long-input path: rare, long identifiers and numbers) are hashed
-by xxhash itself afterwards.
+A word rule is a few regex character classes (``WordRule``); ``split_words`` applies one to a
+batch of texts in numba over their code points and gives each word's XXH3-64 hash (seed 0, of
+its UTF-8 bytes, as ``xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass"))``), its length
+in code points and whether it holds a ``marked`` character: what the filters and the shingling
+need, without one Python string and one call per word. Words over 240 UTF-8 bytes (XXH3's
+long-input path: rare, long identifiers and numbers) are hashed by xxhash itself afterwards.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 import xxhash
 from numba import njit
-
-from tokenizer.cjk import WORD_CHARS
 
 _SECRET = np.frombuffer(bytes.fromhex(  # XXH3's default secret, the 160 bytes the short paths read
     "b8fe6c3923a44bbe7c01812cf721ad1cded46de9839097db7240a4a4b7b3671f"
@@ -32,22 +32,46 @@ _PRIME_MX2 = np.uint64(0x9FB21C651E98DF25)
 _MASK32 = np.uint64(0xFFFFFFFF)
 _LONG = 240  # XXH3's short and mid-size inputs end here
 
-# character classes: \w but not CJK, a CJK character, \d, [A-Za-z_], [A-Za-z0-9_]
-TEXT_WORD, CJK_CHAR, DIGIT, IDENTIFIER_START, IDENTIFIER = 1, 2, 4, 8, 16
-# the split rules as class masks (see _word_end): text ``[CJK]|[^\W CJK]+``, code ``[A-Za-z_][A-Za-z0-9_]*|\d+``
-TEXT_RULES = (CJK_CHAR, TEXT_WORD, TEXT_WORD, 0, 0)
-CODE_RULES = (0, IDENTIFIER_START, IDENTIFIER, DIGIT, DIGIT)
 
 
-@lru_cache(maxsize=1)
-def char_classes() -> np.ndarray:
-    """One class byte per code point, read off the regex classes the split is defined by."""
+class WordRule(NamedTuple):
+    """A split into words, as regex character classes: a character of ``single`` is a word alone;
+    otherwise a word starts with a character of ``start_a`` and runs on through ``run_a`` (else
+    ``start_b``, ``run_b``). ``marked``: the class ``split_words`` flags words for. "" is no class."""
+
+    single: str
+    start_a: str
+    run_a: str
+    start_b: str = ""
+    run_b: str = ""
+    marked: str = ""
+
+    def pattern(self) -> str:
+        """The rule as one regex, the definition the compiled split is tested against."""
+        runs = [self.single, *(f"{start}{run}*" for start, run in ((self.start_a, self.run_a), (self.start_b, self.run_b)) if start)]
+        return "|".join(r for r in runs if r)
+
+
+class Words(NamedTuple):
+    """One text's words: hashes (uint64), lengths in code points, and which hold a marked character."""
+
+    hashes: np.ndarray
+    lengths: np.ndarray
+    marked: np.ndarray
+
+
+_MASKS = (1, 2, 4, 8, 16)  # a character class per WordRule field, in field order
+_MARKED = 32
+
+
+@lru_cache(maxsize=8)
+def char_classes(rule: WordRule) -> np.ndarray:
+    """One byte per code point: bit i set when the character is in the rule's i-th class."""
     every = "".join(map(chr, range(0x110000)))
     classes = np.zeros(0x110000, dtype=np.uint8)
-    patterns = ((TEXT_WORD, f"[^\\W{WORD_CHARS}]"), (CJK_CHAR, f"[{WORD_CHARS}]"), (DIGIT, r"\d"),
-                (IDENTIFIER_START, "[A-Za-z_]"), (IDENTIFIER, "[A-Za-z0-9_]"))
-    for flag, pattern in patterns:
-        classes[[m.start() for m in re.finditer(pattern, every)]] |= flag
+    for flag, pattern in zip((*_MASKS, _MARKED), rule, strict=True):
+        if pattern:
+            classes[[m.start() for m in re.finditer(pattern, every)]] |= flag
     return classes
 
 
@@ -173,18 +197,15 @@ def _utf8(points: np.ndarray, begin: int, end: int, buffer: np.ndarray) -> int:
 
 
 @njit(cache=True, inline="always")
-def _word_end(points: np.ndarray, p: int, end: int, classes: np.ndarray, rules: tuple[int, int, int, int, int]) -> int:
-    """End of the word starting at ``p``, or ``p`` when none starts there. ``rules`` are class
-    masks: a character of the first is a word alone; else a run starts with the second (third)
-    and goes on through the third (fifth)."""
-    single, start_a, run_a, start_b, run_b = rules
+def _word_end(points: np.ndarray, p: int, end: int, classes: np.ndarray) -> int:
+    """End of the word starting at ``p`` (``WordRule``'s classes as bits 1, 2, 4, 8, 16), or ``p``."""
     point = classes[points[p]]
-    if point & single:
+    if point & 1:
         return p + 1
-    if point & start_a:
-        run = run_a
-    elif point & start_b:
-        run = run_b
+    if point & 2:
+        run = 4
+    elif point & 8:
+        run = 16
     else:
         return p
     while p + 1 < end and classes[points[p + 1]] & run:
@@ -193,10 +214,13 @@ def _word_end(points: np.ndarray, p: int, end: int, classes: np.ndarray, rules: 
 
 
 @njit(cache=True)
-def _split_and_hash(points: np.ndarray, ends: np.ndarray, classes: np.ndarray, rules: tuple[int, int, int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Word hashes of every text (``points[ends[i-1]:ends[i]]``), the word count after each text, and
-    (word number, begin, end) of the words too long to hash here (their hash is left 0)."""
+def _split_and_hash(points: np.ndarray, ends: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Word hashes, lengths and marked flags of every text (``points[ends[i-1]:ends[i]]``), the
+    word count after each text, and (word number, begin, end) of the words too long to hash here
+    (their hash is left 0)."""
     hashes = np.empty(len(points), dtype=np.uint64)
+    lengths = np.empty(len(points), dtype=np.int64)
+    marked = np.zeros(len(points), dtype=np.bool_)
     counts = np.zeros(len(ends), dtype=np.int64)
     long_words = np.empty((len(points) // (_LONG // 4) + 1, 3), dtype=np.int64)  # > 240 bytes: > 60 code points
     buffer = np.empty(_LONG + 4, dtype=np.uint8)
@@ -205,7 +229,7 @@ def _split_and_hash(points: np.ndarray, ends: np.ndarray, classes: np.ndarray, r
         end = ends[doc]
         p = start
         while p < end:
-            word_end = _word_end(points, p, end, classes, rules)
+            word_end = _word_end(points, p, end, classes)
             if word_end == p:
                 p += 1
                 continue
@@ -218,23 +242,38 @@ def _split_and_hash(points: np.ndarray, ends: np.ndarray, classes: np.ndarray, r
                 long_words[longs, 1] = p
                 long_words[longs, 2] = word_end
                 longs += 1
+            lengths[words] = word_end - p
+            for q in range(p, word_end):
+                if classes[points[q]] & _MARKED:
+                    marked[words] = True
+                    break
             words += 1
             p = word_end
         counts[doc] = words
         start = end
-    return hashes[:words], counts, long_words[:longs]
+    return hashes[:words], lengths[:words], marked[:words], counts, long_words[:longs]
 
 
-def word_hashes(texts: Sequence[str], kind: str = "text") -> list[np.ndarray]:
-    """Per text, the 64-bit xxh3 hashes of its shingling words (``minhash.shingle_words``), in order."""
+@njit(cache=True)
+def count_present(values: np.ndarray, hashes: np.ndarray) -> int:
+    """How many of the (distinct) ``values`` occur in ``hashes``: a few stop words against a text's words."""
+    found = np.zeros(len(values), dtype=np.bool_)
+    for h in hashes:
+        for k in range(len(values)):
+            if h == values[k]:
+                found[k] = True
+    return int(found.sum())
+
+
+def split_words(texts: Sequence[str], rule: WordRule) -> list[Words]:
+    """Per text, its words under ``rule``, in order."""
     if not texts:
         return []
-    code = kind == "code"
-    prepared = list(texts) if code else [t.lower() for t in texts]
-    joined = "".join(prepared)
+    joined = "".join(texts)
     points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    ends = np.cumsum([len(t) for t in prepared], dtype=np.int64)
-    hashes, counts, long_words = _split_and_hash(points, ends, char_classes(), CODE_RULES if code else TEXT_RULES)
+    ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
+    hashes, lengths, marked, counts, long_words = _split_and_hash(points, ends, char_classes(rule))
     for at, begin, end in long_words.tolist():
         hashes[at] = xxhash.xxh3_64_intdigest(joined[begin:end].encode("utf-8", "surrogatepass"))
-    return np.split(hashes, counts[:-1])
+    bounds = [0, *counts.tolist()]
+    return [Words(hashes[a:b], lengths[a:b], marked[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]

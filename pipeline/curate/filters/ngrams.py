@@ -111,11 +111,24 @@ class NgramIndex:
     n-gram sizes at once (one compiled call); the duplicate measures take them ascending and stop
     at the first size with no repeat: an n-gram that repeats contains a shorter one that does."""
 
-    def __init__(self, tokens: Sequence[str]):
+    def __init__(self, word_ids: np.ndarray, lengths: np.ndarray):
+        self.word_ids, self.lengths = word_ids, lengths
+        self.total_chars = max(int(lengths.sum()), 1)
+
+    @classmethod
+    def of_tokens(cls, tokens: Sequence[str]) -> NgramIndex:
+        """Words numbered by first occurrence."""
         ids = {w: i for i, w in enumerate(dict.fromkeys(tokens), 1)}
-        self.word_ids = np.fromiter(map(ids.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
-        self.lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        self.total_chars = max(int(self.lengths.sum()), 1)
+        return cls(np.fromiter(map(ids.__getitem__, tokens), dtype=np.uint64, count=len(tokens)),
+                   np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens)))
+
+    @classmethod
+    def of_hashes(cls, hashes: np.ndarray, lengths: np.ndarray) -> NgramIndex:
+        """Words given as 64-bit hashes, numbered by first occurrence as ``of_tokens`` numbers them
+        (equal hashes are taken for equal words)."""
+        first = _first_occurrences(hashes)
+        number = np.cumsum(first == np.arange(len(first)), dtype=np.uint64)
+        return cls(number[first], lengths)
 
     def top_ngrams(self, ns: Sequence[int]) -> list[tuple[int, int]]:
         """Per n: (characters of the most frequent n-gram's words, its count); ties go to the

@@ -6,6 +6,11 @@ common function words; a language without a list skips the rule instead of faili
 """
 from __future__ import annotations
 
+from functools import cache
+
+import numpy as np
+import xxhash
+
 STOP_WORDS: dict[str, frozenset[str]] = {
     lang: frozenset(words.split())
     for lang, words in {
@@ -33,3 +38,10 @@ STOP_WORDS: dict[str, frozenset[str]] = {
 def stop_words_for(language: str | None) -> frozenset[str] | None:
     """The list for ``language`` (English when unknown to language ID), or None to skip the rule."""
     return STOP_WORDS.get(language or "en")
+
+
+@cache
+def stop_word_hashes(language: str | None) -> np.ndarray | None:
+    """``stop_words_for(language)`` as the XXH3-64 hashes ``text_words`` gives words, or None."""
+    stops = stop_words_for(language)
+    return None if stops is None else np.array(sorted(xxhash.xxh3_64_intdigest(w.encode("utf-8")) for w in stops), dtype=np.uint64)

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from pipeline.curate.filters.base import Rejection, RuleFilter, first_failure
 from pipeline.curate.filters.registry import rule_filter
 from pipeline.curate.filters.rules.gopher import duplicate_fraction
-from pipeline.curate.filters.text import NO_SENTENCE_MARKS, TERMINAL_PUNCTUATION, non_empty_lines, words
+from pipeline.curate.filters.text import NO_SENTENCE_MARKS, TERMINAL_PUNCTUATION, non_empty_lines, text_words
 from pipeline.records import Document
 
 
@@ -36,7 +36,7 @@ class FineWebQuality(RuleFilter):
             "line_punct_ratio": sum(line.endswith(TERMINAL_PUNCTUATION) for line in lines) / len(lines) if marks else None,
             "short_line_ratio": sum(len(line) <= self.short_line_length for line in lines) / len(lines),
             "dup_line_char_ratio": dup_chars,
-            "newline_word_ratio": doc.text.count("\n") / max(len(words(doc.text)), 1),
+            "newline_word_ratio": doc.text.count("\n") / max(text_words(doc.text).word_count, 1),
         }
 
     def verdict(self, m: dict[str, Any]) -> Rejection | None:

@@ -10,16 +10,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pipeline.curate.dedup.word_hashes import count_present
 from pipeline.curate.filters.base import Rejection, RuleFilter, first_failure
 from pipeline.curate.filters.ngrams import NgramIndex
 from pipeline.curate.filters.registry import rule_filter
-from pipeline.curate.filters.stopwords import stop_words_for
-from pipeline.curate.filters.text import is_unspaced, lower_words, non_empty_lines, words
+from pipeline.curate.filters.stopwords import stop_word_hashes
+from pipeline.curate.filters.text import is_unspaced, non_empty_lines, text_words, words
 from pipeline.records import Document
 
 BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "※", "·", "-", "*", "–", "—")
 ELLIPSES = ("...", "…")
-_LINE_WITH_LETTER = re.compile(r"^[^\n]*?[^\W\d_]", re.MULTILINE)
+# lines that start with a bullet / end with an ellipsis, whitespace aside: one scan of the text each
+_BULLET_LINES = re.compile(f"^[^\\S\n]*[{re.escape(''.join(BULLETS))}]", re.MULTILINE)
+_ELLIPSIS_LINES = re.compile(f"(?:{'|'.join(map(re.escape, ELLIPSES))})[^\\S\n]*$", re.MULTILINE)
 
 
 @rule_filter(position=30)
@@ -43,21 +46,21 @@ class GopherQuality(RuleFilter):
 
     def measure(self, doc: Document) -> dict[str, Any]:
         text = doc.text
-        tokens = words(text)
-        n = max(len(tokens), 1)
+        counted = text_words(text)
+        n = max(counted.word_count, 1)
         lines = non_empty_lines(text) or [""]
         language = doc.meta.get("language")
         unspaced = is_unspaced(language)
-        stops = stop_words_for(language)
+        stops = stop_word_hashes(language)
         return {
-            "words": len(tokens),
-            "avg_word_length": None if unspaced else sum(map(len, tokens)) / n,
+            "words": counted.word_count,
+            "avg_word_length": None if unspaced else counted.chars / n,
             "hash_word_ratio": text.count("#") / n,
             "ellipsis_word_ratio": sum(text.count(e) for e in ELLIPSES) / n,
-            "bullet_lines_ratio": sum(line.lstrip().startswith(BULLETS) for line in lines) / len(lines),
-            "ellipsis_lines_ratio": sum(line.rstrip().endswith(ELLIPSES) for line in lines) / len(lines),
-            "alpha_words_ratio": len(_LINE_WITH_LETTER.findall("\n".join(tokens))) / n,  # one token a line
-            "stop_words": None if stops is None else len(stops.intersection(lower_words(text))),  # distinct ones, as the paper asks
+            "bullet_lines_ratio": len(_BULLET_LINES.findall(text)) / len(lines),
+            "ellipsis_lines_ratio": len(_ELLIPSIS_LINES.findall(text)) / len(lines),
+            "alpha_words_ratio": counted.with_letter / n,
+            "stop_words": None if stops is None else count_present(stops, counted.lower.hashes),  # distinct ones, as the paper asks
         }
 
     def verdict(self, m: dict[str, Any]) -> Rejection | None:
@@ -75,7 +78,7 @@ class GopherQuality(RuleFilter):
         ])
 
 
-def duplicate_counts(items: list[str]) -> tuple[int, int]:
+def duplicate_counts(items: Sequence[str]) -> tuple[int, int]:
     """(items that repeat an earlier one, characters in those repeats)."""
     seen: set[str] = set()
     dup_items = dup_chars = 0
@@ -88,7 +91,7 @@ def duplicate_counts(items: list[str]) -> tuple[int, int]:
     return dup_items, dup_chars
 
 
-def duplicate_fraction(items: list[str]) -> tuple[float, float]:
+def duplicate_fraction(items: Sequence[str]) -> tuple[float, float]:
     """(share of items that repeat an earlier one, share of characters in those repeats)."""
     dup_items, dup_chars = duplicate_counts(items)
     total_chars = sum(len(i) for i in items) or 1
@@ -120,11 +123,13 @@ class GopherRepetition(RuleFilter):
         lines = non_empty_lines(doc.text)
         para_frac, para_chars = duplicate_fraction(paragraphs)
         line_frac, line_chars = duplicate_fraction(lines)
-        # words of unspaced scripts are single characters here, so n-grams count pairs of characters as one unit
-        tokens: Sequence[str] = lower_words(doc.text)
         if is_unspaced(doc.meta.get("language")):
-            tokens = ["".join(tokens[i : i + 2]) for i in range(0, len(tokens), 2)]
-        index = NgramIndex(tokens)
+            # words of unspaced scripts are single characters here, so n-grams count pairs of characters as one unit
+            tokens = words(doc.text.lower())
+            index = NgramIndex.of_tokens(["".join(tokens[i : i + 2]) for i in range(0, len(tokens), 2)])
+        else:
+            lower = text_words(doc.text).lower
+            index = NgramIndex.of_hashes(lower.hashes, lower.lengths)
         m: dict[str, Any] = {"dup_para_frac": para_frac, "dup_para_char_frac": para_chars, "dup_line_frac": line_frac, "dup_line_char_frac": line_chars}
         top_ns = [n for n, _ in self.top_n_grams]
         for n, (chars, count) in zip(top_ns, index.top_ngrams(top_ns), strict=True):

@@ -100,7 +100,7 @@ class ReferenceGopherRepetition(GopherRepetition):
         line_dup, line_chars = duplicate_counts(lines)
         m: dict[str, Any] = {"dup_para_frac": para_dup / len(paragraphs), "dup_para_char_frac": para_chars / size,
                              "dup_line_frac": line_dup / len(lines), "dup_line_char_frac": line_chars / size}
-        index = NgramIndex(list(spacy_words(text)))
+        index = NgramIndex.of_tokens(list(spacy_words(text)))
         top_ns = [n for n, _ in self.top_n_grams]
         for n, (chars, count) in zip(top_ns, index.top_ngrams(top_ns), strict=True):
             m[f"top_{n}_gram_char_frac"] = (chars + n - 1) * count / size if count else 0.0  # words joined by spaces
