@@ -60,18 +60,18 @@ class Words(NamedTuple):
     marked: np.ndarray
 
 
-_MASKS = (1, 2, 4, 8, 16)  # a character class per WordRule field, in field order
-_MARKED = 32
+_MARKED = 32  # the bit of WordRule.marked, its sixth field
 
 
 @lru_cache(maxsize=8)
-def char_classes(rule: WordRule) -> np.ndarray:
-    """One byte per code point: bit i set when the character is in the rule's i-th class."""
+def char_classes(patterns: tuple[str, ...]) -> np.ndarray:
+    """One byte per code point: bit i set when the character matches the i-th regex character
+    class of ``patterns`` (at most 8; "" matches nothing)."""
     every = "".join(map(chr, range(0x110000)))
     classes = np.zeros(0x110000, dtype=np.uint8)
-    for flag, pattern in zip((*_MASKS, _MARKED), rule, strict=True):
+    for bit, pattern in enumerate(patterns):
         if pattern:
-            classes[[m.start() for m in re.finditer(pattern, every)]] |= flag
+            classes[[m.start() for m in re.finditer(pattern, every)]] |= 1 << bit
     return classes
 
 
@@ -272,7 +272,7 @@ def split_words(texts: Sequence[str], rule: WordRule) -> list[Words]:
     joined = "".join(texts)
     points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
-    hashes, lengths, marked, counts, long_words = _split_and_hash(points, ends, char_classes(rule))
+    hashes, lengths, marked, counts, long_words = _split_and_hash(points, ends, char_classes(tuple(rule)))
     for at, begin, end in long_words.tolist():
         hashes[at] = xxhash.xxh3_64_intdigest(joined[begin:end].encode("utf-8", "surrogatepass"))
     bounds = [0, *counts.tolist()]
