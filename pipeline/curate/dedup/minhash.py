@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-from pipeline.curate.dedup.word_hashes import WordRule, split_words
+from pipeline.curate.dedup.word_hashes import WordRule, split_batch
 from pipeline.records import FMIX, mix64
 from tokenizer.cjk import WORD_CHARS
 
@@ -34,25 +34,36 @@ def shingle_words(text: str, kind: str = "text") -> list[str]:
     return _SHINGLE_WORD_PATTERNS[kind].findall(text if kind == "code" else text.lower())
 
 
-def _combine(hashes: np.ndarray, ngram: int) -> np.ndarray:
-    """Shingle hashes from word hashes: ``ngram`` consecutive words folded into one 64-bit value."""
-    n = min(ngram, len(hashes))
-    if n == 0:
-        return np.zeros(0, dtype=np.uint64)
-    count = len(hashes) - n + 1
-    combined = np.zeros(count, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for k in range(n):
-            combined = combined * _COMBINE + hashes[k : k + count]
-    return combined
+@njit(cache=True)
+def _combine(hashes: np.ndarray, ends: np.ndarray, ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shingle hashes from the word hashes of texts (text i's words end at ``ends[i]``): ``ngram``
+    consecutive words folded into one 64-bit value (all words when fewer; none without words).
+    Returns the shingles and where each text's end."""
+    shingles = np.empty(len(hashes), dtype=np.uint64)
+    shingle_ends = np.empty(len(ends), dtype=np.int64)
+    made = start = 0
+    for text in range(len(ends)):
+        words = ends[text] - start
+        n = min(ngram, words)
+        for i in range(start, start + words - n + 1 if n else start):
+            combined = np.uint64(0)
+            for k in range(n):
+                combined = combined * _COMBINE + hashes[i + k]
+            shingles[made] = combined
+            made += 1
+        shingle_ends[text] = made
+        start = ends[text]
+    return shingles[:made], shingle_ends
 
 
 def batch_shingle_hashes(texts: Sequence[str], ngram: int, kind: str = "text") -> list[np.ndarray]:
     """Per text, the 64-bit hashes of its word ``ngram``-grams (one shingle of all words when
     fewer; none for a text without words, which then never clusters), with repeats. The words are
-    split and hashed for the whole batch in one compiled pass (``split_words``)."""
-    prepared = texts if kind == "code" else [t.lower() for t in texts]
-    return [_combine(words.hashes, ngram) for words in split_words(prepared, SHINGLE_WORDS[kind])]
+    split, hashed and combined for the whole batch in compiled passes (``split_batch``)."""
+    words = split_batch(texts if kind == "code" else [t.lower() for t in texts], SHINGLE_WORDS[kind])
+    shingles, ends = _combine(words.hashes, words.ends, ngram)
+    bounds = [0, *ends.tolist()]
+    return [shingles[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def shingle_hashes(text: str, ngram: int, kind: str = "text") -> np.ndarray:

@@ -265,15 +265,30 @@ def count_present(values: np.ndarray, hashes: np.ndarray) -> int:
     return int(found.sum())
 
 
-def split_words(texts: Sequence[str], rule: WordRule) -> list[Words]:
-    """Per text, its words under ``rule``, in order."""
+class BatchWords(NamedTuple):
+    """The words of a batch of texts, concatenated: ``ends[i]`` is where text i's words end."""
+
+    hashes: np.ndarray
+    lengths: np.ndarray
+    marked: np.ndarray
+    ends: np.ndarray
+
+
+def split_batch(texts: Sequence[str], rule: WordRule) -> BatchWords:
+    """The words of all ``texts`` under ``rule``, in order, as flat arrays."""
     if not texts:
-        return []
+        return BatchWords(np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.bool_), np.zeros(0, np.int64))
     joined = "".join(texts)
     points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
     hashes, lengths, marked, counts, long_words = _split_and_hash(points, ends, char_classes(tuple(rule)))
     for at, begin, end in long_words.tolist():
         hashes[at] = xxhash.xxh3_64_intdigest(joined[begin:end].encode("utf-8", "surrogatepass"))
-    bounds = [0, *counts.tolist()]
-    return [Words(hashes[a:b], lengths[a:b], marked[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return BatchWords(hashes, lengths, marked, counts)
+
+
+def split_words(texts: Sequence[str], rule: WordRule) -> list[Words]:
+    """Per text, its words under ``rule``, in order."""
+    batch = split_batch(texts, rule)
+    bounds = [0, *batch.ends.tolist()]
+    return [Words(batch.hashes[a:b], batch.lengths[a:b], batch.marked[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
