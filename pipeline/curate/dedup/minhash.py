@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
 
+from pipeline.compiled import compiled
 from pipeline.curate.dedup.word_hashes import WordRule, split_batch
 from pipeline.records import FMIX, mix64
 from tokenizer.cjk import WORD_CHARS
@@ -34,7 +34,7 @@ def shingle_words(text: str, kind: str = "text") -> list[str]:
     return _SHINGLE_WORD_PATTERNS[kind].findall(text if kind == "code" else text.lower())
 
 
-@njit(cache=True)
+@compiled()
 def _combine(hashes: np.ndarray, ends: np.ndarray, ngram: int) -> tuple[np.ndarray, np.ndarray]:
     """Shingle hashes from the word hashes of texts (text i's words end at ``ends[i]``): ``ngram``
     consecutive words folded into one 64-bit value (all words when fewer; none without words).
@@ -92,7 +92,7 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
 
 
-@njit(cache=True)
+@compiled()
 def _min_permuted(shingles: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per document (``lengths`` consecutive shingles each), per permutation: min(a·fmix64(h) + b)."""
     shift, m1, m2 = FMIX

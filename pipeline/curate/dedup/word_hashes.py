@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 import xxhash
-from numba import njit
+
+from pipeline.compiled import compiled
 
 _SECRET = np.frombuffer(bytes.fromhex(  # XXH3's default secret, the 160 bytes the short paths read
     "b8fe6c3923a44bbe7c01812cf721ad1cded46de9839097db7240a4a4b7b3671f"
@@ -75,7 +76,7 @@ def char_classes(patterns: tuple[str, ...]) -> np.ndarray:
     return classes
 
 
-@njit(cache=True, inline="always")
+@compiled(inline="always")
 def _u64(data: np.ndarray, at: int) -> np.uint64:
     value = np.uint64(0)
     for k in range(7, -1, -1):
@@ -83,7 +84,7 @@ def _u64(data: np.ndarray, at: int) -> np.uint64:
     return value
 
 
-@njit(cache=True, inline="always")
+@compiled(inline="always")
 def _u32(data: np.ndarray, at: int) -> np.uint64:
     value = np.uint64(0)
     for k in range(3, -1, -1):
@@ -91,7 +92,7 @@ def _u32(data: np.ndarray, at: int) -> np.uint64:
     return value
 
 
-@njit(cache=True, inline="always")
+@compiled(inline="always")
 def _mul128_fold64(a: np.uint64, b: np.uint64) -> np.uint64:
     lo_lo = (a & _MASK32) * (b & _MASK32)
     hi_lo = (a >> np.uint64(32)) * (b & _MASK32)
@@ -103,14 +104,14 @@ def _mul128_fold64(a: np.uint64, b: np.uint64) -> np.uint64:
     return lower ^ upper
 
 
-@njit(cache=True, inline="always")
+@compiled(inline="always")
 def _avalanche(h: np.uint64) -> np.uint64:
     h ^= h >> np.uint64(37)
     h *= _PRIME_MX1
     return h ^ (h >> np.uint64(32))
 
 
-@njit(cache=True, inline="always")
+@compiled(inline="always")
 def _xxh64_avalanche(h: np.uint64) -> np.uint64:
     h ^= h >> np.uint64(33)
     h *= _PRIME64_2
@@ -119,12 +120,12 @@ def _xxh64_avalanche(h: np.uint64) -> np.uint64:
     return h ^ (h >> np.uint64(32))
 
 
-@njit(cache=True, inline="always")
+@compiled(inline="always")
 def _mix16(data: np.ndarray, at: int, secret_at: int) -> np.uint64:
     return _mul128_fold64(_u64(data, at) ^ _u64(_SECRET, secret_at), _u64(data, at + 8) ^ _u64(_SECRET, secret_at + 8))
 
 
-@njit(cache=True)
+@compiled()
 def xxh3_64(data: np.ndarray, size: int) -> np.uint64:
     """XXH3-64 with seed 0 of ``data[:size]``, for ``size`` ≤ 240."""
     length = np.uint64(size)
@@ -166,7 +167,7 @@ def xxh3_64(data: np.ndarray, size: int) -> np.uint64:
     return _avalanche(acc)
 
 
-@njit(cache=True, inline="always")
+@compiled(inline="always")
 def _utf8(points: np.ndarray, begin: int, end: int, buffer: np.ndarray) -> int:
     """UTF-8 bytes of ``points[begin:end]`` into ``buffer`` (surrogates as three bytes, as
     "surrogatepass" writes them); stops once past ``_LONG`` bytes. Returns the byte count."""
@@ -196,7 +197,7 @@ def _utf8(points: np.ndarray, begin: int, end: int, buffer: np.ndarray) -> int:
     return size
 
 
-@njit(cache=True, inline="always")
+@compiled(inline="always")
 def _word_end(points: np.ndarray, p: int, end: int, classes: np.ndarray) -> int:
     """End of the word starting at ``p`` (``WordRule``'s classes as bits 1, 2, 4, 8, 16), or ``p``."""
     point = classes[points[p]]
@@ -213,7 +214,7 @@ def _word_end(points: np.ndarray, p: int, end: int, classes: np.ndarray) -> int:
     return p + 1
 
 
-@njit(cache=True)
+@compiled()
 def _split_and_hash(points: np.ndarray, ends: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Word hashes, lengths and marked flags of every text (``points[ends[i-1]:ends[i]]``), the
     word count after each text, and (word number, begin, end) of the words too long to hash here
@@ -254,7 +255,7 @@ def _split_and_hash(points: np.ndarray, ends: np.ndarray, classes: np.ndarray) -
     return hashes[:words], lengths[:words], marked[:words], counts, long_words[:longs]
 
 
-@njit(cache=True)
+@compiled()
 def count_present(values: np.ndarray, hashes: np.ndarray) -> int:
     """How many of the (distinct) ``values`` occur in ``hashes``: a few stop words against a text's words."""
     found = np.zeros(len(values), dtype=np.bool_)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit
+
+from pipeline.compiled import compiled
 
 _MULTIPLIER = np.uint64(0x100000001B3)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-@njit(cache=True)
+@compiled()
 def _grams(word_ids: np.ndarray, n: int) -> np.ndarray:
     count = max(len(word_ids) - n + 1, 0)
     grams = np.empty(count, dtype=np.uint64)
@@ -28,7 +29,7 @@ def _grams(word_ids: np.ndarray, n: int) -> np.ndarray:
     return grams
 
 
-@njit(cache=True)
+@compiled()
 def _first_occurrences(grams: np.ndarray) -> np.ndarray:
     """For every n-gram, the position of its first occurrence."""
     bits = 1
@@ -47,7 +48,7 @@ def _first_occurrences(grams: np.ndarray) -> np.ndarray:
     return first
 
 
-@njit(cache=True)
+@compiled()
 def _top_ngrams(word_ids: np.ndarray, lengths: np.ndarray, ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per n: the characters of the most frequent n-gram's words and its count (ties: the earliest)."""
     chars = np.zeros(len(ns), dtype=np.int64)
@@ -67,7 +68,7 @@ def _top_ngrams(word_ids: np.ndarray, lengths: np.ndarray, ns: np.ndarray) -> tu
     return chars, counts
 
 
-@njit(cache=True)
+@compiled()
 def _covered_chars(word_ids: np.ndarray, lengths: np.ndarray, ns: np.ndarray) -> np.ndarray:
     """Per n: characters of the words inside n-grams seen earlier (overlaps once); once none repeats, 0 after."""
     covered = np.zeros(len(ns), dtype=np.int64)
@@ -85,7 +86,7 @@ def _covered_chars(word_ids: np.ndarray, lengths: np.ndarray, ns: np.ndarray) ->
     return covered
 
 
-@njit(cache=True)
+@compiled()
 def _greedy_repeated_chars(word_ids: np.ndarray, lengths: np.ndarray, ns: np.ndarray) -> np.ndarray:
     """Per n: datatrove's walk (see ``NgramIndex.greedy_repeated_chars``); once none repeats, 0 after."""
     repeated = np.zeros(len(ns), dtype=np.int64)

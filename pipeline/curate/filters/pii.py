@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
 
+from pipeline.compiled import compiled
 from pipeline.records import Document
 
 PATTERNS = {
@@ -35,7 +35,7 @@ _HEX = np.zeros(256, dtype=np.bool_)
 _HEX[list(b"0123456789ABCDEFabcdef")] = True
 
 
-@njit(cache=True)
+@compiled()
 def _digits(data: np.ndarray, at: int, most: int) -> int:
     """How many ASCII digits (up to ``most``) start at ``at``."""
     n = 0
@@ -44,7 +44,7 @@ def _digits(data: np.ndarray, at: int, most: int) -> int:
     return n
 
 
-@njit(cache=True)
+@compiled()
 def _hints(data: np.ndarray, local_part: np.ndarray, domain: np.ndarray, hexadecimal: np.ndarray) -> tuple[bool, bool]:
     """(may hold an email, may hold an IP address) for UTF-8 ``data``."""
     email = ip = False

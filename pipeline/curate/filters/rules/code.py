@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from numba import njit
 
+from pipeline.compiled import compiled
 from pipeline.curate.dedup.word_hashes import char_classes
 from pipeline.curate.filters.base import Rejection, RuleFilter, first_failure
 from pipeline.curate.filters.registry import rule_filter
@@ -20,7 +20,7 @@ _ALNUM, _DATA = 1, 2  # bits of _CHAR_CLASSES: str.isalnum (which is \w but "_")
 _CHAR_CLASSES = (r"[^\W_]", _DATA_CHARS.pattern)
 
 
-@njit(cache=True)
+@compiled()
 def _character_counts(points: np.ndarray, classes: np.ndarray) -> tuple[int, int, int]:
     """(longest line in code points, alphanumeric characters, data characters)."""
     longest = line = alnum = data = 0
