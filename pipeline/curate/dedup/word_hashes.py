@@ -215,11 +215,11 @@ def _word_end(points: np.ndarray, p: int, end: int, classes: np.ndarray) -> int:
 
 
 @compiled()
-def _split_and_hash(points: np.ndarray, ends: np.ndarray, classes: np.ndarray, hashed: bool, marks: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Word hashes (when ``hashed``; else 0), lengths and marked flags (when ``marks``) of every
-    text (``points[ends[i-1]:ends[i]]``), the word count after each text, and (word number,
-    begin, end) of the words too long to hash here (their hash is left 0)."""
-    hashes = np.zeros(len(points), dtype=np.uint64)
+def _split_and_hash(points: np.ndarray, ends: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Word hashes, lengths and marked flags of every text (``points[ends[i-1]:ends[i]]``), the
+    word count after each text, and (word number, begin, end) of the words too long to hash here
+    (their hash is left 0)."""
+    hashes = np.empty(len(points), dtype=np.uint64)
     lengths = np.empty(len(points), dtype=np.int64)
     marked = np.zeros(len(points), dtype=np.bool_)
     counts = np.zeros(len(ends), dtype=np.int64)
@@ -234,21 +234,20 @@ def _split_and_hash(points: np.ndarray, ends: np.ndarray, classes: np.ndarray, h
             if word_end == p:
                 p += 1
                 continue
-            if hashed:
-                size = _utf8(points, p, word_end, buffer)
-                if size <= _LONG:
-                    hashes[words] = xxh3_64(buffer, size)
-                else:
-                    long_words[longs, 0] = words
-                    long_words[longs, 1] = p
-                    long_words[longs, 2] = word_end
-                    longs += 1
+            size = _utf8(points, p, word_end, buffer)
+            if size <= _LONG:
+                hashes[words] = xxh3_64(buffer, size)
+            else:
+                hashes[words] = 0
+                long_words[longs, 0] = words
+                long_words[longs, 1] = p
+                long_words[longs, 2] = word_end
+                longs += 1
             lengths[words] = word_end - p
-            if marks:
-                for q in range(p, word_end):
-                    if classes[points[q]] & _MARKED:
-                        marked[words] = True
-                        break
+            for q in range(p, word_end):
+                if classes[points[q]] & _MARKED:
+                    marked[words] = True
+                    break
             words += 1
             p = word_end
         counts[doc] = words
@@ -276,22 +275,21 @@ class BatchWords(NamedTuple):
     ends: np.ndarray
 
 
-def split_batch(texts: Sequence[str], rule: WordRule, hashed: bool = True) -> BatchWords:
-    """The words of all ``texts`` under ``rule``, in order, as flat arrays (hashes all 0 unless
-    ``hashed``; marked flags all False when the rule marks nothing)."""
+def split_batch(texts: Sequence[str], rule: WordRule) -> BatchWords:
+    """The words of all ``texts`` under ``rule``, in order, as flat arrays."""
     if not texts:
         return BatchWords(np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.bool_), np.zeros(0, np.int64))
     joined = "".join(texts)
     points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
-    hashes, lengths, marked, counts, long_words = _split_and_hash(points, ends, char_classes(tuple(rule)), hashed, bool(rule.marked))
+    hashes, lengths, marked, counts, long_words = _split_and_hash(points, ends, char_classes(tuple(rule)))
     for at, begin, end in long_words.tolist():
         hashes[at] = xxhash.xxh3_64_intdigest(joined[begin:end].encode("utf-8", "surrogatepass"))
     return BatchWords(hashes, lengths, marked, counts)
 
 
-def split_words(texts: Sequence[str], rule: WordRule, hashed: bool = True) -> list[Words]:
-    """Per text, its words under ``rule``, in order (see ``split_batch``)."""
-    batch = split_batch(texts, rule, hashed)
+def split_words(texts: Sequence[str], rule: WordRule) -> list[Words]:
+    """Per text, its words under ``rule``, in order."""
+    batch = split_batch(texts, rule)
     bounds = [0, *batch.ends.tolist()]
     return [Words(batch.hashes[a:b], batch.lengths[a:b], batch.marked[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]

@@ -40,7 +40,7 @@ def words(text: str) -> tuple[str, ...]:
 
 class TextWords(NamedTuple):
     """A text's words (``words``) as numbers: their count, code points and how many hold a letter,
-    and the lowercased text's words (hash and length each), from two compiled passes."""
+    and the lowercased text's words (hash and length each), from one compiled pass."""
 
     word_count: int
     chars: int
@@ -51,8 +51,7 @@ class TextWords(NamedTuple):
 @lru_cache(maxsize=4)
 def text_words(text: str) -> TextWords:
     """``TextWords`` of a text; cached, because consecutive filters of a chain ask for the same text's."""
-    (original,) = split_words([text], WORD_RULE, hashed=False)
-    (lower,) = split_words([text.lower()], WORD_RULE)
+    original, lower = split_words([text, text.lower()], WORD_RULE)
     return TextWords(len(original.lengths), int(original.lengths.sum()), int(original.marked.sum()), lower)
 
 
