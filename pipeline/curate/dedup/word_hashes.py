@@ -34,7 +34,6 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 _LONG = 240  # XXH3's short and mid-size inputs end here
 
 
-
 class WordRule(NamedTuple):
     """A split into words, as regex character classes: a character of ``single`` is a word alone;
     otherwise a word starts with a character of ``start_a`` and runs on through ``run_a`` (else
