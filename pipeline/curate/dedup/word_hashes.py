@@ -76,17 +76,10 @@ def char_classes(patterns: tuple[str, ...]) -> np.ndarray:
 
 
 @compiled(inline="always")
-def _u64(data: np.ndarray, at: int) -> np.uint64:
+def _read_le(data: np.ndarray, at: int, width: int) -> np.uint64:
+    """The ``width`` bytes at ``at`` as a little-endian unsigned integer."""
     value = np.uint64(0)
-    for k in range(7, -1, -1):
-        value = (value << np.uint64(8)) | np.uint64(data[at + k])
-    return value
-
-
-@compiled(inline="always")
-def _u32(data: np.ndarray, at: int) -> np.uint64:
-    value = np.uint64(0)
-    for k in range(3, -1, -1):
+    for k in range(width - 1, -1, -1):
         value = (value << np.uint64(8)) | np.uint64(data[at + k])
     return value
 
@@ -121,7 +114,7 @@ def _xxh64_avalanche(h: np.uint64) -> np.uint64:
 
 @compiled(inline="always")
 def _mix16(data: np.ndarray, at: int, secret_at: int) -> np.uint64:
-    return _mul128_fold64(_u64(data, at) ^ _u64(_SECRET, secret_at), _u64(data, at + 8) ^ _u64(_SECRET, secret_at + 8))
+    return _mul128_fold64(_read_le(data, at, 8) ^ _read_le(_SECRET, secret_at, 8), _read_le(data, at + 8, 8) ^ _read_le(_SECRET, secret_at + 8, 8))
 
 
 @compiled()
@@ -129,20 +122,20 @@ def xxh3_64(data: np.ndarray, size: int) -> np.uint64:
     """XXH3-64 with seed 0 of ``data[:size]``, for ``size`` ≤ 240."""
     length = np.uint64(size)
     if size == 0:
-        return _xxh64_avalanche(_u64(_SECRET, 56) ^ _u64(_SECRET, 64))
+        return _xxh64_avalanche(_read_le(_SECRET, 56, 8) ^ _read_le(_SECRET, 64, 8))
     if size <= 3:
         combined = (np.uint64(data[0]) << np.uint64(16)) | (np.uint64(data[size >> 1]) << np.uint64(24)) | np.uint64(data[size - 1]) | (length << np.uint64(8))
-        return _xxh64_avalanche(combined ^ (_u32(_SECRET, 0) ^ _u32(_SECRET, 4)))
+        return _xxh64_avalanche(combined ^ (_read_le(_SECRET, 0, 4) ^ _read_le(_SECRET, 4, 4)))
     if size <= 8:
-        keyed = (_u32(data, size - 4) + (_u32(data, 0) << np.uint64(32))) ^ (_u64(_SECRET, 8) ^ _u64(_SECRET, 16))
+        keyed = (_read_le(data, size - 4, 4) + (_read_le(data, 0, 4) << np.uint64(32))) ^ (_read_le(_SECRET, 8, 8) ^ _read_le(_SECRET, 16, 8))
         keyed ^= ((keyed << np.uint64(49)) | (keyed >> np.uint64(15))) ^ ((keyed << np.uint64(24)) | (keyed >> np.uint64(40)))
         keyed *= _PRIME_MX2
         keyed ^= (keyed >> np.uint64(35)) + length
         keyed *= _PRIME_MX2
         return keyed ^ (keyed >> np.uint64(28))
     if size <= 16:
-        low = _u64(data, 0) ^ (_u64(_SECRET, 24) ^ _u64(_SECRET, 32))
-        high = _u64(data, size - 8) ^ (_u64(_SECRET, 40) ^ _u64(_SECRET, 48))
+        low = _read_le(data, 0, 8) ^ (_read_le(_SECRET, 24, 8) ^ _read_le(_SECRET, 32, 8))
+        high = _read_le(data, size - 8, 8) ^ (_read_le(_SECRET, 40, 8) ^ _read_le(_SECRET, 48, 8))
         swapped = np.uint64(0)
         for k in range(8):
             swapped = (swapped << np.uint64(8)) | ((low >> np.uint64(8 * k)) & np.uint64(0xFF))
