@@ -105,13 +105,13 @@ def stable_fraction(seed: int, *parts: str) -> float:
     return stable_hash(seed, *parts) / 2.0**64
 
 
-FMIX = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+_FMIX = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 def mix64(h: np.ndarray) -> np.ndarray:
     """MurmurHash3's 64-bit finalizer, elementwise on a uint64 array."""
-    s, m1, m2 = FMIX
+    s, m1, m2 = _FMIX
     with np.errstate(over="ignore"):
         h = h ^ (h >> s)
         h = h * m1

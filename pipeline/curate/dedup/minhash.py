@@ -19,7 +19,7 @@ import numpy as np
 
 from pipeline.compiled import compiled
 from pipeline.curate.dedup.word_hashes import WordRule, split_batch
-from pipeline.records import FMIX, mix64
+from pipeline.records import mix64
 from tokenizer.cjk import WORD_CHARS
 
 # text: a CJK character alone, or a run of other word characters; code: identifiers and numbers
@@ -93,18 +93,14 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @compiled()
-def _min_permuted(shingles: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per document (``lengths`` consecutive shingles each), per permutation: min(a·fmix64(h) + b)."""
-    shift, m1, m2 = FMIX
+def _min_permuted(mixed: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per document (``lengths`` consecutive mixed shingle hashes each), per permutation: min(a·h + b)."""
     out = np.full((len(lengths), len(a)), np.iinfo(np.uint64).max, dtype=np.uint64)
     position = 0
     for doc in range(len(lengths)):
         row = out[doc]
         for s in range(position, position + lengths[doc]):
-            h = shingles[s]
-            h = (h ^ (h >> shift)) * m1
-            h = (h ^ (h >> shift)) * m2
-            h ^= h >> shift
+            h = mixed[s]
             for p in range(len(a)):
                 row[p] = min(row[p], a[p] * h + b[p])
         position += lengths[doc]
@@ -112,13 +108,13 @@ def _min_permuted(shingles: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: n
 
 
 def signatures(shingles: Sequence[np.ndarray], num_perm: int, seed: int) -> np.ndarray:
-    """MinHash signatures, shape ``(len(shingles), num_perm)`` uint64, for a batch of documents,
-    in one compiled pass (the permutation loop vectorizes)."""
+    """MinHash signatures, shape ``(len(shingles), num_perm)`` uint64, for a batch of documents:
+    fmix64 over all shingles at once, then one compiled pass (the permutation loop vectorizes)."""
     a, b = permutations(num_perm, seed)
     lengths = np.fromiter((len(s) for s in shingles), dtype=np.int64, count=len(shingles))
     if (lengths == 0).any():
         raise ValueError("every document needs at least one shingle")
-    return _min_permuted(np.concatenate(shingles), lengths, a, b)
+    return _min_permuted(mix64(np.concatenate(shingles)), lengths, a, b)
 
 
 def detection_probability(similarity: float, bands: int, rows: int) -> float:
