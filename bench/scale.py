@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -25,10 +27,12 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scale_corpus import make_corpus  # noqa: E402
+from pipeline.report.progress import build_state, curate_state  # noqa: E402
 
 
-def run_measured(command: list[str], log: Path) -> tuple[float, float]:
-    """(seconds, peak MB of the whole process tree) of a command; fails with the log's tail."""
+def run_measured(command: list[str], log: Path, watch: Callable[[float], None] | None = None) -> tuple[float, float]:
+    """(seconds, peak MB of the whole process tree) of a command; fails with the log's tail.
+    ``watch`` is called with the seconds elapsed at every poll (every 0.5 s)."""
     started = time.monotonic()
     with open(log, "wb") as out:
         process = psutil.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -39,10 +43,43 @@ def run_measured(command: list[str], log: Path) -> tuple[float, float]:
                 peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
             except psutil.Error:
                 pass
+            if watch is not None:
+                watch(time.monotonic() - started)
             time.sleep(0.5)
     if process.returncode:
         raise RuntimeError(log.read_text()[-3000:])
     return time.monotonic() - started, peak / 1e6
+
+
+class Phases:
+    """When a job's units first and last reached each step, polled from the files its workers
+    commit (what ``corpusmill status`` reads): curate's start-up, analysis, global dedup steps on
+    keys (between the last unit analyzed and the first applied), apply and the checks after; the
+    build's start-up, tokenizing, mix planning and packing."""
+
+    STEPS = {"curate": (("analyzed", "applied"), ("start-up + first unit", "analyze", "global dedup", "apply", "checks + exit")),
+             "build": (("tokenized", "packed"), ("start-up + first shard", "tokenize", "plan mix", "pack", "checks + exit"))}
+
+    def __init__(self, job: str, output_dir: Path) -> None:
+        self.job, self.output_dir = job, str(output_dir)
+        self.seen: list[float | None] = [None] * 4
+
+    def __call__(self, elapsed: float) -> None:
+        try:
+            state = (curate_state if self.job == "curate" else build_state)(self.output_dir)
+        except FileNotFoundError:  # the job deleted its work files between listing and reading: it is ending
+            return
+        if state["state"] != "in progress":
+            return
+        total = state["units"] if self.job == "curate" else state["shards"]
+        first, second = self.STEPS[self.job][0]
+        for i, done in enumerate((state[first] > 0, state[first] == total, state[second] > 0, state[second] == total)):
+            if done and self.seen[i] is None:
+                self.seen[i] = elapsed
+
+    def summary(self, total: float) -> str:
+        marks = [0.0, *(float("nan") if t is None else t for t in self.seen), total]
+        return ", ".join(f"{n} {b - a:.0f} s" for n, a, b in zip(self.STEPS[self.job][1], marks, marks[1:]))
 
 
 def corpus_dir(work: Path, gigabytes: float) -> Path:
@@ -95,10 +132,12 @@ def main() -> None:
         config = scale_config(corpus, out, args.mode, args.workers, tokenizer={"vocab_size": 32000, "sample_bytes": 50_000_000})
         config_path = args.work / f"scale-{gigabytes:g}gb.yaml"
         config_path.write_text(yaml.safe_dump(config))
+        shutil.rmtree(out, ignore_errors=True)  # a first run: no files of an earlier one for the phase marks to count
         jobs = {}
+        phases = {job: Phases(job, out) for job in Phases.STEPS}
         for job in ("curate", "train-tokenizer", "build"):  # what `corpusmill run` runs, one process each to see each job's peak
             log = args.work / f"scale-{gigabytes:g}gb-{args.mode}-{job}.log"
-            jobs[job] = run_measured([sys.executable, "-m", "pipeline", job, str(config_path), "--force"], log)
+            jobs[job] = run_measured([sys.executable, "-m", "pipeline", job, str(config_path), "--force"], log, phases.get(job))
         seconds = sum(t for t, _ in jobs.values())
         peak = max(p for _, p in jobs.values())
         report = json.loads((out / "report" / "report.json").read_text())
@@ -109,6 +148,7 @@ def main() -> None:
         (ct, cp), (tt, tp), (bt, bp) = jobs["curate"], jobs["train-tokenizer"], jobs["build"]
         print(f"{gigabytes:>5g} {docs:>10,} {seconds:>8.0f} {size / 1e6 / seconds:>6.2f} {peak:>8.0f} {ct:>8.0f} {cp:>6.0f} {tt:>6.0f} {tp:>6.0f} {bt:>7.0f} {bp:>6.0f} "
               f"{curate['shuffled_bytes'] / curate['input_bytes']:>7.3f} {kept:>10,} {report['build']['tokens']:>14,} {all(s['reconciles'] for s in sources)}", flush=True)
+        print(f"      curate: {phases['curate'].summary(ct)}\n      build: {phases['build'].summary(bt)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--shard-mb", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    for kind, (n, size) in make_corpus(args.out, args.gb, args.code_share, args.unit_mb, args.seed).items():
+    for kind, (n, size) in make_corpus(args.out, args.gb, args.code_share, args.shard_mb, args.seed).items():
         print(f"{kind}: {n:,} records, {size / 1e6:,.1f} MB in {args.out / kind}")
 
 
