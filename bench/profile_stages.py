@@ -124,8 +124,8 @@ def main() -> None:
         loaded = LoadedTokenizer(tok_dir)
         plain, fim = FimConfig(rate=0.0), config.fim
         tokenized: list[Any] = []
-        add("encode", "both", mb, timed(lambda: encode_documents(loaded.encoder, loaded.parts, all_docs, plain, 0.0, config.seed)))
-        fim_seconds = timed(lambda: tokenized.extend(encode_documents(loaded.encoder, loaded.parts, all_docs, fim, config.split_combined_tokens.rate, config.seed)[0]))
+        add("encode", "both", mb, timed(lambda: encode_documents(loaded.encoder, loaded.combined, all_docs, plain, 0.0, config.seed)))
+        fim_seconds = timed(lambda: tokenized.extend(encode_documents(loaded.encoder, loaded.combined, all_docs, fim, config.split_combined_tokens.rate, config.seed)[0]))
         add("encode + FIM + split", "both", mb, fim_seconds)
         packed: list[Any] = []
         seq_len = config.pack.seq_len

@@ -53,7 +53,7 @@ def test_fim_share_is_within_statistical_bounds():
 
 def test_encode_documents_counts_and_keeps_text(encoder):
     docs = [Document(f"d{i}", t, "s", {}) for i, t in enumerate(TEXTS * 5)]
-    out, counts = encode_documents(encoder, {}, docs, FimConfig(rate=0.5, spm_rate=0.5), 0.0, seed=3)
+    out, counts = encode_documents(encoder, combined_token_parts(encoder), docs, FimConfig(rate=0.5, spm_rate=0.5), 0.0, seed=3)
     assert counts["fim_psm"] + counts["fim_spm"] + counts["fim_too_short"] > 0
     for doc, tok in zip(docs, out):
         is_fim = tok.ids[0] == encoder.special_ids["fim_begin"]
@@ -62,18 +62,20 @@ def test_encode_documents_counts_and_keeps_text(encoder):
 
 
 def test_combined_tokens_are_found_and_splitting_never_changes_text(encoder):
-    parts = combined_token_parts(encoder)
+    combined = combined_token_parts(encoder)
+    parts = combined.parts
     assert parts, "a vocabulary trained on code has punctuation+newline tokens"
+    assert np.flatnonzero(combined.is_combined).tolist() == sorted(parts)
     for token_id, replacement in parts.items():
         assert encoder.decode(replacement.tolist()) == encoder.decode([token_id])
     ids = encoder.encode("x = 1;\nend.\nok!\n" * 20)
-    split, count = split_combined_tokens(ids, parts, 1.0, seed=1, doc_id="d")
+    split, count = split_combined_tokens(ids, combined, 1.0, seed=1, doc_id="d")
     assert count > 0 and len(split) == len(ids) + sum(len(parts[int(t)]) - 1 for t in ids if int(t) in parts)
     assert encoder.decode(split) == encoder.decode(ids)
-    half, n = split_combined_tokens(ids, parts, 0.5, seed=1, doc_id="d")
+    half, n = split_combined_tokens(ids, combined, 0.5, seed=1, doc_id="d")
     assert 0 < n < count and encoder.decode(half) == encoder.decode(ids)
-    assert split_combined_tokens(ids, parts, 0.5, seed=1, doc_id="d")[0].tolist() == half.tolist()
-    assert split_combined_tokens(ids, parts, 0.0, seed=1, doc_id="d")[0] is ids
+    assert split_combined_tokens(ids, combined, 0.5, seed=1, doc_id="d")[0].tolist() == half.tolist()
+    assert split_combined_tokens(ids, combined, 0.0, seed=1, doc_id="d")[0] is ids
 
 
 SYMBOL_LINES = ["".join(random.Random(i).choice("│⊂❂⚂☂。⎂—…!?;:") for _ in range(random.Random(i).randint(1, 6))) + "\n" for i in range(400)]
@@ -91,12 +93,12 @@ def test_splitting_never_changes_a_byte_even_inside_multibyte_symbols(backend):
         )
         encoder = SentencePieceEncoder(train_sentencepiece(texts, vocab_size=400))
     as_bytes = lambda ids: b"".join(encoder.token_bytes(t) for t in ids)  # noqa: E731
-    parts = combined_token_parts(encoder)
-    for token_id, replacement in parts.items():
+    combined = combined_token_parts(encoder)
+    for token_id, replacement in combined.parts.items():
         assert as_bytes(replacement.tolist()) == encoder.token_bytes(token_id)
     text = "x ⎂\n" + "".join(SYMBOL_LINES[:200]) + "end.\n"
     ids = encoder.encode(text)
-    split, _ = split_combined_tokens(ids, parts, 1.0, seed=1, doc_id="d")
+    split, _ = split_combined_tokens(ids, combined, 1.0, seed=1, doc_id="d")
     assert as_bytes(split.tolist()) == as_bytes(ids.tolist()) == text.encode()
 
 

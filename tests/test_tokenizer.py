@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
@@ -100,6 +101,12 @@ def test_a_mismatched_pattern_is_detected_and_falls_back(trained, caplog):
     assert encoder.encode(SAMPLES[2]).tolist() == trained.encode(SAMPLES[2], add_special_tokens=False).ids
 
 
+def test_a_lone_surrogate_encodes_as_the_replacement_character_like_tiktoken_does(trained):
+    encoder = Encoder(trained)
+    text = "a lone \ud800 surrogate"
+    assert encoder.encode(text).tolist() == encoder.fast.encode_ordinary(text) == encoder.reference_ids("a lone \ufffd surrogate")
+
+
 def test_special_token_text_in_documents_stays_text(trained):
     encoder = Encoder(trained)
     ids = encoder.encode(f"before {DEEPSEEK_V3.eos} after").tolist()
@@ -173,8 +180,8 @@ def test_the_build_guard_names_a_document_the_fast_path_gets_wrong(trained):
     assert check_fast_path(encoder, docs, 1.0, seed=3) == 50
 
     class OffByOne:
-        def encode_ordinary_batch(self, texts, num_threads=1):
-            return [[t + 1 for t in encoder.reference_ids(text)] for text in texts]
+        def encode_to_numpy(self, text, disallowed_special=()):
+            return np.asarray(encoder.reference_ids(text), np.uint32) + 1
 
     encoder.fast = OffByOne()
     with pytest.raises(FastPathMismatch, match=r"document s/\d+: the fast encoder differs from tokenizer.json at token 0"):

@@ -22,10 +22,14 @@ import json
 import random
 import unicodedata
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from tokenizers import Tokenizer, pre_tokenizers
 
 from tokenizer.cjk import PRETOKENIZER_RANGES, escaped_class
+
+if TYPE_CHECKING:  # imported where it is used: the fast path is optional
+    import tiktoken
 
 CJK = escaped_class(PRETOKENIZER_RANGES)
 _LETTERS = rf"[[\p{{L}}\p{{M}}]--[{CJK}]]"
@@ -101,7 +105,7 @@ def byte_decoder() -> dict[str, int]:
     return {chr(c): b for b, c in zip(bs, cs, strict=True)}
 
 
-def build_fast_encoding(tok: Tokenizer, pattern: str = FAST_PATTERN, probes: list[str] | None = None) -> tuple[object | None, str]:
+def build_fast_encoding(tok: Tokenizer, pattern: str = FAST_PATTERN, probes: list[str] | None = None) -> tuple[tiktoken.Encoding | None, str]:
     """``(tiktoken.Encoding, "")`` when it reproduces ``tok`` on the probes, else ``(None, why)``."""
     try:
         import tiktoken

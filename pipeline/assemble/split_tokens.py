@@ -6,6 +6,8 @@ decoded text never changes: the parts decode to the same bytes.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import regex
 
@@ -15,9 +17,16 @@ from tokenizer.encode import Encoder
 _COMBINED = regex.compile(r"^( ?[\p{P}\p{S}]+)([\r\n]+)$")
 
 
-def combined_token_parts(encoder: Encoder) -> dict[int, np.ndarray]:
-    """token id → ids of its parts, for every vocabulary token whose bytes are valid UTF-8
-    punctuation or symbols then line breaks, and whose parts' bytes are exactly its bytes."""
+class CombinedTokens(NamedTuple):
+    """A vocabulary's combined tokens: token id → ids of its parts, and per token id whether it is one."""
+
+    parts: dict[int, np.ndarray]
+    is_combined: np.ndarray
+
+
+def combined_token_parts(encoder: Encoder) -> CombinedTokens:
+    """Every vocabulary token whose bytes are valid UTF-8 punctuation or symbols then line
+    breaks, and whose parts' bytes are exactly its bytes, with its parts."""
     parts: dict[int, np.ndarray] = {}
     special = set(encoder.special_ids.values())
     for token_id in range(encoder.vocab_size):
@@ -32,20 +41,24 @@ def combined_token_parts(encoder: Encoder) -> dict[int, np.ndarray]:
             replacement = np.concatenate(encoder.encode_batch([match.group(1), match.group(2)])).astype(np.int32)
             if len(replacement) > 1 and b"".join(encoder.token_bytes(t) for t in replacement.tolist()) == raw:
                 parts[token_id] = replacement
-    return parts
+    is_combined = np.zeros(encoder.vocab_size, bool)
+    is_combined[list(parts)] = True
+    return CombinedTokens(parts, is_combined)
 
 
-def split_combined_tokens(ids: np.ndarray, parts: dict[int, np.ndarray], rate: float, seed: int, doc_id: str) -> tuple[np.ndarray, int]:
+def split_combined_tokens(ids: np.ndarray, combined: CombinedTokens, rate: float, seed: int, doc_id: str) -> tuple[np.ndarray, int]:
     """Replaces each combined token with probability ``rate`` (from seed, id and position)."""
-    if rate <= 0 or not parts:
+    if rate <= 0 or not combined.parts:
         return ids, 0
-    positions = np.flatnonzero(np.isin(ids, np.fromiter(parts, dtype=np.int32)))
+    positions = np.flatnonzero(combined.is_combined[ids])
+    if not len(positions):
+        return ids, 0
     chosen = positions[stable_fractions(stable_hash(seed, "split-token", doc_id), positions) < rate].tolist()
     if not chosen:
         return ids, 0
     pieces, start = [], 0
     for i in chosen:
-        pieces += [ids[start:i], parts[int(ids[i])]]
+        pieces += [ids[start:i], combined.parts[int(ids[i])]]
         start = i + 1
     pieces.append(ids[start:])
     return np.concatenate(pieces).astype(np.int32, copy=False), len(chosen)

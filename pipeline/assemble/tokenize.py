@@ -8,7 +8,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.assemble.fim import fim_cuts, fim_ids, fim_kind
-from pipeline.assemble.split_tokens import combined_token_parts, split_combined_tokens
+from pipeline.assemble.split_tokens import CombinedTokens, combined_token_parts, split_combined_tokens
 from pipeline.config import FimConfig
 from pipeline.io.files import read_bytes
 from pipeline.records import Document, TokenizedDocument, stable_fraction
@@ -44,7 +44,7 @@ def check_fast_path(encoder: Encoder, docs: Sequence[Document], rate: float, see
 
 
 def encode_documents(
-    encoder: Encoder, parts: dict[int, np.ndarray], docs: Sequence[Document], fim: FimConfig, split_rate: float, seed: int, check_rate: float = 0.0
+    encoder: Encoder, combined: CombinedTokens, docs: Sequence[Document], fim: FimConfig, split_rate: float, seed: int, check_rate: float = 0.0
 ) -> tuple[list[TokenizedDocument], Counter]:
     """Token ids of each document (EOS last): plain or FIM, then with combined tokens split; a
     ``check_rate`` share of documents is re-encoded with ``tokenizer.json`` (``check_fast_path``).
@@ -68,7 +68,7 @@ def encode_documents(
             counts[f"fim_{kind}"] += 1
     out = []
     for doc, doc_ids in zip(docs, ids, strict=True):
-        doc_ids, split = split_combined_tokens(doc_ids, parts, split_rate, seed, doc.id)
+        doc_ids, split = split_combined_tokens(doc_ids, combined, split_rate, seed, doc.id)
         counts["split_tokens"] += split
         out.append(TokenizedDocument(doc.id, doc.source, doc_ids))
     return out, counts
@@ -79,4 +79,4 @@ class LoadedTokenizer:
 
     def __init__(self, tokenizer_dir: str):
         self.encoder = load_encoder(tokenizer_dir)
-        self.parts = combined_token_parts(self.encoder)
+        self.combined = combined_token_parts(self.encoder)

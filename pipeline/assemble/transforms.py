@@ -72,7 +72,7 @@ class TokenizeShard(FileDoFn):
             if doc is not None:
                 batch.append(doc)
             if batch and (doc is None or len(batch) == ENCODE_BATCH):
-                tokenized, stats = encode_documents(self._tokenizer.encoder, self._tokenizer.parts, batch, self._fim, self._split_rate, self._seed, self._check_rate)
+                tokenized, stats = encode_documents(self._tokenizer.encoder, self._tokenizer.combined, batch, self._fim, self._split_rate, self._seed, self._check_rate)
                 doc_draws = draws(self._seed, [d.id for d in tokenized])
                 groups = [mix_group(d.source, d.meta, self._mix_by, self._size_buckets) for d in batch]
                 spill.write(tokenized, groups, doc_draws)
