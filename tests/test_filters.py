@@ -388,3 +388,47 @@ def test_text_words_measures_the_regex_words(text):
     assert measured.with_letter == sum(bool(re.search(r"[^\W\d_]", w)) for w in original)
     assert measured.lower.hashes.tolist() == [xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in lower]
     assert measured.lower.lengths.tolist() == [len(w) for w in lower]
+
+
+def plain_text_lines(text: str) -> tuple:
+    """``TextLines`` by the definitions it states: split lines and paragraphs, strip, compare
+    strings; bullet and ellipsis lines as regexes over the whole text."""
+    import re
+
+    from pipeline.curate.filters.lines import BULLETS, ELLIPSES
+    from pipeline.curate.filters.text import TERMINAL_PUNCTUATION
+
+    bullet_lines = re.compile(f"^[^\\S\n]*[{re.escape(''.join(BULLETS))}]", re.MULTILINE)
+    ellipsis_lines = re.compile(f"(?:{'|'.join(map(re.escape, ELLIPSES))})[^\\S\n]*$", re.MULTILINE)
+
+    def repeats(items: list[str]) -> tuple[int, int]:
+        seen: set[str] = set()
+        n = chars = 0
+        for item in items:
+            if item in seen:
+                n, chars = n + 1, chars + len(item)
+            seen.add(item)
+        return n, chars
+
+    lines = [line for line in text.split("\n") if line.strip()]
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    stripped = [line.strip() for line in lines]
+    return (len(lines), sum(map(len, lines)), *repeats(lines), len(paragraphs), sum(map(len, paragraphs)), *repeats(paragraphs),
+            [len(s) for s in stripped], repeats(stripped)[1], sum(s.endswith(TERMINAL_PUNCTUATION) for s in stripped),
+            len(bullet_lines.findall(text)), len(ellipsis_lines.findall(text)))
+
+
+_LINE_ALPHABET = ["a", "b", " ", "\t", "\n", "\n\n", "\u3000", "\x85", "\u2028", "\x1c", ".", "..", "…", "。", "!", "中", "\ud800", "ab. ", "\n  ab. \n",
+                  "•", "-", "*", "—", "※"]
+
+
+@given(st.lists(st.sampled_from(_LINE_ALPHABET), max_size=60).map("".join))
+@settings(max_examples=2000, deadline=None)
+def test_text_lines_counts_what_split_and_strip_give(text):
+    """The compiled line pass equals splitting on "\\n" and "\\n\\n", ``str.strip`` (every Unicode
+    space, not line breaks alone), exact string comparison (repeats of repeats included), and
+    Gopher's bullet and ellipsis line patterns."""
+    from pipeline.curate.filters.lines import text_lines
+
+    measured = text_lines(text)
+    assert (*measured[:8], measured.stripped_lengths.tolist(), *measured[9:]) == plain_text_lines(text)

@@ -58,8 +58,3 @@ def text_words(text: str) -> TextWords:
 def is_unspaced(language: str | None) -> bool:
     return language in UNSPACED_LANGUAGES
 
-
-@lru_cache(maxsize=4)
-def non_empty_lines(text: str) -> tuple[str, ...]:
-    """The lines holding more than whitespace; cached, as several filters of a chain ask for them."""
-    return tuple(line for line in text.split("\n") if line.strip())

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from pipeline.curate.filters.base import Rejection, RuleFilter, first_failure
+from pipeline.curate.filters.lines import text_lines
 from pipeline.curate.filters.registry import rule_filter
-from pipeline.curate.filters.rules.gopher import duplicate_fraction
-from pipeline.curate.filters.text import NO_SENTENCE_MARKS, TERMINAL_PUNCTUATION, non_empty_lines, text_words
+from pipeline.curate.filters.text import NO_SENTENCE_MARKS, text_words
 from pipeline.records import Document
 
 
@@ -29,13 +31,14 @@ class FineWebQuality(RuleFilter):
     max_newline_word_ratio: float = 0.3
 
     def measure(self, doc: Document) -> dict[str, Any]:
-        lines = [line.strip() for line in non_empty_lines(doc.text)] or [""]
-        _, dup_chars = duplicate_fraction(lines)
+        counted = text_lines(doc.text)  # over the non-empty lines, stripped; no line at all counts as one empty line
+        lines = max(counted.lines, 1)
+        short = int(np.count_nonzero(counted.stripped_lengths <= self.short_line_length)) + (counted.lines == 0 and self.short_line_length >= 0)
         marks = doc.meta.get("language") not in NO_SENTENCE_MARKS
         return {
-            "line_punct_ratio": sum(line.endswith(TERMINAL_PUNCTUATION) for line in lines) / len(lines) if marks else None,
-            "short_line_ratio": sum(len(line) <= self.short_line_length for line in lines) / len(lines),
-            "dup_line_char_ratio": dup_chars,
+            "line_punct_ratio": counted.terminal_lines / lines if marks else None,
+            "short_line_ratio": short / lines,
+            "dup_line_char_ratio": counted.stripped_dup_chars / (int(counted.stripped_lengths.sum()) or 1),
             "newline_word_ratio": doc.text.count("\n") / max(text_words(doc.text).word_count, 1),
         }
 

@@ -5,24 +5,18 @@ language's list, CJK text counts characters as words (no word-length rule) and m
 repetition over character pairs, so good non-English prose passes."""
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pipeline.curate.dedup.word_hashes import count_present
 from pipeline.curate.filters.base import Rejection, RuleFilter, first_failure
+from pipeline.curate.filters.lines import ELLIPSES, text_lines
 from pipeline.curate.filters.ngrams import NgramIndex
 from pipeline.curate.filters.registry import rule_filter
 from pipeline.curate.filters.stopwords import stop_word_hashes
-from pipeline.curate.filters.text import is_unspaced, non_empty_lines, text_words, words
+from pipeline.curate.filters.text import is_unspaced, text_words, words
 from pipeline.records import Document
-
-BULLETS = ("•", "●", "○", "■", "□", "▪", "▫", "※", "·", "-", "*", "–", "—")
-ELLIPSES = ("...", "…")
-# lines that start with a bullet / end with an ellipsis, whitespace aside: one scan of the text each
-_BULLET_LINES = re.compile(f"^[^\\S\n]*[{re.escape(''.join(BULLETS))}]", re.MULTILINE)
-_ELLIPSIS_LINES = re.compile(f"(?:{'|'.join(map(re.escape, ELLIPSES))})[^\\S\n]*$", re.MULTILINE)
 
 
 @rule_filter(position=30)
@@ -48,7 +42,8 @@ class GopherQuality(RuleFilter):
         text = doc.text
         counted = text_words(text)
         n = max(counted.word_count, 1)
-        lines = non_empty_lines(text) or [""]
+        counted_lines = text_lines(text)
+        lines = max(counted_lines.lines, 1)
         language = doc.meta.get("language")
         unspaced = is_unspaced(language)
         stops = stop_word_hashes(language)
@@ -57,8 +52,8 @@ class GopherQuality(RuleFilter):
             "avg_word_length": None if unspaced else counted.chars / n,
             "hash_word_ratio": text.count("#") / n,
             "ellipsis_word_ratio": sum(text.count(e) for e in ELLIPSES) / n,
-            "bullet_lines_ratio": len(_BULLET_LINES.findall(text)) / len(lines),
-            "ellipsis_lines_ratio": len(_ELLIPSIS_LINES.findall(text)) / len(lines),
+            "bullet_lines_ratio": counted_lines.bullet_lines / lines,
+            "ellipsis_lines_ratio": counted_lines.ellipsis_lines / lines,
             "alpha_words_ratio": counted.with_letter / n,
             "stop_words": None if stops is None else count_present(stops, counted.lower.hashes),  # distinct ones, as the paper asks
         }
@@ -91,13 +86,6 @@ def duplicate_counts(items: Sequence[str]) -> tuple[int, int]:
     return dup_items, dup_chars
 
 
-def duplicate_fraction(items: Sequence[str]) -> tuple[float, float]:
-    """(share of items that repeat an earlier one, share of characters in those repeats)."""
-    dup_items, dup_chars = duplicate_counts(items)
-    total_chars = sum(len(i) for i in items) or 1
-    return dup_items / max(len(items), 1), dup_chars / total_chars
-
-
 @rule_filter(position=40, exclude=("top_n_grams", "dup_n_grams"))
 @dataclass(frozen=True)
 class GopherRepetition(RuleFilter):
@@ -119,10 +107,9 @@ class GopherRepetition(RuleFilter):
                 **{f"dup_{n}_gram_char_frac": float for n, _ in sorted(self.dup_n_grams)}}
 
     def measure(self, doc: Document) -> dict[str, Any]:
-        paragraphs = [p for p in doc.text.split("\n\n") if p.strip()]
-        lines = non_empty_lines(doc.text)
-        para_frac, para_chars = duplicate_fraction(paragraphs)
-        line_frac, line_chars = duplicate_fraction(lines)
+        counted = text_lines(doc.text)  # shares of repeated paragraphs and lines, and of the characters in them
+        para_frac, para_chars = counted.dup_paragraphs / max(counted.paragraphs, 1), counted.dup_paragraph_chars / (counted.paragraph_chars or 1)
+        line_frac, line_chars = counted.dup_lines / max(counted.lines, 1), counted.dup_line_chars / (counted.line_chars or 1)
         if is_unspaced(doc.meta.get("language")):
             # words of unspaced scripts are single characters here, so n-grams count pairs of characters as one unit
             tokens = words(doc.text.lower())
