@@ -8,23 +8,26 @@ counts are what the run report reconciles.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa
 
 from pipeline.config_checks import CLUSTER_SIZE
 from pipeline.curate.dedup import exact, ids, near
 from pipeline.curate.dedup.nodes import node_position, node_unit
 from pipeline.curate.stages import COUNTS
-from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, curated_row, read_curated_file, write_drops
+from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, read_curated_batches, write_drops
 from pipeline.io.files import FileDoFn
 from pipeline.io.signals import write_signals
 from pipeline.io.spill import read_filter_drops, read_index, read_table, unit_file
 from pipeline.read.units import unit_name
 from pipeline.records import AnalyzedUnit, AppliedUnit, Drop, Stage
-from pipeline.report.counts import Kind, count_key, length_bin, pii_keys
+from pipeline.report.counts import Kind, count_key, length_bins
 
 
 class Decision(NamedTuple):
@@ -102,28 +105,44 @@ class ApplyUnit(FileDoFn):
         curated = ParquetRowWriter(f"{self._curated_dir}/{unit_name('part', unit, '.parquet')}", CURATED_SCHEMA)
         counts: Counter = Counter()
         near_sources: Counter = Counter()
-        for position, doc in enumerate(read_curated_file(unit_file(self._work_dir, unit, "docs.parquet"))):
-            if position in in_cluster:
-                size, cluster_keeper = in_cluster[position]
-                cluster_of[position] = (cluster_keeper or doc.id, size)
-            decision = by_position.get(position)
-            if decision is not None:
-                _, stage, reason, keeper, keeper_source = decision
-                drops.append(Drop(doc.id, doc.source, stage, reason, keeper, doc.meta.get("language", "")))
-                if stage == Stage.NEAR_DEDUP:
-                    near_sources[f"{doc.source} -> {keeper_source}"] += 1
-                    if keeper in sampled:
-                        yield beam.pvalue.TaggedOutput(PREVIEWS, (keeper, (doc.id, doc.text[:PREVIEW_CHARS])))
-                continue
-            if doc.id in sampled:
-                yield beam.pvalue.TaggedOutput(PREVIEWS, (doc.id, (doc.id, doc.text[:PREVIEW_CHARS])))
-            if position in cluster_of:  # a cluster's keeper: its size, for rehydration (mix_by: cluster_size)
-                doc = doc._replace(meta={**doc.meta, CLUSTER_SIZE: cluster_of[position][1]})
-            curated.write(curated_row(doc))
-            counts[count_key(Kind.LENGTH_KEPT, source, length_bin(doc.text))] += 1
-            counts[count_key(Kind.LANGUAGE, source, str(doc.meta.get("language", "unknown")))] += 1
-            for key, pii in pii_keys(doc):
-                counts[key] += pii
+        offset = 0
+        for batch in read_curated_batches(unit_file(self._work_dir, unit, "docs.parquet")):
+            ids, sources, metas = (batch.column(name).to_pylist() for name in ("id", "source", "meta"))
+            text = batch.column("text")
+            keep = np.ones(batch.num_rows, dtype=np.bool_)
+            sized = False  # a keeper's meta gained its cluster size
+            for i, doc_id in enumerate(ids):
+                position = offset + i
+                if position in in_cluster:
+                    size, cluster_keeper = in_cluster[position]
+                    cluster_of[position] = (cluster_keeper or doc_id, size)
+                decision = by_position.get(position)
+                if decision is not None:
+                    keep[i] = False
+                    _, stage, reason, keeper, keeper_source = decision
+                    drops.append(Drop(doc_id, sources[i], stage, reason, keeper, json.loads(metas[i]).get("language", "")))
+                    if stage == Stage.NEAR_DEDUP:
+                        near_sources[f"{sources[i]} -> {keeper_source}"] += 1
+                        if keeper in sampled:
+                            yield beam.pvalue.TaggedOutput(PREVIEWS, (keeper, (doc_id, text[i].as_py()[:PREVIEW_CHARS])))
+                    continue
+                if doc_id in sampled:
+                    yield beam.pvalue.TaggedOutput(PREVIEWS, (doc_id, (doc_id, text[i].as_py()[:PREVIEW_CHARS])))
+                meta = json.loads(metas[i])
+                if position in cluster_of:  # a cluster's keeper: its size, for rehydration (mix_by: cluster_size)
+                    meta[CLUSTER_SIZE] = cluster_of[position][1]
+                    metas[i] = json.dumps(meta, sort_keys=True, ensure_ascii=False)
+                    sized = True
+                counts[count_key(Kind.LANGUAGE, source, str(meta.get("language", "unknown")))] += 1
+                for kind, n in meta.get("pii", {}).items():
+                    counts[count_key(Kind.PII, sources[i], kind)] += n
+            if sized:
+                batch = pa.RecordBatch.from_arrays([pa.array(metas, pa.string()) if name == "meta" else batch.column(name) for name in batch.schema.names], schema=batch.schema)
+            kept = batch.filter(keep)
+            curated.write_table(pa.Table.from_batches([kept]))
+            for length_bin, n in zip(*np.unique(length_bins(kept.column("text")), return_counts=True), strict=True):
+                counts[count_key(Kind.LENGTH_KEPT, source, str(length_bin))] += int(n)
+            offset += batch.num_rows
         curated_file = curated.close()
         drops_stats = write_drops(f"{self._drops_dir}/{unit_name('part', unit, '.parquet')}", drops)
         for d in drops:

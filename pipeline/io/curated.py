@@ -46,31 +46,53 @@ def curated_row(doc: Document) -> dict[str, Any]:
 
 
 class ParquetRowWriter:
-    """Writes dict rows to ``path`` in row groups as they come; ``close`` commits and returns file stats."""
+    """Writes rows to ``path`` in row groups of ``row_group`` rows as they come, dict rows and Arrow
+    rows alike (the same rows give the same file whichever way they came); ``close`` commits and
+    returns file stats."""
 
     def __init__(self, path: str, schema: pa.Schema, row_group: int = PARQUET_ROW_GROUP, compression: str = "zstd"):
         self._path, self._schema, self._row_group = path, schema, row_group
         self._file = create_atomic(path)
         self._writer = pq.ParquetWriter(self._file, schema, compression=compression)
-        self._pending: list[dict[str, Any]] = []
+        self._rows: list[dict[str, Any]] = []  # dict rows after the Arrow ones
+        self._tables: list[pa.Table] = []  # rows not yet in a row group, in order
+        self._pending = 0
         self.rows = 0
 
     def write(self, row: dict[str, Any]) -> None:
-        self._pending.append(row)
-        self.rows += 1
-        if len(self._pending) >= self._row_group:
-            self._flush()
+        self._rows.append(row)
+        self._added(1)
 
     def write_table(self, table: pa.Table) -> None:
-        """Rows already in Arrow form (a filtered copy of another file of this schema), after the pending ones."""
-        self._flush()
-        self._writer.write_table(table.cast(self._schema), row_group_size=self._row_group)
-        self.rows += table.num_rows
+        """Rows already in Arrow form, after the ones written before."""
+        self._hold_rows()
+        self._tables.append(table.cast(self._schema))
+        self._added(table.num_rows)
 
-    def _flush(self) -> None:
-        if self._pending:
-            self._writer.write_table(pa.Table.from_pylist(self._pending, schema=self._schema))
-            self._pending = []
+    def _hold_rows(self) -> None:
+        if self._rows:
+            self._tables.append(pa.Table.from_pylist(self._rows, schema=self._schema))
+            self._rows = []
+
+    def _added(self, rows: int) -> None:
+        self.rows += rows
+        self._pending += rows
+        if self._pending >= self._row_group:
+            self._flush(whole_groups_only=True)
+
+    def _flush(self, whole_groups_only: bool = False) -> None:
+        self._hold_rows()
+        pending = pa.concat_tables(self._tables) if self._tables else None
+        self._tables = []
+        if pending is None or not pending.num_rows:
+            self._pending = 0
+            return
+        ready = pending.num_rows - pending.num_rows % self._row_group if whole_groups_only else pending.num_rows
+        if ready:
+            self._writer.write_table(pending.slice(0, ready), row_group_size=self._row_group)
+        if ready < pending.num_rows:
+            self._tables = [pending.slice(ready)]
+        self._pending = pending.num_rows - ready
 
     def close(self) -> dict[str, Any]:
         self._flush()
@@ -125,13 +147,18 @@ def document_at(table: pa.Table, position: int) -> Document:
     return Document(row["id"], row["text"], row["source"], json.loads(row["meta"]))
 
 
+def read_curated_batches(path: str) -> Iterator[pa.RecordBatch]:
+    """Record batches of one ``curated/`` Parquet shard (or a unit's spill of that schema), in file order."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        yield from pq.ParquetFile(f).iter_batches(batch_size=1024)
+
+
 def read_curated_file(path: str) -> Iterator[Document]:
     """Documents of one ``curated/`` Parquet shard, in file order."""
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=1024):
-            cols = batch.to_pydict()
-            for doc_id, text, source, meta in zip(cols["id"], cols["text"], cols["source"], cols["meta"], strict=True):
-                yield Document(doc_id, text, source, json.loads(meta))
+    for batch in read_curated_batches(path):
+        cols = batch.to_pydict()
+        for doc_id, text, source, meta in zip(cols["id"], cols["text"], cols["source"], cols["meta"], strict=True):
+            yield Document(doc_id, text, source, json.loads(meta))
 
 
 def curated_ids(path: str) -> list[str]:

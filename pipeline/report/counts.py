@@ -10,7 +10,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.records import Document, Stage
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.records import Stage
 
 CountKey = tuple[str, str, str, str]  # (kind, source, stage, reason); plain tuples shuffle with deterministic coders
 
@@ -41,6 +45,13 @@ def count_key(kind: str, source: str, stage: str = "", reason: str = "") -> Coun
 def length_bin(text: str) -> str:
     """Power-of-two character-length bucket, for the length histograms."""
     return str(max(len(text), 1).bit_length() - 1)
+
+
+def length_bins(texts: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """``length_bin`` of every text of an Arrow string array, as integers (``frexp``'s exponent
+    of n is n's bit length, exactly, below 2**53)."""
+    lengths = np.maximum(pc.utf8_length(texts).to_numpy(zero_copy_only=False), 1)
+    return np.frexp(lengths.astype(np.float64))[1] - 1
 
 
 @dataclass
@@ -122,6 +133,3 @@ class SourceSummary:
         return data
 
 
-def pii_keys(doc: Document) -> list[tuple[CountKey, int]]:
-    """Count keys of the PII a kept document had redacted, per kind."""
-    return [(count_key(Kind.PII, doc.source, kind), n) for kind, n in sorted(doc.meta.get("pii", {}).items())]
