@@ -59,7 +59,7 @@ def test_rows_written_as_dicts_or_arrow_batches_of_any_size_give_the_same_file(t
     bytes) depend on the rows alone."""
     from pipeline.io.curated import CURATED_SCHEMA
 
-    rows = [{"id": f"d{i}", "text": "x" * (i % 37), "source": "s", "meta": "{}"} for i in range(2500)]
+    rows = [{"id": f"d{i}", "text": f"{i} " * (i % 997 + 1500), "source": "s", "meta": "{}"} for i in range(2500)]  # row groups of several data pages
     by_row = ParquetRowWriter(str(tmp_path / "rows.parquet"), CURATED_SCHEMA, row_group=300)
     for row in rows:
         by_row.write(row)

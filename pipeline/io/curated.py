@@ -82,7 +82,7 @@ class ParquetRowWriter:
 
     def _flush(self, whole_groups_only: bool = False) -> None:
         self._hold_rows()
-        pending = pa.concat_tables(self._tables) if self._tables else None
+        pending = pa.concat_tables(self._tables).combine_chunks() if self._tables else None  # where chunks end changes the data pages: one chunk, as from dict rows
         self._tables = []
         if pending is None or not pending.num_rows:
             self._pending = 0
