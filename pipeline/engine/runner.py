@@ -14,6 +14,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
+from pipeline.engine.memory import release_freed_memory
 from pipeline.engine.runner_jars import job_server_jar
 from pipeline.io.files import use_run_options
 
@@ -63,6 +64,7 @@ def configure_filesystems(beam_config: dict[str, Any], extra_args: Sequence[str]
 
 def create_pipeline(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> beam.Pipeline:
     """A ``beam.Pipeline``; local multi-process runs use corpusmill's quiet worker entry point."""
+    release_freed_memory()  # the driver holds the local runner's shuffles, and LOOPBACK workers run in it
     options = pipeline_options(beam_config, extra_args)
     direct = options.view_as(DirectOptions)
     if options.view_as(StandardOptions).runner == "FnApiRunner" and direct.direct_running_mode == "multi_processing":
