@@ -196,3 +196,48 @@ def test_compiled_split_gives_the_regex_words_hashed_with_xxh3(texts, kind):
         expected = shingle_words(text, kind)
         assert words.hashes.tolist() == [xxhash.xxh3_64_intdigest(w.encode("utf-8", "surrogatepass")) for w in expected]
         assert words.lengths.tolist() == [len(w) for w in expected]
+
+
+def test_verification_sent_in_many_small_elements_decides_the_same(tmp_path, monkeypatch):
+    """Flink cannot sort a record bigger than its sort buffer, so verification sends a unit's pairs
+    in elements of at most ``MAX_ELEMENT_BYTES``; one pair per element must give the same run."""
+    import json
+    import random
+
+    import pyarrow.parquet as pq
+    import yaml
+
+    from jobs.curate import run_curate
+    from pipeline.config import load_config
+    from pipeline.curate.dedup import near
+    from tests.conftest import base_config
+
+    rng = random.Random(5)
+    vocabulary = [f"w{i}" for i in range(3000)]
+    lines = []
+    for i in range(40):
+        words = [rng.choice(vocabulary) for _ in range(200)]
+        lines.append({"id": f"base{i}", "text": " ".join(words)})
+        for k in range(1, 5):  # 1-4 words replaced: Jaccard around the threshold, so pairs get exact checks
+            copy = list(words)
+            for position in rng.sample(range(200), k):
+                copy[position] = rng.choice(vocabulary)
+            lines.append({"id": f"base{i}-{k}", "text": " ".join(copy)})
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    def curate(name: str) -> tuple[list[str], list[dict], dict]:
+        out = tmp_path / name
+        out.mkdir()
+        config = base_config(out, [{"name": "web", "paths": [str(tmp_path / "docs.jsonl")], "id_field": "id"}],
+                             dedup={"exact": True, "minhash": {"threshold": 0.8, "verify": True}})
+        (out / "config.yaml").write_text(yaml.safe_dump(config))
+        report = run_curate(load_config(str(out / "config.yaml")))
+        curated = sorted(i for f in sorted((out / "out" / "curated").glob("part-*.parquet")) for i in pq.read_table(f).column("id").to_pylist())
+        drops = sorted((r for f in sorted((out / "out" / "drops").glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()), key=lambda r: r["id"])
+        return curated, drops, report["near_dedup"]
+
+    whole = curate("whole")
+    monkeypatch.setattr(near, "MAX_ELEMENT_BYTES", 1)
+    split = curate("split")
+    assert whole[2]["exact_checked_pairs"] > 0 and len(whole[1]) > 40
+    assert split == whole

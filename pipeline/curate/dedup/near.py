@@ -11,7 +11,8 @@ node of a cluster is its root (the keeper).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 import apache_beam as beam
 import numpy as np
@@ -25,8 +26,13 @@ from pipeline.io.spill import read_index, read_shingle_sets, read_signatures
 from pipeline.records import mix64
 
 REASON = "near_duplicate"
+# Flink's batch runner cannot sort a record larger than its sort buffer (a few MB on a local
+# cluster: "Record too large" at 1 GB of input), so the verification steps send a unit's pairs as
+# several elements of at most this many bytes; their consumers read every element of a unit.
+MAX_ELEMENT_BYTES = 1 << 20
 BAND_ENTRY = np.dtype([("key", "<u8"), ("node", "<u8")])
 _NO_PAIRS = np.zeros((0, 2), dtype=np.uint64)
+T = TypeVar("T")
 
 
 def candidate_pairs(nodes: np.ndarray, key: int, max_all_pairs: int) -> np.ndarray:
@@ -66,6 +72,22 @@ def bucket_pairs(blocks: Iterable[np.ndarray], max_all_pairs: int) -> np.ndarray
     return np.unique(np.concatenate(pairs), axis=0) if pairs else _NO_PAIRS
 
 
+def byte_bounded(items: Iterable[T], size: Callable[[T], int], limit: int) -> Iterator[list[T]]:
+    """Consecutive runs of ``items``, in order, each of at most ``limit`` bytes by ``size`` (an
+    item larger than the limit alone)."""
+    run: list[T] = []
+    total = 0
+    for item in items:
+        n = size(item)
+        if run and total + n > limit:
+            yield run
+            run, total = [], 0
+        run.append(item)
+        total += n
+    if run:
+        yield run
+
+
 def by_unit(pairs: np.ndarray, column: int) -> Iterator[tuple[int, np.ndarray]]:
     """``(unit, pairs)`` groups of ``pairs`` by the unit of the node in ``column``."""
     units = node_units(pairs[:, column])
@@ -80,7 +102,8 @@ def estimate_margin(num_perm: int) -> float:
 
 
 class _AttachFirstSignatures(FileDoFn):
-    """(unit, distinct pairs whose first node lies there) → (second node's unit, (pairs, first signatures))."""
+    """(unit, distinct pairs whose first node lies there) → (second node's unit, (pairs, first
+    signatures)), in elements of at most ``MAX_ELEMENT_BYTES``."""
 
     def __init__(self, work_dir: str):
         super().__init__()
@@ -90,7 +113,10 @@ class _AttachFirstSignatures(FileDoFn):
         unit, pairs = keyed
         sigs = read_signatures(self._work_dir, unit)
         for other, group in by_unit(pairs, 1):
-            yield other, (group, sigs[node_positions(group[:, 0])])
+            rows = max(1, MAX_ELEMENT_BYTES // (group.itemsize * 2 + sigs.itemsize * sigs.shape[1]))
+            for start in range(0, len(group), rows):
+                part = group[start : start + rows]
+                yield other, (part, sigs[node_positions(part[:, 0])])
 
 
 class _EstimateJaccard(FileDoFn):
@@ -117,7 +143,8 @@ class _EstimateJaccard(FileDoFn):
                 for a, b in unsure.tolist():
                     uncertain.setdefault(node_unit(a), []).append((a, b, sets[node_position(b)]))
         for other, items in sorted(uncertain.items()):
-            yield beam.pvalue.TaggedOutput("uncertain", (other, items))
+            for run in byte_bounded(items, lambda item: 16 + item[2].nbytes, MAX_ELEMENT_BYTES):
+                yield beam.pvalue.TaggedOutput("uncertain", (other, run))
 
 
 class _ExactJaccard(FileDoFn):
