@@ -4,8 +4,8 @@ Runs ``corpusmill run`` (curate, train-tokenizer, build) on one corpus with FnAp
 (in_memory, multi_processing), Flink's embedded cluster and Spark local mode, the last two with
 the Python workers in the driver (LOOPBACK) and with Beam's worker pool (EXTERNAL: one process
 per worker). Prints seconds per job, MB/s, peak RSS of the process tree (the Java job server
-included), and whether every dataset shard's sha256 equals the in_memory run's. Flink and Spark
-need ``jobs/fetch_runner_jars.sh`` first.
+included), and whether every dataset shard's sha256 equals the first runner's (in_memory, unless
+``--runners`` picks others). Flink and Spark need ``jobs/fetch_runner_jars.sh`` first.
 
     python bench/runners.py [--gb 0.1 [1 ...]] [--runners multi_processing Flink ...] [--workers 2]
 
@@ -76,7 +76,7 @@ def main() -> None:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     chosen = {name: flags for name, flags in runners(args.workers, f"localhost:{port}").items() if not args.runners or any(w in name for w in args.runners)}
     print(f"corpora: {', '.join(f'{sizes[gb] / 1e6:.0f} MB' for gb in corpora)}; {args.workers} workers")
-    print(f"{'runner':<30} {'MB':>6} {'curate s':>8} {'tok s':>6} {'build s':>7} {'total s':>7} {'MB/s':>6} {'peak MB':>8}  shards identical")
+    print(f"{'runner':<30} {'MB':>6} {'curate s':>8} {'tok s':>6} {'build s':>7} {'total s':>7} {'MB/s':>6} {'peak MB':>8}  shards identical to the first runner's")
     reference: dict[float, list[str]] = {}
     totals: dict[str, dict[float, float]] = {}
     try:
