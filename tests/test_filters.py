@@ -396,25 +396,17 @@ def plain_text_lines(text: str) -> tuple:
     import re
 
     from pipeline.curate.filters.lines import BULLETS, ELLIPSES
+    from pipeline.curate.filters.rules.gopher import duplicate_counts
     from pipeline.curate.filters.text import TERMINAL_PUNCTUATION
 
     bullet_lines = re.compile(f"^[^\\S\n]*[{re.escape(''.join(BULLETS))}]", re.MULTILINE)
     ellipsis_lines = re.compile(f"(?:{'|'.join(map(re.escape, ELLIPSES))})[^\\S\n]*$", re.MULTILINE)
 
-    def repeats(items: list[str]) -> tuple[int, int]:
-        seen: set[str] = set()
-        n = chars = 0
-        for item in items:
-            if item in seen:
-                n, chars = n + 1, chars + len(item)
-            seen.add(item)
-        return n, chars
-
     lines = [line for line in text.split("\n") if line.strip()]
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     stripped = [line.strip() for line in lines]
-    return (len(lines), sum(map(len, lines)), *repeats(lines), len(paragraphs), sum(map(len, paragraphs)), *repeats(paragraphs),
-            [len(s) for s in stripped], repeats(stripped)[1], sum(s.endswith(TERMINAL_PUNCTUATION) for s in stripped),
+    return (len(lines), sum(map(len, lines)), *duplicate_counts(lines), len(paragraphs), sum(map(len, paragraphs)), *duplicate_counts(paragraphs),
+            [len(s) for s in stripped], duplicate_counts(stripped)[1], sum(s.endswith(TERMINAL_PUNCTUATION) for s in stripped),
             len(bullet_lines.findall(text)), len(ellipsis_lines.findall(text)))
 
 
