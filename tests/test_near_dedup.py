@@ -18,6 +18,7 @@ from pipeline.curate.dedup.exact import ENTRY, exact_duplicates, text_hash
 from pipeline.curate.dedup.minhash import band_keys, jaccard, shingle_hashes, shingle_set, shingle_words, signatures
 from pipeline.curate.dedup.near import BAND_ENTRY, bucket_pairs, candidate_pairs
 from pipeline.curate.dedup.nodes import make_node, node_position, node_positions, node_unit, node_units, priority_ranks
+from pipeline.curate.dedup.partitions import PARTITIONS, GroupKeyPartitions, key_slices, read_keys, sorted_by_partition, write_keys
 from pipeline.engine.runner import create_pipeline
 from tests.conftest import WORDS
 
@@ -89,6 +90,30 @@ def test_exact_duplicates_name_the_smallest_node():
     pairs = exact_duplicates([entries[:2], entries[2:]])
     assert sorted(map(tuple, pairs.tolist())) == [(20, 10), (30, 10)]
     assert text_hash("a") == text_hash("a") != text_hash("b")
+
+
+def test_key_partitions_read_back_each_units_entries_grouped_by_partition(tmp_path):
+    """Units' entries written in partition order and read back per partition are exactly the
+    entries of each partition, whatever the units' sizes (an empty unit included)."""
+    rng = np.random.default_rng(3)
+    units = {}
+    for unit, n in enumerate([0, 1, 5, 300, 4000]):
+        entries = np.zeros(n, BAND_ENTRY)
+        entries["key"] = rng.integers(0, 1 << 63, n, dtype=np.uint64)
+        entries["node"] = make_node(0, unit, 0) + np.arange(n, dtype=np.uint64)
+        units[unit] = sorted_by_partition(entries, entries["key"])
+        write_keys(str(tmp_path), unit, "bands", units[unit])
+        assert np.array_equal(read_keys(str(tmp_path), unit, "bands", BAND_ENTRY), units[unit])
+    slices = [s for unit, entries in units.items() for s in key_slices(unit, entries["key"])]
+    with create_pipeline(IN_MEMORY) as p:
+        grouped = (p | beam.Create(slices) | GroupKeyPartitions(str(tmp_path), "bands", BAND_ENTRY)
+                   | beam.MapTuple(lambda part, blocks: (part, sorted(map(tuple, np.concatenate(blocks).tolist())))))
+        everything = np.concatenate(list(units.values()))
+        expected = [(part, sorted(map(tuple, everything[everything["key"] % PARTITIONS == part].tolist())))
+                    for part in np.unique(everything["key"] % np.uint64(PARTITIONS)).tolist()]
+        assert_that(grouped, equal_to(expected))
+    with pytest.raises(ValueError, match="unit 4: dedup entries are not in partition order"):
+        list(key_slices(4, units[4]["key"][::-1]))
 
 
 def test_bucket_pairs_are_distinct_and_linear_for_big_buckets():

@@ -2,7 +2,8 @@
 
 Everything that needs a document's text happens here, in one worker, streaming: the unit's
 survivors go to its spill file in read order, and only compact keys leave the worker: exact
-text hashes and LSH bucket keys as numpy blocks of ``(key, node)`` partitioned by key, one
+text hashes and LSH bucket keys as numpy blocks of ``(key, node)`` in partition order, written
+to the work directory and referenced by partition (``pipeline.curate.dedup.partitions``), one
 report of counts, count keys and a bounded sample of drops: only ids and hashes are shuffled
 (docs/architecture.md, "What crosses a shuffle").
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-import io
 from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -22,14 +22,15 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.config import Config, MinHashConfig, SourceConfig
 from pipeline.curate.dedup import exact, ids, lines
 from pipeline.curate.dedup.minhash import band_keys, batch_shingle_hashes, choose_bands, signatures
-from pipeline.curate.dedup.near import BAND_ENTRY
+from pipeline.curate.dedup.near import BAND_ENTRY, BANDS
 from pipeline.curate.dedup.nodes import make_node, priority_ranks
+from pipeline.curate.dedup.partitions import key_slices, read_keys, sorted_by_partition, write_keys
 from pipeline.curate.filters.chain import SourceFilterChains
 from pipeline.curate.normalize import normalize_document, repair_fields
 from pipeline.curate.repo_order import repository_documents
 from pipeline.curate.stages import COUNTS, SAMPLE_CHARS, SAMPLES, dead_letter_for
 from pipeline.io.curated import CURATED_SCHEMA, SPILL_COMPRESSION, ParquetRowWriter, curated_row, write_dead_letters
-from pipeline.io.files import FileDoFn, read_bytes, read_json, write_bytes, write_json
+from pipeline.io.files import FileDoFn, read_json, write_json
 from pipeline.io.signals import signals_row, signals_schema, spill_schema
 from pipeline.io.spill import ANALYZED, ShingleSets, UnitIndex, unit_file, write_filter_drops, write_index, write_shingle_sets, write_signatures
 from pipeline.read.formats import read_piece
@@ -42,8 +43,7 @@ if TYPE_CHECKING:
 
 EXACT = "exact"
 IDS = "ids"
-BANDS = "bands"
-DEDUP_PARTITIONS = 64
+KEY_DTYPES = {EXACT: exact.ENTRY, IDS: exact.ENTRY, BANDS: BAND_ENTRY}
 SIGNATURE_BATCH = 512
 SAMPLES_PER_REASON = 5
 NO_LINES = np.zeros(0, np.uint64)  # no boilerplate lines known
@@ -280,24 +280,28 @@ class UnitAnalysis:
         return outputs
 
     def _dedup_keys(self, base: int) -> dict[str, np.ndarray]:
-        """Exact, id and LSH band entries of the survivors (nodes from ``base``); writes what verification reads back."""
+        """Exact, id and LSH band entries of the survivors (nodes from ``base``), each in partition order."""
         nodes = np.uint64(base) + np.arange(len(self._index.ids), dtype=np.uint64)
         keyed = {tag: hash_entries(keys, nodes) for tag, keys in ((EXACT, self._hashes), (IDS, self._id_hashes))}
-        keyed[BANDS] = np.zeros(0, BAND_ENTRY)
+        keyed[BANDS] = self._band_entries(base) if self._minhash is not None else np.zeros(0, BAND_ENTRY)
+        return {tag: sorted_by_partition(entries, partition_key(tag, entries)) for tag, entries in keyed.items()}
+
+    def _band_entries(self, base: int) -> np.ndarray:
+        """The survivors' LSH band entries; writes the signatures and shingle sets verification reads back."""
         minhash = self._minhash
-        if minhash is None:
-            return keyed
+        assert minhash is not None
         minhash.flush()
         if self._config.dedup.minhash.verify:
             write_shingle_sets(self._work_dir, self._unit, ShingleSets.from_sets(minhash.shingle_sets))
             signed = np.concatenate(minhash.signatures) if minhash.signatures else np.zeros((0, self._config.dedup.minhash.num_perm), np.uint32)
             write_signatures(self._work_dir, self._unit, signed)
-        if minhash.band_keys:
-            keys = np.concatenate(minhash.band_keys)
-            keyed[BANDS] = np.zeros(keys.size, BAND_ENTRY)
-            keyed[BANDS]["key"] = keys.ravel()
-            keyed[BANDS]["node"] = np.repeat(np.uint64(base) + np.concatenate(minhash.positions), keys.shape[1])
-        return keyed
+        if not minhash.band_keys:
+            return np.zeros(0, BAND_ENTRY)
+        keys = np.concatenate(minhash.band_keys)
+        entries = np.zeros(keys.size, BAND_ENTRY)
+        entries["key"] = keys.ravel()
+        entries["node"] = np.repeat(np.uint64(base) + np.concatenate(minhash.positions), keys.shape[1])
+        return entries
 
 
 class UnitOutputs(NamedTuple):
@@ -306,18 +310,15 @@ class UnitOutputs(NamedTuple):
     interrupted run resumed with the same config and input replays an analyzed unit instead of
     redoing it, emitting exactly what the analysis did."""
 
-    keyed: dict[str, np.ndarray]  # EXACT / IDS: exact.ENTRY; BANDS: BAND_ENTRY
+    keyed: dict[str, np.ndarray]  # EXACT / IDS: exact.ENTRY; BANDS: BAND_ENTRY; each in partition order
     counts: list[tuple[CountKey, int]]
     samples: list[tuple[tuple[str, str], tuple[Any, ...]]]
     report: AnalyzedUnit
 
     def emit(self) -> Iterator[Any]:
         for tag, entries in self.keyed.items():
-            if not len(entries):
-                continue
-            key = entries["key"] if tag == BANDS else entries["h1"]
-            for p, block in keyed_partitions(entries, key, DEDUP_PARTITIONS):
-                yield beam.pvalue.TaggedOutput(tag, (p, block))
+            for partition, piece in key_slices(self.report.unit, partition_key(tag, entries)):
+                yield beam.pvalue.TaggedOutput(tag, (partition, piece))
         for counted, n in self.counts:
             yield beam.pvalue.TaggedOutput(COUNTS, (counted, n))
         for reason, row in self.samples:
@@ -325,9 +326,8 @@ class UnitOutputs(NamedTuple):
         yield self.report
 
     def save(self, work_dir: str, unit: int) -> None:
-        buffer = io.BytesIO()
-        np.savez(buffer, **self.keyed)  # type: ignore[arg-type]  # numpy's stub types every keyword as allow_pickle's bool
-        write_bytes(unit_file(work_dir, unit, "keys.npz"), buffer.getvalue())
+        for tag, entries in self.keyed.items():
+            write_keys(work_dir, unit, tag, entries)
         write_json(unit_file(work_dir, unit, "outputs.json"), {"counts": self.counts, "samples": self.samples})
         write_json(unit_file(work_dir, unit, ANALYZED), dataclasses.asdict(self.report))  # last: the unit counts as analyzed
 
@@ -336,8 +336,7 @@ class UnitOutputs(NamedTuple):
         """The saved outputs of an analyzed unit, else None."""
         if not FileSystems.exists(unit_file(work_dir, unit, ANALYZED)):
             return None
-        with np.load(io.BytesIO(read_bytes(unit_file(work_dir, unit, "keys.npz"))), allow_pickle=False) as saved:
-            keyed = {tag: saved[tag] for tag in (EXACT, IDS, BANDS)}
+        keyed = {tag: read_keys(work_dir, unit, tag, dtype) for tag, dtype in KEY_DTYPES.items()}
         outputs = read_json(unit_file(work_dir, unit, "outputs.json"))
         counts = [(tuple(key), n) for key, n in outputs["counts"]]
         samples = [(tuple(reason), tuple(row)) for reason, row in outputs["samples"]]
@@ -353,15 +352,9 @@ def hash_entries(keys: list[tuple[int, int]], nodes: np.ndarray) -> np.ndarray:
     return entries
 
 
-def keyed_partitions(entries: np.ndarray, key: np.ndarray, partitions: int) -> Iterator[tuple[int, np.ndarray]]:
-    """``(partition, block)`` for each non-empty partition of ``entries`` by ``key % partitions``."""
-    part = key % np.uint64(partitions)
-    order = np.argsort(part, kind="stable")
-    part, entries = part[order], entries[order]
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(part)) + 1])
-    ends = np.concatenate([starts[1:], [len(part)]])
-    for start, end in zip(starts, ends, strict=True):
-        yield int(part[start]), entries[start:end]
+def partition_key(tag: str, entries: np.ndarray) -> np.ndarray:
+    """The key that places dedup entries of kind ``tag`` in a partition: the band key or the hash's first half."""
+    return entries["key"] if tag == BANDS else entries["h1"]
 
 
 def classifier_score(drop: Drop) -> float | None:

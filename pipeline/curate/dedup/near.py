@@ -21,11 +21,13 @@ from pipeline.config import MinHashConfig
 from pipeline.curate.dedup.components import ConnectedComponents
 from pipeline.curate.dedup.minhash import jaccard
 from pipeline.curate.dedup.nodes import node_position, node_positions, node_unit, node_units
+from pipeline.curate.dedup.partitions import GroupKeyPartitions
 from pipeline.io.files import FileDoFn
 from pipeline.io.spill import read_index, read_shingle_sets, read_signatures
 from pipeline.records import mix64
 
 REASON = "near_duplicate"
+BANDS = "bands"  # the kind of key file band entries are in
 # Flink's batch runner cannot sort a record larger than its sort buffer (a few MB on a local
 # cluster: "Record too large" at 1 GB of input), so the verification steps send a unit's pairs as
 # several elements of at most this many bytes; their consumers read every element of a unit.
@@ -221,7 +223,7 @@ class _ClusterRemovals(FileDoFn):
 
 
 class NearDuplicates(beam.PTransform):
-    """``(partition, band block)`` → ``members`` (``(member node, root node)`` for every
+    """``(partition, KeySlice)`` of band entries → ``members`` (``(member node, root node)`` for every
     document a cluster removes; in a cluster over ``max_cluster`` or ``max_cluster_share`` only those near the root),
     ``cluster_nodes`` / ``cluster_sizes`` / ``giant_clusters`` (``_ClusterRemovals``), ``candidate_pairs``, ``exact_checked_pairs`` (near the
     threshold), ``duplicate_pairs`` and ``unconverged`` counts."""
@@ -235,7 +237,7 @@ class NearDuplicates(beam.PTransform):
         cfg = self._config
         by_first = (
             band_blocks
-            | "GroupBuckets" >> beam.GroupByKey()
+            | "GroupBuckets" >> GroupKeyPartitions(self._work_dir, BANDS, BAND_ENTRY)
             | "CandidatePairs" >> beam.FlatMapTuple(lambda _, blocks: by_unit(bucket_pairs(blocks, cfg.max_bucket_pairs), 0))
             | "GroupByFirstUnit" >> beam.GroupByKey()
             | "DistinctPairs" >> beam.MapTuple(lambda unit, blocks: (unit, np.unique(np.concatenate(list(blocks)), axis=0)))
