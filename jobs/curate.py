@@ -22,7 +22,7 @@ from pipeline.curate.apply import NEAR_STATS, PREVIEWS, ApplyUnit, NameKeepers, 
 from pipeline.curate.dedup import exact, ids, near
 from pipeline.curate.dedup.lines import BoilerplateLines
 from pipeline.curate.dedup.nodes import node_unit
-from pipeline.curate.dedup.partitions import GroupKeyPartitions
+from pipeline.curate.dedup.partitions import GroupFileSlices, entry_decoder
 from pipeline.curate.filters.base import RuleFilter
 from pipeline.curate.filters.chain import SourceFilterChains
 from pipeline.curate.repo_order import split_repositories
@@ -82,13 +82,13 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
     if config.on_duplicate_id != "keep":
         decisions.append(
             analyzed[IDS]
-            | "GroupIdHashes" >> GroupKeyPartitions(work, IDS, exact.ENTRY)
+            | "GroupIdHashes" >> GroupFileSlices(entry_decoder(exact.ENTRY))
             | "DuplicateIds" >> beam.FlatMapTuple(lambda _, blocks: exact.duplicate_decisions(blocks, Stage.ID_DEDUP))
         )
     if config.dedup.exact:
         decisions.append(
             analyzed[EXACT]
-            | "GroupTextHashes" >> GroupKeyPartitions(work, EXACT, exact.ENTRY)
+            | "GroupTextHashes" >> GroupFileSlices(entry_decoder(exact.ENTRY))
             | "ExactDuplicates" >> beam.FlatMapTuple(lambda _, blocks: exact.duplicate_decisions(blocks, Stage.EXACT_DEDUP))
         )
     near_stats = []

@@ -18,7 +18,20 @@ from pipeline.curate.dedup.exact import ENTRY, exact_duplicates, text_hash
 from pipeline.curate.dedup.minhash import band_keys, jaccard, shingle_hashes, shingle_set, shingle_words, signatures
 from pipeline.curate.dedup.near import BAND_ENTRY, bucket_pairs, candidate_pairs
 from pipeline.curate.dedup.nodes import make_node, node_position, node_positions, node_unit, node_units, priority_ranks
-from pipeline.curate.dedup.partitions import PARTITIONS, GroupKeyPartitions, key_slices, read_keys, sorted_by_partition, write_keys
+from pipeline.curate.dedup.partitions import (
+    PARTITIONS,
+    GroupFileSlices,
+    entry_decoder,
+    key_file,
+    key_slices,
+    pack_arrays,
+    read_keys,
+    read_slice,
+    sorted_by_partition,
+    unpack_arrays,
+    write_blocks,
+    write_keys,
+)
 from pipeline.engine.runner import create_pipeline
 from tests.conftest import WORDS
 
@@ -96,7 +109,7 @@ def test_key_partitions_read_back_each_units_entries_grouped_by_partition(tmp_pa
     """Units' entries written in partition order and read back per partition are exactly the
     entries of each partition, whatever the units' sizes (an empty unit included)."""
     rng = np.random.default_rng(3)
-    units = {}
+    units, slices = {}, []
     for unit, n in enumerate([0, 1, 5, 300, 4000]):
         entries = np.zeros(n, BAND_ENTRY)
         entries["key"] = rng.integers(0, 1 << 63, n, dtype=np.uint64)
@@ -104,16 +117,25 @@ def test_key_partitions_read_back_each_units_entries_grouped_by_partition(tmp_pa
         units[unit] = sorted_by_partition(entries, entries["key"])
         write_keys(str(tmp_path), unit, "bands", units[unit])
         assert np.array_equal(read_keys(str(tmp_path), unit, "bands", BAND_ENTRY), units[unit])
-    slices = [s for unit, entries in units.items() for s in key_slices(unit, entries["key"])]
+        slices += key_slices(key_file(str(tmp_path), unit, "bands"), units[unit], units[unit]["key"])
     with create_pipeline(IN_MEMORY) as p:
-        grouped = (p | beam.Create(slices) | GroupKeyPartitions(str(tmp_path), "bands", BAND_ENTRY)
+        grouped = (p | beam.Create(slices) | GroupFileSlices(entry_decoder(BAND_ENTRY))
                    | beam.MapTuple(lambda part, blocks: (part, sorted(map(tuple, np.concatenate(blocks).tolist())))))
         everything = np.concatenate(list(units.values()))
         expected = [(part, sorted(map(tuple, everything[everything["key"] % PARTITIONS == part].tolist())))
                     for part in np.unique(everything["key"] % np.uint64(PARTITIONS)).tolist()]
         assert_that(grouped, equal_to(expected))
-    with pytest.raises(ValueError, match="unit 4: dedup entries are not in partition order"):
-        list(key_slices(4, units[4]["key"][::-1]))
+    with pytest.raises(ValueError, match="dedup entries are not in partition order"):
+        list(key_slices("unit-4", units[4], units[4]["key"][::-1]))
+
+
+def test_blocks_written_to_one_file_read_back_by_key(tmp_path):
+    arrays = {3: (np.arange(6, dtype=np.uint64).reshape(3, 2), np.ones((3, 4), np.uint32)), 1: (np.zeros((0, 2), np.uint64),), 7: (np.array([5], np.int64),)}
+    refs = list(write_blocks(str(tmp_path / "blocks"), ((key, pack_arrays(*a)) for key, a in arrays.items())))
+    assert [key for key, _ in refs] == [3, 1, 7]
+    for key, piece in refs:
+        back = unpack_arrays(read_slice(piece))
+        assert len(back) == len(arrays[key]) and all(np.array_equal(x, y) and x.dtype == y.dtype for x, y in zip(back, arrays[key], strict=True))
 
 
 def test_bucket_pairs_are_distinct_and_linear_for_big_buckets():
@@ -223,9 +245,11 @@ def test_compiled_split_gives_the_regex_words_hashed_with_xxh3(texts, kind):
         assert words.lengths.tolist() == [len(w) for w in expected]
 
 
-def test_verification_sent_in_many_small_elements_decides_the_same(tmp_path, monkeypatch):
-    """Flink cannot sort a record bigger than its sort buffer, so verification sends a unit's pairs
-    in elements of at most ``MAX_ELEMENT_BYTES``; one pair per element must give the same run."""
+def test_verification_across_units_decides_as_exact_jaccard_over_all_pairs(tmp_path):
+    """With LSH set to find every pair above J = 0.5 (64 bands of 2 rows), the run's near-duplicate
+    removals are exactly the components of the pairs whose exact Jaccard reaches the threshold,
+    each kept at its first document. Copies lie in other units than their originals (units of
+    ~4 KB), so signed pairs and uncertain pairs go through the work directory between units."""
     import json
     import random
 
@@ -234,35 +258,35 @@ def test_verification_sent_in_many_small_elements_decides_the_same(tmp_path, mon
 
     from jobs.curate import run_curate
     from pipeline.config import load_config
-    from pipeline.curate.dedup import near
     from tests.conftest import base_config
 
     rng = random.Random(5)
     vocabulary = [f"w{i}" for i in range(3000)]
     lines = []
-    for i in range(40):
+    for i in range(30):
         words = [rng.choice(vocabulary) for _ in range(200)]
-        lines.append({"id": f"base{i}", "text": " ".join(words)})
-        for k in range(1, 5):  # 1-4 words replaced: Jaccard around the threshold, so pairs get exact checks
+        lines.append({"id": f"base{i:02d}", "text": " ".join(words)})
+        for k in range(1, 6):  # 1-5 words replaced: Jaccard around the threshold, so pairs get exact checks
             copy = list(words)
             for position in rng.sample(range(200), k):
                 copy[position] = rng.choice(vocabulary)
-            lines.append({"id": f"base{i}-{k}", "text": " ".join(copy)})
+            lines.append({"id": f"base{i:02d}-{k}", "text": " ".join(copy)})
+    rng.shuffle(lines)
     (tmp_path / "docs.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    config = base_config(tmp_path, [{"name": "web", "paths": [str(tmp_path / "docs.jsonl")], "id_field": "id"}],
+                         dedup={"exact": True, "minhash": {"threshold": 0.8, "verify": True, "bands": 64, "rows": 2}},
+                         output={"unit_mb": 0.004})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    report = run_curate(load_config(str(tmp_path / "config.yaml")))
+    drops = [r for f in sorted((tmp_path / "out" / "drops").glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()]
+    removed = {r["id"].removeprefix("web/") for r in drops if r["reason"] == "near_duplicate"}
 
-    def curate(name: str) -> tuple[list[str], list[dict], dict]:
-        out = tmp_path / name
-        out.mkdir()
-        config = base_config(out, [{"name": "web", "paths": [str(tmp_path / "docs.jsonl")], "id_field": "id"}],
-                             dedup={"exact": True, "minhash": {"threshold": 0.8, "verify": True}})
-        (out / "config.yaml").write_text(yaml.safe_dump(config))
-        report = run_curate(load_config(str(out / "config.yaml")))
-        curated = sorted(i for f in sorted((out / "out" / "curated").glob("part-*.parquet")) for i in pq.read_table(f).column("id").to_pylist())
-        drops = sorted((r for f in sorted((out / "out" / "drops").glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()), key=lambda r: r["id"])
-        return curated, drops, report["near_dedup"]
-
-    whole = curate("whole")
-    monkeypatch.setattr(near, "MAX_ELEMENT_BYTES", 1)
-    split = curate("split")
-    assert whole[2]["exact_checked_pairs"] > 0 and len(whole[1]) > 40
-    assert split == whole
+    sets = [shingle_set(line["text"], 5) for line in lines]
+    order = {line["id"]: n for n, line in enumerate(lines)}  # one source: the node order is the read order
+    edges = [(lines[x]["id"], lines[y]["id"]) for x in range(len(lines)) for y in range(x + 1, len(lines)) if jaccard(sets[x], sets[y]) >= 0.8]
+    clusters: dict[str, set[str]] = {}
+    for member, root in union_find_components(edges).items():
+        clusters.setdefault(root, {root}).add(member)
+    expected = {m for members in clusters.values() for m in sorted(members, key=order.__getitem__)[1:]}
+    assert report["near_dedup"]["exact_checked_pairs"] > 0 and report["units"] > 10
+    assert removed == expected and len(expected) > 60

@@ -24,7 +24,7 @@ from pipeline.curate.dedup import exact, ids, lines
 from pipeline.curate.dedup.minhash import band_keys, batch_shingle_hashes, choose_bands, signatures
 from pipeline.curate.dedup.near import BAND_ENTRY, BANDS
 from pipeline.curate.dedup.nodes import make_node, priority_ranks
-from pipeline.curate.dedup.partitions import key_slices, read_keys, sorted_by_partition, write_keys
+from pipeline.curate.dedup.partitions import key_file, key_slices, read_keys, sorted_by_partition, write_keys
 from pipeline.curate.filters.chain import SourceFilterChains
 from pipeline.curate.normalize import normalize_document, repair_fields
 from pipeline.curate.repo_order import repository_documents
@@ -160,7 +160,7 @@ class AnalyzeUnit(FileDoFn):
         outputs = UnitOutputs.load(self._work_dir, unit.index)
         if outputs is None and self._reselect is not None:
             outputs = self._reselect_unit(unit)
-        yield from (outputs or self._analyze(unit, boilerplate)).emit()
+        yield from (outputs or self._analyze(unit, boilerplate)).emit(self._work_dir)
 
     def _reselect_unit(self, unit: WorkUnit) -> UnitOutputs:
         from pipeline.curate.reselect import copy_file, reselect_unit  # here: reselect builds on this module's UnitOutputs
@@ -315,9 +315,10 @@ class UnitOutputs(NamedTuple):
     samples: list[tuple[tuple[str, str], tuple[Any, ...]]]
     report: AnalyzedUnit
 
-    def emit(self) -> Iterator[Any]:
+    def emit(self, work_dir: str) -> Iterator[Any]:
+        """The unit's outputs; its dedup entries as references to their partitions' slices of its key files."""
         for tag, entries in self.keyed.items():
-            for partition, piece in key_slices(self.report.unit, partition_key(tag, entries)):
+            for partition, piece in key_slices(key_file(work_dir, self.report.unit, tag), entries, partition_key(tag, entries)):
                 yield beam.pvalue.TaggedOutput(tag, (partition, piece))
         for counted, n in self.counts:
             yield beam.pvalue.TaggedOutput(COUNTS, (counted, n))

@@ -5,14 +5,15 @@ are node pairs. Verification is exact where it matters: each candidate pair carr
 document's 32-bit MinHash signature to the second document's unit, which estimates the Jaccard
 similarity; a pair whose estimate lies within ``estimate_margin`` of the threshold carries the
 second document's shingle set back to the first one's unit for the exact value. Each side loads
-its own unit's spill files (``pipeline.io.spill``). Components run on node pairs; the smallest
-node of a cluster is its root (the keeper).
+its own unit's spill files (``pipeline.io.spill``); band entries, signed pairs and uncertain
+pairs travel through the work directory (``pipeline.curate.dedup.partitions``), the runner
+shuffling only references to them. Components run on node pairs; the smallest node of a
+cluster is its root (the keeper).
 """
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 import numpy as np
@@ -21,20 +22,15 @@ from pipeline.config import MinHashConfig
 from pipeline.curate.dedup.components import ConnectedComponents
 from pipeline.curate.dedup.minhash import jaccard
 from pipeline.curate.dedup.nodes import node_position, node_positions, node_unit, node_units
-from pipeline.curate.dedup.partitions import GroupKeyPartitions
+from pipeline.curate.dedup.partitions import FileSlice, GroupFileSlices, entry_decoder, pack_arrays, unpack_arrays, write_blocks
 from pipeline.io.files import FileDoFn
-from pipeline.io.spill import read_index, read_shingle_sets, read_signatures
+from pipeline.io.spill import read_index, read_shingle_sets, read_signatures, unit_file
 from pipeline.records import mix64
 
 REASON = "near_duplicate"
 BANDS = "bands"  # the kind of key file band entries are in
-# Flink's batch runner cannot sort a record larger than its sort buffer (a few MB on a local
-# cluster: "Record too large" at 1 GB of input), so the verification steps send a unit's pairs as
-# several elements of at most this many bytes; their consumers read every element of a unit.
-MAX_ELEMENT_BYTES = 1 << 20
 BAND_ENTRY = np.dtype([("key", "<u8"), ("node", "<u8")])
 _NO_PAIRS = np.zeros((0, 2), dtype=np.uint64)
-T = TypeVar("T")
 
 
 def candidate_pairs(nodes: np.ndarray, key: int, max_all_pairs: int) -> np.ndarray:
@@ -74,22 +70,6 @@ def bucket_pairs(blocks: Iterable[np.ndarray], max_all_pairs: int) -> np.ndarray
     return np.unique(np.concatenate(pairs), axis=0) if pairs else _NO_PAIRS
 
 
-def byte_bounded(items: Iterable[T], size: Callable[[T], int], limit: int) -> Iterator[list[T]]:
-    """Consecutive runs of ``items``, in order, each of at most ``limit`` bytes by ``size`` (an
-    item larger than the limit alone)."""
-    run: list[T] = []
-    total = 0
-    for item in items:
-        n = size(item)
-        if run and total + n > limit:
-            yield run
-            run, total = [], 0
-        run.append(item)
-        total += n
-    if run:
-        yield run
-
-
 def by_unit(pairs: np.ndarray, column: int) -> Iterator[tuple[int, np.ndarray]]:
     """``(unit, pairs)`` groups of ``pairs`` by the unit of the node in ``column``."""
     units = node_units(pairs[:, column])
@@ -104,65 +84,70 @@ def estimate_margin(num_perm: int) -> float:
 
 
 class _AttachFirstSignatures(FileDoFn):
-    """(unit, distinct pairs whose first node lies there) → (second node's unit, (pairs, first
-    signatures)), in elements of at most ``MAX_ELEMENT_BYTES``."""
+    """(unit, distinct pairs whose first node lies there) → (second node's unit, slice of
+    ``unit-U.signed-pairs``: those pairs and their first nodes' signatures)."""
 
     def __init__(self, work_dir: str):
         super().__init__()
         self._work_dir = work_dir
 
-    def process(self, keyed: tuple[int, np.ndarray]) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+    def process(self, keyed: tuple[int, np.ndarray]) -> Iterator[tuple[int, FileSlice]]:
         unit, pairs = keyed
         sigs = read_signatures(self._work_dir, unit)
-        for other, group in by_unit(pairs, 1):
-            rows = max(1, MAX_ELEMENT_BYTES // (group.itemsize * 2 + sigs.itemsize * sigs.shape[1]))
-            for start in range(0, len(group), rows):
-                part = group[start : start + rows]
-                yield other, (part, sigs[node_positions(part[:, 0])])
+        blocks = ((other, pack_arrays(group, sigs[node_positions(group[:, 0])])) for other, group in by_unit(pairs, 1))
+        yield from write_blocks(unit_file(self._work_dir, unit, "signed-pairs"), blocks)
 
 
 class _EstimateJaccard(FileDoFn):
-    """(unit, [(pairs, first signatures)]) → pairs whose MinHash estimate clears the threshold by the
-    margin (main); pairs within the margin go on as ``uncertain`` (first node's unit, [(a, b, second
-    shingle set)]) for an exact check; the rest are dropped."""
+    """(unit, [[pairs, first signatures]]) → pairs whose MinHash estimate clears the threshold by
+    the margin (main); pairs within the margin go on as ``uncertain`` (first node's unit, slice of
+    ``unit-U.uncertain-pairs``: the pairs and their second nodes' shingle sets) for an exact
+    check; the rest are dropped."""
 
     def __init__(self, work_dir: str, threshold: float, margin: float):
         super().__init__()
         self._work_dir, self._threshold, self._margin = work_dir, threshold, margin
 
-    def process(self, keyed: tuple[int, Iterable[tuple[np.ndarray, np.ndarray]]]) -> Iterator[object]:
+    def process(self, keyed: tuple[int, Iterable[list[np.ndarray]]]) -> Iterator[object]:
         unit, parts = keyed
         sigs = read_signatures(self._work_dir, unit)
-        sets = None
-        uncertain: dict[int, list[tuple[int, int, np.ndarray]]] = {}
+        unsure = []
         for pairs, first in parts:
             estimate = (first == sigs[node_positions(pairs[:, 1])]).mean(axis=1)
-            for a, b in pairs[estimate >= self._threshold + self._margin].tolist():
-                yield a, b
-            unsure = pairs[np.abs(estimate - self._threshold) < self._margin]
-            if len(unsure):
-                sets = sets if sets is not None else read_shingle_sets(self._work_dir, unit)
-                for a, b in unsure.tolist():
-                    uncertain.setdefault(node_unit(a), []).append((a, b, sets[node_position(b)]))
-        for other, items in sorted(uncertain.items()):
-            for run in byte_bounded(items, lambda item: 16 + item[2].nbytes, MAX_ELEMENT_BYTES):
-                yield beam.pvalue.TaggedOutput("uncertain", (other, run))
+            yield from (tuple(pair) for pair in pairs[estimate >= self._threshold + self._margin].tolist())
+            unsure.append(pairs[np.abs(estimate - self._threshold) < self._margin])
+        unsure_pairs = np.concatenate(unsure) if unsure else _NO_PAIRS
+        if not len(unsure_pairs):
+            return
+        sets = read_shingle_sets(self._work_dir, unit)
+        blocks = ((other, pack_shingle_pairs(group, [sets[p] for p in node_positions(group[:, 1]).tolist()])) for other, group in by_unit(unsure_pairs, 0))
+        for other, piece in write_blocks(unit_file(self._work_dir, unit, "uncertain-pairs"), blocks):
+            yield beam.pvalue.TaggedOutput("uncertain", (other, piece))
+
+
+def pack_shingle_pairs(pairs: np.ndarray, second_sets: list[np.ndarray]) -> bytes:
+    """Node pairs with their second nodes' shingle sets, in one block (``unpack_arrays`` reads it back)."""
+    offsets = np.zeros(len(second_sets) + 1, np.int64)
+    np.cumsum([len(s) for s in second_sets], out=offsets[1:])
+    return pack_arrays(pairs, offsets, np.concatenate(second_sets))
 
 
 class _ExactJaccard(FileDoFn):
-    """(unit, [[(a, b, second shingle set)]]) → the pairs whose exact Jaccard reaches the threshold."""
+    """(unit, [[pairs, offsets, second shingle sets]]) → the pairs whose exact Jaccard reaches the
+    threshold; side output ``checked``: how many pairs each block held."""
 
     def __init__(self, work_dir: str, threshold: float):
         super().__init__()
         self._work_dir, self._threshold = work_dir, threshold
 
-    def process(self, keyed: tuple[int, Iterable[list[tuple[int, int, np.ndarray]]]]) -> Iterator[tuple[int, int]]:
+    def process(self, keyed: tuple[int, Iterable[list[np.ndarray]]]) -> Iterator[object]:
         unit, parts = keyed
         sets = read_shingle_sets(self._work_dir, unit)
-        for part in parts:
-            for a, b, second in part:
-                if jaccard(sets[node_position(a)], second) >= self._threshold:
+        for pairs, offsets, flat in parts:
+            for i, (a, b) in enumerate(pairs.tolist()):
+                if jaccard(sets[node_position(a)], flat[offsets[i] : offsets[i + 1]]) >= self._threshold:
                     yield a, b
+            yield beam.pvalue.TaggedOutput("checked", len(pairs))
 
 
 MIN_SHARE_GUARDED = 11  # the share guard watches clusters of more documents than a small source's few duplicates
@@ -237,7 +222,7 @@ class NearDuplicates(beam.PTransform):
         cfg = self._config
         by_first = (
             band_blocks
-            | "GroupBuckets" >> GroupKeyPartitions(self._work_dir, BANDS, BAND_ENTRY)
+            | "GroupBuckets" >> GroupFileSlices(entry_decoder(BAND_ENTRY))
             | "CandidatePairs" >> beam.FlatMapTuple(lambda _, blocks: by_unit(bucket_pairs(blocks, cfg.max_bucket_pairs), 0))
             | "GroupByFirstUnit" >> beam.GroupByKey()
             | "DistinctPairs" >> beam.MapTuple(lambda unit, blocks: (unit, np.unique(np.concatenate(list(blocks)), axis=0)))
@@ -247,15 +232,15 @@ class NearDuplicates(beam.PTransform):
             estimated = (
                 by_first
                 | "AttachFirstSignatures" >> beam.ParDo(_AttachFirstSignatures(self._work_dir))
-                | "GroupBySecondUnit" >> beam.GroupByKey()
+                | "GroupBySecondUnit" >> GroupFileSlices(unpack_arrays)
                 | "EstimateJaccard" >> beam.ParDo(_EstimateJaccard(self._work_dir, cfg.threshold, estimate_margin(cfg.num_perm))).with_outputs("uncertain", main="edges")
             )
             checked = (
                 estimated.uncertain
-                | "GroupUncertainByFirstUnit" >> beam.GroupByKey()
-                | "ExactJaccard" >> beam.ParDo(_ExactJaccard(self._work_dir, cfg.threshold))
+                | "GroupUncertainByFirstUnit" >> GroupFileSlices(unpack_arrays)
+                | "ExactJaccard" >> beam.ParDo(_ExactJaccard(self._work_dir, cfg.threshold)).with_outputs("checked", main="edges")
             )
-            edges = (estimated.edges, checked) | "MergeVerified" >> beam.Flatten()
+            edges = (estimated.edges, checked.edges) | "MergeVerified" >> beam.Flatten()
         else:
             edges = by_first | "AllCandidates" >> beam.FlatMapTuple(lambda _, pairs: [(a, b) for a, b in pairs.tolist()])
         clustered, unconverged = edges | "Components" >> ConnectedComponents(cfg.component_rounds)
@@ -267,7 +252,7 @@ class NearDuplicates(beam.PTransform):
                                             self._unit_survivors).with_outputs("nodes", "sizes", "giant", main="members")
         )
         exact_checked = (
-            estimated.uncertain | "UncertainPairs" >> beam.MapTuple(lambda _, items: len(items)) if cfg.verify
+            checked.checked if cfg.verify
             else by_first.pipeline | "NoExactChecks" >> beam.Create([0])
         )
         return {

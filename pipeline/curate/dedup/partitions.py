@@ -1,17 +1,20 @@
-"""Dedup keys grouped by partition through the work directory: a sort-based shuffle of numpy blocks.
+"""Numpy blocks grouped by key through the work directory: a sort-based shuffle on files.
 
-Each unit writes its exact, id and LSH band entries sorted by partition (``key % PARTITIONS``)
-to one file per kind (``unit-00007.bands.keys``) and emits only ``(partition, KeySlice)``
-references. ``GroupKeyPartitions`` groups the references and reads each partition's slice of
-every unit's file where the partition is processed. The runner shuffles a few bytes per unit
-and partition instead of the keys: the local runner holds a whole shuffle in its driver and
-hands a grouped partition to a worker whole, so at 10 GB the keys' shuffle had raised curate's
-peak memory from 2.4 to 5.2 GB. This is the layout of Spark's sort-based shuffle (one file per
-map task, one segment per reducer); every worker already reads the work directory.
+A producer writes its blocks for every destination key into one file of the work directory and
+emits only ``(key, FileSlice)`` references; ``GroupFileSlices`` groups the references and reads
+each slice where its key is processed. The runner shuffles a few bytes per block instead of the
+blocks: the local runner holds a whole shuffle in its driver and hands each worker its share of
+a grouped shuffle at once, so at 10 GB the dedup keys and the verification's signatures and
+shingle sets had raised curate's peak memory from 2.4 to 5.2 GB. This is the layout of Spark's
+sort-based shuffle (one file per map task, one segment per reducer); every worker already reads
+the work directory. Curate's dedup uses it for the exact, id and LSH band entries (each unit's
+entries sorted by partition, ``key % PARTITIONS``) and for the verification's pairs.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+import io
+from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -25,12 +28,44 @@ from pipeline.io.spill import unit_file
 PARTITIONS = 64
 
 
-class KeySlice(NamedTuple):
-    """Rows ``[start, stop)`` of one unit's key file of one kind: the unit's entries in one partition."""
+class FileSlice(NamedTuple):
+    """Bytes ``[start, stop)`` of a file in the work directory."""
 
-    unit: int
+    path: str
     start: int
     stop: int
+
+
+def read_slice(piece: FileSlice) -> bytes:
+    with FileSystems.open(piece.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.seek(piece.start)
+        return f.read(piece.stop - piece.start)
+
+
+def write_blocks(path: str, blocks: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, FileSlice]]:
+    """Writes ``(key, block)`` pairs' blocks one after another to ``path``; ``(key, slice)`` of each."""
+    refs, data, offset = [], [], 0
+    for key, block in blocks:
+        refs.append((key, FileSlice(path, offset, offset + len(block))))
+        data.append(block)
+        offset += len(block)
+    write_bytes(path, b"".join(data))
+    return iter(refs)
+
+
+def pack_arrays(*arrays: np.ndarray) -> bytes:
+    """Arrays in one block (``.npy`` one after another), for ``unpack_arrays``."""
+    buffer = io.BytesIO()
+    for array in arrays:
+        np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def unpack_arrays(block: bytes) -> list[np.ndarray]:
+    buffer, arrays = io.BytesIO(block), []
+    while buffer.tell() < len(block):
+        arrays.append(np.load(buffer, allow_pickle=False))
+    return arrays
 
 
 def sorted_by_partition(entries: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -38,21 +73,22 @@ def sorted_by_partition(entries: np.ndarray, key: np.ndarray) -> np.ndarray:
     return entries[np.argsort(key % np.uint64(PARTITIONS), kind="stable")]
 
 
-def key_slices(unit: int, key: np.ndarray) -> Iterator[tuple[int, KeySlice]]:
-    """``(partition, slice)`` for each non-empty partition of a unit's entries in partition order (their ``key``)."""
+def key_file(work_dir: str, unit: int, kind: str) -> str:
+    return unit_file(work_dir, unit, f"{kind}.keys")
+
+
+def key_slices(path: str, entries: np.ndarray, key: np.ndarray) -> Iterator[tuple[int, FileSlice]]:
+    """``(partition, slice of path)`` for each non-empty partition of entries in partition order (their ``key``), as written to ``path``."""
     part = key % np.uint64(PARTITIONS)
     if not len(part):
         return
     if np.any(part[1:] < part[:-1]):
-        raise ValueError(f"unit {unit}: dedup entries are not in partition order")
+        raise ValueError(f"{path}: dedup entries are not in partition order")
     starts = np.flatnonzero(np.concatenate([[True], part[1:] != part[:-1]]))
     stops = np.concatenate([starts[1:], [len(part)]])
+    size = entries.dtype.itemsize
     for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-        yield int(part[start]), KeySlice(unit, start, stop)
-
-
-def key_file(work_dir: str, unit: int, kind: str) -> str:
-    return unit_file(work_dir, unit, f"{kind}.keys")
+        yield int(part[start]), FileSlice(path, start * size, stop * size)
 
 
 def write_keys(work_dir: str, unit: int, kind: str, entries: np.ndarray) -> None:
@@ -63,32 +99,31 @@ def read_keys(work_dir: str, unit: int, kind: str, dtype: np.dtype) -> np.ndarra
     return np.frombuffer(read_bytes(key_file(work_dir, unit, kind)), dtype)
 
 
-def read_key_slice(work_dir: str, kind: str, dtype: np.dtype, piece: KeySlice) -> np.ndarray:
-    with FileSystems.open(key_file(work_dir, piece.unit, kind), compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        f.seek(piece.start * dtype.itemsize)
-        return np.frombuffer(f.read((piece.stop - piece.start) * dtype.itemsize), dtype)
-
-
 class _ReadSlices(FileDoFn):
-    def __init__(self, work_dir: str, kind: str, dtype: np.dtype):
+    def __init__(self, decode: Callable[[bytes], object]):
         super().__init__()
-        self._work_dir, self._kind, self._dtype = work_dir, kind, dtype
+        self._decode = decode
 
-    def process(self, grouped: tuple[int, Iterable[KeySlice]]) -> Iterator[tuple[int, list[np.ndarray]]]:
-        partition, pieces = grouped
-        yield partition, [read_key_slice(self._work_dir, self._kind, self._dtype, piece) for piece in pieces]
+    def process(self, grouped: tuple[int, Iterable[FileSlice]]) -> Iterator[tuple[int, list[object]]]:
+        key, pieces = grouped
+        yield key, [self._decode(read_slice(piece)) for piece in sorted(pieces)]
 
 
-class GroupKeyPartitions(beam.PTransform):
-    """``(partition, KeySlice)`` of one kind of key → ``(partition, [entry blocks])``, read from the units' key files."""
+class GroupFileSlices(beam.PTransform):
+    """``(key, FileSlice)`` → ``(key, [decoded blocks])``, in the slices' order (path, then offset)."""
 
-    def __init__(self, work_dir: str, kind: str, dtype: np.dtype):
+    def __init__(self, decode: Callable[[bytes], object]):
         super().__init__()
-        self._work_dir, self._kind, self._dtype = work_dir, kind, dtype
+        self._decode = decode
 
     def expand(self, slices: beam.PCollection) -> beam.PCollection:
         return (
             slices
             | "GroupSlices" >> beam.GroupByKey()
-            | "ReadSlices" >> beam.ParDo(_ReadSlices(self._work_dir, self._kind, self._dtype))
+            | "ReadSlices" >> beam.ParDo(_ReadSlices(self._decode))
         )
+
+
+def entry_decoder(dtype: np.dtype) -> Callable[[bytes], np.ndarray]:
+    """Decodes a slice of a key file of ``dtype`` entries."""
+    return functools.partial(np.frombuffer, dtype=dtype)
