@@ -247,7 +247,7 @@ def run_curate(config: Config, extra_beam_args: Sequence[str] = (), force: bool 
         analyzed = [r for r in unit_reports if isinstance(r, AnalyzedUnit)]
         applied = [r for r in unit_reports if isinstance(r, AppliedUnit)]
         report: dict[str, Any] = {"config_hash": config.config_hash(), "units": len(units), "units_resumed": resumed, "input_bytes": sum(r.input_bytes for r in analyzed),
-                  "shuffled_bytes": sum(r.shuffled_bytes for r in analyzed), "sources": summary}
+                  "dedup_key_bytes": sum(r.dedup_key_bytes for r in analyzed), "sources": summary}
         if config.output.signals:
             signal_files = [r.signals_file for r in applied if r.signals_file is not None]
             signal_bytes = sum(w["bytes"] for w in signal_files)

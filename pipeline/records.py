@@ -158,7 +158,7 @@ class AnalyzedUnit:
     survivors: int  # documents past the filters, into dedup
     survivor_bytes: int
     input_bytes: int
-    shuffled_bytes: int  # dedup key bytes it emitted
+    dedup_key_bytes: int  # exact, id and band entries it wrote for the dedup steps
 
 
 @dataclasses.dataclass(frozen=True)

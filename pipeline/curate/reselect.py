@@ -218,7 +218,7 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
     keyed = {tag: _renumbered(entries, kept, survivors.num_rows, base_node) for tag, entries in old.keyed.items()}
     sampled = [(reason, (-entry[0], *entry[1:])) for reason, heap in sorted(heaps.items()) for entry in sorted(heap)]
     report = dataclasses.replace(old.report, survivors=len(kept), survivor_bytes=sum(index.sizes[p] for p in kept),
-                                 shuffled_bytes=sum(entries.nbytes for entries in keyed.values()))
+                                 dedup_key_bytes=sum(entries.nbytes for entries in keyed.values()))
     outputs = UnitOutputs(keyed, sorted((k, n) for k, n in counts.items() if n), sampled, report)
     outputs.save(new_work, unit)
     return outputs
