@@ -79,6 +79,26 @@ def test_flink_and_spark_runs_get_the_fetched_job_server_and_never_a_download(tm
         pipeline_options({"runner": "SparkRunner"})
 
 
+def test_flink_and_spark_runs_get_one_python_worker_process_per_core_unless_told(monkeypatch):
+    """Beam's default is one Python process per node, whose interpreter then runs all its Python work."""
+    import os
+
+    from pipeline.engine.runner import pipeline_options
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+
+    def workers(*args: str) -> int:
+        return int(pipeline_options({}, [*args, "--flink_job_server_jar=/j.jar", "--spark_job_server_jar=/j.jar"]).get_all_options()["sdk_worker_parallelism"])
+
+    assert workers("--runner=FlinkRunner", "--flink_master=[local]", "--parallelism=2") == 2
+    assert workers("--runner=FlinkRunner", "--flink_master=host:8081", "--parallelism=64") == 8
+    assert workers("--runner=FlinkRunner", "--flink_master=host:8081") == 8
+    assert workers("--runner=SparkRunner", "--spark_master_url=local[3]") == 3
+    assert workers("--runner=SparkRunner", "--spark_master_url=local[*]") == 8
+    assert workers("--runner=FlinkRunner", "--parallelism=4", "--sdk_worker_parallelism=1") == 1
+    assert workers("--runner=FnApiRunner") == 1  # Beam's default: no Fn API job server is involved
+
+
 def test_launcher_manifest_lines_are_wrapped_as_the_jar_spec_requires(tmp_path):
     import zipfile
 

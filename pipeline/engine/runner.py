@@ -5,6 +5,8 @@ runner implicit. The config's ``beam:`` section comes first, then command-line f
 """
 from __future__ import annotations
 
+import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -42,9 +44,29 @@ def beam_args(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> li
 JOB_SERVER_FLAGS = {"FlinkRunner": ("flink", "flink_job_server_jar"), "SparkRunner": ("spark", "spark_job_server_jar")}
 
 
+def _flag_value(args: Sequence[str], key: str) -> str | None:
+    values = [a.split("=", 1)[1] for a in args if a.startswith(f"--{key}=")]
+    return values[-1] if values else None
+
+
+def sdk_worker_processes(runner: str, args: Sequence[str]) -> int:
+    """Python worker processes per node for a Flink or Spark run. Beam starts one unless told
+    otherwise, so a node's Python work shares one interpreter (measured: curate on Flink local
+    cost 1.8x the local runner per byte); corpusmill asks for one per core, at most the
+    parallelism given (``--parallelism`` for Flink, ``local[N]`` for Spark)."""
+    cores = os.cpu_count() or 1
+    if runner == "FlinkRunner":
+        given = _flag_value(args, "parallelism")
+    else:
+        match = re.fullmatch(r"local\[(\d+)\]", _flag_value(args, "spark_master_url") or "")
+        given = match.group(1) if match else None
+    return min(cores, int(given)) if given and int(given) > 0 else cores
+
+
 def pipeline_options(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> PipelineOptions:
     """Options of the run. A Flink or Spark run without a job server jar gets the one
-    ``jobs/fetch_runner_jars.sh`` fetched (Beam would otherwise download one)."""
+    ``jobs/fetch_runner_jars.sh`` fetched (Beam would otherwise download one), and one Python
+    worker process per core unless ``--sdk_worker_parallelism`` is given (``sdk_worker_processes``)."""
     args = beam_args(beam_config, extra_args)
     runner = PipelineOptions(args).view_as(StandardOptions).runner
     if runner in (None, "DirectRunner", "SwitchingDirectRunner"):
@@ -53,6 +75,8 @@ def pipeline_options(beam_config: dict[str, Any], extra_args: Sequence[str] = ()
         engine, flag = JOB_SERVER_FLAGS[runner]
         if not any(a.startswith(f"--{flag}=") for a in args):
             args.append(f"--{flag}={job_server_jar(engine)}")
+        if _flag_value(args, "sdk_worker_parallelism") is None:
+            args.append(f"--sdk_worker_parallelism={sdk_worker_processes(runner, args)}")
     return PipelineOptions(args)
 
 
