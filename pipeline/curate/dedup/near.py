@@ -208,7 +208,7 @@ class _ClusterRemovals(FileDoFn):
 
 
 class NearDuplicates(beam.PTransform):
-    """``(partition, KeySlice)`` of band entries → ``members`` (``(member node, root node)`` for every
+    """``(partition, FileSlice)`` of band entries → ``members`` (``(member node, root node)`` for every
     document a cluster removes; in a cluster over ``max_cluster`` or ``max_cluster_share`` only those near the root),
     ``cluster_nodes`` / ``cluster_sizes`` / ``giant_clusters`` (``_ClusterRemovals``), ``candidate_pairs``, ``exact_checked_pairs`` (near the
     threshold), ``duplicate_pairs`` and ``unconverged`` counts."""

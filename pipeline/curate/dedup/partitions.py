@@ -42,7 +42,7 @@ def read_slice(piece: FileSlice) -> bytes:
         return f.read(piece.stop - piece.start)
 
 
-def write_blocks(path: str, blocks: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, FileSlice]]:
+def write_blocks(path: str, blocks: Iterable[tuple[int, bytes]]) -> list[tuple[int, FileSlice]]:
     """Writes ``(key, block)`` pairs' blocks one after another to ``path``; ``(key, slice)`` of each."""
     refs, data, offset = [], [], 0
     for key, block in blocks:
@@ -50,7 +50,7 @@ def write_blocks(path: str, blocks: Iterable[tuple[int, bytes]]) -> Iterator[tup
         data.append(block)
         offset += len(block)
     write_bytes(path, b"".join(data))
-    return iter(refs)
+    return refs
 
 
 def pack_arrays(*arrays: np.ndarray) -> bytes:
