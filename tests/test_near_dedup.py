@@ -290,3 +290,34 @@ def test_verification_across_units_decides_as_exact_jaccard_over_all_pairs(tmp_p
     expected = {m for members in clusters.values() for m in sorted(members, key=order.__getitem__)[1:]}
     assert report["near_dedup"]["exact_checked_pairs"] > 0 and report["units"] > 10
     assert removed == expected and len(expected) > 60
+
+
+@pytest.mark.parametrize("rule", ["shingle text", "shingle code", "filter words", "code characters"])
+def test_character_classes_equal_the_regex_on_every_code_point(rule):
+    """The one-pass class table (re.sub marks matches) equals matching each code point alone."""
+    import re
+
+    from pipeline.curate.dedup.minhash import SHINGLE_WORDS
+    from pipeline.curate.dedup.word_hashes import char_classes
+    from pipeline.curate.filters.rules.code import _CHAR_CLASSES
+    from pipeline.curate.filters.text import WORD_RULE
+
+    patterns = {"shingle text": tuple(SHINGLE_WORDS["text"]), "shingle code": tuple(SHINGLE_WORDS["code"]),
+                "filter words": tuple(WORD_RULE), "code characters": tuple(_CHAR_CLASSES)}[rule]
+    classes = char_classes(patterns)
+    every = "".join(map(chr, range(0x110000)))
+    for bit, pattern in enumerate(patterns):
+        expected = np.zeros(0x110000, dtype=bool)
+        if pattern:
+            expected[[m.start() for m in re.finditer(pattern, every)]] = True
+        assert np.array_equal((classes >> bit) & 1 == 1, expected), pattern
+
+
+@pytest.mark.parametrize(("num_perm", "seed"), [(112, 0), (128, 1), (256, 12345), (1, 7)])
+def test_permutations_equal_datasketch_affine64(num_perm, seed):
+    from pipeline.curate.dedup.minhash import permutations
+
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine64").permutations
+    got_a, got_b = permutations(num_perm, seed)
+    assert got_a.dtype == got_b.dtype == np.uint64
+    assert np.array_equal(got_a, a) and np.array_equal(got_b, b)

@@ -68,10 +68,14 @@ def char_classes(patterns: tuple[str, ...]) -> np.ndarray:
     """One byte per code point: bit i set when the character matches the i-th regex character
     class of ``patterns`` (at most 8; "" matches nothing)."""
     every = "".join(map(chr, range(0x110000)))
+    points = np.arange(0x110000, dtype=np.uint32)
     classes = np.zeros(0x110000, dtype=np.uint8)
     for bit, pattern in enumerate(patterns):
-        if pattern:
-            classes[[m.start() for m in re.finditer(pattern, every)]] |= 1 << bit
+        if pattern:  # each match becomes U+FFFF in one C pass (a class matches one character: positions stay)
+            marked = np.frombuffer(re.sub(pattern, "\uffff", every).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            hit = marked != points
+            hit[0xFFFF] = re.fullmatch(pattern, "\uffff") is not None
+            classes[hit] |= 1 << bit
     return classes
 
 
