@@ -41,7 +41,7 @@ from pipeline.assemble.transforms import (
 from pipeline.config import Config
 from pipeline.config_checks import CLUSTER_SIZE, size_buckets
 from pipeline.engine.runner import create_pipeline
-from pipeline.io.curated import WriteCollectedJson, curated_stats
+from pipeline.io.curated import WriteJsonFiles, curated_stats
 from pipeline.io.files import delete_tree, list_files, read_json, remove_temp_dirs, write_json
 from pipeline.io.write_arrow import write_dataset_metadata
 from tokenizer.encode import ENCODER_FILES
@@ -55,7 +55,7 @@ def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str],
     tokenizer_dir = layout.tokenizer_dir(config)
     tokenized = (
         p
-        | "ListShards" >> beam.Create(list(enumerate(shards_in)))
+        | "ListShards" >> beam.Create(list(enumerate(shards_in)), reshuffle=False)
         | "SpreadShards" >> beam.Reshuffle()
         | "TokenizeShards" >> beam.ParDo(TokenizeShard(tokenizer_dir, work, config.fim, config.split_combined_tokens.rate, config.seed, config.tokenizer.check_rate,
                                                                  config.mix_by, size_buckets(config.mix) if config.mix_by == CLUSTER_SIZE else ())).with_outputs(
@@ -86,15 +86,12 @@ def build_build_pipeline(p: beam.Pipeline, config: Config, shards_in: list[str],
         | "CountPackedShards" >> beam.combiners.Count.Globally()
         | "RepackTails" >> beam.ParDo(RepackTails(work, layout.dataset_dir(config), config.pack, pad_id)).with_outputs(STATS, main="shards")
     )
-    _ = tokenized.shards | "WriteTokenizeStats" >> WriteCollectedJson(layout.counts_path(config, "build_tokenized"))
-    _ = resolved | "MixPlanRows" >> beam.Map(lambda plans: {s: p.__dict__ for s, p in plans.items()}) | "WriteMixPlan" >> WriteCollectedJson(layout.counts_path(config, "mix_plan"))
-    _ = (packed.shards, tail.shards) | "AllShards" >> beam.Flatten() | "WriteShardStats" >> WriteCollectedJson(layout.counts_path(config, "build_shards"))
-    _ = (
-        (tokenized[STATS], packed[STATS], tail[STATS])
-        | "MergeBuildStats" >> beam.Flatten()
-        | "SumBuildStats" >> beam.CombinePerKey(sum)
-        | "WriteBuildStats" >> WriteCollectedJson(layout.counts_path(config, JOB))
-    )
+    _ = {
+        layout.counts_path(config, "build_tokenized"): tokenized.shards,
+        layout.counts_path(config, "mix_plan"): resolved | "MixPlanRows" >> beam.Map(lambda plans: {s: p.__dict__ for s, p in plans.items()}),
+        layout.counts_path(config, "build_shards"): (packed.shards, tail.shards) | "AllShards" >> beam.Flatten(),
+        layout.counts_path(config, JOB): (tokenized[STATS], packed[STATS], tail[STATS]) | "MergeBuildStats" >> beam.Flatten() | "SumBuildStats" >> beam.CombinePerKey(sum),
+    } | "WriteReportFiles" >> WriteJsonFiles()
 
 
 def run_build(config: Config, extra_beam_args: Sequence[str] = (), force: bool = False) -> dict[str, Any]:

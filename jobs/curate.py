@@ -29,14 +29,14 @@ from pipeline.curate.repo_order import split_repositories
 from pipeline.curate.reselect import Reselect, ReselectError, reselect_refusals
 from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
 from pipeline.engine.runner import create_pipeline
-from pipeline.io.curated import WriteCollectedJson, curated_ids
+from pipeline.io.curated import WriteJsonFiles, curated_ids
 from pipeline.io.files import delete_tree, list_files, read_json, remove_temp_dirs, write_json
 from pipeline.io.spill import ANALYZED
 from pipeline.read.formats import match_source_files
 from pipeline.read.units import WorkUnit, piece_bytes, plan_units, unit_name
 from pipeline.records import AnalyzedUnit, AppliedUnit, Stage, stable_hash, unit_report_from_json, unit_report_json
 from pipeline.report.accounting import (
-    CountAndWrite,
+    SumCounts,
     check_error_budget,
     check_reconciliation,
     summarize_near_dedup,
@@ -73,7 +73,7 @@ def plan(config: Config) -> list[WorkUnit]:
 def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit], reselect: Reselect | None = None) -> None:
     """Adds the curate graph to ``p``."""
     work = work_dir(config)
-    spread = p | "ListUnits" >> beam.Create(units) | "SpreadUnits" >> beam.Reshuffle()
+    spread = p | "ListUnits" >> beam.Create(units, reshuffle=False) | "SpreadUnits" >> beam.Reshuffle()
     side = [beam.pvalue.AsSingleton(spread | "BoilerplateLines" >> BoilerplateLines(config))] if config.dedup.lines.enabled and not reselect else []
     analyzed = spread | "AnalyzeUnits" >> beam.ParDo(
         AnalyzeUnit(config, SourceFilterChains.from_config(config), work, layout.out(config, "dead_letter"), reselect), *side).with_outputs(
@@ -91,21 +91,12 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
             | "GroupTextHashes" >> GroupFileSlices(entry_decoder(exact.ENTRY))
             | "ExactDuplicates" >> beam.FlatMapTuple(lambda _, blocks: exact.duplicate_decisions(blocks, Stage.EXACT_DEDUP))
         )
-    near_stats = []
     cluster_members = []
     if config.dedup.minhash.enabled:
         survivors = analyzed.reports | "SurvivorsBySource" >> beam.Map(lambda r: (r.source, r.survivors))  # summed where read: no extra shuffle
         clusters = analyzed[BANDS] | "NearDuplicates" >> near.NearDuplicates(config.dedup.minhash, work, {u.index: u.source for u in units}, beam.pvalue.AsList(survivors))
         decisions.append(clusters["members"] | "NearDecisions" >> beam.MapTuple(lambda member, root: (member, root, Stage.NEAR_DEDUP)))
         cluster_members.append(clusters["cluster_nodes"])
-        near_stats += [
-            clusters["candidate_pairs"] | "CandidateKey" >> beam.Map(lambda n: (("candidate_pairs", ""), n)),
-            clusters["exact_checked_pairs"] | "ExactCheckedKey" >> beam.Map(lambda n: (("exact_checked_pairs", ""), n)),
-            clusters["duplicate_pairs"] | "DuplicateKey" >> beam.Map(lambda n: (("duplicate_pairs", ""), n)),
-            clusters["unconverged"] | "UnconvergedKey" >> beam.Map(lambda n: (("unconverged_nodes", ""), n)),
-            clusters["cluster_sizes"] | "ClusterSizeKey" >> beam.Map(lambda n: (("cluster_size", str(n)), 1)),
-            clusters["giant_clusters"] | "GiantClusterKey" >> beam.MapTuple(lambda keeper, size, removed: (("giant_cluster", f"{keeper}\t{size}\t{removed}"), 1)),
-        ]
     if not decisions:
         decisions.append(p | "NoDedup" >> beam.Create([]))
     named = (
@@ -137,32 +128,24 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
         ApplyUnit(work, layout.out(config, "curated"), layout.out(config, "drops"), layout.out(config, "signals") if config.output.signals else None),
         beam.pvalue.AsList(sampled_roots),
     ).with_outputs(COUNTS, NEAR_STATS, PREVIEWS, main="reports")
-    _ = (
-        (analyzed.reports, applied.reports)
-        | "MergeUnitReports" >> beam.Flatten()
-        | "UnitReportsAsJson" >> beam.Map(unit_report_json)
-        | "WriteUnitReports" >> WriteCollectedJson(layout.counts_path(config, "units"))
-    )
-    _ = (
-        (analyzed[COUNTS], applied[COUNTS])
-        | "MergeCounts" >> beam.Flatten()
-        | "Count" >> CountAndWrite(layout.counts_path(config, JOB))
-    )
-    _ = analyzed[SAMPLES] | "SampleDrops" >> SampleDrops() | "WriteDropSamples" >> WriteCollectedJson(layout.out(config, "report", "drop_samples.json"))
+    report_files = {
+        layout.counts_path(config, "units"): (analyzed.reports, applied.reports) | "MergeUnitReports" >> beam.Flatten() | "UnitReportsAsJson" >> beam.Map(unit_report_json),
+        layout.counts_path(config, JOB): (analyzed[COUNTS], applied[COUNTS]) | "MergeCounts" >> beam.Flatten() | "Count" >> SumCounts(),
+        layout.out(config, "report", "drop_samples.json"): analyzed[SAMPLES] | "SampleDrops" >> SampleDrops(),
+    }
     if config.dedup.minhash.enabled:
-        _ = (
-            [*near_stats, applied[NEAR_STATS]]
+        report_files[layout.counts_path(config, "near_dedup")] = (
+            [clusters["stats"], applied[NEAR_STATS]]
             | "MergeNearStats" >> beam.Flatten()
             | "SumNearStats" >> beam.CombinePerKey(sum)
             | "NearStatRows" >> beam.MapTuple(lambda key, n: [list(key), n])
-            | "WriteNearDedupStats" >> WriteCollectedJson(layout.counts_path(config, "near_dedup"))
         )
-        _ = (
+        report_files[layout.out(config, "report", "near_duplicate_samples.json")] = (
             applied[PREVIEWS]
             | "SampleClusterMembers" >> beam.combiners.Top.PerKey(MEMBERS_PER_SAMPLE, key=lambda member: stable_hash(seed, "member-sample", member[0]), reverse=True)
             | "ClusterSample" >> beam.MapTuple(lambda root, members: {"keeper": root, "members": [{"id": i, "text": t} for i, t in sorted(members)]})
-            | "WriteClusterSamples" >> WriteCollectedJson(layout.out(config, "report", "near_duplicate_samples.json"))
         )
+    _ = report_files | "WriteReportFiles" >> WriteJsonFiles()
 
 
 def check_reselect(config: Config, run_dir: str, fingerprint_now: str) -> dict[str, list[str]]:

@@ -121,24 +121,26 @@ def write_dead_letters(path: str, records: list[DeadLetter]) -> dict[str, Any] |
     return {"rows": len(records), "bytes": writer.size, "sha256": writer.sha256()}
 
 
-class WriteCollectedJson(beam.PTransform):
-    """Collects a small PCollection into one sorted JSON list file (counts, unit reports)."""
+class WriteJsonFiles(beam.PTransform):
+    """``{path: small PCollection}`` → one sorted JSON list file per path (counts, unit reports,
+    samples), every path written even when its PCollection is empty (a None per path makes its group exist; items are never None). One GroupByKey for all the
+    files: each collected file used to cost the runner three stages of its own."""
 
-    def __init__(self, path: str):
-        super().__init__()
-        self._path = path
-
-    def expand(self, items: beam.PCollection) -> beam.PCollection:
-        return items | "Collect" >> beam.combiners.ToList() | "WriteJson" >> beam.ParDo(_WriteSortedJson(self._path))
+    def expand(self, collections: dict[str, beam.PCollection]) -> beam.PCollection:
+        keyed = [items | f"Key {i}" >> beam.Map(lambda item, path: (path, item), path) for i, (path, items) in enumerate(sorted(collections.items()))]
+        every_path = next(iter(collections.values())).pipeline | "EveryPath" >> beam.Create([(path, None) for path in sorted(collections)], reshuffle=False)
+        return (
+            [every_path, *keyed]
+            | "MergeFiles" >> beam.Flatten()
+            | "GroupByFile" >> beam.GroupByKey()
+            | "WriteFiles" >> beam.ParDo(_WriteSortedJson())
+        )
 
 
 class _WriteSortedJson(FileDoFn):
-    def __init__(self, path: str):
-        super().__init__()
-        self._path = path
-
-    def process(self, collected: list[Any]) -> None:
-        write_json(self._path, sorted(collected, key=lambda x: json.dumps(x, sort_keys=True)))
+    def process(self, grouped: tuple[str, Iterable[Any]]) -> None:
+        path, items = grouped
+        write_json(path, sorted((x for x in items if x is not None), key=lambda x: json.dumps(x, sort_keys=True)))
 
 
 def document_at(table: pa.Table, position: int) -> Document:

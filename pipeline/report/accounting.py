@@ -13,7 +13,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.io.curated import ReconciliationError, WriteCollectedJson, parquet_rows
+from pipeline.io.curated import ReconciliationError, parquet_rows
 from pipeline.io.files import read_bytes, read_json, write_bytes, write_json
 from pipeline.read.units import WorkUnit, unit_name
 from pipeline.records import AnalyzedUnit, AppliedUnit, UnitReport
@@ -25,20 +25,11 @@ class ErrorBudgetExceeded(RuntimeError):
     """More records were dead-lettered than ``max_dead_letter_fraction`` allows."""
 
 
-class CountAndWrite(beam.PTransform):
-    """Sums ``((kind, source, stage, reason), n)`` pairs over all inputs and writes one JSON file."""
-
-    def __init__(self, path: str):
-        super().__init__()
-        self._path = path
+class SumCounts(beam.PTransform):
+    """Sums ``((kind, source, stage, reason), n)`` pairs over all inputs into ``[key, n]`` rows."""
 
     def expand(self, keys: beam.PCollection) -> beam.PCollection:
-        return (
-            keys
-            | "SumPerKey" >> beam.CombinePerKey(sum)
-            | "AsRows" >> beam.Map(lambda kv: [list(kv[0]), kv[1]])
-            | "WriteCounts" >> WriteCollectedJson(self._path)
-        )
+        return keys | "SumPerKey" >> beam.CombinePerKey(sum) | "AsRows" >> beam.Map(lambda kv: [list(kv[0]), kv[1]])
 
 
 def summarize_counts(rows: Iterable[tuple[Sequence[str], int]], sources: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -2,8 +2,8 @@
 
 Alternating large-star and small-star rounds turn every component into a star around its
 smallest node; each round is two GroupByKeys over id pairs, never text, so no worker holds the
-graph. Rounds are unrolled (a Beam graph is static); ``CheckConverged`` counts the nodes that
-are still both a centre and a leaf, which must be zero for the stars to be final.
+graph. Rounds are unrolled (a Beam graph is static); ``CheckConverged`` gives the nodes that
+are still both a centre and a leaf, which must be none for the stars to be final.
 """
 from __future__ import annotations
 
@@ -64,20 +64,20 @@ def _roles(edge: Edge) -> Iterator[tuple[str, str]]:
 
 
 class CheckConverged(beam.PTransform):
-    """The number of nodes that are both a centre and a leaf (0 when every component is a star)."""
+    """The nodes that are both a centre and a leaf (none when every component is a star)."""
 
     def expand(self, edges: beam.PCollection) -> beam.PCollection:
         return (
             edges
             | "Roles" >> beam.FlatMap(_roles)
             | "GroupRoles" >> beam.GroupByKey()
-            | "BothRoles" >> beam.Map(lambda kv: int(len(set(kv[1])) > 1))
-            | "CountUnconverged" >> beam.CombineGlobally(sum)
+            | "BothRoles" >> beam.FlatMapTuple(lambda node, roles: [node] if len(set(roles)) > 1 else [])
         )
 
 
 class ConnectedComponents(beam.PTransform):
-    """Undirected edges → ``(node, root)`` for every non-root node (root = smallest node)."""
+    """Undirected edges → ``(node, root)`` for every non-root node (root = smallest node), and the
+    nodes not yet converged to a star (``CheckConverged``)."""
 
     def __init__(self, rounds: int):
         super().__init__()

@@ -210,8 +210,9 @@ class _ClusterRemovals(FileDoFn):
 class NearDuplicates(beam.PTransform):
     """``(partition, FileSlice)`` of band entries → ``members`` (``(member node, root node)`` for every
     document a cluster removes; in a cluster over ``max_cluster`` or ``max_cluster_share`` only those near the root),
-    ``cluster_nodes`` / ``cluster_sizes`` / ``giant_clusters`` (``_ClusterRemovals``), ``candidate_pairs``, ``exact_checked_pairs`` (near the
-    threshold), ``duplicate_pairs`` and ``unconverged`` counts."""
+    ``cluster_nodes`` and ``giant_clusters`` (``_ClusterRemovals``), and ``stats``: ``((kind, detail), n)`` to sum, for
+    candidate pairs, pairs checked by exact Jaccard (near the threshold), duplicate pairs, unconverged nodes,
+    cluster sizes and giant clusters."""
 
     def __init__(self, config: MinHashConfig, work_dir: str, unit_sources: dict[int, str], unit_survivors: beam.pvalue.AsSideInput):
         super().__init__()
@@ -227,7 +228,7 @@ class NearDuplicates(beam.PTransform):
             | "GroupByFirstUnit" >> beam.GroupByKey()
             | "DistinctPairs" >> beam.MapTuple(lambda unit, blocks: (unit, np.unique(np.concatenate(list(blocks)), axis=0)))
         )
-        candidates = by_first | "CountCandidates" >> beam.MapTuple(lambda _, pairs: len(pairs))
+        stats = [by_first | "CountCandidates" >> beam.MapTuple(lambda _, pairs: (("candidate_pairs", ""), len(pairs)))]
         if cfg.verify:
             estimated = (
                 by_first
@@ -251,17 +252,17 @@ class NearDuplicates(beam.PTransform):
             | "ClusterRemovals" >> beam.ParDo(_ClusterRemovals(self._work_dir, cfg.threshold, cfg.max_cluster, cfg.max_cluster_share, cfg.verify, self._unit_sources),
                                             self._unit_survivors).with_outputs("nodes", "sizes", "giant", main="members")
         )
-        exact_checked = (
-            checked.checked if cfg.verify
-            else by_first.pipeline | "NoExactChecks" >> beam.Create([0])
-        )
+        if cfg.verify:
+            stats.append(checked.checked | "ExactCheckedKey" >> beam.Map(lambda n: (("exact_checked_pairs", ""), n)))
+        stats += [
+            edges | "DuplicateKey" >> beam.Map(lambda _: (("duplicate_pairs", ""), 1)),
+            unconverged | "UnconvergedKey" >> beam.Map(lambda _: (("unconverged_nodes", ""), 1)),
+            clusters.sizes | "ClusterSizeKey" >> beam.Map(lambda n: (("cluster_size", str(n)), 1)),
+            clusters.giant | "GiantClusterKey" >> beam.MapTuple(lambda keeper, size, removed: (("giant_cluster", f"{keeper}\t{size}\t{removed}"), 1)),
+        ]
         return {
             "members": clusters.members,
             "cluster_nodes": clusters.nodes,
-            "cluster_sizes": clusters.sizes,
             "giant_clusters": clusters.giant,
-            "candidate_pairs": candidates | "SumCandidates" >> beam.CombineGlobally(sum),
-            "exact_checked_pairs": exact_checked | "SumExactChecked" >> beam.CombineGlobally(sum),
-            "duplicate_pairs": edges | "OnePerEdge" >> beam.Map(lambda _: 1) | "SumEdges" >> beam.CombineGlobally(sum),
-            "unconverged": unconverged,
+            "stats": stats | "MergeStats" >> beam.Flatten(),
         }

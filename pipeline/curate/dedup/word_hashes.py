@@ -63,12 +63,17 @@ class Words(NamedTuple):
 _MARKED = 32  # the bit of WordRule.marked, its sixth field
 
 
+@lru_cache(maxsize=1)
+def _every_character() -> tuple[str, np.ndarray]:
+    """Every code point once, in order, as a string and as an array."""
+    return "".join(map(chr, range(0x110000))), np.arange(0x110000, dtype=np.uint32)
+
+
 @lru_cache(maxsize=8)
 def char_classes(patterns: tuple[str, ...]) -> np.ndarray:
     """One byte per code point: bit i set when the character matches the i-th regex character
     class of ``patterns`` (at most 8; "" matches nothing)."""
-    every = "".join(map(chr, range(0x110000)))
-    points = np.arange(0x110000, dtype=np.uint32)
+    every, points = _every_character()
     classes = np.zeros(0x110000, dtype=np.uint8)
     for bit, pattern in enumerate(patterns):
         if pattern:  # each match becomes U+FFFF in one C pass (a class matches one character: positions stay)
