@@ -112,6 +112,14 @@ def test_reselect_writes_what_a_full_rerun_with_tighter_thresholds_writes(tmp_pa
     assert run_cli(tmp_path / "re", corpus["sources"], "reselect", "--from", str(tmp_path / "a" / "out"), filters=tight) == 0
     full, re = written(tmp_path / "full" / "out"), written(tmp_path / "re" / "out")
     assert full == re and any(name.startswith("signals/") for name in full)
+    # twice: a reselected run's units refer to the first run's spill, and a reselect from it composes the rows
+    middle = {**base, "min_length": {"min_chars": 150}, "gopher_quality": {"enabled": True, "min_doc_words": 45, "min_stop_words": 0}}
+    assert run_cli(tmp_path / "mid", corpus["sources"], "reselect", "--from", str(tmp_path / "a" / "out"), filters=middle, output={"unit_mb": 1, "keep_work": True}) == 0
+    assert list((tmp_path / "mid" / "out" / "curated" / "_work").glob("unit-*.spill-from.json")) and not list((tmp_path / "mid" / "out" / "curated" / "_work").glob("unit-*.docs.parquet"))
+    assert run_cli(tmp_path / "re2", corpus["sources"], "reselect", "--from", str(tmp_path / "mid" / "out"), filters=tight) == 0
+    assert written(tmp_path / "re2" / "out") == full
+    kept = [json.loads((tmp_path / run / "out" / "report" / "report.json").read_text())["curate"]["sources"]["web"]["kept"] for run in ("a", "mid", "re2")]
+    assert kept[0] > kept[1] > kept[2], kept
     reports = [json.loads((tmp_path / run / "out" / "report" / "report.json").read_text())["curate"] for run in ("a", "full", "re")]
     assert reports[1]["sources"] == reports[2]["sources"] and reports[1]["sources"]["web"]["kept"] < reports[0]["sources"]["web"]["kept"]
     assert reports[1]["near_dedup"]["cluster_sizes"] == reports[2]["near_dedup"]["cluster_sizes"]

@@ -169,9 +169,8 @@ class AnalyzeUnit(FileDoFn):
         old = self._reselect.run_dir
         name = unit_name("part", unit.index, ".jsonl")
         copy_file(FileSystems.join(old, "dead_letter", name), f"{self._dead_letter_dir}/{name}")
-        minhash = self._config.dedup.minhash
         return reselect_unit(FileSystems.join(old, "curated", "_work"), self._work_dir, unit.index, unit.source, self._filters.chains[unit.source],
-                             self._reselect.changed.get(unit.source, []), make_node(self._ranks[unit.source], unit.index, 0), minhash.enabled and minhash.verify)
+                             self._reselect.changed.get(unit.source, []), make_node(self._ranks[unit.source], unit.index, 0))
 
     def _analyze(self, unit: WorkUnit, boilerplate: np.ndarray) -> UnitOutputs:
         """Reads and curates the unit's records, then writes its spill files and saves its outputs."""

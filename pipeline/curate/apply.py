@@ -21,10 +21,10 @@ from pipeline.config_checks import CLUSTER_SIZE
 from pipeline.curate.dedup import exact, ids, near
 from pipeline.curate.dedup.nodes import node_position, node_unit
 from pipeline.curate.stages import COUNTS
-from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, read_curated_batches, write_drops
+from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, write_drops
 from pipeline.io.files import FileDoFn
 from pipeline.io.signals import write_signals
-from pipeline.io.spill import read_filter_drops, read_index, read_table, unit_file
+from pipeline.io.spill import read_filter_drops, read_index, read_survivor_batches, read_table, unit_file
 from pipeline.read.units import unit_name
 from pipeline.records import AnalyzedUnit, AppliedUnit, Drop, Stage
 from pipeline.report.counts import Kind, count_key, length_bins
@@ -106,7 +106,7 @@ class ApplyUnit(FileDoFn):
         counts: Counter = Counter()
         near_sources: Counter = Counter()
         offset = 0
-        for batch in read_curated_batches(unit_file(self._work_dir, unit, "docs.parquet")):
+        for batch in read_survivor_batches(self._work_dir, unit):
             ids, sources, metas = (batch.column(name).to_pylist() for name in ("id", "source", "meta"))
             text = batch.column("text")
             keep = np.ones(batch.num_rows, dtype=np.bool_)

@@ -4,7 +4,8 @@ values an earlier run stored (``output.keep_work``: its per-unit spill, dedup ke
 Per unit, every document's verdict is taken again from its stored values, in chain order: a rule
 that now fails removes it (with the detail the rule gives under the new thresholds); a document
 that passes everything it passed before keeps its old outcome. The survivors that remain keep
-their text, shingles, MinHash signatures and dedup keys (renumbered to their new positions), so
+their dedup keys (renumbered to their new positions) and are read where the earlier run spilled
+them (their text, shingles and MinHash signatures are not copied: ``write_spill_from``), so
 deduplication and the apply step then run as in any curate and write what a full run with the
 new config writes. A rule that removed a document and now lets it pass would need the text the
 old run never kept past that rule: ``reselect`` refuses, as it refuses any change other than
@@ -31,20 +32,17 @@ from pipeline.io.curated import CURATED_SCHEMA, SPILL_COMPRESSION, ParquetRowWri
 from pipeline.io.files import read_bytes, write_bytes
 from pipeline.io.signals import KEPT, SURVIVOR
 from pipeline.io.spill import (
-    ShingleSets,
     UnitIndex,
     read_filter_drops,
     read_index,
-    read_shingle_sets,
-    read_signatures,
+    read_survivor_batches,
     read_table,
     unit_file,
     write_filter_drops,
     write_index,
-    write_shingle_sets,
-    write_signatures,
+    write_spill_from,
 )
-from pipeline.records import Drop, Stage
+from pipeline.records import Document, Drop, Stage
 
 # what may differ from the earlier run: the build's sections, and where and how the run goes
 BUILD_ONLY = ("output_dir", "beam", "mix", "mix_by", "tokenizer", "fim", "split_combined_tokens", "pack", "max_dead_letter_fraction", "output.keep_work")
@@ -163,8 +161,7 @@ def reselected_signals(signals: pa.Table, chain: list[DocumentFilter], verdicts:
     return pa.table(list(columns.values()), schema=signals.schema)
 
 
-def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: list[DocumentFilter], changed: Collection[str], base_node: int,
-                  verify: bool) -> UnitOutputs:
+def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: list[DocumentFilter], changed: Collection[str], base_node: int) -> UnitOutputs:
     """The unit's analysis under new thresholds, from the earlier run's files; writes the unit's new
     spill files and saved outputs under ``new_work``."""
     old = UnitOutputs.load(old_work, unit)
@@ -172,8 +169,14 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
         raise ReselectError(f"unit {unit}: the earlier run has no analysis of it (run curate with output.keep_work: true)")
     signals = read_table(unit_file(old_work, unit, "signals.parquet"))
     old_drops = iter(read_filter_drops(old_work, unit))
-    survivors = read_table(unit_file(old_work, unit, "docs.parquet"))  # Documents made only for those that leave
     index = read_index(old_work, unit)
+    survivors: list[pa.Table] = []  # read once a survivor leaves: Documents are made only for those
+
+    def survivor(position: int) -> Document:
+        if not survivors:
+            survivors.append(pa.Table.from_batches(list(read_survivor_batches(old_work, unit)), schema=CURATED_SCHEMA))
+        return document_at(survivors[0], position)
+
     counts = Counter(dict(old.counts))
     heaps: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
     for reason, sample in old.samples:
@@ -206,7 +209,7 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
         if old_drop is not None:  # another reason now: it leaves its old reason's samples (its text is not stored)
             _unsample(heaps, (old_drop.stage, old_drop.reason), drop.id)
             continue
-        doc = document_at(survivors, position)
+        doc = survivor(position)
         for key in score_keys(source, doc):
             counts[key] -= 1
         for name in doc.meta.get("labels", {}):  # no longer a kept borderline document
@@ -214,8 +217,8 @@ def reselect_unit(old_work: str, new_work: str, unit: int, source: str, chain: l
         keep_sample(heaps, drop, doc.text)
     for reason in [r for r, h in heaps.items() if not h]:
         del heaps[reason]
-    _write_unit(old_work, new_work, unit, survivors, index, kept, drops, reselected_signals(signals, chain, verdicts, new_drops, positions), verify)
-    keyed = {tag: _renumbered(entries, kept, survivors.num_rows, base_node) for tag, entries in old.keyed.items()}
+    _write_unit(old_work, new_work, unit, index, kept, drops, reselected_signals(signals, chain, verdicts, new_drops, positions))
+    keyed = {tag: _renumbered(entries, kept, len(index.ids), base_node) for tag, entries in old.keyed.items()}
     sampled = [(reason, (-entry[0], *entry[1:])) for reason, heap in sorted(heaps.items()) for entry in sorted(heap)]
     report = dataclasses.replace(old.report, survivors=len(kept), survivor_bytes=sum(index.sizes[p] for p in kept),
                                  dedup_key_bytes=sum(entries.nbytes for entries in keyed.values()))
@@ -240,20 +243,15 @@ def _renumbered(entries: np.ndarray, kept: list[int], survivors: int, base_node:
     return entries
 
 
-def _write_unit(old_work: str, new_work: str, unit: int, survivors: pa.Table, index: UnitIndex, kept: list[int], drops: list[Drop],
-                signals: pa.Table, verify: bool) -> None:
-    docs = ParquetRowWriter(unit_file(new_work, unit, "docs.parquet"), CURATED_SCHEMA, compression=SPILL_COMPRESSION)
-    docs.write_table(survivors.take(pa.array(kept, pa.int64())))
-    docs.close()
+def _write_unit(old_work: str, new_work: str, unit: int, index: UnitIndex, kept: list[int], drops: list[Drop], signals: pa.Table) -> None:
+    """The unit's new index, drops and signals; its survivors' text, signatures and shingle sets stay
+    in the earlier run's spill, read there through the kept positions (``write_spill_from``)."""
+    write_spill_from(new_work, unit, old_work, np.asarray(kept, dtype=np.int64))
     write_index(new_work, unit, UnitIndex([index.ids[p] for p in kept], [index.sources[p] for p in kept], [index.sizes[p] for p in kept]))
     write_filter_drops(new_work, unit, drops)
     spill = ParquetRowWriter(unit_file(new_work, unit, "signals.parquet"), signals.schema, row_group=16384, compression=SPILL_COMPRESSION)
     spill.write_table(signals)
     spill.close()
-    if verify:
-        sets = read_shingle_sets(old_work, unit)
-        write_shingle_sets(new_work, unit, ShingleSets.from_sets([sets[p] for p in kept]))
-        write_signatures(new_work, unit, read_signatures(old_work, unit)[kept])
 
 
 def copy_file(source: str, target: str) -> None:

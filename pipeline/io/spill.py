@@ -6,6 +6,10 @@ is their dedup node's position), ``unit-00007.index.parquet`` their ids, sources
 similarity of candidate pairs), ``unit-00007.shingles.npz`` their shingle sets (for the exact
 check of pairs the estimate cannot decide), and ``unit-00007.drops.parquet`` the
 documents normalize and the filters removed. Later steps load one unit's small files at a time.
+
+A unit that ``reselect`` re-decided keeps no copy of its survivors' text, signatures and shingle
+sets: ``unit-00007.spill-from.json`` names the earlier run's work folder and the rows of its
+spill that survive, and the readers below read those rows there (``survivor_rows``).
 """
 from __future__ import annotations
 
@@ -19,11 +23,12 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.io.curated import ParquetRowWriter, write_drops
-from pipeline.io.files import read_bytes, write_bytes
+from pipeline.io.curated import ParquetRowWriter, read_curated_batches, write_drops
+from pipeline.io.files import read_bytes, read_json, write_bytes, write_json
 from pipeline.records import Drop
 
 ANALYZED = "analyzed.json"  # the unit's analyze report, committed last: the unit is analyzed
+SPILL_FROM = "spill-from.json"  # a reselected unit's survivors: rows of an earlier run's spill
 INDEX_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("bytes", pa.int64())])
 
 
@@ -56,7 +61,40 @@ def write_signatures(work_dir: str, unit: int, signatures: np.ndarray) -> None:
 
 
 def read_signatures(work_dir: str, unit: int) -> np.ndarray:
-    return np.load(io.BytesIO(read_bytes(unit_file(work_dir, unit, "signatures.npy"))), allow_pickle=False)
+    spill_dir, rows = survivor_rows(work_dir, unit)
+    signatures = np.load(io.BytesIO(read_bytes(unit_file(spill_dir, unit, "signatures.npy"))), allow_pickle=False)
+    return signatures if rows is None else signatures[rows]
+
+
+def write_spill_from(work_dir: str, unit: int, earlier_work_dir: str, kept: np.ndarray) -> None:
+    """Records that the unit's survivors are the ``kept`` positions of the unit's survivors in
+    ``earlier_work_dir`` (itself perhaps a reselected unit: the rows are composed down to a spill)."""
+    spill_dir, rows = survivor_rows(earlier_work_dir, unit)
+    write_json(unit_file(work_dir, unit, SPILL_FROM), {"work_dir": spill_dir, "rows": (kept if rows is None else rows[kept]).tolist()})
+
+
+def survivor_rows(work_dir: str, unit: int) -> tuple[str, np.ndarray | None]:
+    """The work folder whose spill holds the unit's survivors, and their rows in it (ascending;
+    None: every row, the unit's own spill)."""
+    reference = unit_file(work_dir, unit, SPILL_FROM)
+    if not FileSystems.exists(reference):
+        return work_dir, None
+    spill = read_json(reference)
+    return spill["work_dir"], np.asarray(spill["rows"], dtype=np.int64)
+
+
+def read_survivor_batches(work_dir: str, unit: int) -> Iterator[pa.RecordBatch]:
+    """The unit's surviving documents (``CURATED_SCHEMA``) in position order, a batch at a time."""
+    spill_dir, rows = survivor_rows(work_dir, unit)
+    start = 0
+    for batch in read_curated_batches(unit_file(spill_dir, unit, "docs.parquet")):
+        if rows is None:
+            yield batch
+        else:
+            first, last = np.searchsorted(rows, [start, start + batch.num_rows])
+            if last > first:
+                yield batch.take(pa.array(rows[first:last] - start))
+        start += batch.num_rows
 
 
 class ShingleSets:
@@ -82,8 +120,10 @@ def write_shingle_sets(work_dir: str, unit: int, sets: ShingleSets) -> None:
 
 
 def read_shingle_sets(work_dir: str, unit: int) -> ShingleSets:
-    with np.load(io.BytesIO(read_bytes(unit_file(work_dir, unit, "shingles.npz"))), allow_pickle=False) as data:
-        return ShingleSets(data["flat"], data["offsets"])
+    spill_dir, rows = survivor_rows(work_dir, unit)
+    with np.load(io.BytesIO(read_bytes(unit_file(spill_dir, unit, "shingles.npz"))), allow_pickle=False) as data:
+        sets = ShingleSets(data["flat"], data["offsets"])
+    return sets if rows is None else ShingleSets.from_sets([sets[p] for p in rows.tolist()])
 
 
 def write_filter_drops(work_dir: str, unit: int, drops: list[Drop]) -> None:
