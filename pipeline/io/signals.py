@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.io.curated import ParquetRowWriter
 from pipeline.records import Document, Drop
@@ -52,18 +53,22 @@ def signals_row(doc_id: str, source: str, result: Document | Drop, values: dict[
 
 def write_signals(path: str, spilled: pa.Table, dedup: dict[int, tuple[str | None, str | None, str | None, str | None, int]]) -> dict[str, Any]:
     """The unit's final signals: the spill with each survivor's dedup outcome by position
-    (``(stage, reason, duplicate_of, cluster_keeper, cluster_size)``; absent: kept, no cluster)."""
-    rows = spilled.to_pylist()
-    for row in rows:
-        position = row.pop(SURVIVOR)
-        if position is None:
-            row["cluster_size"] = None
+    (``(stage, reason, duplicate_of, cluster_keeper, cluster_size)``; absent: kept, no cluster).
+    Only the five dedup-touched columns pass through Python; the rest stay Arrow columns."""
+    columns = {name: spilled.column(name).to_pylist() for name in ("stage", "reason", "duplicate_of", "cluster_keeper")}
+    stage, reason, duplicate_of, keeper = columns.values()
+    size: list[int | None] = [None] * spilled.num_rows
+    for row, position in enumerate(pc.fill_null(spilled.column(SURVIVOR), -1).to_numpy().tolist()):
+        if position < 0:
             continue
-        stage, reason, duplicate_of, keeper, size = dedup.get(position, (None, None, None, None, 1))
-        if stage is not None:
-            row["stage"], row["reason"], row["duplicate_of"] = stage, reason, duplicate_of
-        row["cluster_keeper"], row["cluster_size"] = keeper, size
-    writer = ParquetRowWriter(path, spilled.schema.remove(spilled.schema.get_field_index(SURVIVOR)), row_group=16384)
-    for row in rows:
-        writer.write(row)
+        outcome = dedup.get(position, (None, None, None, None, 1))
+        if outcome[0] is not None:
+            stage[row], reason[row], duplicate_of[row] = outcome[:3]
+        keeper[row], size[row] = outcome[3:]
+    table = spilled.drop_columns([SURVIVOR])
+    for name, values in (*columns.items(), ("cluster_size", size)):
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, table.schema.field(index), pa.array(values, table.schema.field(index).type))
+    writer = ParquetRowWriter(path, table.schema, row_group=16384)
+    writer.write_table(table)
     return writer.close()
