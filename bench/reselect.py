@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import shutil
 import subprocess
 import sys
 import time
@@ -47,6 +48,8 @@ def main() -> None:
     work = Path(args.work)
     corpus = corpus_dir(work, args.gb)
     outs = {name: work / f"reselect-{args.gb:g}gb-{name}" for name in ("first", "full", "reselected")}
+    for out in outs.values():  # an earlier bench's complete runs would be kept as they are, not timed
+        shutil.rmtree(out, ignore_errors=True)
     first = timed(work, "first", scale_config(corpus, outs["first"], args.mode, args.workers, output={"keep_work": True}), "curate", quiet=False)  # its progress lines show
     full = timed(work, "full", scale_config(corpus, outs["full"], args.mode, args.workers, filters=TIGHTER), "curate")
     again = timed(work, "reselected", scale_config(corpus, outs["reselected"], args.mode, args.workers, filters=TIGHTER), "reselect", "--from", str(outs["first"]))
