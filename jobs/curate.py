@@ -30,7 +30,7 @@ from pipeline.curate.reselect import Reselect, ReselectError, reselect_refusals
 from pipeline.curate.stages import COUNTS, SAMPLES, SampleDrops
 from pipeline.engine.runner import create_pipeline
 from pipeline.io.curated import WriteJsonFiles, curated_ids
-from pipeline.io.files import delete_tree, list_files, read_json, remove_temp_dirs, write_json
+from pipeline.io.files import absolute_path, delete_tree, list_files, read_json, remove_temp_dirs, write_json
 from pipeline.io.spill import ANALYZED
 from pipeline.read.formats import match_source_files
 from pipeline.read.units import WorkUnit, piece_bytes, plan_units, unit_name
@@ -153,7 +153,7 @@ def check_reselect(config: Config, run_dir: str, fingerprint_now: str) -> dict[s
     returns, per source, the rule filters whose thresholds changed (the only ones to judge again)."""
     old_work = FileSystems.join(run_dir, "curated", "_work")
     marker = FileSystems.join(old_work, RESUME)
-    if run_dir.rstrip("/") == config.output_dir.rstrip("/"):
+    if absolute_path(run_dir) == absolute_path(config.output_dir):
         raise ReselectError(f"reselect writes a new run: give an output_dir other than {run_dir}")
     if not FileSystems.exists(FileSystems.join(run_dir, "curated", "_SUCCESS")) or not FileSystems.exists(marker):
         raise ReselectError(f"{run_dir}: no complete curate with its work kept (curate it with output.keep_work: true)")

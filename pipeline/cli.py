@@ -49,8 +49,11 @@ def _progress(args: argparse.Namespace, job: str, config: Config) -> Iterator[No
 
 def _run_curate(config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
     from jobs.curate import run_curate
+    from pipeline.io.files import absolute_path
 
     reselect_from = getattr(args, "from_run", None)
+    if reselect_from is not None:  # the new run's work refers to the earlier run's spill by this path
+        reselect_from = absolute_path(reselect_from)
     _say(args, f"[curate] {f're-deciding from {reselect_from}' if reselect_from else f'reading {len(config.sources)} source(s)'} → {config.output_dir}/curated")
     with _progress(args, "curate", config):
         report = run_curate(config, beam_args, args.force, reselect_from)

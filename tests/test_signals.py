@@ -101,7 +101,7 @@ def written(out):
     return {str(f.relative_to(out)): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files)}
 
 
-def test_reselect_writes_what_a_full_rerun_with_tighter_thresholds_writes(tmp_path, corpus):
+def test_reselect_writes_what_a_full_rerun_with_tighter_thresholds_writes(tmp_path, corpus, monkeypatch):
     base = base_config(tmp_path, [])["filters"]
     loose = {**base, "min_length": {"min_chars": 20}, "gopher_quality": {"enabled": True, "min_doc_words": 30, "min_stop_words": 0}}
     tight = {**base, "min_length": {"min_chars": 300}, "gopher_quality": {"enabled": True, "min_doc_words": 60, "min_stop_words": 0}}
@@ -114,8 +114,12 @@ def test_reselect_writes_what_a_full_rerun_with_tighter_thresholds_writes(tmp_pa
     assert full == re and any(name.startswith("signals/") for name in full)
     # twice: a reselected run's units refer to the first run's spill, and a reselect from it composes the rows
     middle = {**base, "min_length": {"min_chars": 150}, "gopher_quality": {"enabled": True, "min_doc_words": 45, "min_stop_words": 0}}
-    assert run_cli(tmp_path / "mid", corpus["sources"], "reselect", "--from", str(tmp_path / "a" / "out"), filters=middle, output={"unit_mb": 1, "keep_work": True}) == 0
-    assert list((tmp_path / "mid" / "out" / "curated" / "_work").glob("unit-*.spill-from.json")) and not list((tmp_path / "mid" / "out" / "curated" / "_work").glob("unit-*.docs.parquet"))
+    monkeypatch.chdir(tmp_path)  # a relative --from is recorded absolute: the next reselect may run from elsewhere
+    assert run_cli(tmp_path / "mid", corpus["sources"], "reselect", "--from", "a/out", filters=middle, output={"unit_mb": 1, "keep_work": True}) == 0
+    monkeypatch.chdir(tmp_path / "in")
+    references = sorted((tmp_path / "mid" / "out" / "curated" / "_work").glob("unit-*.spill-from.json"))
+    assert references and not list((tmp_path / "mid" / "out" / "curated" / "_work").glob("unit-*.docs.parquet"))
+    assert json.loads(references[0].read_text())["work_dir"] == str(tmp_path / "a" / "out" / "curated" / "_work")
     assert run_cli(tmp_path / "re2", corpus["sources"], "reselect", "--from", str(tmp_path / "mid" / "out"), filters=tight) == 0
     assert written(tmp_path / "re2" / "out") == full
     kept = [json.loads((tmp_path / run / "out" / "report" / "report.json").read_text())["curate"]["sources"]["web"]["kept"] for run in ("a", "mid", "re2")]
@@ -125,11 +129,14 @@ def test_reselect_writes_what_a_full_rerun_with_tighter_thresholds_writes(tmp_pa
     assert reports[1]["near_dedup"]["cluster_sizes"] == reports[2]["near_dedup"]["cluster_sizes"]
 
 
-def test_reselect_refuses_what_stored_signals_cannot_decide(tmp_path, corpus, capsys):
+def test_reselect_refuses_what_stored_signals_cannot_decide(tmp_path, corpus, capsys, monkeypatch):
     base = base_config(tmp_path, [])["filters"]
     filters = {**base, "min_length": {"min_chars": 200}}
     assert run_cli(tmp_path / "a", corpus["sources"], "curate", filters=filters, output={"unit_mb": 1, "keep_work": True}) == 0
     earlier = str(tmp_path / "a" / "out")
+    monkeypatch.chdir(tmp_path / "a")  # "out" here is the earlier run's folder: never overwritten
+    assert run_cli(tmp_path / "a", corpus["sources"], "reselect", "--from", "out", filters=filters) != 0
+    assert "give an output_dir other than" in capsys.readouterr().err
     assert run_cli(tmp_path / "dedup", corpus["sources"], "reselect", "--from", earlier, filters=filters, dedup={"minhash": {"threshold": 0.7}}) != 0
     assert "cannot decide a change of dedup.minhash.threshold" in capsys.readouterr().err
     assert run_cli(tmp_path / "looser", corpus["sources"], "reselect", "--from", earlier, filters={**base, "min_length": {"min_chars": 20}}) != 0

@@ -85,6 +85,11 @@ class HashingWriter:
         return self._sha.hexdigest()
 
 
+def absolute_path(path: str) -> str:
+    """A local path made absolute (a remote one, ``scheme://``, as it is), without a trailing slash."""
+    return (path if "://" in path else os.path.abspath(path)).rstrip("/")
+
+
 def ensure_dir(directory: str) -> None:
     """Creates ``directory``; safe when another worker creates it at the same moment."""
     try:
