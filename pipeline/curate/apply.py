@@ -16,15 +16,16 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.config_checks import CLUSTER_SIZE
 from pipeline.curate.dedup import exact, ids, near
 from pipeline.curate.dedup.nodes import node_position, node_unit
 from pipeline.curate.stages import COUNTS
-from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, write_drops
+from pipeline.io.curated import CURATED_SCHEMA, ParquetRowWriter, as_drops_table, write_drops
 from pipeline.io.files import FileDoFn
 from pipeline.io.signals import write_signals
-from pipeline.io.spill import read_filter_drops, read_index, read_survivor_batches, read_table, unit_file
+from pipeline.io.spill import read_index, read_survivor_batches, read_table, unit_file
 from pipeline.read.units import unit_name
 from pipeline.records import AnalyzedUnit, AppliedUnit, Drop, Stage
 from pipeline.report.counts import Kind, count_key, length_bins
@@ -101,7 +102,7 @@ class ApplyUnit(FileDoFn):
         in_cluster = {position: (size, keeper) for position, size, keeper in dedup.clusters}
         cluster_of: dict[int, tuple[str, int]] = {}  # position → (keeper id, cluster size)
         sampled = set(sampled_roots)
-        drops = list(read_filter_drops(self._work_dir, unit))
+        drops: list[Drop] = []  # dedup's; the filters' are read as an Arrow table when the unit is written
         curated = ParquetRowWriter(f"{self._curated_dir}/{unit_name('part', unit, '.parquet')}", CURATED_SCHEMA)
         counts: Counter = Counter()
         near_sources: Counter = Counter()
@@ -144,14 +145,17 @@ class ApplyUnit(FileDoFn):
                 counts[count_key(Kind.LENGTH_KEPT, source, str(length_bin))] += int(n)
             offset += batch.num_rows
         curated_file = curated.close()
-        drops_stats = write_drops(f"{self._drops_dir}/{unit_name('part', unit, '.parquet')}", drops)
-        for d in drops:
-            counts[count_key(Kind.LANGUAGE_DROPPED, source, d.language or "unknown", f"{d.stage}/{d.reason}")] += 1
+        all_drops = pa.concat_tables([as_drops_table(read_table(unit_file(self._work_dir, unit, "drops.parquet"))), as_drops_table(drops)])
+        drops_stats = write_drops(f"{self._drops_dir}/{unit_name('part', unit, '.parquet')}", all_drops)
+        language = pc.fill_null(all_drops.column("language"), "")
+        by_language = pa.table({"language": pc.if_else(pc.equal(language, ""), "unknown", language), "stage": all_drops.column("stage"), "reason": all_drops.column("reason")})
+        for row in by_language.group_by(["language", "stage", "reason"]).aggregate([([], "count_all")]).to_pylist():
+            counts[count_key(Kind.LANGUAGE_DROPPED, source, row["language"], f"{row['stage']}/{row['reason']}")] += row["count_all"]
         for key, n in sorted(counts.items()):
             yield beam.pvalue.TaggedOutput(COUNTS, (key, n))
         for pair, n in sorted(near_sources.items()):
             yield beam.pvalue.TaggedOutput(NEAR_STATS, (("duplicate_of", pair), n))
-        dropped = Counter((d.stage, d.reason) for d in drops)
+        dropped = Counter({(row["stage"], row["reason"]): row["count_all"] for row in by_language.group_by(["stage", "reason"]).aggregate([([], "count_all")]).to_pylist()})
         signals_file = None
         if self._signals_dir is not None:
             outcomes: dict[int, tuple[str | None, str | None, str | None, str | None, int]] = {p: (d.stage, d.reason, d.keeper, None, 1) for p, d in by_position.items()}

@@ -101,10 +101,16 @@ class ParquetRowWriter:
         return {"rows": self.rows, "bytes": self._file.size, "sha256": self._file.sha256()}
 
 
-def write_drops(path: str, drops: Iterable[Drop]) -> dict[str, Any]:
+def as_drops_table(drops: Iterable[Drop] | pa.Table) -> pa.Table:
+    """Drops as an Arrow table of ``DROPS_SCHEMA`` (a table read back from a drops file, or records)."""
+    if isinstance(drops, pa.Table):
+        return pa.table(drops.select(DROPS_SCHEMA.names).columns, schema=DROPS_SCHEMA)
+    return pa.Table.from_pylist([drop._asdict() for drop in drops], schema=DROPS_SCHEMA)
+
+
+def write_drops(path: str, drops: Iterable[Drop] | pa.Table) -> dict[str, Any]:
     writer = ParquetRowWriter(path, DROPS_SCHEMA, row_group=16384)
-    for drop in drops:
-        writer.write(drop._asdict())
+    writer.write_table(as_drops_table(drops))
     return writer.close()
 
 
