@@ -6,6 +6,7 @@ The config is validated before Beam is even imported, so a bad config fails in w
 from __future__ import annotations
 
 import argparse
+import atexit
 import difflib
 import json
 import logging
@@ -393,3 +394,15 @@ def fault_line(error: BaseException) -> str:
     if lines and type(error) is RuntimeError and _EXCEPTION_LINE.match(lines[0]):
         return lines[0]
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def run() -> None:
+    """The ``corpusmill`` command: ``main``, then the exit handlers and the standard streams,
+    then the process ends without Python's module teardown (0.5–0.7 s after a Beam job, spent
+    freeing what the process is about to give back anyway)."""
+    code = main()
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -118,3 +118,18 @@ def test_the_old_unit_size_key_is_accepted_with_a_deprecation_message():
         assert config_from_dict({"sources": source, "output": {"shard_mb": 8}}).output.unit_mb == 8
     with pytest.raises(ConfigError, match="output.shard_mb: renamed output.unit_mb; give only output.unit_mb"):
         config_from_dict({"sources": source, "output": {"shard_mb": 8, "unit_mb": 8}})
+
+
+def test_the_command_ends_with_main_s_code_its_output_and_exit_handlers(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"sources:\n  - name: web\n    paths: ['{tmp_path}/missing-*.jsonl']\n")
+    probe = (
+        "import atexit, sys\nfrom pipeline.cli import run\n"
+        "atexit.register(lambda: print('exit handler ran'))\nprint('buffered line')\nsys.argv = ['corpusmill', *sys.argv[1:]]\nrun()\n"
+    )
+    for flags, code in ((["--forse"], 2), (["--flink_master=[local]", "--runner=FlinkRunner"], 1)):
+        result = subprocess.run([sys.executable, "-c", probe, "validate", str(config), *flags], capture_output=True, text=True, timeout=60)
+        assert result.returncode == code, result.stderr
+        assert result.stdout.splitlines() == ["buffered line", "exit handler ran"]
+    result = subprocess.run([sys.executable, "-m", "pipeline", "validate", str(config), "--forse"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "did you mean --force?" in result.stderr

@@ -6,6 +6,9 @@ runs the stock worker.
 """
 from __future__ import annotations
 
+import os
+import sys
+
 from pipeline.engine.logs import quiet_root_logging
 from pipeline.engine.memory import release_freed_memory
 
@@ -17,6 +20,9 @@ def main() -> None:
 
     quiet_root_logging()  # importing Beam may have added its own handler
     sdk_worker_main.main([])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # Beam has shut the harness down; skip the interpreter teardown (0.5 s a worker, and the runner stops workers one by one)
 
 
 if __name__ == "__main__":
