@@ -399,8 +399,11 @@ def fault_line(error: BaseException) -> str:
 def run() -> None:
     """The ``corpusmill`` command: ``main``, then the exit handlers and the standard streams,
     then the process ends without Python's module teardown (0.5–0.7 s after a Beam job, spent
-    freeing what the process is about to give back anyway)."""
+    freeing what the process is about to give back anyway). Under a profiler or tracer
+    (cProfile, coverage) it exits the usual way, so they can write their results."""
     code = main()
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
     atexit._run_exitfuncs()
     logging.shutdown()
     sys.stdout.flush()

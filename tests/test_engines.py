@@ -7,6 +7,8 @@ tests fail, they never skip."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import json
 from pathlib import Path
 
@@ -138,3 +140,15 @@ def test_a_standalone_flink_cluster_with_the_worker_pool_writes_the_same_shards_
     local_manifest = json.loads((Path(local["output_dir"]) / "dataset" / "manifest.json").read_text())
     assert [s["sha256"] for s in remote_manifest["shards"]] == [s["sha256"] for s in local_manifest["shards"]]
     assert remote_manifest["mix"] == local_manifest["mix"]
+
+
+def test_a_local_pipeline_runs_without_importing_ipython():
+    probe = (
+        "import sys, apache_beam as beam\nfrom pipeline.engine.runner import create_pipeline\n"
+        "with create_pipeline({'direct_running_mode': 'in_memory'}) as p:\n"
+        "    p | beam.Create([1, 2]) | beam.Map(lambda x: x + 1)\n"
+        "print('IPython' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False"]

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import apache_beam as beam
+import apache_beam.pipeline
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
+from apache_beam.utils import interactive_utils
 
 from pipeline.engine.memory import release_freed_memory
 from pipeline.engine.runner_jars import job_server_jar
@@ -86,8 +88,21 @@ def configure_filesystems(beam_config: dict[str, Any], extra_args: Sequence[str]
     use_run_options(pipeline_options(beam_config, extra_args))
 
 
+def _not_in_ipython() -> bool:
+    return False
+
+
+def skip_ipython_probe() -> None:
+    """Beam learns whether it runs in IPython by importing IPython (0.3 s where it is installed);
+    a process that IPython did not start has not imported it, so the answer is known."""
+    if "IPython" not in sys.modules:
+        interactive_utils.is_in_ipython = _not_in_ipython
+        apache_beam.pipeline.is_in_ipython = _not_in_ipython  # type: ignore[attr-defined]
+
+
 def create_pipeline(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> beam.Pipeline:
     """A ``beam.Pipeline``; local multi-process runs use corpusmill's quiet worker entry point."""
+    skip_ipython_probe()
     release_freed_memory()  # the driver holds the local runner's shuffles, and LOOPBACK workers run in it
     options = pipeline_options(beam_config, extra_args)
     direct = options.view_as(DirectOptions)
