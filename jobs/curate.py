@@ -54,6 +54,32 @@ TARGET_UNITS = 64
 MIN_UNIT_BYTES = 1 << 20
 
 
+
+def warm_up_worker() -> None:
+    """Loads each compiled kernel a curate worker may call: numba reads a kernel from its cache on
+    first use (~0.5 s a process), which a zygote (``pipeline.engine.zygote``) does once for all
+    the workers it forks."""
+    from pipeline.curate.dedup.minhash import batch_shingle_hashes, signatures
+    from pipeline.curate.dedup.word_hashes import count_present
+    from pipeline.curate.filters.lines import text_lines
+    from pipeline.curate.filters.ngrams import NgramIndex
+    from pipeline.curate.filters.pii import PiiRedactor
+    from pipeline.curate.filters.rules.code import line_and_character_counts
+    from pipeline.curate.filters.text import text_words
+
+    text = "Write to someone@example.com or 10.0.0.1 today.\n- the same line\n- the same line\n"
+    words = text_words(text)
+    index = NgramIndex.of_hashes(words.lower.hashes, words.lower.lengths)
+    index.top_ngrams([2, 3])
+    index.duplicated_chars([2, 3])
+    index.greedy_repeated_chars([2, 3])
+    count_present(words.lower.hashes[:2], words.lower.hashes)
+    text_lines(text)
+    PiiRedactor().redact_text(text)
+    line_and_character_counts("def f():\n    return 1\n")
+    for kind in ("text", "code"):
+        signatures(batch_shingle_hashes([text], 2, kind), 8, 0)
+
 def work_dir(config: Config) -> str:
     return layout.out(config, "curated", "_work")
 

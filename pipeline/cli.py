@@ -169,7 +169,22 @@ JOBS: dict[str, list[Callable[[Config, Sequence[str], argparse.Namespace], None]
 }
 
 
+WORKER_MODULES = {_run_curate: "jobs.curate", _run_build: "jobs.build"}  # what a job's local workers import
+
+
 def _run_jobs(command: str, config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
+    from pipeline.engine.flags import beam_args as all_beam_args
+    from pipeline.engine.zygote import local_worker_processes, zygote
+
+    preload = [WORKER_MODULES[job] for job in JOBS[command] if job in WORKER_MODULES]
+    if preload and local_worker_processes(all_beam_args(config.beam, beam_args)) > 1:
+        with zygote(preload):  # before this process imports Beam: see pipeline.engine.zygote
+            _run_jobs_here(command, config, beam_args, args)
+    else:
+        _run_jobs_here(command, config, beam_args, args)
+
+
+def _run_jobs_here(command: str, config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
     from pipeline.engine.logs import log_file
     from pipeline.engine.runner import configure_filesystems
     from pipeline.io.files import output_lock

@@ -7,9 +7,11 @@ tests fail, they never skip."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import subprocess
 import sys
-import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,31 @@ def test_a_local_pipeline_runs_without_importing_ipython():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["False"]
+
+
+def record_worker_command_line(element: int, folder: str) -> int:
+    """Writes the command line of the worker process that handles ``element``, and whether it has imported curate's job module."""
+    argv = Path("/proc/self/cmdline").read_bytes().decode().split("\0")
+    Path(folder, str(os.getpid())).write_text(json.dumps([*argv[1:3], "jobs.curate" in sys.modules]))
+    return element
+
+
+def test_local_workers_are_forked_warm_from_the_zygote_and_start_cold_without_it(tmp_path):
+    """With a zygote, a worker is a fork of the driver (its command line) that has imported the
+    preloaded job module; without one it is ``pipeline.engine.worker``."""
+    probe = (
+        "import sys\nfrom contextlib import nullcontext\nfrom pipeline.engine.zygote import zygote\n"
+        "with (zygote(['jobs.curate']) if sys.argv[2] == 'zygote' else nullcontext()):\n"
+        "    import apache_beam as beam\n    from pipeline.engine.runner import create_pipeline\n"
+        "    from tests.test_engines import record_worker_command_line\n"
+        "    with create_pipeline({'direct_running_mode': 'multi_processing', 'direct_num_workers': 2}) as p:\n"
+        "        p | beam.Create(range(64)) | beam.Reshuffle() | beam.Map(record_worker_command_line, sys.argv[1])\n"
+    )
+    for mode in ("zygote", "none"):
+        folder = tmp_path / mode
+        folder.mkdir()
+        done = subprocess.run([sys.executable, "-c", probe, str(folder), mode], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        workers = {tuple(json.loads(f.read_text())) for f in folder.iterdir()}
+        assert workers == ({("-c", probe, True)} if mode == "zygote" else {("-m", "pipeline.engine.worker", False)})
+    assert not list(Path(tempfile.gettempdir()).glob("corpusmill-zygote-*")), "the zygote removes its socket's folder"

@@ -18,37 +18,13 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
 from apache_beam.utils import interactive_utils
 
+from pipeline.engine import zygote
+from pipeline.engine.flags import beam_args, flag_value
 from pipeline.engine.memory import release_freed_memory
 from pipeline.engine.runner_jars import job_server_jar
 from pipeline.io.files import use_run_options
 
-DEFAULTS = {"runner": "FnApiRunner", "default_sdk_harness_log_level": "WARN"}  # WARN: a level Java job servers parse too
-
-
-def _flag(key: str, value: Any) -> list[str]:
-    if isinstance(value, bool):
-        return [f"--{key}"] if value else []
-    if isinstance(value, list):
-        return [f"--{key}={v}" for v in value]
-    return [f"--{key}={value}"]
-
-
-def beam_args(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> list[str]:
-    """The flag list for ``PipelineOptions``; adds ``--runner=FnApiRunner`` (and quiet workers) unless given."""
-    args = [f for key, value in beam_config.items() for f in _flag(key, value)]
-    args += list(extra_args)
-    for key, value in DEFAULTS.items():
-        if not any(a == f"--{key}" or a.startswith(f"--{key}=") for a in args):
-            args.insert(0, f"--{key}={value}")
-    return args
-
-
 JOB_SERVER_FLAGS = {"FlinkRunner": ("flink", "flink_job_server_jar"), "SparkRunner": ("spark", "spark_job_server_jar")}
-
-
-def _flag_value(args: Sequence[str], key: str) -> str | None:
-    values = [a.split("=", 1)[1] for a in args if a.startswith(f"--{key}=")]
-    return values[-1] if values else None
 
 
 def sdk_worker_processes(runner: str, args: Sequence[str]) -> int:
@@ -58,9 +34,9 @@ def sdk_worker_processes(runner: str, args: Sequence[str]) -> int:
     parallelism given (``--parallelism`` for Flink, ``local[N]`` for Spark)."""
     cores = os.cpu_count() or 1
     if runner == "FlinkRunner":
-        given = _flag_value(args, "parallelism")
+        given = flag_value(args, "parallelism")
     else:
-        match = re.fullmatch(r"local\[(\d+)\]", _flag_value(args, "spark_master_url") or "")
+        match = re.fullmatch(r"local\[(\d+)\]", flag_value(args, "spark_master_url") or "")
         given = match.group(1) if match else None
     return min(cores, int(given)) if given and int(given) > 0 else cores
 
@@ -77,7 +53,7 @@ def pipeline_options(beam_config: dict[str, Any], extra_args: Sequence[str] = ()
         engine, flag = JOB_SERVER_FLAGS[runner]
         if not any(a.startswith(f"--{flag}=") for a in args):
             args.append(f"--{flag}={job_server_jar(engine)}")
-        if _flag_value(args, "sdk_worker_parallelism") is None:
+        if flag_value(args, "sdk_worker_parallelism") is None:
             args.append(f"--sdk_worker_parallelism={sdk_worker_processes(runner, args)}")
     return PipelineOptions(args)
 
@@ -108,6 +84,7 @@ def create_pipeline(beam_config: dict[str, Any], extra_args: Sequence[str] = ())
     direct = options.view_as(DirectOptions)
     if options.view_as(StandardOptions).runner == "FnApiRunner" and direct.direct_running_mode == "multi_processing":
         direct.direct_running_mode = None  # our environment below replaces Beam's stock worker command
-        environment = SubprocessSDKEnvironment.from_command_string(f"{sys.executable} -m pipeline.engine.worker")
+        command = zygote.worker_command() or f"{sys.executable} -m pipeline.engine.worker"
+        environment = SubprocessSDKEnvironment.from_command_string(command)
         return beam.Pipeline(runner=FnApiRunner(default_environment=environment), options=options)
     return beam.Pipeline(options=options)
