@@ -11,14 +11,20 @@ import os
 import socket
 import sys
 
+ACCEPTED = b"+"  # a forked worker's first byte; its exit code follows when it ends
+
 
 def main(path: str) -> int:
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         client.connect(path)
+        client.sendall(json.dumps(dict(os.environ)).encode() + b"\n")
+        accepted = client.recv(1) == ACCEPTED
     except OSError:
+        accepted = False
+    if not accepted:  # no zygote, or it ended before taking this worker: start the worker here
+        client.close()
         os.execv(sys.executable, [sys.executable, "-m", "pipeline.engine.worker"])
-    client.sendall(json.dumps(dict(os.environ)).encode() + b"\n")
     code = client.recv(1)
     return code[0] if code else 1  # no code: the worker died before it could send one
 

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from pipeline.engine.flags import flag_value
+from pipeline.engine.handoff import ACCEPTED
 
 SOCKET_NAME = "zygote.sock"
 _worker_command: str | None = None
@@ -50,9 +51,10 @@ def worker_command() -> str | None:
 
 
 @contextmanager
-def zygote(preload: Sequence[str]) -> Iterator[None]:
+def zygote(preload: Sequence[str], forks: int) -> Iterator[None]:
     """Runs a zygote for the duration, where forking is safe. It imports the ``preload`` modules
-    and calls their ``warm_up_worker()`` where they have one."""
+    and calls their ``warm_up_worker()`` where they have one, and ends once it has forked
+    ``forks`` workers (the workers of every job), so that it holds no memory the workers need."""
     global _worker_command
     if not can_fork() or _worker_command is not None:
         yield
@@ -66,7 +68,7 @@ def zygote(preload: Sequence[str]) -> Iterator[None]:
     pid = os.fork()
     if pid == 0:
         os.close(keep_alive)
-        _serve(listener, parent_alive, preload, folder)
+        _serve(listener, parent_alive, preload, forks, folder)
     os.close(parent_alive)
     listener.close()
     _worker_command = f"{sys.executable} -m pipeline.engine.handoff {path}"
@@ -78,15 +80,16 @@ def zygote(preload: Sequence[str]) -> Iterator[None]:
         os.waitpid(pid, 0)
 
 
-def _serve(listener: socket.socket, parent_alive: int, preload: Sequence[str], folder: str) -> None:
-    """The zygote: import, then fork a worker per connection until the driver's end of the pipe
-    closes (also when the driver is killed); then remove the socket's folder."""
+def _serve(listener: socket.socket, parent_alive: int, preload: Sequence[str], forks: int, folder: str) -> None:
+    """The zygote: import, then fork a worker per connection, ``forks`` of them or until the
+    driver's end of the pipe closes (also when the driver is killed); then remove the socket's
+    folder (a handoff that finds no zygote starts its worker cold)."""
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the driver, which then closes the pipe
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked workers are reaped by the kernel
         _warm_up(preload)
-        while True:
+        for _ in range(forks):
             ready, _, _ = select.select([listener.fileno(), parent_alive], [], [])
             if parent_alive in ready:
                 break
@@ -128,6 +131,7 @@ def _run_worker(connection: socket.socket) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         with connection.makefile("rb") as reader:
             environment = json.loads(reader.readline())
+        connection.sendall(ACCEPTED)
         os.environ.clear()
         os.environ.update(environment)
         from apache_beam.runners.worker import sdk_worker_main
