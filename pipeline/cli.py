@@ -177,9 +177,8 @@ def _run_jobs(command: str, config: Config, beam_args: Sequence[str], args: argp
     from pipeline.engine.zygote import local_worker_processes, zygote
 
     preload = [WORKER_MODULES[job] for job in JOBS[command] if job in WORKER_MODULES]
-    workers = local_worker_processes(all_beam_args(config.beam, beam_args))
-    if preload and workers > 1:
-        with zygote(preload, forks=workers * len(preload)):  # before this process imports Beam: see pipeline.engine.zygote
+    if preload and local_worker_processes(all_beam_args(config.beam, beam_args)) > 1:
+        with zygote(preload):  # before this process imports Beam: see pipeline.engine.zygote
             _run_jobs_here(command, config, beam_args, args)
     else:
         _run_jobs_here(command, config, beam_args, args)

@@ -165,12 +165,12 @@ def record_worker_command_line(element: int, folder: str) -> int:
 
 def test_local_workers_are_forked_warm_from_the_zygote_and_start_cold_without_it(tmp_path):
     """With a zygote, a worker is a fork of the driver (its command line) that has imported the
-    preloaded job module; past the forks the zygote was asked for, and without one, a worker
-    starts cold as ``pipeline.engine.worker``."""
+    preloaded job module; where the zygote cannot be reached, and without one, a worker starts
+    cold as ``pipeline.engine.worker``."""
     probe = (
-        "import sys\nfrom contextlib import nullcontext\nfrom pipeline.engine.zygote import zygote\n"
-        "forks = int(sys.argv[2])\n"
-        "with (zygote(['jobs.curate'], forks) if forks else nullcontext()):\n"
+        "import os, sys\nfrom contextlib import nullcontext\nfrom pipeline.engine import zygote\n"
+        "with (zygote.zygote(['jobs.curate']) if sys.argv[2] != 'none' else nullcontext()):\n"
+        "    if sys.argv[2] == 'unreachable':\n        os.remove(zygote.worker_command().split()[-1])\n"
         "    import apache_beam as beam\n    from pipeline.engine.runner import create_pipeline\n"
         "    from tests.test_engines import record_worker_command_line\n"
         "    with create_pipeline({'direct_running_mode': 'multi_processing', 'direct_num_workers': 2}) as p:\n"
@@ -179,10 +179,10 @@ def test_local_workers_are_forked_warm_from_the_zygote_and_start_cold_without_it
     forked, cold = ("-c", probe, True), ("-m", "pipeline.engine.worker", False)
     sockets = lambda: set(Path(tempfile.gettempdir()).glob("corpusmill-zygote-*"))  # noqa: E731
     before = sockets()
-    for forks, expected in ((2, {forked}), (1, {forked, cold}), (0, {cold})):
-        folder = tmp_path / str(forks)
+    for mode, expected in (("zygote", {forked}), ("unreachable", {cold}), ("none", {cold})):
+        folder = tmp_path / mode
         folder.mkdir()
-        done = subprocess.run([sys.executable, "-c", probe, str(folder), str(forks)], capture_output=True, text=True, timeout=300)
+        done = subprocess.run([sys.executable, "-c", probe, str(folder), mode], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         assert {tuple(json.loads(f.read_text())) for f in folder.iterdir()} == expected
     assert sockets() <= before, "the zygote removes its socket's folder"

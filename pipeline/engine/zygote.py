@@ -51,10 +51,10 @@ def worker_command() -> str | None:
 
 
 @contextmanager
-def zygote(preload: Sequence[str], forks: int) -> Iterator[None]:
+def zygote(preload: Sequence[str]) -> Iterator[None]:
     """Runs a zygote for the duration, where forking is safe. It imports the ``preload`` modules
-    and calls their ``warm_up_worker()`` where they have one, and ends once it has forked
-    ``forks`` workers (the workers of every job), so that it holds no memory the workers need."""
+    and calls their ``warm_up_worker()`` where they have one. It stays the parent of the workers
+    it forks, so they stay in the driver's process tree (where tools look for a run's memory)."""
     global _worker_command
     if not can_fork() or _worker_command is not None:
         yield
@@ -68,7 +68,7 @@ def zygote(preload: Sequence[str], forks: int) -> Iterator[None]:
     pid = os.fork()
     if pid == 0:
         os.close(keep_alive)
-        _serve(listener, parent_alive, preload, forks, folder)
+        _serve(listener, parent_alive, preload, folder)
     os.close(parent_alive)
     listener.close()
     _worker_command = f"{sys.executable} -m pipeline.engine.handoff {path}"
@@ -80,16 +80,15 @@ def zygote(preload: Sequence[str], forks: int) -> Iterator[None]:
         os.waitpid(pid, 0)
 
 
-def _serve(listener: socket.socket, parent_alive: int, preload: Sequence[str], forks: int, folder: str) -> None:
-    """The zygote: import, then fork a worker per connection, ``forks`` of them or until the
-    driver's end of the pipe closes (also when the driver is killed); then remove the socket's
-    folder (a handoff that finds no zygote starts its worker cold)."""
+def _serve(listener: socket.socket, parent_alive: int, preload: Sequence[str], folder: str) -> None:
+    """The zygote: import, then fork a worker per connection until the driver's end of the pipe
+    closes (also when the driver is killed); then remove the socket's folder."""
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the driver, which then closes the pipe
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked workers are reaped by the kernel
         _warm_up(preload)
-        for _ in range(forks):
+        while True:
             ready, _, _ = select.select([listener.fileno(), parent_alive], [], [])
             if parent_alive in ready:
                 break
