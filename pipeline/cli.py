@@ -15,7 +15,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from pipeline.config import Config, ConfigError, load_config
 from pipeline.engine.logs import quiet_root_logging
@@ -172,15 +172,22 @@ JOBS: dict[str, list[Callable[[Config, Sequence[str], argparse.Namespace], None]
 WORKER_MODULES = {_run_curate: "jobs.curate", _run_build: "jobs.build"}  # what a job's local workers import
 
 
-def _run_jobs(command: str, config: Config, beam_args: Sequence[str], args: argparse.Namespace) -> None:
+class UsageError(Exception):
+    """A command line corpusmill refuses (exit code 2)."""
+
+
+def _run_jobs(command: str, config: Config, beam_args: Sequence[str], args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Runs the command's jobs; the Beam flags are checked here, after a zygote is forked (checking
+    them imports Beam, which must come after: see ``pipeline.engine.zygote``)."""
     from pipeline.engine.flags import beam_args as all_beam_args
     from pipeline.engine.zygote import local_worker_processes, zygote
 
     preload = [WORKER_MODULES[job] for job in JOBS[command] if job in WORKER_MODULES]
-    if preload and local_worker_processes(all_beam_args(config.beam, beam_args)) > 1:
-        with zygote(preload):  # before this process imports Beam: see pipeline.engine.zygote
-            _run_jobs_here(command, config, beam_args, args)
-    else:
+    forked = preload and local_worker_processes(all_beam_args(config.beam, beam_args)) > 1
+    with zygote(preload) if forked else nullcontext():
+        problem = unknown_flag(parser, args.command, beam_args)
+        if problem:
+            raise UsageError(problem)
         _run_jobs_here(command, config, beam_args, args)
 
 
@@ -285,7 +292,9 @@ def unknown_flag(parser: argparse.ArgumentParser, command: str, extra: Sequence[
         return None
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    beam_flags = {f"--{name}" for name in PipelineOptions([]).get_all_options()}
+    beam_flags: set[str] = set()  # every option string of Beam's parser, --no_pipeline_type_check and the like included
+    PipelineOptions([]).get_all_options(add_extra_args_fn=lambda beam: beam_flags.update(f for a in beam._actions for f in a.option_strings))
+
     def flags(p: argparse.ArgumentParser) -> set[str]:
         nested = [c for a in p._actions if isinstance(a, argparse._SubParsersAction) for c in a.choices.values()]
         return {f for a in p._actions for f in a.option_strings} | {f for c in nested for f in flags(c)}
@@ -311,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return tokenizer_main(argv[1:])
     parser = _parser()
     args, beam_args = parser.parse_known_args(argv)
-    problem = unknown_flag(parser, args.command, beam_args)
+    problem = None if args.command in JOBS or args.command == "demo" else unknown_flag(parser, args.command, beam_args)
     if problem:
         print(f"corpusmill: error: {problem}", file=sys.stderr)
         return 2
@@ -360,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             prose = next(p for s in config.sources if s.format == "jsonl" for p in s.paths)
             _say(args, f"[demo] wrote {write_demo_corpus(prose):,} documents of Python documentation to {prose}")
-            _run_jobs("run", config, beam_args, args)
+            _run_jobs("run", config, beam_args, args, parser)
             return 0
         if args.command == "filters" and args.filters_command == "list":
             _list_filters()
@@ -378,10 +387,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _say(args, f"{s.name}: {len(match_source_files(s)):,} {'repositories' if s.format == 'repos' else 'file(s)'}")
             _say(args, "config OK")
             return 0
-        _run_jobs(args.command, config, beam_args, args)
+        _run_jobs(args.command, config, beam_args, args, parser)
         return 0
     except ConfigError as e:
         print(f"corpusmill: config error: {e}", file=sys.stderr)
+        return 2
+    except UsageError as e:
+        print(f"corpusmill: error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # one line on the terminal; the whole traceback in the run's log file
         if os.environ.get("CORPUSMILL_DEBUG"):

@@ -93,6 +93,10 @@ def test_cli_rejects_unknown_flags_naming_the_closest_and_passes_beam_options_on
     assert "did you mean --flink_master?" in capsys.readouterr().err
     assert main(["validate", str(config), "--flink_master=[local]", "--runner=FlinkRunner"]) == 1  # accepted; then no input file matches
     assert "no file matches" in capsys.readouterr().err
+    assert main(["validate", str(config), "--no_pipeline_type_check"]) == 1  # Beam's negated flags are Beam flags too
+    assert "no file matches" in capsys.readouterr().err
+    assert main(["curate", str(config), "--forse"]) == 2  # a job's flags are checked once its zygote (if any) is forked
+    assert "unknown option --forse (did you mean --force?)" in capsys.readouterr().err
 
 
 def test_the_readme_config_reference_validates():
