@@ -165,10 +165,10 @@ def record_worker_command_line(element: int, folder: str) -> int:
 
 def test_local_workers_are_forked_warm_from_the_zygote_and_start_cold_without_it(tmp_path):
     """With a zygote, a worker is a fork of the driver (its command line) that has imported the
-    preloaded job module; where the zygote cannot be reached, and without one, a worker starts
+    preloaded job module and does not write the driver's buffered output again; where the zygote cannot be reached, and without one, a worker starts
     cold as ``pipeline.engine.worker``."""
     probe = (
-        "import os, sys\nfrom contextlib import nullcontext\nfrom pipeline.engine import zygote\n"
+        "import os, sys\nfrom contextlib import nullcontext\nfrom pipeline.engine import zygote\nprint('buffered before the fork')\n"
         "with (zygote.zygote(['jobs.curate']) if sys.argv[2] != 'none' else nullcontext()):\n"
         "    if sys.argv[2] == 'unreachable':\n        os.remove(zygote.worker_command().split()[-1])\n"
         "    import apache_beam as beam\n    from pipeline.engine.runner import create_pipeline\n"
@@ -185,4 +185,5 @@ def test_local_workers_are_forked_warm_from_the_zygote_and_start_cold_without_it
         done = subprocess.run([sys.executable, "-c", probe, str(folder), mode], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         assert {tuple(json.loads(f.read_text())) for f in folder.iterdir()} == expected
+        assert done.stdout == "buffered before the fork\n"  # written once: not again by the forked processes
     assert sockets() <= before, "the zygote removes its socket's folder"

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from pipeline.engine.flags import flag_value
 from pipeline.engine.handoff import ACCEPTED
@@ -65,6 +65,8 @@ def zygote(preload: Sequence[str]) -> Iterator[None]:
     listener.bind(path)
     listener.listen(64)
     parent_alive, keep_alive = os.pipe()
+    sys.stdout.flush()  # or the workers would write what was buffered here again
+    sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
         os.close(keep_alive)
@@ -77,7 +79,8 @@ def zygote(preload: Sequence[str]) -> Iterator[None]:
     finally:
         _worker_command = None
         os.close(keep_alive)  # the zygote ends when it sees this end close
-        os.waitpid(pid, 0)
+        with suppress(ChildProcessError):  # already reaped by someone waiting for any child
+            os.waitpid(pid, 0)
 
 
 def _serve(listener: socket.socket, parent_alive: int, preload: Sequence[str], folder: str) -> None:
