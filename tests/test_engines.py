@@ -187,3 +187,14 @@ def test_local_workers_are_forked_warm_from_the_zygote_and_start_cold_without_it
         assert {tuple(json.loads(f.read_text())) for f in folder.iterdir()} == expected
         assert done.stdout == "buffered before the fork\n"  # written once: not again by the forked processes
     assert sockets() <= before, "the zygote removes its socket's folder"
+
+
+def test_without_a_place_for_its_socket_there_is_no_zygote_and_the_run_goes_on(tmp_path, monkeypatch):
+    from pipeline.engine import zygote
+
+    monkeypatch.setattr(zygote, "can_fork", lambda: True)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / ("x" * 120)))  # longer than a Unix socket path may be
+    (tmp_path / ("x" * 120)).mkdir()
+    with zygote.zygote([]):
+        assert zygote.worker_command() is None
+    assert list((tmp_path / ("x" * 120)).iterdir()) == []

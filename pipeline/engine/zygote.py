@@ -59,11 +59,21 @@ def zygote(preload: Sequence[str]) -> Iterator[None]:
     if not can_fork() or _worker_command is not None:
         yield
         return
-    folder = tempfile.mkdtemp(prefix="corpusmill-zygote-")
+    try:
+        folder = tempfile.mkdtemp(prefix="corpusmill-zygote-")
+    except OSError:  # no writable temporary folder
+        yield
+        return
     path = os.path.join(folder, SOCKET_NAME)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(64)
+    try:
+        listener.bind(path)
+        listener.listen(64)
+    except OSError:  # e.g. a path too long for a Unix socket
+        listener.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        yield
+        return
     parent_alive, keep_alive = os.pipe()
     sys.stdout.flush()  # or the workers would write what was buffered here again
     sys.stderr.flush()
