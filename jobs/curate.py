@@ -120,7 +120,8 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
     cluster_members = []
     if config.dedup.minhash.enabled:
         survivors = analyzed.reports | "SurvivorsBySource" >> beam.Map(lambda r: (r.source, r.survivors))  # summed where read: no extra shuffle
-        clusters = analyzed[BANDS] | "NearDuplicates" >> near.NearDuplicates(config.dedup.minhash, work, {u.index: u.source for u in units}, beam.pvalue.AsList(survivors))
+        clusters = analyzed[BANDS] | "NearDuplicates" >> near.NearDuplicates(config.dedup.minhash, work, {u.index: u.source for u in units}, beam.pvalue.AsList(survivors),
+                                                                           sum(piece_bytes(piece) for u in units for piece in u.pieces))
         decisions.append(clusters["members"] | "NearDecisions" >> beam.MapTuple(lambda member, root: (member, root, Stage.NEAR_DEDUP)))
         cluster_members.append(clusters["cluster_nodes"])
     if not decisions:

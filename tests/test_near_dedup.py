@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 
 from pipeline.config import MinHashConfig
 from pipeline.curate.analyze import UnitSigner
-from pipeline.curate.dedup.components import ConnectedComponents, large_star, small_star, union_find_components
+from pipeline.curate.dedup.components import (
+    WHOLE_GRAPH_MAX_INPUT_BYTES,
+    ConnectedComponents,
+    WholeGraphComponents,
+    components_for,
+    large_star,
+    small_star,
+    union_find_components,
+)
 from pipeline.curate.dedup.exact import ENTRY, exact_duplicates, text_hash
 from pipeline.curate.dedup.minhash import band_keys, jaccard, shingle_hashes, shingle_set, shingle_words, signatures
 from pipeline.curate.dedup.near import BAND_ENTRY, bucket_pairs, candidate_pairs
@@ -167,16 +175,23 @@ def test_bucket_pairs_are_the_union_of_each_buckets_candidate_pairs():
         assert set(map(tuple, bucket_pairs(np.array_split(entries, 3), 8).tolist())) == expected, trial
 
 
-def test_components_match_union_find_on_random_graphs():
+@pytest.mark.parametrize("components", [ConnectedComponents(rounds=8), WholeGraphComponents()], ids=["rounds", "whole graph"])
+def test_components_match_union_find_on_random_graphs(components):
     rng = random.Random(3)
     nodes = [f"n{i:03d}" for i in range(120)]
     edges = {tuple(sorted(rng.sample(nodes, 2))) for _ in range(110)}
     edges |= {(f"n{i:03d}", f"n{i + 1:03d}") for i in range(60, 90)}  # a long chain
     expected = sorted(union_find_components(edges).items())
+    assert len(expected) > 60
     with create_pipeline(IN_MEMORY) as p:
-        members, unconverged = p | beam.Create(sorted(edges)) | ConnectedComponents(rounds=8)
+        members, unconverged = p | beam.Create(sorted(edges)) | components
         assert_that(members, equal_to(expected), label="Members")
         assert_that(unconverged, equal_to([]), label="Converged")
+
+
+def test_small_runs_find_components_in_one_worker_and_large_runs_in_rounds():
+    assert isinstance(components_for(WHOLE_GRAPH_MAX_INPUT_BYTES, 8), WholeGraphComponents)
+    assert isinstance(components_for(WHOLE_GRAPH_MAX_INPUT_BYTES + 1, 8), ConnectedComponents)
 
 
 def test_band_keys_collide_only_for_equal_bands():
@@ -245,12 +260,18 @@ def test_compiled_split_gives_the_regex_words_hashed_with_xxh3(texts, kind):
         assert words.lengths.tolist() == [len(w) for w in expected]
 
 
-def test_verification_across_units_decides_as_exact_jaccard_over_all_pairs(tmp_path):
+@pytest.mark.parametrize("whole_graph_bytes", [WHOLE_GRAPH_MAX_INPUT_BYTES, 0], ids=["whole graph", "rounds"])
+def test_verification_across_units_decides_as_exact_jaccard_over_all_pairs(tmp_path, monkeypatch, whole_graph_bytes):
     """With LSH set to find every pair above J = 0.5 (64 bands of 2 rows), the run's near-duplicate
     removals are exactly the components of the pairs whose exact Jaccard reaches the threshold,
-    each kept at its first document. Copies lie in other units than their originals (units of
-    ~4 KB), so signed pairs and uncertain pairs go through the work directory between units."""
+    each kept at its first document, whether the components are found in one worker or in rounds.
+    Copies lie in other units than their originals (units of ~4 KB), so signed pairs and
+    uncertain pairs go through the work directory between units."""
     import json
+
+    from pipeline.curate.dedup import components
+
+    monkeypatch.setattr(components, "WHOLE_GRAPH_MAX_INPUT_BYTES", whole_graph_bytes)
     import random
 
     import pyarrow.parquet as pq

@@ -4,6 +4,11 @@ Alternating large-star and small-star rounds turn every component into a star ar
 smallest node; each round is two GroupByKeys over id pairs, never text, so no worker holds the
 graph. Rounds are unrolled (a Beam graph is static); ``CheckConverged`` gives the nodes that
 are still both a centre and a leaf, which must be none for the stars to be final.
+
+A small run's duplicate graph fits one worker many times over (15,665 edges at 1 GB), where the
+rounds cost two stages each whatever their data: ``components_for`` gives such runs
+``WholeGraphComponents``, union-find in one worker, with the same result (the smallest node of
+each component is its root either way).
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from collections.abc import Iterable, Iterator
 import apache_beam as beam
 
 Edge = tuple[str, str]  # (smaller node, larger node)
+WHOLE_GRAPH_MAX_INPUT_BYTES = 2 << 30  # runs up to this much input find components in one worker
 
 
 def large_star(node: str, neighbours: Iterable[str]) -> Iterator[Edge]:
@@ -92,8 +98,26 @@ class ConnectedComponents(beam.PTransform):
         return members, unconverged
 
 
+class WholeGraphComponents(beam.PTransform):
+    """``ConnectedComponents``' outputs from union-find over all edges in one worker (nothing is
+    left unconverged): for duplicate graphs that fit one worker."""
+
+    def expand(self, edges: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
+        members = (
+            edges
+            | "AllEdges" >> beam.combiners.ToList()
+            | "UnionFind" >> beam.FlatMap(lambda all_edges: sorted(union_find_components(all_edges).items()))
+        )
+        return members, members | "NoneUnconverged" >> beam.FlatMap(lambda _: [])
+
+
+def components_for(input_bytes: int, rounds: int) -> beam.PTransform:
+    """The components transform for a run reading ``input_bytes``."""
+    return WholeGraphComponents() if input_bytes <= WHOLE_GRAPH_MAX_INPUT_BYTES else ConnectedComponents(rounds)
+
+
 def union_find_components(edges: Iterable[Edge]) -> dict[str, str]:
-    """Reference single-machine components (node → smallest node), for tests and small inputs."""
+    """Single-machine components (node → smallest node, for every node that is not a root)."""
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:

@@ -19,7 +19,7 @@ import apache_beam as beam
 import numpy as np
 
 from pipeline.config import MinHashConfig
-from pipeline.curate.dedup.components import ConnectedComponents
+from pipeline.curate.dedup.components import components_for
 from pipeline.curate.dedup.minhash import jaccard
 from pipeline.curate.dedup.nodes import node_position, node_positions, node_unit, node_units
 from pipeline.curate.dedup.partitions import FileSlice, GroupFileSlices, entry_decoder, pack_arrays, unpack_arrays, write_blocks
@@ -214,9 +214,9 @@ class NearDuplicates(beam.PTransform):
     candidate pairs, pairs checked by exact Jaccard (near the threshold), duplicate pairs, unconverged nodes,
     cluster sizes and giant clusters."""
 
-    def __init__(self, config: MinHashConfig, work_dir: str, unit_sources: dict[int, str], unit_survivors: beam.pvalue.AsSideInput):
+    def __init__(self, config: MinHashConfig, work_dir: str, unit_sources: dict[int, str], unit_survivors: beam.pvalue.AsSideInput, input_bytes: int):
         super().__init__()
-        self._config, self._work_dir = config, work_dir
+        self._config, self._work_dir, self._input_bytes = config, work_dir, input_bytes
         self._unit_sources, self._unit_survivors = unit_sources, unit_survivors  # unit → its source; each unit's (source, documents that reached dedup)
 
     def expand(self, band_blocks: beam.PCollection) -> dict[str, beam.PCollection]:
@@ -244,7 +244,7 @@ class NearDuplicates(beam.PTransform):
             edges = (estimated.edges, checked.edges) | "MergeVerified" >> beam.Flatten()
         else:
             edges = by_first | "AllCandidates" >> beam.FlatMapTuple(lambda _, pairs: [(a, b) for a, b in pairs.tolist()])
-        clustered, unconverged = edges | "Components" >> ConnectedComponents(cfg.component_rounds)
+        clustered, unconverged = edges | "Components" >> components_for(self._input_bytes, cfg.component_rounds)
         clusters = (
             clustered
             | "ByKeeper" >> beam.MapTuple(lambda member, keeper: (keeper, member))
