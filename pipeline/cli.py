@@ -183,8 +183,8 @@ def _run_jobs(command: str, config: Config, beam_args: Sequence[str], args: argp
     from pipeline.engine.zygote import local_worker_processes, zygote
 
     preload = [WORKER_MODULES[job] for job in JOBS[command] if job in WORKER_MODULES]
-    forked = preload and local_worker_processes(all_beam_args(config.beam, beam_args)) > 1
-    with zygote(preload) if forked else nullcontext():
+    warm_workers = bool(preload) and local_worker_processes(all_beam_args(config.beam, beam_args)) > 1
+    with zygote(preload) if warm_workers else nullcontext():
         problem = unknown_flag(parser, args.command, beam_args)
         if problem:
             raise UsageError(problem)
