@@ -54,7 +54,6 @@ TARGET_UNITS = 64
 MIN_UNIT_BYTES = 1 << 20
 
 
-
 def warm_up_worker() -> None:
     """Loads each compiled kernel a curate worker may call: numba reads a kernel from its cache on
     first use (~0.5 s a process), which a zygote (``pipeline.engine.zygote``) does once for all
@@ -79,6 +78,7 @@ def warm_up_worker() -> None:
     line_and_character_counts("def f():\n    return 1\n")
     for kind in ("text", "code"):
         signatures(batch_shingle_hashes([text], 2, kind), 8, 0)
+
 
 def work_dir(config: Config) -> str:
     return layout.out(config, "curated", "_work")

@@ -149,13 +149,14 @@ class ApplyUnit(FileDoFn):
         drops_stats = write_drops(f"{self._drops_dir}/{unit_name('part', unit, '.parquet')}", all_drops)
         language = pc.fill_null(all_drops.column("language"), "")
         by_language = pa.table({"language": pc.if_else(pc.equal(language, ""), "unknown", language), "stage": all_drops.column("stage"), "reason": all_drops.column("reason")})
+        dropped: Counter = Counter()
         for row in by_language.group_by(["language", "stage", "reason"]).aggregate([([], "count_all")]).to_pylist():
             counts[count_key(Kind.LANGUAGE_DROPPED, source, row["language"], f"{row['stage']}/{row['reason']}")] += row["count_all"]
+            dropped[(row["stage"], row["reason"])] += row["count_all"]
         for key, n in sorted(counts.items()):
             yield beam.pvalue.TaggedOutput(COUNTS, (key, n))
         for pair, n in sorted(near_sources.items()):
             yield beam.pvalue.TaggedOutput(NEAR_STATS, (("duplicate_of", pair), n))
-        dropped = Counter({(row["stage"], row["reason"]): row["count_all"] for row in by_language.group_by(["stage", "reason"]).aggregate([([], "count_all")]).to_pylist()})
         signals_file = None
         if self._signals_dir is not None:
             outcomes: dict[int, tuple[str | None, str | None, str | None, str | None, int]] = {p: (d.stage, d.reason, d.keeper, None, 1) for p, d in by_position.items()}

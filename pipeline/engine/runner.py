@@ -51,7 +51,7 @@ def pipeline_options(beam_config: dict[str, Any], extra_args: Sequence[str] = ()
         raise ValueError(f"runner {runner!r} may download a binary at run time; use FnApiRunner locally or name a cluster runner")
     if runner in JOB_SERVER_FLAGS:
         engine, flag = JOB_SERVER_FLAGS[runner]
-        if not any(a.startswith(f"--{flag}=") for a in args):
+        if flag_value(args, flag) is None:
             args.append(f"--{flag}={job_server_jar(engine)}")
         if flag_value(args, "sdk_worker_parallelism") is None:
             args.append(f"--sdk_worker_parallelism={sdk_worker_processes(runner, args)}")

@@ -2,7 +2,8 @@
 
 Beam's own worker logs every start-up step at INFO to the user's terminal; this entry point
 keeps warnings and errors only, returns freed memory promptly (``pipeline.engine.memory``), then
-runs the stock worker.
+runs the stock worker. A zygote (``pipeline.engine.zygote``) prepares once and runs the harness
+in each worker it forks.
 """
 from __future__ import annotations
 
@@ -13,16 +14,34 @@ from pipeline.engine.logs import quiet_root_logging
 from pipeline.engine.memory import release_freed_memory
 
 
-def main() -> None:
+def prepare() -> None:
+    """Quiet logs, freed memory returned, Beam's worker imported."""
     quiet_root_logging()
     release_freed_memory()
-    from apache_beam.runners.worker import sdk_worker_main
+    from apache_beam.runners.worker import sdk_worker_main  # noqa: F401
 
     quiet_root_logging()  # importing Beam may have added its own handler
+
+
+def run_harness() -> None:
+    """Beam's stock worker, with the environment Beam gave this process, until Beam shuts it down."""
+    from apache_beam.runners.worker import sdk_worker_main
+
     sdk_worker_main.main([])
+
+
+def end(code: int) -> None:
+    """Ends the process once the harness has shut down, without the interpreter's teardown (0.5 s
+    a worker, and the runner stops workers one by one)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)  # Beam has shut the harness down; skip the interpreter teardown (0.5 s a worker, and the runner stops workers one by one)
+    os._exit(code)
+
+
+def main() -> None:
+    prepare()
+    run_harness()
+    end(0)
 
 
 if __name__ == "__main__":

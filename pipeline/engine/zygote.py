@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 
+from pipeline.engine import worker
 from pipeline.engine.flags import flag_value
 from pipeline.engine.handoff import ACCEPTED
 
@@ -121,17 +122,11 @@ def _serve(listener: socket.socket, parent_alive: int, preload: Sequence[str], f
 def _warm_up(preload: Sequence[str]) -> None:
     import importlib
 
-    from pipeline.engine.logs import quiet_root_logging
-    from pipeline.engine.memory import release_freed_memory
-
-    quiet_root_logging()
-    release_freed_memory()
-    importlib.import_module("apache_beam.runners.worker.sdk_worker_main")
+    worker.prepare()
     for name in preload:
         module = importlib.import_module(name)
         if hasattr(module, "warm_up_worker"):
             module.warm_up_worker()
-    quiet_root_logging()  # importing Beam may have added its own handler
 
 
 def _run_worker(connection: socket.socket) -> None:
@@ -146,14 +141,10 @@ def _run_worker(connection: socket.socket) -> None:
         connection.sendall(ACCEPTED)
         os.environ.clear()
         os.environ.update(environment)
-        from apache_beam.runners.worker import sdk_worker_main
-
-        sdk_worker_main.main([])
+        worker.run_harness()
         code = 0
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
         try:
             connection.sendall(bytes([code]))
         finally:
-            os._exit(code)
+            worker.end(code)
