@@ -69,6 +69,8 @@ class Phases:
             state = (curate_state if self.job == "curate" else build_state)(self.output_dir)
         except FileNotFoundError:  # the job deleted its work files between listing and reading: it is ending
             return
+        if state["state"] == "done":  # steps finished between two polls end by now at the latest
+            self.seen = [elapsed if t is None else t for t in self.seen]
         if state["state"] != "in progress":
             return
         total = state["units"] if self.job == "curate" else state["shards"]
