@@ -198,3 +198,21 @@ def test_without_a_place_for_its_socket_there_is_no_zygote_and_the_run_goes_on(t
     with zygote.zygote([]):
         assert zygote.worker_command() is None
     assert list((tmp_path / ("x" * 120)).iterdir()) == []
+
+
+def test_beam_flags_are_read_in_both_spellings_and_decide_the_local_worker_count():
+    """``--key=value`` and ``--key value`` are one flag to Beam's parser, so to corpusmill's lookups
+    too (a space-separated job-server jar was overridden by the fetched one, and such a
+    ``multi_processing`` run got cold workers); the last value wins; 0 workers is one per core."""
+    from pipeline.engine.flags import beam_args, flag_value
+    from pipeline.engine.zygote import local_worker_processes
+
+    args = ["--parallelism", "3", "--flink_job_server_jar=/a.jar", "--flink_job_server_jar", "/b.jar", "--save_main_session"]
+    assert flag_value(args, "parallelism") == "3" and flag_value(args, "flink_job_server_jar") == "/b.jar"
+    assert flag_value(args, "save_main_session") is None and flag_value(args, "runner") is None
+    assert flag_value(["--parallelism"], "parallelism") is None
+    assert local_worker_processes(beam_args({}, ["--direct_running_mode", "multi_processing", "--direct_num_workers", "4"])) == 4
+    assert local_worker_processes(beam_args({"direct_running_mode": "multi_processing"})) == 1
+    assert local_worker_processes(beam_args({"direct_running_mode": "multi_processing", "direct_num_workers": 0})) == os.cpu_count()
+    assert local_worker_processes(beam_args({"direct_num_workers": 2})) == 0  # in_memory: no worker processes
+    assert local_worker_processes(beam_args({"runner": "FlinkRunner", "direct_running_mode": "multi_processing"})) == 0

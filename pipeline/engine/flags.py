@@ -26,6 +26,11 @@ def beam_args(beam_config: dict[str, Any], extra_args: Sequence[str] = ()) -> li
 
 
 def flag_value(args: Sequence[str], key: str) -> str | None:
-    """The last ``--key=value`` of ``args``, else None."""
-    values = [a.split("=", 1)[1] for a in args if a.startswith(f"--{key}=")]
-    return values[-1] if values else None
+    """The last value ``args`` give ``--key`` (as ``--key=value`` or ``--key value``), else None."""
+    value = None
+    for i, arg in enumerate(args):
+        if arg.startswith(f"--{key}="):
+            value = arg.split("=", 1)[1]
+        elif arg == f"--{key}" and i + 1 < len(args) and not args[i + 1].startswith("--"):
+            value = args[i + 1]
+    return value

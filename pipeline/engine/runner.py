@@ -81,9 +81,8 @@ def create_pipeline(beam_config: dict[str, Any], extra_args: Sequence[str] = ())
     skip_ipython_probe()
     release_freed_memory()  # the driver holds the local runner's shuffles, and LOOPBACK workers run in it
     options = pipeline_options(beam_config, extra_args)
-    direct = options.view_as(DirectOptions)
-    if options.view_as(StandardOptions).runner == "FnApiRunner" and direct.direct_running_mode == "multi_processing":
-        direct.direct_running_mode = None  # our environment below replaces Beam's stock worker command
+    if zygote.local_worker_processes(beam_args(beam_config, extra_args)):
+        options.view_as(DirectOptions).direct_running_mode = None  # our environment below replaces Beam's stock worker command
         command = zygote.worker_command() or f"{sys.executable} -m pipeline.engine.worker"
         environment = SubprocessSDKEnvironment.from_command_string(command)
         return beam.Pipeline(runner=FnApiRunner(default_environment=environment), options=options)

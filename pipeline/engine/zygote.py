@@ -35,10 +35,11 @@ _worker_command: str | None = None
 
 
 def local_worker_processes(args: Sequence[str]) -> int:
-    """How many worker processes a run with these Beam flags starts locally (0: none, or not the local runner)."""
+    """How many worker processes a run with these Beam flags starts locally (0: none, or not the
+    local runner's ``multi_processing`` mode); ``--direct_num_workers=0`` is one per core, as in Beam."""
     if flag_value(args, "runner") != "FnApiRunner" or flag_value(args, "direct_running_mode") != "multi_processing":
         return 0
-    return int(flag_value(args, "direct_num_workers") or 1)
+    return int(flag_value(args, "direct_num_workers") or 1) or os.cpu_count() or 1
 
 
 def can_fork() -> bool:
