@@ -27,10 +27,13 @@ _WORD = re.compile(r"[A-Za-z_]{3,}")
 
 
 def code_originals(max_bytes: int = 200_000) -> list[tuple[str, str]]:
-    """``(relative path, source)`` of the installed Python files, sorted, each under ``max_bytes``."""
+    """``(relative path, source)`` of the installed Python files, sorted, each under ``max_bytes``;
+    not pip's editable-install finders, whose text names the folder a package was installed from."""
     root = Path(sysconfig.get_paths()["purelib"])
     out = []
     for path in sorted(root.rglob("*.py")):
+        if path.name.startswith("__editable__"):
+            continue
         try:
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
