@@ -243,3 +243,44 @@ def test_a_documents_logits_inside_a_packed_row_equal_its_logits_alone(dataset_d
                 start, checked = start + n, checked + 1
         loss = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], labels=batch["labels"], use_cache=False).loss
     assert checked > 4 and torch.isfinite(loss)
+
+
+def test_held_back_rows_are_repacked_a_group_at_a_time_each_piece_once(tmp_path):
+    """``RepackTails`` reads the held-back rows of every shard in shard order and packs their pieces
+    ``pack.group_size`` at a time (its memory stays flat at any size): each piece lands in the last
+    shard exactly once, whole; with one group the rows are those of packing every piece at once."""
+    import pyarrow as pa
+
+    from pipeline.assemble.pack import pack_best_fit
+    from pipeline.assemble.transforms import RepackTails, tail_path
+    from pipeline.config import PackConfig
+    from pipeline.io.write_arrow import ArrowShardWriter
+    from pipeline.records import PackedRow, TokenizedDocument
+
+    rng = np.random.default_rng(5)
+    seq_len, pieces = 64, []
+    for shard in range(3):
+        writer = ArrowShardWriter(tail_path(str(tmp_path), shard))
+        for row in range(7):
+            lengths = [int(n) for n in rng.integers(3, 30, size=2)]
+            ids = rng.integers(10, 500, size=sum(lengths)).astype(np.int32)
+            pieces += [ids[: lengths[0]], ids[lengths[0]:]]
+            writer.write([PackedRow(f"{row}", np.concatenate([ids, np.zeros(seq_len - len(ids), np.int32)]), lengths, ["web", "web"])])
+        writer.close()
+
+    def repacked(group_size: int) -> list[dict]:
+        out = tmp_path / f"dataset-{group_size}"
+        out.mkdir()
+        outputs = list(RepackTails(str(tmp_path), str(out), PackConfig(seq_len=seq_len, group_size=group_size, strategy="best_fit"), 0).process(3))
+        rows = pa.ipc.open_stream(str(out / "data-00003.arrow")).read_all().to_pylist()
+        assert outputs[0].value == ("tail_rows_repacked", len(rows)) and outputs[1]["rows"] == len(rows)
+        return rows
+
+    def piece_bytes(rows: list) -> list[bytes]:
+        return sorted(np.asarray(p, np.int32).tobytes() for row in rows for p in unpack_row(row))
+
+    grouped, single = repacked(5), repacked(1000)
+    assert piece_bytes(grouped) == piece_bytes(single) == sorted(p.tobytes() for p in pieces)
+    assert len(grouped) > len(single)  # groups of 5 pieces fill rows less well
+    whole, _ = pack_best_fit(3, [TokenizedDocument(str(i), "web", p) for i, p in enumerate(pieces)], seq_len, 0)
+    assert [r["input_ids"] for r in single] == [r.input_ids.tolist() for r in whole]

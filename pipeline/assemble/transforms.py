@@ -247,26 +247,41 @@ def tail_path(work: str, index: int) -> str:
 class RepackTails(FileDoFn):
     """Number of dataset shards → the stats of one last shard ``data-S.arrow``, packed from the
     pieces of the rows every ``PackShard`` held back (padded by more than ``HOLD_BACK_PADDING``), in
-    shard order, so small shards' short last rows fill each other; writes nothing when none was held back."""
+    shard order, so small shards' short last rows fill each other; writes nothing when none was held back.
+    Pieces are packed in groups of ``pack.group_size``, as ``PackShard`` packs, so memory stays flat."""
 
     def __init__(self, work: str, dataset_dir: str, pack: PackConfig, pad_id: int):
         super().__init__()
         self._work, self._dataset_dir, self._pack, self._pad_id = work, dataset_dir.rstrip("/"), pack, pad_id
 
-    def process(self, shards: int) -> Iterator[Any]:
-        pieces: list[TokenizedDocument] = []
+    def _tail_groups(self, shards: int) -> Iterator[list[TokenizedDocument]]:
+        """The held-back rows' pieces of every shard, in shard order, ``pack.group_size`` at a time."""
+        group: list[TokenizedDocument] = []
+        pieces = 0
         for index in range(shards):
             for batch in arrow_batches(tail_path(self._work, index)):
                 tokens, lengths = row_pieces(batch)
                 sources = batch.column("sources").values.to_pylist()
                 for start, length, source in zip(np.cumsum(lengths) - lengths, lengths, sources, strict=True):
-                    pieces.append(TokenizedDocument(f"{index}/{len(pieces)}", source, tokens[start : start + length]))
-        if not pieces:
+                    group.append(TokenizedDocument(f"{index}/{pieces}", source, tokens[start : start + length]))
+                    pieces += 1
+                    if len(group) == self._pack.group_size:
+                        yield group
+                        group = []
+        if group:
+            yield group
+
+    def process(self, shards: int) -> Iterator[Any]:
+        writer = None
+        repacked = 0
+        for number, group in enumerate(self._tail_groups(shards)):
+            rows, _ = PACKERS[self._pack.strategy](shards + number, group, self._pack.seq_len, self._pad_id)
+            writer = writer or ArrowShardWriter(f"{self._dataset_dir}/{layout.dataset_shard_name(shards)}")
+            writer.write(rows)
+            repacked += len(rows)
+        if writer is None:
             return
-        rows, _ = PACKERS[self._pack.strategy](shards, pieces, self._pack.seq_len, self._pad_id)
-        writer = ArrowShardWriter(f"{self._dataset_dir}/{layout.dataset_shard_name(shards)}")
-        writer.write(rows)
-        yield beam.pvalue.TaggedOutput(STATS, ("tail_rows_repacked", len(rows)))
+        yield beam.pvalue.TaggedOutput(STATS, ("tail_rows_repacked", repacked))
         yield {"file": layout.dataset_shard_name(shards), **writer.close(), "sampled_out": {}, "sampled_out_file": None,
                "planned_tokens_per_group": {}, "packed_tokens_per_group": {}}
 
