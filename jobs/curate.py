@@ -96,6 +96,11 @@ def plan(config: Config) -> list[WorkUnit]:
     return plan_units(sources, max(1, unit_bytes))
 
 
+def near_decision(member: int, root: int) -> tuple[int, int, str]:
+    """A near-dedup cluster's ``(member, keeper, stage)`` decision, as exact and id dedup give theirs."""
+    return member, root, Stage.NEAR_DEDUP
+
+
 def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit], reselect: Reselect | None = None) -> None:
     """Adds the curate graph to ``p``."""
     work = work_dir(config)
@@ -109,20 +114,20 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
         decisions.append(
             analyzed[IDS]
             | "GroupIdHashes" >> GroupFileSlices(entry_decoder(exact.ENTRY))
-            | "DuplicateIds" >> beam.FlatMapTuple(lambda _, blocks: exact.duplicate_decisions(blocks, Stage.ID_DEDUP))
+            | "DuplicateIds" >> beam.FlatMap(exact.duplicate_decisions, Stage.ID_DEDUP)
         )
     if config.dedup.exact:
         decisions.append(
             analyzed[EXACT]
             | "GroupTextHashes" >> GroupFileSlices(entry_decoder(exact.ENTRY))
-            | "ExactDuplicates" >> beam.FlatMapTuple(lambda _, blocks: exact.duplicate_decisions(blocks, Stage.EXACT_DEDUP))
+            | "ExactDuplicates" >> beam.FlatMap(exact.duplicate_decisions, Stage.EXACT_DEDUP)
         )
     cluster_members = []
     if config.dedup.minhash.enabled:
         survivors = analyzed.reports | "SurvivorsBySource" >> beam.Map(lambda r: (r.source, r.survivors))  # summed where read: no extra shuffle
         clusters = analyzed[BANDS] | "NearDuplicates" >> near.NearDuplicates(config.dedup.minhash, work, {u.index: u.source for u in units}, beam.pvalue.AsList(survivors),
                                                                            sum(piece_bytes(piece) for u in units for piece in u.pieces))
-        decisions.append(clusters["members"] | "NearDecisions" >> beam.MapTuple(lambda member, root: (member, root, Stage.NEAR_DEDUP)))
+        decisions.append(clusters["members"] | "NearDecisions" >> beam.MapTuple(near_decision))
         cluster_members.append(clusters["cluster_nodes"])
     if not decisions:
         decisions.append(p | "NoDedup" >> beam.Create([]))

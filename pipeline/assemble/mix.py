@@ -28,6 +28,9 @@ BIN_BITS = 20
 BINS = 1 << BIN_BITS
 
 DocKey = tuple[int, int, int]  # (draw, shard, position): the order in which documents take the remainder
+# Beam codes an ``int`` hint as a signed 64-bit varint, which an unsigned 64-bit draw overflows:
+# the hints Beam reads give the draw as ``Any`` (its general coder carries any Python int).
+ShuffledDocKey = tuple[Any, int, int]
 
 
 def target_tokens(mix: Mapping[str, MixConfig], tokens: Mapping[str, int]) -> dict[str, int]:

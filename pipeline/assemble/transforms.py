@@ -18,7 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.utils import shared
 
 from pipeline import layout
-from pipeline.assemble.mix import BINS, GroupMix, boundary_choice, describe, draw_bins, draws, mix_group, plan_group, target_tokens
+from pipeline.assemble.mix import BINS, GroupMix, ShuffledDocKey, boundary_choice, describe, draw_bins, draws, mix_group, plan_group, target_tokens
 from pipeline.assemble.mix import REASON as MIX_REASON
 from pipeline.assemble.pack import PACKERS
 from pipeline.assemble.tokenize import LoadedTokenizer, encode_documents
@@ -138,7 +138,7 @@ class BoundaryDocuments(FileDoFn):
         super().__init__()
         self._work = work
 
-    def process(self, shard: dict[str, Any], plans: Mapping[str, tuple[GroupMix, int]]) -> Iterator[tuple[str, tuple[tuple[int, int, int], int]]]:
+    def process(self, shard: dict[str, Any], plans: Mapping[str, tuple[GroupMix, int]]) -> Iterator[tuple[str, tuple[ShuffledDocKey, int]]]:
         if not any(needed > 0 for _, needed in plans.values()):
             return
         table = read_doc_table(self._work, shard["shard"])
@@ -150,13 +150,13 @@ class BoundaryDocuments(FileDoFn):
                 yield group, ((draw, shard["shard"], position), tokens)
 
 
-def resolve_boundary(grouped: tuple[str, Iterable[tuple[tuple[int, int, int], int]]], plans: Mapping[str, tuple[GroupMix, int]]) -> tuple[str, Any]:
+def resolve_boundary(grouped: tuple[str, Iterable[tuple[ShuffledDocKey, int]]], plans: Mapping[str, tuple[GroupMix, int]]) -> tuple[str, Any]:
     """(group, the last boundary document to take) from the boundary bin's documents."""
     group, docs = grouped
     return group, boundary_choice(list(docs), plans[group][1])
 
 
-def final_plans(plans: Mapping[str, tuple[GroupMix, int]], last_keys: Mapping[str, tuple[int, int, int]]) -> dict[str, GroupMix]:
+def final_plans(plans: Mapping[str, tuple[GroupMix, int]], last_keys: Mapping[str, ShuffledDocKey]) -> dict[str, GroupMix]:
     return {group: dataclasses.replace(plan, last_key=last_keys.get(group)) for group, (plan, _) in plans.items()}
 
 

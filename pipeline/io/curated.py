@@ -132,7 +132,7 @@ class WriteJsonFiles(beam.PTransform):
     samples), every path written even when its PCollection is empty (a None per path makes its group exist; items are never None). One GroupByKey for all the
     files: each collected file used to cost the runner three stages of its own."""
 
-    def expand(self, collections: dict[str, beam.PCollection]) -> beam.PCollection:
+    def expand(self, collections):  # {path: PCollection}: no hint, Beam takes only PCollection hints
         keyed = [items | f"Key {i}" >> beam.Map(lambda item, path: (path, item), path) for i, (path, items) in enumerate(sorted(collections.items()))]
         every_path = next(iter(collections.values())).pipeline | "EveryPath" >> beam.Create([(path, None) for path in sorted(collections)], reshuffle=False)
         return (
@@ -144,7 +144,10 @@ class WriteJsonFiles(beam.PTransform):
 
 
 class _WriteSortedJson(FileDoFn):
-    def process(self, grouped: tuple[str, Iterable[Any]]) -> None:
+    """Writes one file per group and emits nothing (so ``process`` has no return hint: Beam reads
+    ``-> None`` as an output type, which it refuses)."""
+
+    def process(self, grouped: tuple[str, Iterable[Any]]):
         path, items = grouped
         write_json(path, sorted((x for x in items if x is not None), key=lambda x: json.dumps(x, sort_keys=True)))
 

@@ -16,11 +16,11 @@ from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 
-Edge = tuple[str, str]  # (smaller node, larger node)
+Edge = tuple[int, int]  # (smaller node, larger node): nodes as ``pipeline.curate.dedup.nodes`` makes them
 WHOLE_GRAPH_MAX_INPUT_BYTES = 2 << 30  # runs up to this much input find components in one worker
 
 
-def large_star(node: str, neighbours: Iterable[str]) -> Iterator[Edge]:
+def large_star(node: int, neighbours: Iterable[int]) -> Iterator[Edge]:
     """Links every larger neighbour of ``node`` to the smallest node of its neighbourhood."""
     nbrs = set(neighbours)
     smallest = min(nbrs | {node})
@@ -29,7 +29,7 @@ def large_star(node: str, neighbours: Iterable[str]) -> Iterator[Edge]:
             yield (smallest, v)
 
 
-def small_star(node: str, smaller_neighbours: Iterable[str]) -> Iterator[Edge]:
+def small_star(node: int, smaller_neighbours: Iterable[int]) -> Iterator[Edge]:
     """Links ``node`` and its smaller neighbours to the smallest of them."""
     group = set(smaller_neighbours) | {node}
     smallest = min(group)
@@ -64,7 +64,7 @@ class StarRound(beam.PTransform):
         )
 
 
-def _roles(edge: Edge) -> Iterator[tuple[str, str]]:
+def _roles(edge: Edge) -> Iterator[tuple[int, str]]:
     yield edge[0], "centre"
     yield edge[1], "leaf"
 
@@ -89,7 +89,7 @@ class ConnectedComponents(beam.PTransform):
         super().__init__()
         self._rounds = rounds
 
-    def expand(self, edges: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
+    def expand(self, edges: beam.PCollection):  # (members, unconverged): no hint, Beam takes only PCollection hints
         for i in range(self._rounds):
             edges = edges | f"Round{i + 1}" >> StarRound()
         edges = edges | "DistinctEdges" >> beam.Distinct()
@@ -102,7 +102,7 @@ class WholeGraphComponents(beam.PTransform):
     """``ConnectedComponents``' outputs from union-find over all edges in one worker (nothing is
     left unconverged): for duplicate graphs that fit one worker."""
 
-    def expand(self, edges: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
+    def expand(self, edges: beam.PCollection):  # (members, unconverged): no hint, Beam takes only PCollection hints
         members = (
             edges
             | "AllEdges" >> beam.combiners.ToList()
@@ -116,11 +116,11 @@ def components_for(input_bytes: int, rounds: int) -> beam.PTransform:
     return WholeGraphComponents() if input_bytes <= WHOLE_GRAPH_MAX_INPUT_BYTES else ConnectedComponents(rounds)
 
 
-def union_find_components(edges: Iterable[Edge]) -> dict[str, str]:
+def union_find_components(edges: Iterable[Edge]) -> dict[int, int]:
     """Single-machine components (node → smallest node, for every node that is not a root)."""
-    parent: dict[str, str] = {}
+    parent: dict[int, int] = {}
 
-    def find(x: str) -> str:
+    def find(x: int) -> int:
         parent.setdefault(x, x)
         while parent[x] != x:
             parent[x] = parent[parent[x]]

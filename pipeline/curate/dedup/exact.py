@@ -20,9 +20,10 @@ def text_hash(text: str) -> tuple[int, int]:
     return int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little")
 
 
-def duplicate_decisions(blocks: Iterable[np.ndarray], stage: str) -> list[tuple[int, int, str]]:
-    """``(member, keeper, stage)`` decisions for the groups of equal keys in ``blocks`` (texts, or ids)."""
-    return [(member, keeper, stage) for member, keeper in exact_duplicates(blocks).tolist()]
+def duplicate_decisions(partition: tuple[int, Iterable[np.ndarray]], stage: str) -> list[tuple[int, int, str]]:
+    """``(member, keeper, stage)`` decisions for the groups of equal keys in one key partition's
+    blocks (texts, or ids)."""
+    return [(member, keeper, stage) for member, keeper in exact_duplicates(partition[1]).tolist()]
 
 
 def exact_duplicates(blocks: Iterable[np.ndarray]) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
@@ -108,7 +109,7 @@ class _EstimateJaccard(FileDoFn):
         super().__init__()
         self._work_dir, self._threshold, self._margin = work_dir, threshold, margin
 
-    def process(self, keyed: tuple[int, Iterable[list[np.ndarray]]]) -> Iterator[object]:
+    def process(self, keyed: tuple[int, Iterable[list[np.ndarray]]]) -> Iterator[Any]:
         unit, parts = keyed
         sigs = read_signatures(self._work_dir, unit)
         unsure = []
@@ -140,7 +141,7 @@ class _ExactJaccard(FileDoFn):
         super().__init__()
         self._work_dir, self._threshold = work_dir, threshold
 
-    def process(self, keyed: tuple[int, Iterable[list[np.ndarray]]]) -> Iterator[object]:
+    def process(self, keyed: tuple[int, Iterable[list[np.ndarray]]]) -> Iterator[Any]:
         unit, parts = keyed
         sets = read_shingle_sets(self._work_dir, unit)
         for pairs, offsets, flat in parts:
@@ -183,7 +184,7 @@ class _ClusterRemovals(FileDoFn):
         per_source = Counter(self._unit_sources[node_unit(node)] for node in nodes)
         return any(n > self._max_share * self._survivors[source] for source, n in per_source.items())
 
-    def process(self, keyed: tuple[int, Iterable[int]], unit_survivors: Iterable[tuple[str, int]]) -> Iterator[object]:
+    def process(self, keyed: tuple[int, Iterable[int]], unit_survivors: Iterable[tuple[str, int]]) -> Iterator[Any]:
         keeper, grouped = keyed
         members = sorted(grouped)
         removed = members
@@ -219,7 +220,7 @@ class NearDuplicates(beam.PTransform):
         self._config, self._work_dir, self._input_bytes = config, work_dir, input_bytes
         self._unit_sources, self._unit_survivors = unit_sources, unit_survivors  # unit → its source; each unit's (source, documents that reached dedup)
 
-    def expand(self, band_blocks: beam.PCollection) -> dict[str, beam.PCollection]:
+    def expand(self, band_blocks: beam.PCollection):  # {name: PCollection}: no hint, Beam takes only PCollection hints
         cfg = self._config
         by_first = (
             band_blocks

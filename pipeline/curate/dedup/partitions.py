@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
@@ -104,7 +104,7 @@ class _ReadSlices(FileDoFn):
         super().__init__()
         self._decode = decode
 
-    def process(self, grouped: tuple[int, Iterable[FileSlice]]) -> Iterator[tuple[int, list[object]]]:
+    def process(self, grouped: tuple[int, Iterable[FileSlice]]) -> Iterator[tuple[int, list[Any]]]:
         key, pieces = grouped
         yield key, [self._decode(read_slice(piece)) for piece in sorted(pieces)]
 
