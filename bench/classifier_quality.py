@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpus import prose_documents  # noqa: E402
 from pipeline.curate.classify import Classifier, binary_metrics, roc_auc, train_classifier  # noqa: E402
 from pipeline.records import content_hash, stable_fraction  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 
 def licence_documents(limit: int, words: int = 250) -> list[str]:
@@ -100,4 +101,5 @@ def recall_run(tech_train: list[str], lic_train: list[str], tech_test: list[str]
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.environment import print_installed_set  # noqa: E402
 
 def run_corpusmill(input_dir: str, work: str, compat: str) -> dict[str, float]:
     import yaml
@@ -125,4 +126,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

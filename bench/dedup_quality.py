@@ -31,6 +31,7 @@ from bench.corpus import corpus_with_duplicates, straddling_cluster  # noqa: E40
 from pipeline.config import MinHashConfig  # noqa: E402
 from pipeline.curate.dedup.components import union_find_components  # noqa: E402
 from pipeline.curate.dedup.minhash import (  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
     band_keys,
     choose_bands,
     jaccard,
@@ -149,4 +150,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import corpus_with_duplicates, write_jsonl_shards  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 
 def run_corpusmill(input_dir: str, workers: int) -> None:
@@ -97,4 +98,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpus import DEBIAN_REFERENCE_BOOKS, download_debian_reference, unpack_debian_reference  # noqa: E402
 from pipeline.read.web import EXTRACTORS  # noqa: E402
 from tokenizer.cjk import WORD_CHARS  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 MIN_WORDS = 4  # shorter "paragraphs" (single words, labels) say little about extraction
 MATCH = 0.8  # share of a paragraph's word 3-grams that must occur on the other side
@@ -100,4 +101,5 @@ def evaluate(lang: str, htmls: list[str], book: str) -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

@@ -27,6 +27,7 @@ from pipeline.curate.filters.registry import compat_modes, filter_class
 from pipeline.curate.filters.rules.c4 import C4Quality
 from pipeline.curate.filters.spacy_english import spacy_sentence_count, spacy_words
 from pipeline.records import Document
+from bench.environment import print_installed_set  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "data" / "datatrove_verdicts.jsonl.gz"
 FILTER_NAMES = ("gopher_quality", "gopher_repetition", "fineweb")
@@ -77,4 +78,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

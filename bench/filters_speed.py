@@ -23,6 +23,7 @@ from bench.corpus import prose_documents, write_jsonl_shards  # noqa: E402
 from pipeline.config import config_from_dict  # noqa: E402
 from pipeline.curate.filters.chain import filters_for_source  # noqa: E402
 from pipeline.records import Document  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 
 def code_records() -> list[dict[str, str]]:
@@ -87,4 +88,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

@@ -28,6 +28,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.engine.runner_jars import flink_distribution, job_server_jar  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 
 def free_port() -> int:
@@ -183,4 +184,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

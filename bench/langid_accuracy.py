@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import catalog_entries, catalog_paths  # noqa: E402
 from pipeline.curate.filters.rules.language import BACKENDS, CALIBRATION, calibrated  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 LOCALES = {"de": "de", "fr": "fr", "es": "es", "it": "it", "pt": "pt_BR", "nl": "nl", "pl": "pl", "sv": "sv", "da": "da", "fi": "fi",
            "hu": "hu", "ro": "ro", "cs": "cs", "tr": "tr", "id": "id", "vi": "vi", "ru": "ru", "uk": "uk", "el": "el", "he": "he",
@@ -152,4 +153,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.assemble.pack import pack_best_fit, pack_concat  # noqa: E402
 from pipeline.records import TokenizedDocument
+from bench.environment import print_installed_set  # noqa: E402
 
 GROUP = 20000  # the default pack.group_size: packing runs per group
 
@@ -80,4 +81,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

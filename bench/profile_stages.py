@@ -42,6 +42,7 @@ from pipeline.io.write_arrow import ArrowShardWriter  # noqa: E402
 from pipeline.read.formats import read_jsonl  # noqa: E402
 from pipeline.records import Document  # noqa: E402
 from tokenizer.train import save_tokenizer, train_tokenizer  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 MINHASH_BATCH = 256
 
@@ -149,4 +150,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

@@ -28,6 +28,7 @@ from pipeline.curate.filters.base import apply_filters  # noqa: E402
 from pipeline.curate.filters.chain import filters_for_source  # noqa: E402
 from pipeline.curate.filters.text import TERMINAL_PUNCTUATION  # noqa: E402
 from pipeline.records import Document, Drop  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 def prose_documents(text: str, language: str, chars: int = 1500) -> list[str]:
     joiner = "" if language in ("zh", "ja") else " "
@@ -71,4 +72,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

@@ -27,6 +27,7 @@ from pipeline.config import SourceConfig  # noqa: E402
 from pipeline.curate.repo_order import reaches, repository_documents, resolve_imports  # noqa: E402
 from pipeline.read.repos import read_repository  # noqa: E402
 from pipeline.records import Repository
+from bench.environment import print_installed_set  # noqa: E402
 
 
 def package_dirs(max_bytes: int) -> list[Path]:
@@ -105,4 +106,5 @@ def curate_archives(tmp: str, archive_bytes: int) -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

@@ -21,6 +21,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scale import corpus_dir, scale_config  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 TIGHTER = {"min_length": {"min_chars": 200}, "gopher_quality": {"min_doc_words": 100}}
 
@@ -60,4 +61,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scale import corpus_dir, scale_config  # noqa: E402
 from pipeline.report.progress import curate_state  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 
 def curate(config_path: Path) -> subprocess.Popen:
@@ -81,4 +82,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

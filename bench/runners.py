@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.flink_cluster import free_port  # noqa: E402
 from bench.scale import corpus_dir, run_measured  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 
 def runners(workers: int, pool: str) -> dict[str, list[str]]:
@@ -100,4 +101,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scale_corpus import make_corpus  # noqa: E402
 from pipeline.report.progress import build_state, curate_state  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 
 def run_measured(command: list[str], log: Path, watch: Callable[[float], None] | None = None) -> tuple[float, float]:
@@ -154,4 +155,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

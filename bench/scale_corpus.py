@@ -22,6 +22,7 @@ from typing import Iterator
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import docstring_documents  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 _WORD = re.compile(r"[A-Za-z_]{3,}")
 
@@ -118,4 +119,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

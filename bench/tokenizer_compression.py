@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.tokenizer_corpus import mixed_sample  # noqa: E402
 from tokenizer import Encoder, train_tokenizer  # noqa: E402
 from tokenizer.sentencepiece_backend import SentencePieceEncoder, train_sentencepiece  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 
 def main() -> None:
@@ -47,4 +48,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

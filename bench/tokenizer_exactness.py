@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.tokenizer_corpus import mixed_sample  # noqa: E402
 from tokenizer import Encoder, train_tokenizer  # noqa: E402
 from tokenizer.fast import unicode_strings  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 BATCH = 20_000
 
@@ -59,4 +60,5 @@ def main() -> None:
         print(f"real text {mb:.0f} MB, {name}: {mb / seconds:.2f} MB/s ({reference / seconds:.1f}× HF)")
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

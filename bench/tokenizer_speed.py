@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.tokenizer_corpus import mixed_sample  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 
 def train_one(kind: str, sample_file: str, vocab: int, out: str) -> None:
@@ -87,4 +88,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

@@ -25,6 +25,7 @@ from pipeline.dataset import RankReader  # noqa: E402
 from pipeline.io.write_arrow import ArrowShardWriter, write_dataset_metadata  # noqa: E402
 from pipeline.records import PackedRow  # noqa: E402
 from pipeline.tools.export import export_megatron  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
 
 
 def synthetic_dataset(directory: Path, shards: int, rows: int, seq_len: int, vocab: int) -> None:
@@ -86,4 +87,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()

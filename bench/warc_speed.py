@@ -29,6 +29,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.extraction_quality import (  # noqa: E402
+from bench.environment import print_installed_set  # noqa: E402
     debian_reference,
     found_in,
     paragraphs,
@@ -132,4 +133,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print_installed_set()
     main()
