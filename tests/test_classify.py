@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 import yaml
 
 from pipeline.cli import main
@@ -34,6 +35,7 @@ def test_roc_auc_counts_ties_as_half():
     assert roc_auc(np.array([0.5, 0.5]), np.array([True, False])) == 0.5
 
 
+@pytest.mark.slow
 def test_training_writes_a_model_and_a_card_with_held_out_metrics_and_is_deterministic(tmp_path):
     math = write_jsonl(tmp_path / "math.jsonl", documents(MATH, 400, 1))
     cooking = write_jsonl(tmp_path / "cooking.jsonl", documents(COOKING, 400, 2))
@@ -48,6 +50,7 @@ def test_training_writes_a_model_and_a_card_with_held_out_metrics_and_is_determi
     assert scores[0] > 0.9 > 0.1 > scores[1]
 
 
+@pytest.mark.slow
 def test_the_classifier_filter_tags_or_drops_in_a_run(tmp_path):
     train_classifier([write_jsonl(tmp_path / "m.jsonl", documents(MATH, 300, 1))], [write_jsonl(tmp_path / "c.jsonl", documents(COOKING, 300, 2))],
                      str(tmp_path / "clf"), label="math")
@@ -84,6 +87,7 @@ def test_a_missing_classifier_fails_before_any_work(tmp_path):
     assert not (tmp_path / "out" / "curated").exists()
 
 
+@pytest.mark.slow
 def test_iterative_recall_marks_domains_adds_their_pages_and_is_deterministic(tmp_path):
     """Seed math vs random pages (cooking, sports); the pool holds a math forum (math words plus forum chatter), a recipe
     site and a sports site. The forum is recalled and marked; its pages join the positives, and the

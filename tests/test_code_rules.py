@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ("pipeline.records", "pipeline.config", "pipeline.config_checks", "pipeline.layout", "pipeline.io")
 COUNT_KEYS = "pipeline.report.counts"  # the count-key contract every step emits with
@@ -84,6 +86,7 @@ def test_ruff_finds_nothing_in_the_package_code():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_mypy_finds_nothing_in_the_package_code():
     """The type hints of pipeline/, tokenizer/ and jobs/ check ([tool.mypy] in pyproject.toml)."""
     import subprocess

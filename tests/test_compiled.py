@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 PROBE = """
 import json, sys
 if sys.argv[1] == "no-cache":
@@ -19,6 +21,7 @@ print(json.dumps([text_words(text).word_count, shingle_hashes(text, 5).tolist(),
 """
 
 
+@pytest.mark.slow
 def test_kernels_compile_without_a_cache_location_and_give_the_same_results():
     def probe(mode: str) -> list:
         done = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True)

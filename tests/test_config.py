@@ -124,6 +124,7 @@ def test_the_old_unit_size_key_is_accepted_with_a_deprecation_message():
         config_from_dict({"sources": source, "output": {"shard_mb": 8, "unit_mb": 8}})
 
 
+@pytest.mark.slow
 def test_the_command_ends_with_main_s_code_its_output_and_exit_handlers(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(f"sources:\n  - name: web\n    paths: ['{tmp_path}/missing-*.jsonl']\n")

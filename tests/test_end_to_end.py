@@ -100,6 +100,7 @@ def manifest_of(out: Path) -> dict:
     return json.loads((out / "dataset" / "manifest.json").read_text())
 
 
+@pytest.mark.slow
 def test_byte_range_units_keep_every_document_and_runners_agree_byte_for_byte(built):
     tmp_path, config, _ = built
     sharded = dict(config, output={"unit_mb": 0.004})  # the web JSONL is cut into byte ranges of ~4 KB

@@ -59,6 +59,7 @@ def reference(tmp_path_factory):
     return tmp_path, corpus, run_on(tmp_path, corpus, "fnapi")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", sorted(ENGINES))
 def test_real_engine_gives_identical_files_and_counts(reference, engine):
     tmp_path, corpus, local = reference
@@ -121,6 +122,7 @@ def test_launcher_manifest_lines_are_wrapped_as_the_jar_spec_requires(tmp_path):
     assert "some-lib/dependency-number-039-with-a-long-name.jar" in unfolded and "Add-Opens: java.base/java.lang" in unfolded
 
 
+@pytest.mark.slow
 def test_a_standalone_flink_cluster_with_the_worker_pool_writes_the_same_shards_to_s3(tmp_path):
     """JobManager, TaskManager, Beam's worker pool (EXTERNAL) and the job server as separate
     processes on loopback; input and output on an S3 server (``bench/flink_cluster.py``)."""
@@ -163,6 +165,7 @@ def record_worker_command_line(element: int, folder: str) -> int:
     return element
 
 
+@pytest.mark.slow
 def test_local_workers_are_forked_warm_from_the_zygote_and_start_cold_without_it(tmp_path):
     """With a zygote, a worker is a fork of the driver (its command line) that has imported the
     preloaded job module and does not write the driver's buffered output again; where the zygote cannot be reached, and without one, a worker starts

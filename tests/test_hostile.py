@@ -291,6 +291,7 @@ def test_zip_symlink_entries_are_skipped(tmp_path):
     assert [(r.id, r.reason) for r in records if isinstance(r, Drop)] == [("r/r/passwd.py", "symlink")]
 
 
+@pytest.mark.slow
 def test_a_fifo_matched_by_a_glob_is_a_dead_letter_not_a_hang(tmp_path):
     (tmp_path / "in").mkdir()
     write_jsonl(tmp_path / "in" / "a.jsonl", [{"id": "a", "text": "a document that is long enough to keep"}])

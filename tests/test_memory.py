@@ -6,22 +6,20 @@ import sys
 
 PROBE = """
 import sys
-import numpy as np
 import psutil
 from pipeline.engine.memory import release_freed_memory
 if sys.argv[1] == "set":
     assert release_freed_memory()
-big = np.ones(2_000_000)
+big = bytearray(16_000_000)
 del big  # freeing a 16 MB block raises glibc's mmap threshold, unless it is fixed
 blocks, pins = [], []
 for _ in range(300):
-    blocks.append(np.ones(250_000))  # 2 MB each
-    pins.append(np.ones(1_000))  # small blocks between them keep the freed heap from being trimmed
+    blocks.append(bytearray(2_000_000))  # 2 MB each, from malloc (numpy's allocator differs between releases)
+    pins.append(bytearray(8_000))  # small blocks between them keep the freed heap from being trimmed
 before = psutil.Process().memory_info().rss
 del blocks
 print(before - psutil.Process().memory_info().rss)
 """
-
 
 def test_large_freed_blocks_leave_the_process():
     def freed(mode: str) -> int:

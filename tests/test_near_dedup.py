@@ -46,6 +46,7 @@ from tests.conftest import WORDS
 IN_MEMORY = {"runner": "FnApiRunner", "direct_running_mode": "in_memory", "direct_num_workers": 1}
 
 
+@pytest.mark.slow
 def test_signatures_equal_datasketch_affine64():
     texts = ["the quick brown fox jumps over the lazy dog " * 3, "a b", "数据管道处理中文文本和日本語"]
     shingles = [shingle_hashes(t, 5) for t in texts]

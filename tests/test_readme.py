@@ -29,6 +29,7 @@ def demo_directory(tmp_path_factory) -> Path:
     return where
 
 
+@pytest.mark.slow
 def test_the_python_blocks_run_as_written_on_the_demo(demo_directory):
     script = "\n\n".join(blocks("python"))
     assert "reader.batches(" in script and "labels=batch[\"labels\"]" in script
@@ -40,6 +41,7 @@ def test_the_python_blocks_run_as_written_on_the_demo(demo_directory):
     assert (demo_directory / "checkpoint.pt").exists()
 
 
+@pytest.mark.slow
 def test_the_export_block_runs_as_written_and_both_exports_are_recorded(demo_directory):
     import json
 

@@ -159,6 +159,7 @@ def test_suffix_window_finds_the_leftmost_suffix():
         assert (mine and mine.span()) == (theirs and theirs.span()), s
 
 
+@pytest.mark.slow
 def test_filter_modes_bench_prints_the_readme_figures():
     """``python bench/filter_modes.py`` (the README's agreement table and per-rule changes) runs as written."""
     import subprocess

@@ -130,6 +130,7 @@ def test_a_killed_build_leaves_nothing_loadable_and_resumes(tmp_path, corpus):
     assert len(load(str(dataset))) > 0
 
 
+@pytest.mark.slow
 def test_portable_runner_gives_the_same_shards(tmp_path, corpus):
     config = base_config(tmp_path, corpus["sources"], dedup={"minhash": {"enabled": False}})
     local = write_config(tmp_path, config, "local.yaml")

@@ -84,6 +84,7 @@ def test_an_interrupted_build_reuses_its_tokenized_shards(tmp_path, monkeypatch)
     assert digests(tmp_path / "out") == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode, kills", [("in_memory", 12), ("multi_processing", 8)])
 def test_runs_killed_at_random_moments_resume_to_identical_output(tmp_path, mode, kills):
     sources = many_units(tmp_path)

@@ -22,6 +22,7 @@ def s3_endpoint():
         yield endpoint
 
 
+@pytest.mark.slow
 def test_curate_and_build_on_s3_match_a_local_run(tmp_path, s3_endpoint):
     s3 = s3_client(s3_endpoint)
     s3.create_bucket(Bucket="corpus")
@@ -54,6 +55,7 @@ def test_curate_and_build_on_s3_match_a_local_run(tmp_path, s3_endpoint):
     assert s3_json("out/report/report.json")["curate"]["sources"]["web"]["reconciles"]
 
 
+@pytest.mark.slow
 def test_a_rerun_on_s3_with_changed_input_clears_the_earlier_runs_files(tmp_path, s3_endpoint):
     """Object stores have no folders (``exists`` is False for a prefix): the files a job owns,
     its work files and temp files are found by listing, so nothing of an earlier run is reused."""

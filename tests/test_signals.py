@@ -5,6 +5,7 @@ import json
 from collections import Counter
 
 import pyarrow.parquet as pq
+import pytest
 import yaml
 
 from pipeline.config import load_config
@@ -101,6 +102,7 @@ def written(out):
     return {str(f.relative_to(out)): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files)}
 
 
+@pytest.mark.slow
 def test_reselect_writes_what_a_full_rerun_with_tighter_thresholds_writes(tmp_path, corpus, monkeypatch):
     base = base_config(tmp_path, [])["filters"]
     loose = {**base, "min_length": {"min_chars": 20}, "gopher_quality": {"enabled": True, "min_doc_words": 30, "min_stop_words": 0}}

@@ -98,6 +98,7 @@ def test_export_of_a_read_only_dataset_records_in_its_own_folder(dataset_dir, tm
     assert pair["bin_sha256"] == hashlib.sha256((tmp_path / "ro" / "corpus.bin").read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_megatron_cores_own_reader_reads_the_export(dataset_dir, tmp_path):
     from megatron.core.datasets import indexed_dataset as indexed
     _, directory = dataset_dir
@@ -192,6 +193,7 @@ def test_labels_skip_padding_and_every_documents_first_token():
     assert out.tolist() == [IGNORE_INDEX, 11, 12, IGNORE_INDEX, 14, 15, 16] + [IGNORE_INDEX] * 3
 
 
+@pytest.mark.slow
 def test_unfilled_rows_of_small_shards_are_repacked_together(tmp_path):
     """Small shards of documents of very different lengths: every shard but the last holds only
     (nearly) full rows, the last packs the rows they left well short of full, and padding falls under 0.5%."""
