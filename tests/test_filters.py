@@ -166,6 +166,7 @@ def test_pii_redacted_in_place():
     assert PiiRedactor()(doc('grammar: stmt ::= "assert" expr; std::vector<int> and a::b')) is None
 
 
+@pytest.mark.slow
 @given(st.lists(st.sampled_from(["a", "F", "0", "9", ".", ":", "@", "x.io", "::", " ", "\n", "192", "db8", "fe80", "-", "_", "com", "g"]), max_size=40).map("".join))
 @settings(max_examples=5000, deadline=None)
 def test_pii_scans_skipped_by_their_hint_change_nothing(text):

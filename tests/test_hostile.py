@@ -128,6 +128,7 @@ def test_build_and_tokenizer_refuse_a_curated_folder_without_success(finished_ru
         assert "is not complete" in err and "run `corpusmill curate`" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_changed_input_rebuilds_the_tokenizer_and_the_dataset(finished_run, corpus):
     tmp_path, config, path = finished_run
     out = Path(config["output_dir"])
@@ -219,6 +220,7 @@ def test_a_rerun_keeps_files_it_did_not_write(finished_run):
 # 4-5. Surrogates (above) and bounded decompression -----------------------------------------
 
 
+@pytest.mark.slow
 def test_a_decompression_bomb_is_cut_with_flat_memory(tmp_path):
     path = tmp_path / "bomb.jsonl.gz"
     head = b"".join(json.dumps({"id": f"d{i}", "text": f"document {i}"}).encode() + b"\n" for i in range(3))

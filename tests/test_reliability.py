@@ -94,6 +94,7 @@ def test_error_budget_and_preflight_fail_with_one_clear_line(tmp_path, corpus, c
     assert "pack.seq_len: must be at least" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_up_to_date_jobs_are_skipped_and_force_redoes_them(tmp_path, corpus, capsys):
     path = write_config(tmp_path, base_config(tmp_path, corpus["sources"], dedup={"minhash": {"enabled": False}}))
     assert main(["run", str(path)]) == 0
@@ -107,6 +108,7 @@ def test_up_to_date_jobs_are_skipped_and_force_redoes_them(tmp_path, corpus, cap
     assert json.loads((tmp_path / "out" / "dataset" / "manifest.json").read_text())["shards"] == first["shards"]
 
 
+@pytest.mark.slow
 def test_a_killed_build_leaves_nothing_loadable_and_resumes(tmp_path, corpus):
     config = base_config(tmp_path, corpus["sources"], dedup={"minhash": {"enabled": False}})
     path = write_config(tmp_path, config)

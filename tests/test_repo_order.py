@@ -4,6 +4,8 @@ from __future__ import annotations
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 from pipeline.curate.repo_order import dependency_order, reaches, resolve_imports
 from pipeline.read.code_files import language_of
 
@@ -124,6 +126,7 @@ def reader_edges(files: dict[str, str]) -> dict[str, set[str]]:
     return edges
 
 
+@pytest.mark.slow
 def test_package_init_files_come_after_the_submodules_they_gather():
     """Installed packages that re-export their submodules from __init__.py, and standard-library ones:
     every import edge the independent reader finds, outside a genuine cycle, points backwards in

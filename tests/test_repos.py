@@ -11,6 +11,7 @@ from pathlib import Path
 
 import datasets
 import pyarrow.parquet as pq
+import pytest
 import yaml
 from dulwich import porcelain
 
@@ -209,6 +210,7 @@ def package_bytes(directory: Path) -> int:
     return sum(f.stat().st_size for f in directory.rglob("*.py"))
 
 
+@pytest.mark.slow
 def test_installed_packages_as_repositories_keep_every_import_before_its_user(tmp_path):
     """Packages installed on this machine, each a repository: for every resolved import edge A → B
     outside a cycle, B precedes A in the repository's documents."""

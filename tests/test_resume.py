@@ -42,6 +42,7 @@ def write_config(tmp_path: Path, config: dict) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_an_interrupted_curate_reuses_its_analyzed_units(tmp_path, monkeypatch):
     sources = many_units(tmp_path)
     (tmp_path / "reference").mkdir()
@@ -63,6 +64,7 @@ def test_an_interrupted_curate_reuses_its_analyzed_units(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "out" / "report" / "report.json").read_text())["curate"]["units_resumed"] == 0
 
 
+@pytest.mark.slow
 def test_an_interrupted_build_reuses_its_tokenized_shards(tmp_path, monkeypatch):
     from pipeline.assemble import transforms
 

@@ -66,6 +66,7 @@ def chain_documents(links: int, length: int = 200, step: int = 10) -> list[dict[
     return [{"id": f"c{k:02d}", "text": " ".join(words[k * step : k * step + length]) + "."} for k in range(links)]
 
 
+@pytest.mark.slow
 def test_a_chained_giant_cluster_keeps_the_members_far_from_its_keeper(tmp_path):
     jsonl = write_jsonl(tmp_path / "in" / "chain.jsonl", chain_documents(26))
     sources = [{"name": "chain", "paths": [str(jsonl)], "format": "jsonl", "id_field": "id"}]

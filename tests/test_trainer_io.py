@@ -223,6 +223,7 @@ def test_unfilled_rows_of_small_shards_are_repacked_together(tmp_path):
     assert manifest["tokens"] == sum(map(sum, fills))
 
 
+@pytest.mark.slow
 def test_a_documents_logits_inside_a_packed_row_equal_its_logits_alone(dataset_dir):
     """With the README's flags (position_ids from the reader, use_cache=False), a small Hugging Face
     Llama restarts attention at every document of a packed row; the int64 labels give a loss."""
