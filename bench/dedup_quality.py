@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpus import corpus_with_duplicates, straddling_cluster  # noqa: E402
 from pipeline.config import MinHashConfig  # noqa: E402
 from pipeline.curate.dedup.components import union_find_components  # noqa: E402
+from pipeline.curate.dedup.exact import text_hash  # noqa: E402
 from pipeline.curate.dedup.minhash import (  # noqa: E402
 from bench.environment import print_installed_set  # noqa: E402
     band_keys,
@@ -79,6 +80,7 @@ def predicted_pairs(docs: list[Document], config: MinHashConfig, candidates=buck
     keys = band_keys(sigs, bands, rows)
     entries = np.zeros(keys.size, BAND_ENTRY)
     entries["key"], entries["node"] = keys.ravel(), np.repeat(np.arange(len(docs), dtype=np.uint64), bands)
+    entries["text"] = np.repeat(np.array([text_hash(d.text)[0] for d in docs], dtype=np.uint64), bands)  # as AnalyzeUnit writes them
     pairs = candidates([entries], config.max_bucket_pairs).astype(np.int64)
     if config.verify:  # as NearDuplicates: the MinHash estimate decides, exact Jaccard within the margin
         small, margin = sigs.astype(np.uint32), estimate_margin(config.num_perm)

@@ -3,7 +3,7 @@ import logging
 
 from pipeline.engine.logs import QuietBeamLogs
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # Beam logs some of its noise while being imported, before any handler of ours exists: filter it
 # on the root logger itself, from the first import of corpusmill on.

@@ -24,7 +24,7 @@ from pipeline.curate.dedup.components import (
 )
 from pipeline.curate.dedup.exact import ENTRY, exact_duplicates, text_hash
 from pipeline.curate.dedup.minhash import band_keys, jaccard, shingle_hashes, shingle_set, shingle_words, signatures
-from pipeline.curate.dedup.near import BAND_ENTRY, bucket_pairs, candidate_pairs
+from pipeline.curate.dedup.near import BAND_ENTRY, bucket_pairs, candidate_pairs, exact_representatives
 from pipeline.curate.dedup.nodes import make_node, node_position, node_positions, node_unit, node_units, priority_ranks
 from pipeline.curate.dedup.partitions import (
     PARTITIONS,
@@ -151,12 +151,24 @@ def test_bucket_pairs_are_distinct_and_linear_for_big_buckets():
     def block(rows):
         b = np.zeros(len(rows), BAND_ENTRY)
         b["key"], b["node"] = zip(*rows)
+        b["text"] = b["node"]  # every document its own text
         return b
     small = [(1, 5), (1, 3), (1, 4), (2, 3), (2, 5), (2, 3), (9, 8)]
     assert bucket_pairs([block(small)], 32).tolist() == [[3, 4], [3, 5], [4, 5]]
     big = [(1, n) for n in range(10, 20)]
     ring = bucket_pairs([block(big[:4]), block(big[4:])], 3)  # one neighbour each, in the bucket's cyclic order
     assert len(ring) == 10 and sorted(np.bincount(ring.ravel().astype(np.int64))[10:].tolist()) == [2] * 10
+
+
+def test_documents_of_one_text_enter_pairing_as_their_smallest_node():
+    """A bucket of a million copies of one page and two other pages pairs three nodes: the copies'
+    smallest node (their exact keeper) stands for all of them, in every bucket they share."""
+    copies = np.zeros(1_000_000, BAND_ENTRY)
+    copies["key"], copies["node"], copies["text"] = 7, np.arange(100, 1_000_100), 555
+    others = np.zeros(3, BAND_ENTRY)
+    others["key"], others["node"], others["text"] = (7, 7, 8), (50, 2_000_000, 60), (1, 2, 1)
+    assert bucket_pairs(np.array_split(np.concatenate([copies, others]), 4), 32).tolist() == [[50, 100], [50, 2_000_000], [100, 2_000_000]]
+    assert exact_representatives(np.concatenate([others, copies[:5]]))[["key", "node"]].tolist() == [(7, 50), (7, 100), (7, 2_000_000), (8, 60)]
 
 
 def test_bucket_pairs_are_the_union_of_each_buckets_candidate_pairs():
@@ -167,6 +179,7 @@ def test_bucket_pairs_are_the_union_of_each_buckets_candidate_pairs():
         entries = np.zeros(n, BAND_ENTRY)
         entries["key"] = rng.integers(0, max(1, n // int(rng.integers(1, 40))), n)
         entries["node"] = rng.choice(1 << 40, n, replace=False)
+        entries["text"] = entries["node"]
         distinct = np.unique(entries)
         expected = set()
         for key in np.unique(distinct["key"]).tolist():
@@ -218,6 +231,7 @@ def test_large_buckets_keep_pair_recall_in_a_cluster_straddling_the_threshold():
     keys = band_keys(sigs, bands, rows)
     entries = np.zeros(keys.size, BAND_ENTRY)
     entries["key"], entries["node"] = keys.ravel(), np.repeat(np.arange(len(texts), dtype=np.uint64), bands)
+    entries["text"] = entries["node"]
     pairs = bucket_pairs([entries], 8)
     assert len(pairs) < len(texts) * bands * 4 + 1  # linear, not all 79,800 pairs
     edges = [(a, b) for a, b in pairs.tolist() if jaccard(sets[a], sets[b]) >= 0.8]

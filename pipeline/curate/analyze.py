@@ -254,7 +254,7 @@ class UnitAnalysis:
         self._index.ids.append(doc.id)
         self._index.sources.append(doc.source)
         self._index.sizes.append(len(doc.text.encode("utf-8", "surrogatepass")))
-        if self._config.dedup.exact:
+        if self._config.dedup.exact or self._minhash is not None:  # near dedup pairs a group of equal texts once
             self._hashes.append(exact.text_hash(doc.text))
         if self._check_ids:
             self._id_hashes.append(exact.text_hash(doc.id))
@@ -298,8 +298,10 @@ class UnitAnalysis:
             return np.zeros(0, BAND_ENTRY)
         keys = np.concatenate(minhash.band_keys)
         entries = np.zeros(keys.size, BAND_ENTRY)
+        positions = np.concatenate(minhash.positions)
         entries["key"] = keys.ravel()
-        entries["node"] = np.repeat(np.uint64(base) + np.concatenate(minhash.positions), keys.shape[1])
+        entries["node"] = np.repeat(np.uint64(base) + positions, keys.shape[1])
+        entries["text"] = np.repeat(np.array([h1 for h1, _ in self._hashes], dtype=np.uint64)[positions.astype(np.int64)], keys.shape[1])
         return entries
 
 

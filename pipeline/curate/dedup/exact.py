@@ -26,6 +26,12 @@ def duplicate_decisions(partition: tuple[int, Iterable[np.ndarray]], stage: str)
     return [(member, keeper, stage) for member, keeper in exact_duplicates(partition[1]).tolist()]
 
 
+def duplicate_edges(partition: tuple[int, Iterable[np.ndarray]]) -> list[tuple[int, int]]:
+    """``(keeper, member)`` edges of one key partition's groups of equal texts: near dedup's
+    components take them as verified (Jaccard 1), since LSH pairs each group only through its keeper."""
+    return [(keeper, member) for member, keeper in exact_duplicates(partition[1]).tolist()]
+
+
 def exact_duplicates(blocks: Iterable[np.ndarray]) -> np.ndarray:
     """``(member, keeper)`` node pairs, shape ``(k, 2)``, for every document whose text a smaller node also has."""
     parts = list(blocks)

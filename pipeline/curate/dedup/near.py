@@ -30,7 +30,7 @@ from pipeline.records import mix64
 
 REASON = "near_duplicate"
 BANDS = "bands"  # the kind of key file band entries are in
-BAND_ENTRY = np.dtype([("key", "<u8"), ("node", "<u8")])
+BAND_ENTRY = np.dtype([("key", "<u8"), ("node", "<u8"), ("text", "<u8")])  # text: the first half of the document's exact text hash
 _NO_PAIRS = np.zeros((0, 2), dtype=np.uint64)
 
 
@@ -52,10 +52,22 @@ def candidate_pairs(nodes: np.ndarray, key: int, max_all_pairs: int) -> np.ndarr
     return np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1)
 
 
+def exact_representatives(entries: np.ndarray) -> np.ndarray:
+    """Band entries with each bucket's documents of one text reduced to the smallest node, sorted by
+    (key, node). Equal texts have equal signatures, so an exact group shares every bucket and its
+    smallest node (its exact keeper) stands for it in each: a page copied a million times enters
+    pairing as one node. The group's own edges come from exact dedup (``exact.duplicate_edges``)."""
+    entries = entries[np.lexsort((entries["node"], entries["text"], entries["key"]))]
+    first = np.concatenate([[True], (entries["key"][1:] != entries["key"][:-1]) | (entries["text"][1:] != entries["text"][:-1])])
+    kept = entries[first]
+    return kept[np.lexsort((kept["node"], kept["key"]))]
+
+
 def bucket_pairs(blocks: Iterable[np.ndarray], max_all_pairs: int) -> np.ndarray:
-    """Distinct ``(smaller, larger)`` node pairs to check among those sharing a bucket, from blocks of ``BAND_ENTRY``."""
+    """Distinct ``(smaller, larger)`` node pairs to check among those sharing a bucket, from blocks
+    of ``BAND_ENTRY``; documents of one text meet the others once, as one node."""
     parts = list(blocks)
-    entries = np.unique(np.concatenate(parts)) if parts else np.zeros(0, BAND_ENTRY)  # sorted by (key, node)
+    entries = exact_representatives(np.concatenate(parts)) if parts else np.zeros(0, BAND_ENTRY)
     if len(entries) < 2:
         return _NO_PAIRS
     keys, nodes = entries["key"], entries["node"]
@@ -209,7 +221,8 @@ class _ClusterRemovals(FileDoFn):
 
 
 class NearDuplicates(beam.PTransform):
-    """``(partition, FileSlice)`` of band entries → ``members`` (``(member node, root node)`` for every
+    """``{"bands": (partition, FileSlice) of band entries, "exact_edges": (keeper, member) of equal
+    texts}`` → ``members`` (``(member node, root node)`` for every
     document a cluster removes; in a cluster over ``max_cluster`` or ``max_cluster_share`` only those near the root),
     ``cluster_nodes`` and ``giant_clusters`` (``_ClusterRemovals``), and ``stats``: ``((kind, detail), n)`` to sum, for
     candidate pairs, pairs checked by exact Jaccard (near the threshold), duplicate pairs, unconverged nodes,
@@ -220,10 +233,10 @@ class NearDuplicates(beam.PTransform):
         self._config, self._work_dir, self._input_bytes = config, work_dir, input_bytes
         self._unit_sources, self._unit_survivors = unit_sources, unit_survivors  # unit → its source; each unit's (source, documents that reached dedup)
 
-    def expand(self, band_blocks: beam.PCollection):  # {name: PCollection}: no hint, Beam takes only PCollection hints
+    def expand(self, inputs):  # {name: PCollection} in and out: no hints, Beam takes only PCollection hints
         cfg = self._config
         by_first = (
-            band_blocks
+            inputs["bands"]
             | "GroupBuckets" >> GroupFileSlices(entry_decoder(BAND_ENTRY))
             | "CandidatePairs" >> beam.FlatMapTuple(lambda _, blocks: by_unit(bucket_pairs(blocks, cfg.max_bucket_pairs), 0))
             | "GroupByFirstUnit" >> beam.GroupByKey()
@@ -245,7 +258,8 @@ class NearDuplicates(beam.PTransform):
             edges = (estimated.edges, checked.edges) | "MergeVerified" >> beam.Flatten()
         else:
             edges = by_first | "AllCandidates" >> beam.FlatMapTuple(lambda _, pairs: [(a, b) for a, b in pairs.tolist()])
-        clustered, unconverged = edges | "Components" >> components_for(self._input_bytes, cfg.component_rounds)
+        graph = (edges, inputs["exact_edges"]) | "WithExactEdges" >> beam.Flatten()
+        clustered, unconverged = graph | "Components" >> components_for(self._input_bytes, cfg.component_rounds)
         clusters = (
             clustered
             | "ByKeeper" >> beam.MapTuple(lambda member, keeper: (keeper, member))
