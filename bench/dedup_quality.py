@@ -27,12 +27,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.environment import print_installed_set  # noqa: E402
 from bench.corpus import corpus_with_duplicates, straddling_cluster  # noqa: E402
 from pipeline.config import MinHashConfig  # noqa: E402
 from pipeline.curate.dedup.components import union_find_components  # noqa: E402
 from pipeline.curate.dedup.exact import text_hash  # noqa: E402
 from pipeline.curate.dedup.minhash import (  # noqa: E402
-from bench.environment import print_installed_set  # noqa: E402
     band_keys,
     choose_bands,
     jaccard,
@@ -61,7 +61,7 @@ def true_similarities(docs: list[Document], ngram: int) -> dict[tuple[str, str],
     return {(a, b): n / (len(sets[a]) + len(sets[b]) - n) for (a, b), n in shared.items()}
 
 
-def star_pairs(blocks: list[np.ndarray], max_all_pairs: int) -> np.ndarray:
+def star_pairs(blocks: list[np.ndarray], max_all_pairs: int, _neighbours: int) -> np.ndarray:
     """The baseline large-bucket rule: all pairs of small buckets, a star around the smallest member otherwise."""
     entries = np.unique(np.concatenate(blocks))
     pairs = set()
@@ -80,8 +80,11 @@ def predicted_pairs(docs: list[Document], config: MinHashConfig, candidates=buck
     keys = band_keys(sigs, bands, rows)
     entries = np.zeros(keys.size, BAND_ENTRY)
     entries["key"], entries["node"] = keys.ravel(), np.repeat(np.arange(len(docs), dtype=np.uint64), bands)
-    entries["text"] = np.repeat(np.array([text_hash(d.text)[0] for d in docs], dtype=np.uint64), bands)  # as AnalyzeUnit writes them
-    pairs = candidates([entries], config.max_bucket_pairs).astype(np.int64)
+    texts = np.array([text_hash(d.text)[0] for d in docs], dtype=np.uint64)
+    entries["text"] = np.repeat(texts, bands)  # as AnalyzeUnit writes them
+    pairs = candidates([entries], config.max_bucket_pairs, config.large_bucket_neighbours).astype(np.int64)
+    first_of_text: dict[int, int] = {}
+    exact_edges = {(first_of_text.setdefault(t, i), i) for i, t in enumerate(texts.tolist())} - {(i, i) for i in range(len(docs))}  # as exact dedup adds them
     if config.verify:  # as NearDuplicates: the MinHash estimate decides, exact Jaccard within the margin
         small, margin = sigs.astype(np.uint32), estimate_margin(config.num_perm)
         estimate = (small[pairs[:, 0]] == small[pairs[:, 1]]).mean(axis=1)
@@ -91,7 +94,7 @@ def predicted_pairs(docs: list[Document], config: MinHashConfig, candidates=buck
         keep = np.where(unsure, exact, estimate >= config.threshold + margin)
         print(f"      {unsure.mean():.1%} of {len(pairs):,} candidate pairs needed the exact check")
         pairs = pairs[keep]
-    return {tuple(sorted((docs[a].id, docs[b].id))) for a, b in pairs.tolist()}
+    return {tuple(sorted((docs[a].id, docs[b].id))) for a, b in [*pairs.tolist(), *exact_edges]}
 
 
 def scores(predicted: set, truth: set) -> tuple[float, float, float]:

@@ -28,8 +28,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.extraction_quality import (  # noqa: E402
 from bench.environment import print_installed_set  # noqa: E402
+from bench.extraction_quality import (  # noqa: E402
     debian_reference,
     found_in,
     paragraphs,

@@ -172,7 +172,8 @@ class MinHashConfig:
     bands: int | None = None  # with rows: explicit LSH shape; otherwise optimal for threshold
     rows: int | None = None
     verify: bool = True  # exact Jaccard on candidate pairs removes LSH false positives
-    max_bucket_pairs: int = 32  # buckets up to this size compare all pairs; larger ones each member with 16 others
+    max_bucket_pairs: int = 32  # buckets up to this size compare all pairs; in larger ones ...
+    large_bucket_neighbours: int = 2  # ... each member meets the next this many in an order drawn per bucket (band)
     component_rounds: int = 8
     max_cluster: int = 1000  # a larger cluster removes only members near its keeper (exact Jaccard; needs verify)
     max_cluster_share: float = 0.05  # ... as does one of over 10 documents holding more than this share of a source's documents

@@ -139,7 +139,7 @@ def check_semantics(config: Config) -> None:
         raise ConfigError("dedup.minhash.bands: give bands and rows together, or neither")
     if mh.bands is not None and mh.rows is not None and mh.bands * mh.rows > mh.num_perm:
         raise ConfigError(f"dedup.minhash.bands: bands × rows = {mh.bands * mh.rows} exceeds num_perm {mh.num_perm}")
-    for key in ("num_perm", "ngram", "code_ngram", "component_rounds", "max_bucket_pairs"):
+    for key in ("num_perm", "ngram", "code_ngram", "component_rounds", "max_bucket_pairs", "large_bucket_neighbours"):
         if getattr(mh, key) <= 0:
             raise ConfigError(f"dedup.minhash.{key}: must be positive, got {getattr(mh, key)}")
     source_names = {s.name for s in config.sources}

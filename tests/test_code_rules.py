@@ -94,3 +94,19 @@ def test_mypy_finds_nothing_in_the_package_code():
 
     result = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_bench_compiles_and_names_the_installed_set_first():
+    """Each bench script parses, and its figures start with the set they ran on (bench/environment.py)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from bench.environment import installed_set
+
+    runs_in_datatrove_venv = {"datatrove_reference.py"}  # records a reference in datatrove's own virtualenv, no figures
+    scripts = [p for p in sorted((ROOT / "bench").glob("*.py")) if "def main(" in p.read_text() and p.name not in runs_in_datatrove_venv]
+    assert len(scripts) > 20
+    for path in scripts:
+        compile(path.read_text(), str(path), "exec")
+        assert 'if __name__ == "__main__":\n    print_installed_set()\n    main()\n' in path.read_text(), path.name
+    assert installed_set().startswith("installed set: ")

@@ -88,12 +88,12 @@ def test_star_steps():
 
 
 def test_candidate_pairs_are_all_pairs_of_small_buckets_and_linear_in_large_ones():
-    assert candidate_pairs(np.array([1, 2, 3], np.uint64), 7, 32).tolist() == [[1, 2], [1, 3], [2, 3]]
+    assert candidate_pairs(np.array([1, 2, 3], np.uint64), 7, 32, 16).tolist() == [[1, 2], [1, 3], [2, 3]]
     nodes = np.arange(1000, dtype=np.uint64)
-    pairs = candidate_pairs(nodes, 7, 32)
+    pairs = candidate_pairs(nodes, 7, 32, 16)
     assert len(pairs) == 1000 * 16 and (pairs[:, 0] < pairs[:, 1]).all()  # linear in the bucket size
     assert np.bincount(pairs.ravel().astype(np.int64)).min() == 32  # every member meets 32 others
-    assert not np.array_equal(np.unique(pairs, axis=0), np.unique(candidate_pairs(nodes, 8, 32), axis=0))  # each bucket its own order
+    assert not np.array_equal(np.unique(pairs, axis=0), np.unique(candidate_pairs(nodes, 8, 32, 16), axis=0))  # each bucket its own order
 
 
 def test_nodes_order_by_priority_then_unit_then_position():
@@ -129,7 +129,7 @@ def test_key_partitions_read_back_each_units_entries_grouped_by_partition(tmp_pa
         slices += key_slices(key_file(str(tmp_path), unit, "bands"), units[unit], units[unit]["key"])
     with create_pipeline(IN_MEMORY) as p:
         grouped = (p | beam.Create(slices) | GroupFileSlices(entry_decoder(BAND_ENTRY))
-                   | beam.MapTuple(lambda part, blocks: (part, sorted(map(tuple, np.concatenate(blocks).tolist())))))
+                   | beam.MapTuple(lambda part, blocks: (part, sorted(map(tuple, np.concatenate(list(blocks)).tolist())))))
         everything = np.concatenate(list(units.values()))
         expected = [(part, sorted(map(tuple, everything[everything["key"] % PARTITIONS == part].tolist())))
                     for part in np.unique(everything["key"] % np.uint64(PARTITIONS)).tolist()]
@@ -154,9 +154,9 @@ def test_bucket_pairs_are_distinct_and_linear_for_big_buckets():
         b["text"] = b["node"]  # every document its own text
         return b
     small = [(1, 5), (1, 3), (1, 4), (2, 3), (2, 5), (2, 3), (9, 8)]
-    assert bucket_pairs([block(small)], 32).tolist() == [[3, 4], [3, 5], [4, 5]]
+    assert bucket_pairs([block(small)], 32, 16).tolist() == [[3, 4], [3, 5], [4, 5]]
     big = [(1, n) for n in range(10, 20)]
-    ring = bucket_pairs([block(big[:4]), block(big[4:])], 3)  # one neighbour each, in the bucket's cyclic order
+    ring = bucket_pairs([block(big[:4]), block(big[4:])], 3, 1)  # one neighbour each, in the bucket's cyclic order
     assert len(ring) == 10 and sorted(np.bincount(ring.ravel().astype(np.int64))[10:].tolist()) == [2] * 10
 
 
@@ -167,7 +167,7 @@ def test_documents_of_one_text_enter_pairing_as_their_smallest_node():
     copies["key"], copies["node"], copies["text"] = 7, np.arange(100, 1_000_100), 555
     others = np.zeros(3, BAND_ENTRY)
     others["key"], others["node"], others["text"] = (7, 7, 8), (50, 2_000_000, 60), (1, 2, 1)
-    assert bucket_pairs(np.array_split(np.concatenate([copies, others]), 4), 32).tolist() == [[50, 100], [50, 2_000_000], [100, 2_000_000]]
+    assert bucket_pairs(np.array_split(np.concatenate([copies, others]), 4), 32, 2).tolist() == [[50, 100], [50, 2_000_000], [100, 2_000_000]]
     assert exact_representatives(np.concatenate([others, copies[:5]]))[["key", "node"]].tolist() == [(7, 50), (7, 100), (7, 2_000_000), (8, 60)]
 
 
@@ -185,8 +185,8 @@ def test_bucket_pairs_are_the_union_of_each_buckets_candidate_pairs():
         for key in np.unique(distinct["key"]).tolist():
             members = distinct["node"][distinct["key"] == key]
             if len(members) > 1:
-                expected |= set(map(tuple, candidate_pairs(members, key, 8).tolist()))
-        assert set(map(tuple, bucket_pairs(np.array_split(entries, 3), 8).tolist())) == expected, trial
+                expected |= set(map(tuple, candidate_pairs(members, key, 8, 4).tolist()))
+        assert set(map(tuple, bucket_pairs(np.array_split(entries, 3), 8, 4).tolist())) == expected, trial
 
 
 @pytest.mark.parametrize("components", [ConnectedComponents(rounds=8), WholeGraphComponents()], ids=["rounds", "whole graph"])
@@ -232,8 +232,8 @@ def test_large_buckets_keep_pair_recall_in_a_cluster_straddling_the_threshold():
     entries = np.zeros(keys.size, BAND_ENTRY)
     entries["key"], entries["node"] = keys.ravel(), np.repeat(np.arange(len(texts), dtype=np.uint64), bands)
     entries["text"] = entries["node"]
-    pairs = bucket_pairs([entries], 8)
-    assert len(pairs) < len(texts) * bands * 4 + 1  # linear, not all 79,800 pairs
+    pairs = bucket_pairs([entries], 8, 2)  # the default neighbours
+    assert len(pairs) < len(texts) * bands * 2 + 1  # linear, not all 79,800 pairs
     edges = [(a, b) for a, b in pairs.tolist() if jaccard(sets[a], sets[b]) >= 0.8]
     root = union_find_components(edges)
     truth = [(a, b) for a in range(len(texts)) for b in range(a + 1, len(texts)) if jaccard(sets[a], sets[b]) >= 0.8]

@@ -34,19 +34,20 @@ BAND_ENTRY = np.dtype([("key", "<u8"), ("node", "<u8"), ("text", "<u8")])  # tex
 _NO_PAIRS = np.zeros((0, 2), dtype=np.uint64)
 
 
-def candidate_pairs(nodes: np.ndarray, key: int, max_all_pairs: int) -> np.ndarray:
+def candidate_pairs(nodes: np.ndarray, key: int, max_all_pairs: int, neighbours: int) -> np.ndarray:
     """Pairs to check in one bucket of distinct sorted ``nodes``: all pairs of a bucket of up to
-    ``max_all_pairs`` members; in a larger one, each member with the next ``max_all_pairs // 2``
-    in a cyclic order drawn from the bucket key. Every band draws another order, so a member meets
-    different members in each of its buckets, and pairs similar to each other but not to one
-    center still connect (a star would lose them), at a cost linear in the bucket size."""
+    ``max_all_pairs`` members; in a larger one, each member with the next ``neighbours`` in a
+    cyclic order drawn from the bucket key. Every band draws another order, so a member meets
+    different members in each of its buckets (2 × neighbours × bands in all), and pairs similar
+    to each other but not to one center still connect (a star would lose them), at a cost linear
+    in the bucket size: ``neighbours × n`` pairs."""
     n = len(nodes)
     if n <= max_all_pairs:
         first, second = np.triu_indices(n, 1)
         return np.stack([nodes[first], nodes[second]], axis=1)
     with np.errstate(over="ignore"):
         order = nodes[np.argsort(mix64(nodes ^ np.uint64(key)), kind="stable")]
-    width = max(1, max_all_pairs // 2)
+    width = min(neighbours, n - 1)
     left = np.repeat(order, width)
     right = order[(np.repeat(np.arange(n), width) + np.tile(np.arange(1, width + 1), n)) % n]
     return np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1)
@@ -63,7 +64,7 @@ def exact_representatives(entries: np.ndarray) -> np.ndarray:
     return kept[np.lexsort((kept["node"], kept["key"]))]
 
 
-def bucket_pairs(blocks: Iterable[np.ndarray], max_all_pairs: int) -> np.ndarray:
+def bucket_pairs(blocks: Iterable[np.ndarray], max_all_pairs: int, neighbours: int) -> np.ndarray:
     """Distinct ``(smaller, larger)`` node pairs to check among those sharing a bucket, from blocks
     of ``BAND_ENTRY``; documents of one text meet the others once, as one node."""
     parts = list(blocks)
@@ -79,7 +80,7 @@ def bucket_pairs(blocks: Iterable[np.ndarray], max_all_pairs: int) -> np.ndarray
         first, second = np.triu_indices(n, 1)
         pairs.append(np.stack([members[:, first].ravel(), members[:, second].ravel()], axis=1))
     large = sizes > max_all_pairs
-    pairs += [candidate_pairs(nodes[s : s + n], int(keys[s]), max_all_pairs) for s, n in zip(starts[large], sizes[large], strict=True)]
+    pairs += [candidate_pairs(nodes[s : s + n], int(keys[s]), max_all_pairs, neighbours) for s, n in zip(starts[large], sizes[large], strict=True)]
     return np.unique(np.concatenate(pairs), axis=0) if pairs else _NO_PAIRS
 
 
@@ -107,8 +108,17 @@ class _AttachFirstSignatures(FileDoFn):
     def process(self, keyed: tuple[int, np.ndarray]) -> Iterator[tuple[int, FileSlice]]:
         unit, pairs = keyed
         sigs = read_signatures(self._work_dir, unit)
-        blocks = ((other, pack_arrays(group, sigs[node_positions(group[:, 0])])) for other, group in by_unit(pairs, 1))
+        blocks = ((other, pack_arrays(chunk, sigs[node_positions(chunk[:, 0])])) for other, group in by_unit(pairs, 1) for chunk in chunks(group))
         yield from write_blocks(unit_file(self._work_dir, unit, "signed-pairs"), blocks)
+
+
+PAIRS_PER_BLOCK = 1 << 16  # a block of signed pairs holds at most 32 MiB of signatures (128 permutations)
+
+
+def chunks(pairs: np.ndarray) -> Iterator[np.ndarray]:
+    """``pairs`` in blocks of at most ``PAIRS_PER_BLOCK``, so no worker holds a unit's signed pairs at once."""
+    for start in range(0, len(pairs), PAIRS_PER_BLOCK):
+        yield pairs[start : start + PAIRS_PER_BLOCK]
 
 
 class _EstimateJaccard(FileDoFn):
@@ -133,7 +143,7 @@ class _EstimateJaccard(FileDoFn):
         if not len(unsure_pairs):
             return
         sets = read_shingle_sets(self._work_dir, unit)
-        blocks = ((other, pack_shingle_pairs(group, [sets[p] for p in node_positions(group[:, 1]).tolist()])) for other, group in by_unit(unsure_pairs, 0))
+        blocks = ((other, pack_shingle_pairs(chunk, [sets[p] for p in node_positions(chunk[:, 1]).tolist()])) for other, group in by_unit(unsure_pairs, 0) for chunk in chunks(group))
         for other, piece in write_blocks(unit_file(self._work_dir, unit, "uncertain-pairs"), blocks):
             yield beam.pvalue.TaggedOutput("uncertain", (other, piece))
 
@@ -238,7 +248,7 @@ class NearDuplicates(beam.PTransform):
         by_first = (
             inputs["bands"]
             | "GroupBuckets" >> GroupFileSlices(entry_decoder(BAND_ENTRY))
-            | "CandidatePairs" >> beam.FlatMapTuple(lambda _, blocks: by_unit(bucket_pairs(blocks, cfg.max_bucket_pairs), 0))
+            | "CandidatePairs" >> beam.FlatMapTuple(lambda _, blocks: by_unit(bucket_pairs(blocks, cfg.max_bucket_pairs, cfg.large_bucket_neighbours), 0))
             | "GroupByFirstUnit" >> beam.GroupByKey()
             | "DistinctPairs" >> beam.MapTuple(lambda unit, blocks: (unit, np.unique(np.concatenate(list(blocks)), axis=0)))
         )

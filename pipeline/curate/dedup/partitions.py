@@ -22,7 +22,7 @@ import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.io.files import FileDoFn, read_bytes, write_bytes
+from pipeline.io.files import FileDoFn, commit, create_atomic, read_bytes, write_bytes
 from pipeline.io.spill import unit_file
 
 PARTITIONS = 64
@@ -43,13 +43,15 @@ def read_slice(piece: FileSlice) -> bytes:
 
 
 def write_blocks(path: str, blocks: Iterable[tuple[int, bytes]]) -> list[tuple[int, FileSlice]]:
-    """Writes ``(key, block)`` pairs' blocks one after another to ``path``; ``(key, slice)`` of each."""
-    refs, data, offset = [], [], 0
+    """Writes ``(key, block)`` pairs' blocks one after another to ``path`` (atomically, each block
+    as it comes: memory holds one block); ``(key, slice)`` of each."""
+    refs, offset = [], 0
+    writer = create_atomic(path)
     for key, block in blocks:
         refs.append((key, FileSlice(path, offset, offset + len(block))))
-        data.append(block)
+        writer.write(block)
         offset += len(block)
-    write_bytes(path, b"".join(data))
+    commit(writer, path)
     return refs
 
 
@@ -99,18 +101,33 @@ def read_keys(work_dir: str, unit: int, kind: str, dtype: np.dtype) -> np.ndarra
     return np.frombuffer(read_bytes(key_file(work_dir, unit, kind)), dtype)
 
 
+class DecodedSlices:
+    """The blocks of a key's slices in the slices' order (path, then offset), each read and decoded
+    as the iteration reaches it: a key's blocks together may outgrow memory (the pairs of a cluster
+    of a million pages). Iterable more than once; pickles as the references alone."""
+
+    def __init__(self, pieces: Iterable[FileSlice], decode: Callable[[bytes], object]):
+        self._pieces, self._decode = sorted(pieces), decode
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self._decode(read_slice(piece)) for piece in self._pieces)
+
+    def __len__(self) -> int:
+        return len(self._pieces)
+
+
 class _ReadSlices(FileDoFn):
     def __init__(self, decode: Callable[[bytes], object]):
         super().__init__()
         self._decode = decode
 
-    def process(self, grouped: tuple[int, Iterable[FileSlice]]) -> Iterator[tuple[int, list[Any]]]:
+    def process(self, grouped: tuple[int, Iterable[FileSlice]]) -> Iterator[tuple[int, Iterable[Any]]]:
         key, pieces = grouped
-        yield key, [self._decode(read_slice(piece)) for piece in sorted(pieces)]
+        yield key, DecodedSlices(pieces, self._decode)
 
 
 class GroupFileSlices(beam.PTransform):
-    """``(key, FileSlice)`` → ``(key, [decoded blocks])``, in the slices' order (path, then offset)."""
+    """``(key, FileSlice)`` → ``(key, DecodedSlices)``: the key's decoded blocks, read as they are iterated."""
 
     def __init__(self, decode: Callable[[bytes], object]):
         super().__init__()
