@@ -31,9 +31,10 @@ from pipeline.report.progress import build_state, curate_state  # noqa: E402
 from bench.environment import print_installed_set  # noqa: E402
 
 
-def run_measured(command: list[str], log: Path, watch: Callable[[float], None] | None = None) -> tuple[float, float]:
+def run_measured(command: list[str], log: Path, watch: Callable[[float], None] | None = None, pss: bool = False) -> tuple[float, float]:
     """(seconds, peak MB of the whole process tree) of a command; fails with the log's tail.
-    ``watch`` is called with the seconds elapsed at every poll (every 0.5 s)."""
+    ``watch`` is called with the seconds elapsed at every poll (every 0.5 s). ``pss``: sum the
+    processes' proportional set sizes (pages shared by forked workers count once) instead of RSS."""
     started = time.monotonic()
     with open(log, "wb") as out:
         process = psutil.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -41,7 +42,7 @@ def run_measured(command: list[str], log: Path, watch: Callable[[float], None] |
         while process.poll() is None:
             try:
                 tree = [process, *process.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+                peak = max(peak, sum(p.memory_full_info().pss if pss else p.memory_info().rss for p in tree if p.is_running()))
             except psutil.Error:
                 pass
             if watch is not None:
