@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -128,8 +129,10 @@ def check_range(envs: Environments, counts: Counter, name: str, resolution: str)
 
 
 def direct_versions(installed: dict[str, str]) -> str:
-    names = re.findall(r'^\s*"([A-Za-z0-9_.\-]+)', (ROOT / "pyproject.toml").read_text(), re.M)
-    wanted = {normalized(n) for n in names}
+    """The installed versions of pyproject.toml's direct dependencies and its extras'."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    wanted = {normalized(m.group(0)) for r in requirements if (m := re.match(r"[A-Za-z0-9_.\-]+", r))}
     return ", ".join(f"{k} {v}" for k, v in sorted(installed.items()) if normalized(k) in wanted)
 
 
