@@ -53,6 +53,14 @@ def run(command: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT,
     return proc.returncode, "".join(lines)
 
 
+def activated(venv: Path) -> dict[str, str]:
+    """The environment variables that put virtualenv ``venv`` first, as its ``activate`` does, and
+    keep the machine's Python paths and user site out."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_REQUIRE_VIRTUALENV")}
+    env.update(VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", PYTHONNOUSERSITE="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    return env
+
+
 class Environments:
     """Fresh virtualenvs under one temporary folder, made and filled by uv (itself in a virtualenv there)."""
 
@@ -69,9 +77,7 @@ class Environments:
         run([self.uv, "venv", "-q", "--python", PYTHON, str(path)])
         for args in install:
             run([self.uv, "pip", "install", "-q", "--python", str(path / "bin" / "python"), *args])
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_REQUIRE_VIRTUALENV")}
-        env.update(VIRTUAL_ENV=str(path), PATH=f"{path / 'bin'}{os.pathsep}{os.environ['PATH']}", PYTHONNOUSERSITE="1")
-        return env
+        return activated(path)
 
     def versions(self, name: str) -> dict[str, str]:
         """Installed package → version in virtualenv ``name`` (the editable corpusmill left out)."""
@@ -107,11 +113,10 @@ def readme_demo_command() -> str:
 
 
 def phase_readme(envs: Environments, counts: Counter) -> None:
+    """The README's command as a user pastes it, with pip in a plain virtualenv."""
     venv = envs.root / "readme"
     run([sys.executable, "-m", "venv", str(venv)])
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    env.update(VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", PYTHONNOUSERSITE="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    run(["bash", "-c", f"set -e; rm -rf out/demo; {readme_demo_command()}"], env=env)
+    run(["bash", "-c", f"set -e; rm -rf out/demo; {readme_demo_command()}"], env=activated(venv))
 
 
 def phase_lock(envs: Environments, counts: Counter) -> None:
