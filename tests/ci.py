@@ -154,10 +154,13 @@ def phase_newest(envs: Environments, counts: Counter) -> None:
         check_range(envs, counts, "newest", "highest")
     except PhaseFailed:
         lock = envs.versions("lock") if (envs.root / "lock").exists() else locked_versions()
-        newest = envs.versions("newest")
-        changed = [f"{k} {lock.get(k, '-')} -> {newest.get(k, '-')}" for k in sorted(set(lock) | set(newest)) if lock.get(k) != newest.get(k)]
-        print("[newest] failed on today's newest versions; these differ from the lock: " + ("; ".join(changed) or "none"), flush=True)
+        print("[newest] failed on today's newest versions; these differ from the lock: " + ("; ".join(differing(lock, envs.versions("newest"))) or "none"), flush=True)
         raise
+
+
+def differing(lock: dict[str, str], newest: dict[str, str]) -> list[str]:
+    """``name lock -> newest`` for every package whose version differs (``-``: not installed there)."""
+    return [f"{k} {lock.get(k, '-')} -> {newest.get(k, '-')}" for k in sorted(set(lock) | set(newest)) if lock.get(k) != newest.get(k)]
 
 
 def locked_versions() -> dict[str, str]:
