@@ -116,14 +116,18 @@ def build_curate_pipeline(p: beam.Pipeline, config: Config, units: list[WorkUnit
             | "GroupIdHashes" >> GroupFileSlices(entry_decoder(exact.ENTRY))
             | "DuplicateIds" >> beam.FlatMap(exact.duplicate_decisions, Stage.ID_DEDUP)
         )
-    if config.dedup.exact or config.dedup.minhash.enabled:
-        text_groups = analyzed[EXACT] | "GroupTextHashes" >> GroupFileSlices(entry_decoder(exact.ENTRY))
+    if config.dedup.exact or config.dedup.minhash.enabled:  # near dedup links each group of equal texts through its keeper
+        exact_decisions = (
+            analyzed[EXACT]
+            | "GroupTextHashes" >> GroupFileSlices(entry_decoder(exact.ENTRY))
+            | "ExactDuplicates" >> beam.FlatMap(exact.duplicate_decisions, Stage.EXACT_DEDUP)
+        )
     if config.dedup.exact:
-        decisions.append(text_groups | "ExactDuplicates" >> beam.FlatMap(exact.duplicate_decisions, Stage.EXACT_DEDUP))
+        decisions.append(exact_decisions)
     cluster_members = []
     if config.dedup.minhash.enabled:
         survivors = analyzed.reports | "SurvivorsBySource" >> beam.Map(lambda r: (r.source, r.survivors))  # summed where read: no extra shuffle
-        near_inputs = {"bands": analyzed[BANDS], "exact_edges": text_groups | "ExactEdges" >> beam.FlatMap(exact.duplicate_edges)}
+        near_inputs = {"bands": analyzed[BANDS], "exact_edges": exact_decisions | "ExactEdges" >> beam.Map(exact.decision_edge)}
         clusters = near_inputs | "NearDuplicates" >> near.NearDuplicates(config.dedup.minhash, work, {u.index: u.source for u in units}, beam.pvalue.AsList(survivors),
                                                                            sum(piece_bytes(piece) for u in units for piece in u.pieces))
         decisions.append(clusters["members"] | "NearDecisions" >> beam.MapTuple(near_decision))

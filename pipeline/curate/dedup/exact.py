@@ -26,10 +26,11 @@ def duplicate_decisions(partition: tuple[int, Iterable[np.ndarray]], stage: str)
     return [(member, keeper, stage) for member, keeper in exact_duplicates(partition[1]).tolist()]
 
 
-def duplicate_edges(partition: tuple[int, Iterable[np.ndarray]]) -> list[tuple[int, int]]:
-    """``(keeper, member)`` edges of one key partition's groups of equal texts: near dedup's
-    components take them as verified (Jaccard 1), since LSH pairs each group only through its keeper."""
-    return [(keeper, member) for member, keeper in exact_duplicates(partition[1]).tolist()]
+def decision_edge(decision: tuple[int, int, str]) -> tuple[int, int]:
+    """The ``(keeper, member)`` edge of an exact decision: near dedup's components take it as
+    verified (Jaccard 1), since LSH pairs each group of equal texts only through its keeper."""
+    member, keeper, _ = decision
+    return keeper, member
 
 
 def exact_duplicates(blocks: Iterable[np.ndarray]) -> np.ndarray:

@@ -57,7 +57,7 @@ def exact_representatives(entries: np.ndarray) -> np.ndarray:
     """Band entries with each bucket's documents of one text reduced to the smallest node, sorted by
     (key, node). Equal texts have equal signatures, so an exact group shares every bucket and its
     smallest node (its exact keeper) stands for it in each: a page copied a million times enters
-    pairing as one node. The group's own edges come from exact dedup (``exact.duplicate_edges``)."""
+    pairing as one node. The group's own edges come from exact dedup (``exact.decision_edge``)."""
     entries = entries[np.lexsort((entries["node"], entries["text"], entries["key"]))]
     first = np.concatenate([[True], (entries["key"][1:] != entries["key"][:-1]) | (entries["text"][1:] != entries["text"][:-1])])
     kept = entries[first]

@@ -112,9 +112,6 @@ class DecodedSlices:
     def __iter__(self) -> Iterator[Any]:
         return (self._decode(read_slice(piece)) for piece in self._pieces)
 
-    def __len__(self) -> int:
-        return len(self._pieces)
-
 
 class _ReadSlices(FileDoFn):
     def __init__(self, decode: Callable[[bytes], object]):
