@@ -30,6 +30,10 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.environment import normalized, pinned  # noqa: E402  (stdlib only, like this script)
+
 PYTHON = "3.11"  # the interpreter the locks hold (pyproject.toml's [tool.uv] environments)
 PHASES = ("readme", "lock", "lowest", "newest")
 SUMMARY = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
@@ -80,9 +84,9 @@ class Environments:
         return activated(path)
 
     def versions(self, name: str) -> dict[str, str]:
-        """Installed package → version in virtualenv ``name`` (the editable corpusmill left out)."""
+        """Installed package (normalized name) → version in virtualenv ``name`` (the editable corpusmill left out)."""
         _, frozen = run([self.uv, "pip", "freeze", "-q", "--python", str(self.root / name / "bin" / "python")], capture=True)
-        return dict(line.split("==", 1) for line in frozen.splitlines() if "==" in line)
+        return {normalized(name): version for name, version in (line.split("==", 1) for line in frozen.splitlines() if "==" in line)}
 
 
 def pytest(env: dict[str, str], counts: Counter, *args: str) -> None:
@@ -141,10 +145,6 @@ def direct_versions(installed: dict[str, str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(installed.items()) if normalized(k) in wanted)
 
 
-def normalized(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def phase_lowest(envs: Environments, counts: Counter) -> None:
     check_range(envs, counts, "lowest", "lowest-direct")
 
@@ -165,8 +165,7 @@ def differing(lock: dict[str, str], newest: dict[str, str]) -> list[str]:
 
 def locked_versions() -> dict[str, str]:
     """Package → version pinned in ``requirements-test.lock`` (every platform's lines)."""
-    text = (ROOT / "requirements-test.lock").read_text()
-    return dict(re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s;\\]+)", text, re.M))
+    return pinned(ROOT / "requirements-test.lock")
 
 
 def main(argv: list[str] | None = None) -> int:
